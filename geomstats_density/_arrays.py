@@ -1,0 +1,104 @@
+"""The one bridge between geomstats backend arrays and torch tensors.
+
+User callables (log-factors, log-qualities, maps ``phi``) always see float64 torch
+tensors; metric methods take and return arrays of the active geomstats backend.
+Under geomstats' pytorch backend the bridge is the identity, so autograd graphs
+flow through (geomstats' own autodiff-based solvers rely on that); under the numpy
+backend it copies nothing either (``torch.from_numpy`` shares memory).
+"""
+
+import contextlib
+
+import numpy as np
+import torch
+
+import geomstats.backend as gs
+
+DTYPE = torch.float64
+
+# Below this many scalars per evaluation, torch's intra-op threads cost more than
+# they save (thread wake-ups dominate tiny kernels on small CPUs).
+SMALL_PROBLEM_SIZE = 200_000
+
+_PYTORCH_BACKEND = gs.__name__.endswith("pytorch")
+
+
+def to_torch(array):
+    """Convert an array-like of the active backend to a float64 torch tensor.
+
+    Tensors keep their autograd graph; other array-likes are wrapped without copy
+    where possible.
+    """
+    if isinstance(array, torch.Tensor):
+        return array if array.dtype == DTYPE else array.to(DTYPE)
+    return torch.from_numpy(np.asarray(array, dtype=np.float64))
+
+
+def to_numpy(array):
+    """Convert an array-like or tensor to a float64 numpy array (detached)."""
+    if isinstance(array, torch.Tensor):
+        return array.detach().cpu().numpy().astype(np.float64, copy=False)
+    return np.asarray(array, dtype=np.float64)
+
+
+def to_backend(array):
+    """Convert a tensor or numpy array to an array of the active geomstats backend."""
+    if _PYTORCH_BACKEND:
+        if isinstance(array, torch.Tensor):
+            return array
+        return torch.from_numpy(np.asarray(array, dtype=np.float64))
+    return to_numpy(array)
+
+
+def check_points(points, dim, name="point"):
+    """Validate an array of points of shape ``[..., dim]`` and return it as a tensor.
+
+    Raises
+    ------
+    ValueError
+        If the last axis is not ``dim`` or a coordinate is NaN or infinite.
+    """
+    tensor = to_torch(points)
+    if tensor.ndim == 0 or tensor.shape[-1] != dim:
+        raise ValueError(
+            f"{name} must have shape [..., {dim}], got shape {tuple(tensor.shape)}."
+        )
+    finite = torch.isfinite(tensor)
+    if not bool(finite.all()):
+        bad = tuple(int(i) for i in torch.nonzero(~finite)[0])
+        raise ValueError(
+            f"{name} has a NaN or infinite coordinate at index {bad}: "
+            f"{tensor[bad[:-1]].detach().tolist()}."
+        )
+    return tensor
+
+
+def broadcast_pair(point_a, point_b):
+    """Broadcast two point tensors against each other, shape ``[..., dim]``."""
+    try:
+        return torch.broadcast_tensors(point_a, point_b)
+    except RuntimeError as error:
+        raise ValueError(
+            f"Cannot broadcast points of shapes {tuple(point_a.shape)} and "
+            f"{tuple(point_b.shape)}."
+        ) from error
+
+
+@contextlib.contextmanager
+def torch_threads_for(n_scalars):
+    """Run small problems on one torch thread, restoring the caller's setting after.
+
+    Parameters
+    ----------
+    n_scalars : int
+        Number of scalars one evaluation of the problem touches.
+    """
+    previous = torch.get_num_threads()
+    if n_scalars >= SMALL_PROBLEM_SIZE or previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

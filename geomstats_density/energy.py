@@ -1,0 +1,58 @@
+"""The discrete energy of a curve (the paper's Eq. 5) and its derivatives.
+
+For nodes ``z_0, ..., z_n`` at times ``t_0 < ... < t_n``:
+
+.. math:: E = \\sum_i \\frac{\\ell_i^2}{t_{i+1} - t_i}, \\qquad
+          \\ell_i^2 = e^{f(m_i)} |\\phi(z_{i+1}) - \\phi(z_i)|^2,
+
+with ``m_i`` the chord midpoint; the discrete length is ``sum_i ell_i``. The squared
+piece lengths ``ell_i^2`` come from the metric (``segment_sq_lengths`` and
+``curve_sq_lengths``), so every solver shares this one definition.
+"""
+
+import numpy as np
+import torch
+
+
+def uniform_times(n_nodes):
+    """``n_nodes`` equispaced times on [0, 1]."""
+    return np.linspace(0.0, 1.0, n_nodes)
+
+
+def _time_steps(nodes, times):
+    if times is None:
+        n_pieces = nodes.shape[-2] - 1
+        return torch.full((n_pieces,), 1.0 / n_pieces, dtype=nodes.dtype)
+    return torch.diff(torch.as_tensor(times, dtype=nodes.dtype))
+
+
+def curve_energy(metric, nodes, times=None):
+    """Discrete energy (Eq. 5) of polygonal curves.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    nodes : torch.Tensor, shape=[..., n_nodes, dim]
+    times : array-like, shape=[n_nodes], optional
+        Increasing times of the nodes; uniform on [0, 1] by default.
+
+    Returns
+    -------
+    energy : torch.Tensor, shape=[...]
+    """
+    return (metric.curve_sq_lengths(nodes) / _time_steps(nodes, times)).sum(-1)
+
+
+def curve_length(metric, nodes):
+    """Discrete length ``sum_i ell_i`` of polygonal curves.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    nodes : torch.Tensor, shape=[..., n_nodes, dim]
+
+    Returns
+    -------
+    length : torch.Tensor, shape=[...]
+    """
+    return torch.sqrt(metric.curve_sq_lengths(nodes)).sum(-1)

@@ -1,0 +1,195 @@
+"""Symmetric block-tridiagonal matrices and the trust-region subproblem on them.
+
+The Hessian of a curve's discrete energy couples consecutive nodes only: it is
+block tridiagonal with ``dim x dim`` blocks, a band matrix of half-bandwidth
+``2 dim - 1``. A batch of such matrices is stacked into one band matrix (no
+coupling between problems) so that LAPACK factors the whole batch in one call.
+"""
+
+import functools
+
+import numpy as np
+import scipy.linalg
+from scipy.linalg import lapack
+
+
+@functools.lru_cache(maxsize=64)
+def _band_indices(n_blocks, dim):
+    """Positions in LAPACK lower band storage of the lower-triangle block entries."""
+    rows, cols = np.tril_indices(dim)
+    blocks = np.arange(n_blocks)[:, None]
+    diag_band = np.broadcast_to(rows - cols, (n_blocks, rows.size))
+    diag_col = blocks * dim + cols
+    p, q = np.divmod(np.arange(dim * dim), dim)
+    lower_band = np.broadcast_to(dim + p - q, (max(n_blocks - 1, 0), p.size))
+    lower_col = blocks[:-1] * dim + q
+    return (rows, cols, diag_band, diag_col), (p, q, lower_band, lower_col)
+
+
+class BlockTridiagonal:
+    """A batch of symmetric block-tridiagonal matrices.
+
+    Parameters
+    ----------
+    diagonal : ndarray, shape=[batch, n_blocks, dim, dim]
+    lower : ndarray, shape=[batch, n_blocks - 1, dim, dim]
+        ``lower[b, k]`` is the block in block-row ``k + 1``, block-column ``k``.
+    """
+
+    def __init__(self, diagonal, lower):
+        self.diagonal = diagonal
+        self.lower = lower
+
+    @property
+    def batch(self):
+        return self.diagonal.shape[0]
+
+    @property
+    def size(self):
+        """Order of one matrix, ``n_blocks * dim``."""
+        return self.diagonal.shape[1] * self.diagonal.shape[2]
+
+    def __getitem__(self, index):
+        return BlockTridiagonal(self.diagonal[index], self.lower[index])
+
+    def band(self, shift=0.0):
+        """Lower band storage of the stacked batch plus ``shift * I``.
+
+        Parameters
+        ----------
+        shift : float or ndarray, shape=[batch]
+
+        Returns
+        -------
+        band : ndarray, shape=[2 dim, batch * n_blocks * dim]
+        """
+        batch, n_blocks, dim, _ = self.diagonal.shape
+        size = n_blocks * dim
+        (rows, cols, diag_band, diag_col), (p, q, lower_band, lower_col) = _band_indices(
+            n_blocks, dim
+        )
+        band = np.zeros((2 * dim, batch, size))
+        batch_index = np.arange(batch)[:, None, None]
+        band[diag_band, batch_index, diag_col] = self.diagonal[:, :, rows, cols]
+        if n_blocks > 1:
+            band[lower_band, batch_index, lower_col] = self.lower[:, :, p, q]
+        band[0] += np.reshape(shift, (-1, 1))
+        return band.reshape(2 * dim, batch * size)
+
+    def matvec(self, vector):
+        """Products with vectors of shape ``[batch, n_blocks, dim]``."""
+        out = np.einsum("bkij,bkj->bki", self.diagonal, vector)
+        out[:, 1:] += np.einsum("bkij,bkj->bki", self.lower, vector[:, :-1])
+        out[:, :-1] += np.einsum("bkji,bkj->bki", self.lower, vector[:, 1:])
+        return out
+
+    def diagonal_scale(self):
+        """Mean diagonal entry of each matrix, shape ``[batch]``: the shift unit."""
+        return np.einsum("bkii->b", self.diagonal) / self.size
+
+
+def cholesky_solve(band, rhs):
+    """Solve with a band matrix if it is positive definite.
+
+    Parameters
+    ----------
+    band : ndarray, shape=[2 dim, size]
+    rhs : ndarray, shape=[size]
+
+    Returns
+    -------
+    solution : ndarray, shape=[size], or None if not positive definite
+    factor : ndarray or None
+        The band Cholesky factor.
+    """
+    factor, info = lapack.dpbtrf(band, lower=1)
+    if info != 0:
+        return None, None
+    solution, _ = lapack.dpbtrs(factor, rhs, lower=1)
+    return solution, factor
+
+
+def trust_region_step(hessian, gradient, radius, max_secular_iter=8):
+    """Approximately minimise ``g.p + p.H.p / 2`` subject to ``|p| <= radius``.
+
+    The Moré-Sorensen method on one band matrix: the Newton step if ``H`` is
+    positive definite and the step fits; otherwise ``p(mu) = -(H + mu I)^{-1} g``
+    with ``mu`` found by Newton's method on the secular equation. When ``H`` has
+    negative curvature the gradient does not see (the straight line through a
+    symmetric obstacle is such a saddle), the step follows the eigenvector of the
+    smallest eigenvalue to the boundary: this is what lets the solver leave saddles.
+
+    Parameters
+    ----------
+    hessian : BlockTridiagonal
+        A batch of one matrix.
+    gradient : ndarray, shape=[size]
+    radius : float
+
+    Returns
+    -------
+    step : ndarray, shape=[size]
+    is_newton : bool
+        True if the step is the plain Newton step of a positive definite ``H``.
+    """
+    band = hessian.band()
+    step, factor = cholesky_solve(band, -gradient)
+    if step is not None and np.linalg.norm(step) <= radius:
+        return step, True
+
+    scale = max(float(hessian.diagonal_scale()[0]), np.finfo(float).tiny)
+    lowest_eigenvector = None
+    shift_floor = 0.0
+    if step is None:
+        lowest_eigenvalue, lowest_eigenvector = _lowest_eigenpair(band, scale)
+        shift_floor = -lowest_eigenvalue
+    shift = shift_floor + 1e-8 * scale
+    for _ in range(max_secular_iter):
+        step, factor = cholesky_solve(hessian.band(shift), -gradient)
+        if step is None:
+            shift_floor = shift
+            shift = 2.0 * shift + 1e-8 * scale
+            continue
+        norm = np.linalg.norm(step)
+        if lowest_eigenvector is not None and norm < radius and shift <= shift_floor + 1e-6 * scale:
+            # Hard case: reach the boundary along the negative-curvature direction,
+            # on the side where the model decreases.
+            return _to_boundary(step, lowest_eigenvector, gradient, radius), False
+        if abs(norm - radius) <= 0.1 * radius:
+            break
+        whitened, _ = lapack.dtbtrs(factor, step, uplo="L")
+        shift += (norm / np.linalg.norm(whitened)) ** 2 * (norm - radius) / radius
+        shift = max(shift, shift_floor + 1e-8 * scale)
+    if step is None or np.linalg.norm(step) > 1.5 * radius:
+        step = -radius * gradient / max(np.linalg.norm(gradient), np.finfo(float).tiny)
+    return step, False
+
+
+def _lowest_eigenpair(band, scale, n_inverse_iterations=3):
+    """Smallest eigenvalue of a symmetric band matrix and a unit eigenvector.
+
+    The eigenvalue by bisection on the band's tridiagonal form (no ``N x N``
+    matrix is formed), the eigenvector by inverse iteration with a banded LU.
+    """
+    (eigenvalue,) = scipy.linalg.eig_banded(
+        band, lower=True, eigvals_only=True, select="i", select_range=(0, 0)
+    )
+    half_width, size = band.shape[0] - 1, band.shape[1]
+    full = np.zeros((2 * half_width + 1, size))
+    for k in range(half_width + 1):
+        full[half_width + k, : size - k] = band[k, : size - k]
+        full[half_width - k, k:] = band[k, : size - k]
+    full[half_width] -= eigenvalue - 1e-10 * scale
+    vector = np.random.default_rng(0).standard_normal(size)
+    for _ in range(n_inverse_iterations):
+        vector = scipy.linalg.solve_banded((half_width, half_width), full, vector)
+        vector /= np.linalg.norm(vector)
+    return eigenvalue, vector
+
+
+def _to_boundary(step, direction, gradient, radius):
+    """``step + tau * direction`` with ``|.| = radius``, ``tau`` of descent sign."""
+    sign = -1.0 if gradient @ direction > 0 else 1.0
+    a, b, c = direction @ direction, 2 * (step @ direction), step @ step - radius**2
+    tau = (-b * sign + np.sqrt(max(b * b - 4 * a * c, 0.0))) / (2 * a)
+    return step + sign * tau * direction
