@@ -46,11 +46,6 @@ def _check_scalar_field(values, points, name):
         )
 
 
-def _first_bad_point(mask, points):
-    index = tuple(int(i) for i in torch.nonzero(mask)[0])
-    return index, points[index].detach().tolist()
-
-
 def _gradient(values, points):
     """Per-point gradient of a scalar field evaluated on a batch of points.
 
@@ -148,11 +143,27 @@ class ConformalMetric(RiemannianMetric):
         _check_scalar_field(values, points, "log_factor")
         finite = torch.isfinite(values)
         if not bool(finite.all()):
-            index, point = _first_bad_point(~finite, points)
-            raise DomainError(
-                f"log_factor is not finite ({values[index].item()}) at point {point}."
-            )
+            index = tuple(int(i) for i in torch.nonzero(~finite)[0])
+            raise DomainError(self._domain_error_message(points[index], values[index]))
         return values
+
+    def log_factor_or_inf(self, points):
+        """``f(z)`` where finite, ``+inf`` outside the domain (for graph searches).
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_factor : torch.Tensor, shape=[...]
+        """
+        values = self._log_factor(points)
+        _check_scalar_field(values, points, "log_factor")
+        return torch.where(torch.isfinite(values), values, torch.inf)
+
+    def _domain_error_message(self, point, value):
+        return f"log_factor is not finite ({value.item()}) at point {point.tolist()}."
 
     def log_factor_and_gradient(self, points):
         """``f(z)`` and ``grad f(z)``, each point on its own.
@@ -501,15 +512,22 @@ class DensityConformalMetric(ConformalMetric):
         _check_scalar_field(values, points, "log_quality")
         valid = torch.isfinite(values) & (values < 0)
         if not bool(valid.all()):
-            index, point = _first_bad_point(~valid, points)
-            raise DomainError(
-                f"log_quality must be finite and < 0 (quality strictly inside (0, 1)); "
-                f"got {values[index].item()} at point {point}."
-            )
+            index = tuple(int(i) for i in torch.nonzero(~valid)[0])
+            raise DomainError(self._domain_error_message(points[index], values[index]))
         return values
 
     def _log_factor_from_quality(self, points):
-        return 2.0 * torch.log(-self.log_quality_tensor(points))
+        log_quality = self.log_quality(points)
+        _check_scalar_field(log_quality, points, "log_quality")
+        # Not finite exactly where log Q is not in (-inf, 0).
+        return 2.0 * torch.log(-log_quality)
+
+    def _domain_error_message(self, point, value):
+        log_quality = self.log_quality(point[None])[0].item()
+        return (
+            "log_quality must be finite and < 0 (quality strictly inside (0, 1)); "
+            f"got {log_quality} at point {point.tolist()}."
+        )
 
     def curve_log_quality(self, points):
         r"""The paper's curve quality ``log q(gamma)`` of a discretised curve.

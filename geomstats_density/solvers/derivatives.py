@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from geomstats_density.energy import curve_energy
 from geomstats_density.solvers.banded import BlockTridiagonal
+from geomstats_density.solvers.sobolev import SobolevPreconditioner
 
 
 @dataclass
@@ -29,6 +29,53 @@ class EnergyDerivatives:
     energy: np.ndarray
     gradient: np.ndarray
     hessian: BlockTridiagonal
+
+    def finite(self):
+        """Whether each curve's energy and derivatives are finite, shape ``[batch]``."""
+        return (
+            np.isfinite(self.energy)
+            & np.isfinite(self.gradient).all(axis=(1, 2))
+            & np.isfinite(self.hessian.diagonal).all(axis=(1, 2, 3))
+            & np.isfinite(self.hessian.lower).all(axis=(1, 2, 3))
+        )
+
+    def take(self, index):
+        """The derivatives of the curves ``index``."""
+        return EnergyDerivatives(
+            self.energy[index], self.gradient[index], self.hessian[index]
+        )
+
+    def put(self, index, other):
+        """Overwrite the derivatives of the curves ``index`` with ``other``'s."""
+        self.energy[index] = other.energy
+        self.gradient[index] = other.gradient
+        self.hessian.diagonal[index] = other.hessian.diagonal
+        self.hessian.lower[index] = other.hessian.lower
+
+    @classmethod
+    def infinite(cls, nodes):
+        """Placeholder for curves outside the domain: infinite energy."""
+        batch, n_nodes, dim = nodes.shape
+        return cls(
+            np.full(batch, np.inf),
+            np.zeros((batch, n_nodes - 2, dim)),
+            BlockTridiagonal(
+                np.zeros((batch, n_nodes - 2, dim, dim)),
+                np.zeros((batch, max(n_nodes - 3, 0), dim, dim)),
+            ),
+        )
+
+    @classmethod
+    def concatenate(cls, parts):
+        """Stack the derivatives of several batches of curves."""
+        return cls(
+            np.concatenate([p.energy for p in parts]),
+            np.concatenate([p.gradient for p in parts]),
+            BlockTridiagonal(
+                np.concatenate([p.hessian.diagonal for p in parts]),
+                np.concatenate([p.hessian.lower for p in parts]),
+            ),
+        )
 
 
 def energy_derivatives(metric, nodes):
@@ -70,14 +117,6 @@ def energy_derivatives(metric, nodes):
     # piece_hessian[b, i, r, c]: r, c index (left coordinates, right coordinates).
     piece_hessian = torch.cat(rows, dim=-1).permute(1, 2, 0, 3).detach().numpy()
     grad_left, grad_right = grad_left.detach().numpy(), grad_right.detach().numpy()
-    finite = np.isfinite(piece_hessian).all(axis=(2, 3)) & np.isfinite(grad_left).all(-1)
-    if not finite.all():
-        b, i = np.argwhere(~finite)[0]
-        raise ValueError(
-            "The energy's derivatives are not finite on the piece from "
-            f"{nodes[b, i].tolist()} to {nodes[b, i + 1].tolist()}: is the log-factor "
-            "twice differentiable there?"
-        )
     diagonal = piece_hessian[:, :-1, dim:, dim:] + piece_hessian[:, 1:, :dim, :dim]
     lower = piece_hessian[:, 1:-1, dim:, :dim]
     return EnergyDerivatives(
@@ -85,12 +124,6 @@ def energy_derivatives(metric, nodes):
         gradient=grad_left[:, 1:] + grad_right[:, :-1],
         hessian=BlockTridiagonal(diagonal, lower),
     )
-
-
-def energy_values(metric, nodes):
-    """Energy of uniformly timed curves given as an array, shape ``[batch]``."""
-    with torch.no_grad():
-        return curve_energy(metric, torch.from_numpy(nodes)).numpy()
 
 
 def energy_start_gradient(metric, nodes):
@@ -108,3 +141,64 @@ def energy_start_gradient(metric, nodes):
         energy = metric.segment_sq_lengths(left, right).sum() * n_pieces
         (gradient,) = torch.autograd.grad(energy, left)
     return gradient.numpy()
+
+
+@dataclass
+class MatrixFreeDerivatives:
+    """Energy, gradient and Hessian-vector products of uniformly timed curves.
+
+    Attributes
+    ----------
+    energy : ndarray, shape=[batch]
+    gradient : ndarray, shape=[batch, n_nodes - 2, dim]
+    hvp : callable
+        ``v -> H v`` for ``v`` of the gradient's shape, by double backward.
+    preconditioner : SobolevPreconditioner
+    """
+
+    energy: np.ndarray
+    gradient: np.ndarray
+    hvp: object
+    preconditioner: SobolevPreconditioner
+
+
+def matrix_free_derivatives(metric, nodes):
+    """Energy, gradient, Hessian-vector products and Sobolev preconditioner.
+
+    Nothing of size ``dim^2`` is formed: the gradient's graph is kept and each
+    Hessian-vector product is one more backward pass.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+
+    Returns
+    -------
+    derivatives : MatrixFreeDerivatives
+    """
+    n_pieces = nodes.shape[1] - 1
+    tensor = torch.from_numpy(nodes)
+    inner = tensor[:, 1:-1].clone().requires_grad_(True)
+    with torch.enable_grad():
+        curve = torch.cat([tensor[:, :1], inner, tensor[:, -1:]], dim=1)
+        sq_lengths = metric.curve_sq_lengths(curve)
+        energy = sq_lengths.sum(-1) * n_pieces
+        (gradient,) = torch.autograd.grad(energy.sum(), inner, create_graph=True)
+
+    def hvp(vectors):
+        (product,) = torch.autograd.grad(
+            gradient, inner, grad_outputs=torch.from_numpy(vectors), retain_graph=True
+        )
+        return product.numpy()
+
+    sq_chords = (np.diff(nodes, axis=1) ** 2).sum(-1)
+    ratio = sq_lengths.detach().numpy() / np.where(sq_chords > 0, sq_chords, 1.0)
+    typical = np.sum(ratio * (sq_chords > 0), axis=1) / np.maximum((sq_chords > 0).sum(1), 1)
+    weights = np.where(sq_chords > 0, ratio, typical[:, None]) * n_pieces
+    return MatrixFreeDerivatives(
+        energy=energy.detach().numpy(),
+        gradient=gradient.detach().numpy(),
+        hvp=hvp,
+        preconditioner=SobolevPreconditioner(weights),
+    )

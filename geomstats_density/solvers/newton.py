@@ -32,15 +32,20 @@ from geomstats_density.exceptions import (
     GeodesicConvergenceWarning,
 )
 from geomstats_density.solvers.banded import cholesky_solve, trust_region_step
-from geomstats_density.energy import uniform_times
+from geomstats_density.energy import curve_energy, uniform_times
+from geomstats_density.solvers.graph import grid_graph_curves
 from geomstats_density.solvers.derivatives import (
+    EnergyDerivatives,
     energy_derivatives,
     energy_start_gradient,
-    energy_values,
+    matrix_free_derivatives,
 )
+from geomstats_density.solvers.sobolev import steihaug_steps
 
 # Below this many curves a progress bar is noise.
 PROGRESS_MIN_BATCH = 64
+# Above this dimension, Hessian blocks cost more than matrix-free CG steps.
+MAX_BLOCK_DIM = 32
 
 
 class NewtonGeodesicSolver(LogSolver):
@@ -63,6 +68,17 @@ class NewtonGeodesicSolver(LogSolver):
     xtol : float
         Newton stops when a full Newton step moves no node by more than ``xtol``
         times the distance between the endpoints.
+    hessian : {'auto', 'blocks', 'sobolev'}
+        Exact block-tridiagonal Hessian with a banded trust-region solve
+        (``'blocks'``), or matrix-free truncated CG on Hessian-vector products,
+        preconditioned by the curve's Sobolev operator (``'sobolev'``,
+        :mod:`~geomstats_density.solvers.sobolev`). ``'auto'`` takes blocks up
+        to dimension 32.
+    initialization : {'line', 'grid'}
+        Starting curve: the straight line, or the shortest path on a grid graph
+        with conformal edge lengths (dimensions 1 to 3,
+        :func:`~geomstats_density.solvers.graph.grid_graph_curves`), which finds
+        the right basin when the line is a saddle or sits in a poor local minimum.
     on_failure : {'warn', 'raise', 'ignore'}
         What to do when a curve misses ``max_iter`` or ``tol``: emit a
         :class:`GeodesicConvergenceWarning`, raise a
@@ -78,7 +94,9 @@ class NewtonGeodesicSolver(LogSolver):
         tol=1e-8,
         max_nodes=1025,
         max_iter=100,
-        xtol=1e-10,
+        xtol=1e-6,
+        hessian="auto",
+        initialization="line",
         on_failure="warn",
         progress=None,
     ):
@@ -87,6 +105,14 @@ class NewtonGeodesicSolver(LogSolver):
             raise ValueError(f"n_nodes must be at least 3, got {n_nodes}.")
         if tol is not None and not tol > 0:
             raise ValueError(f"tol must be positive or None, got {tol}.")
+        if hessian not in ("auto", "blocks", "sobolev"):
+            raise ValueError(
+                f"hessian must be 'auto', 'blocks' or 'sobolev', got {hessian!r}."
+            )
+        if initialization not in ("line", "grid"):
+            raise ValueError(
+                f"initialization must be 'line' or 'grid', got {initialization!r}."
+            )
         if on_failure not in ("warn", "raise", "ignore"):
             raise ValueError(
                 f"on_failure must be 'warn', 'raise' or 'ignore', got {on_failure!r}."
@@ -97,6 +123,8 @@ class NewtonGeodesicSolver(LogSolver):
         self.max_nodes = max_nodes
         self.max_iter = max_iter
         self.xtol = xtol
+        self.hessian = hessian
+        self.initialization = initialization
         self.on_failure = on_failure
         self.progress = progress
 
@@ -160,40 +188,26 @@ class NewtonGeodesicSolver(LogSolver):
             except DomainError as error:
                 raise DomainError(f"{name} is outside the metric's domain: {error}") from None
 
-        nodes = self._initial_nodes(start, end, initial_curve)
         moving = np.any(start != end, axis=-1)
+        nodes = self._initial_nodes(metric, start, end, moving, initial_curve)
         with torch_threads_for(nodes.size * 4):
             result = self._solve_moving(metric, nodes[moving])
         curve = self._assemble(metric, nodes, moving, result, batch_shape)
         self._report(curve)
         return curve
 
-    def _initial_nodes(self, start, end, initial_curve):
+    def _initial_nodes(self, metric, start, end, moving, initial_curve):
         n_nodes = self.n_nodes
-        if initial_curve is None:
-            weights = uniform_times(n_nodes)[None, :, None]
-            return (1 - weights) * start[:, None] + weights * end[:, None]
-        if not isinstance(initial_curve, DiscreteCurve):
-            initial_curve = DiscreteCurve(initial_curve)
-        nodes = to_numpy(initial_curve.resample(n_nodes).nodes)
-        nodes = np.broadcast_to(nodes, (*start.shape[:-1], n_nodes, start.shape[-1]))
-        nodes = nodes.reshape(-1, n_nodes, start.shape[-1]).copy()
-        if nodes.shape[0] != start.shape[0] or not (
-            np.allclose(nodes[:, 0], start) and np.allclose(nodes[:, -1], end)
-        ):
-            raise ValueError("initial_curve must join base_point to point.")
-        nodes[:, 0], nodes[:, -1] = start, end
+        if initial_curve is not None:
+            return _nodes_of_curve(initial_curve, start, end, n_nodes)
+        weights = uniform_times(n_nodes)[None, :, None]
+        nodes = (1 - weights) * start[:, None] + weights * end[:, None]
+        if self.initialization == "grid" and moving.any():
+            nodes[moving] = grid_graph_curves(metric, start[moving], end[moving], n_nodes)
         return nodes
 
     def _solve_moving(self, metric, nodes):
         """Refine over node counts; Richardson-extrapolate lengths, velocities, nodes."""
-        try:
-            energy_values(metric, nodes)
-        except DomainError as error:
-            raise DomainError(
-                f"The initial curve leaves the metric's domain ({error}); pass an "
-                "initial_curve that stays inside it."
-            ) from None
         batch = nodes.shape[0]
         show = self.progress if self.progress is not None else batch >= PROGRESS_MIN_BATCH
         n_iterations = np.zeros(batch, dtype=int)
@@ -230,38 +244,88 @@ class NewtonGeodesicSolver(LogSolver):
         """Trust-region Newton on the interior nodes of a batch of curves."""
         nodes = nodes.copy()
         batch, n_nodes, dim = nodes.shape
+        matrix_free = self.hessian == "sobolev" or (
+            self.hessian == "auto" and dim > MAX_BLOCK_DIM
+        )
         chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
-        radius = chord * np.sqrt(n_nodes - 2)
         converged = np.zeros(batch, dtype=bool)
         stuck = np.zeros(batch, dtype=bool)
         iterations = np.zeros(batch, dtype=int)
+        try:
+            derivatives = (matrix_free_derivatives if matrix_free else energy_derivatives)(
+                metric, nodes
+            )
+        except DomainError as error:
+            raise DomainError(
+                f"The starting curve ({n_nodes} nodes) leaves the metric's domain: "
+                f"{error} Pass an initial_curve that stays inside it."
+            ) from None
+        finite = derivatives.finite() if not matrix_free else np.isfinite(
+            derivatives.gradient
+        ).all(axis=(1, 2)) & np.isfinite(derivatives.energy)
+        if not finite.all():
+            raise ValueError(
+                f"The energy or its derivatives overflow on the starting curve "
+                f"({n_nodes} nodes) from {nodes[~finite][0, 0].tolist()}: is the "
+                "log-factor finite and twice differentiable along it?"
+            )
+        # Radii: Euclidean over all interior coordinates for the exact blocks, the
+        # Sobolev norm (whose square scales like the energy) for the matrix-free steps.
+        if matrix_free:
+            radius = 5.0 * np.sqrt(derivatives.energy)
+        else:
+            radius = chord * np.sqrt(n_nodes - 2)
+        smallest_radius = 1e-15 * radius
         for _ in range(self.max_iter):
             idx = np.flatnonzero(~converged & ~stuck)
             if idx.size == 0:
                 break
             iterations[idx] += 1
-            derivatives = energy_derivatives(metric, nodes[idx])
-            steps, is_newton = _steps(derivatives, radius[idx])
-            step_size = np.linalg.norm(steps.reshape(idx.size, -1), axis=-1)
+            if matrix_free:
+                current = matrix_free_derivatives(metric, nodes[idx])
+                steps, is_newton = steihaug_steps(
+                    current.gradient, current.hvp, current.preconditioner, radius[idx]
+                )
+                curvature = current.hvp(steps)
+                step_size = np.sqrt(
+                    np.einsum("bki,bki->b", steps, current.preconditioner.apply(steps))
+                )
+            else:
+                current = derivatives.take(idx)
+                steps, is_newton = _steps(current, radius[idx])
+                curvature = current.hessian.matvec(steps)
+                step_size = np.linalg.norm(steps.reshape(idx.size, -1), axis=-1)
             predicted = -(
-                np.einsum("bki,bki->b", derivatives.gradient, steps)
-                + 0.5 * np.einsum("bki,bki->b", steps, derivatives.hessian.matvec(steps))
+                np.einsum("bki,bki->b", current.gradient, steps)
+                + 0.5 * np.einsum("bki,bki->b", steps, curvature)
             )
             trial = nodes[idx].copy()
             trial[:, 1:-1] += steps
-            actual = derivatives.energy - _energies_or_inf(metric, trial)
-            at_noise_floor = np.abs(predicted) <= 1e-13 * np.abs(derivatives.energy)
+            if matrix_free:
+                trial_energy = _energies_or_inf(metric, trial)
+            else:
+                # Derivatives at the trial point serve the next iteration if accepted.
+                at_trial = _derivatives_or_inf(metric, trial)
+                trial_energy = at_trial.energy
+            actual = current.energy - trial_energy
+            at_noise_floor = np.abs(predicted) <= 1e-13 * np.abs(current.energy)
             ratio = np.where(predicted > 0, actual / np.where(predicted > 0, predicted, 1), -1)
             accept = (ratio > 1e-4) | (is_newton & at_noise_floor & np.isfinite(actual))
             nodes[idx[accept]] = trial[accept]
+            if not matrix_free:
+                derivatives.put(idx[accept], at_trial.take(np.flatnonzero(accept)))
             small_step = np.max(np.abs(steps), axis=(1, 2)) <= self.xtol * chord[idx]
             converged[idx] = is_newton & accept & (small_step | at_noise_floor)
             radius[idx] = np.where(
                 ratio < 0.25,
                 0.25 * step_size,
-                np.where((ratio > 0.75) & (step_size > 0.99 * radius[idx]), 2 * radius[idx], radius[idx]),
+                np.where(
+                    (ratio > 0.75) & (step_size > 0.99 * radius[idx]),
+                    2 * radius[idx],
+                    radius[idx],
+                ),
             )
-            stuck[idx] = radius[idx] <= 1e-15 * chord[idx]
+            stuck[idx] = radius[idx] <= smallest_radius[idx]
             bar.update(1)
             bar.set_postfix(converged=f"{converged.sum()}/{batch}")
         return nodes, converged, iterations
@@ -309,6 +373,21 @@ class NewtonGeodesicSolver(LogSolver):
         warnings.warn(message, GeodesicConvergenceWarning, stacklevel=3)
 
 
+def _nodes_of_curve(curve, start, end, n_nodes):
+    """Nodes of user-given starting curves, checked to join the endpoints."""
+    if not isinstance(curve, DiscreteCurve):
+        curve = DiscreteCurve(curve)
+    nodes = to_numpy(curve.resample(n_nodes).nodes)
+    nodes = np.broadcast_to(nodes, (*start.shape[:-1], n_nodes, start.shape[-1]))
+    nodes = nodes.reshape(-1, n_nodes, start.shape[-1]).copy()
+    if nodes.shape[0] != start.shape[0] or not (
+        np.allclose(nodes[:, 0], start) and np.allclose(nodes[:, -1], end)
+    ):
+        raise ValueError("initial_curve must join base_point to point.")
+    nodes[:, 0], nodes[:, -1] = start, end
+    return nodes
+
+
 def _steps(derivatives, radius):
     """Trust-region steps for a batch: one LAPACK call when all are plain Newton."""
     hessian, gradient = derivatives.hessian, derivatives.gradient
@@ -329,16 +408,35 @@ def _steps(derivatives, radius):
 
 def _energies_or_inf(metric, nodes):
     """Energies of trial curves; infinite for those that leave the domain."""
+    with torch.no_grad():
+        tensor = torch.from_numpy(nodes)
+        try:
+            energies = curve_energy(metric, tensor).numpy()
+            return np.where(np.isnan(energies), np.inf, energies)
+        except DomainError:
+            energies = np.full(nodes.shape[0], np.inf)
+            for b in range(nodes.shape[0]):
+                try:
+                    energies[b] = curve_energy(metric, tensor[b]).item()
+                except DomainError:
+                    pass
+            return energies
+
+
+def _derivatives_or_inf(metric, nodes):
+    """Derivatives at trial curves; infinite energy for those that leave the domain."""
     try:
-        energies = energy_values(metric, nodes)
+        derivatives = energy_derivatives(metric, nodes)
     except DomainError:
-        energies = np.empty(nodes.shape[0])
+        pieces = []
         for b in range(nodes.shape[0]):
             try:
-                energies[b] = energy_values(metric, nodes[b : b + 1])[0]
+                pieces.append(energy_derivatives(metric, nodes[b : b + 1]))
             except DomainError:
-                energies[b] = np.inf
-    return np.where(np.isfinite(energies), energies, np.inf)
+                pieces.append(EnergyDerivatives.infinite(nodes[b : b + 1]))
+        derivatives = EnergyDerivatives.concatenate(pieces)
+    derivatives.energy[~derivatives.finite()] = np.inf
+    return derivatives
 
 
 def _resample(nodes, n_nodes):

@@ -1,0 +1,124 @@
+"""Matrix-free trust-region steps for curves in high dimension.
+
+When ``dim`` is large, the ``dim x dim`` blocks of the Hessian are too costly to
+form. The trust-region subproblem is then solved by Steihaug's truncated
+conjugate gradients with Hessian-vector products from autodiff, preconditioned by
+the curve's Sobolev (discrete ``H^1``) operator: the part of the Hessian that the
+energy has when the factor is frozen, ``T (x) I_dim`` with ``T`` tridiagonal. It
+captures the stiffness that grows with the node count, so the CG iteration count
+stays flat as nodes double; its solve costs ``O(n dim)``.
+"""
+
+import numpy as np
+from scipy.linalg import solveh_banded
+
+
+class SobolevPreconditioner:
+    """``T (x) I`` for a batch of curves, ``T`` tridiagonal over interior nodes.
+
+    Parameters
+    ----------
+    weights : ndarray, shape=[batch, n_pieces]
+        ``omega_i``: each piece's energy divided by its squared Euclidean chord.
+        A piece contributes ``2 omega_i [[I, -I], [-I, I]]`` to its two nodes.
+    """
+
+    def __init__(self, weights):
+        self.diagonal = 2 * (weights[:, :-1] + weights[:, 1:])
+        self.off = -2 * weights[:, 1:-1]
+
+    def _band(self):
+        batch, size = self.diagonal.shape
+        band = np.zeros((2, batch, size))
+        band[0] = self.diagonal
+        band[1, :, :-1] = self.off
+        return band.reshape(2, batch * size)
+
+    def solve(self, vectors):
+        """``(T (x) I)^{-1} v`` for ``v`` of shape ``[batch, n_interior, dim]``."""
+        batch, size, dim = vectors.shape
+        solution = solveh_banded(self._band(), vectors.reshape(batch * size, dim), lower=True)
+        return solution.reshape(batch, size, dim)
+
+    def apply(self, vectors):
+        """``(T (x) I) v`` for ``v`` of shape ``[batch, n_interior, dim]``."""
+        out = self.diagonal[..., None] * vectors
+        out[:, 1:] += self.off[..., None] * vectors[:, :-1]
+        out[:, :-1] += self.off[..., None] * vectors[:, 1:]
+        return out
+
+
+def _dot(a, b):
+    return np.einsum("bki,bki->b", a, b)
+
+
+def steihaug_steps(gradient, hvp, preconditioner, radius, max_iter=50):
+    """Truncated preconditioned CG for ``min g.p + p.H.p / 2``, ``|p|_T <= radius``.
+
+    Parameters
+    ----------
+    gradient : ndarray, shape=[batch, n_interior, dim]
+    hvp : callable
+        ``v -> H v`` on arrays of the gradient's shape.
+    preconditioner : SobolevPreconditioner
+    radius : ndarray, shape=[batch]
+        Trust radii in the Sobolev norm ``|p|_T = sqrt(p.T.p)``.
+    max_iter : int
+
+    Returns
+    -------
+    steps : ndarray, shape=[batch, n_interior, dim]
+    is_newton : ndarray of bool, shape=[batch]
+        True where CG met its residual tolerance inside the region (an inexact
+        Newton step); False where it stopped at the boundary.
+    """
+    steps = np.zeros_like(gradient)
+    residual = gradient.copy()
+    preconditioned = preconditioner.solve(residual)
+    direction = -preconditioned
+    rho = _dot(residual, preconditioned)
+    # Eisenstat-Walker forcing: superlinear convergence without oversolving.
+    gradient_norm = np.sqrt(np.maximum(rho, 0.0))
+    target = np.minimum(0.5, np.sqrt(gradient_norm)) * gradient_norm
+    active = gradient_norm > 0
+    is_newton = ~active
+    for _ in range(max_iter):
+        if not active.any():
+            break
+        curvature_vector = hvp(np.where(active[:, None, None], direction, 0.0))
+        curvature = _dot(direction, curvature_vector)
+        alpha = np.where(curvature > 0, rho / np.where(curvature > 0, curvature, 1), 0.0)
+        candidate = steps + alpha[:, None, None] * direction
+        outside = _sobolev_norm(preconditioner, candidate) >= radius
+        to_boundary = active & ((curvature <= 0) | outside)
+        if to_boundary.any():
+            tau = _boundary_tau(preconditioner, steps, direction, radius)
+            steps[to_boundary] += tau[to_boundary, None, None] * direction[to_boundary]
+            active &= ~to_boundary
+        steps[active] = candidate[active]
+        residual[active] += alpha[active, None, None] * curvature_vector[active]
+        preconditioned = preconditioner.solve(residual)
+        rho_next = _dot(residual, preconditioned)
+        done = active & (np.sqrt(np.maximum(rho_next, 0.0)) <= target)
+        is_newton |= done
+        active &= ~done
+        beta = rho_next / np.where(rho > 0, rho, 1)
+        direction = np.where(
+            active[:, None, None], -preconditioned + beta[:, None, None] * direction, direction
+        )
+        rho = rho_next
+    return steps, is_newton
+
+
+def _sobolev_norm(preconditioner, vectors):
+    return np.sqrt(np.maximum(_dot(vectors, preconditioner.apply(vectors)), 0.0))
+
+
+def _boundary_tau(preconditioner, steps, direction, radius):
+    """``tau >= 0`` with ``|steps + tau direction|_T = radius``."""
+    t_direction = preconditioner.apply(direction)
+    a = _dot(direction, t_direction)
+    b = 2 * _dot(steps, t_direction)
+    c = _dot(steps, preconditioner.apply(steps)) - radius**2
+    a = np.where(a > 0, a, 1.0)
+    return (-b + np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))) / (2 * a)

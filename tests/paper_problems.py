@@ -1,0 +1,50 @@
+"""The paper's Examples 1-4 (METHOD.md section 5) with their exact lengths.
+
+Lengths derived by hand:
+
+1. ``Q = 1/2`` in the plane: ``log(2) * |z1 - z0| = log(2) sqrt(2)``.
+2. ``Q = 1/2``, ``phi`` the central projection onto the unit sphere centred at
+   ``e3``: lines map to great circles, and the images of (0, 1) and (1, 0) are the
+   unit vectors (0, 1, -1)/sqrt(2), (1, 0, -1)/sqrt(2) from ``e3``, at angle pi/3:
+   ``log(2) pi / 3``.
+3. Disk cut out, endpoints (-1.3, 0), (1.3, 0): the shortest path outside the
+   unit disk is tangent, arc, tangent (entering the disk only costs more since
+   ``d/dr [(log 2 + 5 (1 - r)) r] < 0`` at r = 1):
+   ``log(2) (2 sqrt(1.3^2 - 1) + pi - 2 arccos(1 / 1.3))``.
+4. Cube surface from (0, 0, 1) to (1, 0, 0): unfolded, the top and the x = 1 faces
+   make a 2 x 1 strip with the endpoints at distance 2: ``2 log(2)``.
+"""
+
+import math
+
+import torch
+
+LN2 = math.log(2.0)
+
+
+def constant_half(z):
+    return torch.full(z.shape[:-1], -LN2, dtype=z.dtype)
+
+
+def central_projection(z):
+    e3 = torch.tensor([0.0, 0.0, 1.0], dtype=z.dtype)
+    offset = torch.cat([z, torch.zeros_like(z[..., :1])], dim=-1) - e3
+    return e3 + offset / torch.linalg.vector_norm(offset, dim=-1, keepdim=True)
+
+
+def outside_disk(z):
+    # A norm whose gradient stays finite at the origin, which the line crosses.
+    radius = torch.sqrt((z * z).sum(-1) + 1e-300)
+    return -LN2 - 5.0 * torch.clamp(1.0 - radius, min=0.0)
+
+
+def on_cube(z):
+    return -LN2 - 50.0 * torch.abs(1.0 - torch.amax(torch.abs(z), dim=-1))
+
+
+EXACT_LENGTHS = {
+    1: LN2 * math.sqrt(2.0),
+    2: LN2 * math.pi / 3.0,
+    3: LN2 * (2.0 * math.sqrt(1.3**2 - 1.0) + math.pi - 2.0 * math.acos(1.0 / 1.3)),
+    4: 2.0 * LN2,
+}

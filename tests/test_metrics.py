@@ -1,0 +1,173 @@
+"""Pointwise geometry of conformal metrics against closed forms and finite differences."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import geomstats.backend as gs
+from geomstats.geometry.euclidean import Euclidean
+from geomstats.geometry.riemannian_metric import RiemannianMetric
+
+from geomstats_density import ConformalMetric, DensityConformalMetric
+from paper_problems import LN2, central_projection
+from conftest import as_numpy, random_half_plane_points
+
+
+def constant_metric(dim, log_factor):
+    space = Euclidean(dim, equip=False)
+    space.equip_with_metric(
+        ConformalMetric, log_factor=lambda z: torch.full(z.shape[:-1], log_factor, dtype=z.dtype)
+    )
+    return space.metric
+
+
+def test_constant_factor_is_a_scaled_euclidean_metric():
+    metric = constant_metric(3, 0.7)
+    rng = np.random.default_rng(0)
+    points, vec_a, vec_b = (gs.array(rng.normal(size=(4, 5, 3))) for _ in range(3))
+    np.testing.assert_allclose(
+        as_numpy(metric.metric_matrix(points)), math.exp(0.7) * np.broadcast_to(np.eye(3), (4, 5, 3, 3))
+    )
+    np.testing.assert_allclose(
+        as_numpy(metric.inner_product(vec_a, vec_b, points)),
+        math.exp(0.7) * np.sum(as_numpy(vec_a) * as_numpy(vec_b), axis=-1),
+    )
+    np.testing.assert_allclose(
+        as_numpy(metric.norm(vec_a, points)),
+        math.exp(0.35) * np.linalg.norm(as_numpy(vec_a), axis=-1),
+    )
+    np.testing.assert_allclose(as_numpy(metric.christoffels(points)), 0.0, atol=0)
+
+
+def half_plane_christoffels(points):
+    """Closed form: Gamma^x_xy = Gamma^x_yx = Gamma^y_yy = -1/y, Gamma^y_xx = 1/y."""
+    inverse_y = 1.0 / points[..., 1]
+    gamma = np.zeros(points.shape[:-1] + (2, 2, 2))
+    gamma[..., 0, 0, 1] = gamma[..., 0, 1, 0] = -inverse_y
+    gamma[..., 1, 0, 0] = inverse_y
+    gamma[..., 1, 1, 1] = -inverse_y
+    return gamma
+
+
+def test_half_plane_metric_matrix_and_christoffels_closed_form(half_plane):
+    points = random_half_plane_points(6, seed=1).reshape(2, 3, 2)
+    y = points[..., 1]
+    expected = np.eye(2) / (y**2)[..., None, None]
+    np.testing.assert_allclose(as_numpy(half_plane.metric.metric_matrix(gs.array(points))), expected)
+    np.testing.assert_allclose(
+        as_numpy(half_plane.metric.christoffels(gs.array(points))),
+        half_plane_christoffels(points),
+        rtol=1e-12,
+    )
+
+
+def test_geodesic_equation_matches_christoffels(half_plane):
+    points = random_half_plane_points(5, seed=2)
+    velocities = np.random.default_rng(3).normal(size=(5, 2))
+    state = gs.array(np.stack([points, velocities], axis=-2))
+    acceleration = as_numpy(half_plane.metric.geodesic_equation(state))[..., 1, :]
+    expected = -np.einsum("...kij,...i,...j->...k", half_plane_christoffels(points), velocities, velocities)
+    np.testing.assert_allclose(acceleration, expected, rtol=1e-12)
+
+
+@pytest.mark.skipif(not gs.has_autodiff(), reason="geomstats' generic Christoffels need autodiff")
+def test_closed_form_christoffels_match_geomstats_autodiff(half_plane):
+    points = gs.array(random_half_plane_points(3, seed=4))
+    generic = RiemannianMetric.christoffels(half_plane.metric, points)
+    np.testing.assert_allclose(
+        as_numpy(half_plane.metric.christoffels(points)), as_numpy(generic), rtol=1e-10
+    )
+
+
+def finite_difference_jacobian(function, point, step=1e-6):
+    columns = []
+    for i in range(point.size):
+        shift = np.zeros_like(point)
+        shift[i] = step
+        columns.append((function(point + shift) - function(point - shift)) / (2 * step))
+    return np.stack(columns, axis=-1)
+
+
+def numpy_central_projection(z):
+    offset = np.append(z, 0.0) - np.array([0.0, 0.0, 1.0])
+    return np.array([0.0, 0.0, 1.0]) + offset / np.linalg.norm(offset)
+
+
+@pytest.fixture
+def projected_plane():
+    space = Euclidean(2, equip=False)
+    space.equip_with_metric(
+        ConformalMetric,
+        log_factor=lambda z: torch.full(z.shape[:-1], 2 * math.log(LN2), dtype=z.dtype),
+        phi=central_projection,
+    )
+    return space.metric
+
+
+def test_pullback_metric_matrix_matches_finite_differences(projected_plane):
+    point = np.array([0.3, -0.7])
+    jacobian = finite_difference_jacobian(numpy_central_projection, point)
+    np.testing.assert_allclose(
+        as_numpy(projected_plane.metric_matrix(gs.array(point))),
+        LN2**2 * jacobian.T @ jacobian,
+        rtol=1e-8,
+    )
+
+
+def test_pullback_christoffels_match_koszul_formula_by_finite_differences(projected_plane):
+    point = np.array([0.4, 0.2])
+
+    def matrix(z):
+        return as_numpy(projected_plane.metric_matrix(gs.array(z)))
+
+    derivative = finite_difference_jacobian(matrix, point, step=1e-5)  # [i, j, k] = d_k g_ij
+    inverse = np.linalg.inv(matrix(point))
+    koszul = 0.5 * (
+        np.einsum("lk,jli->kij", inverse, derivative)
+        + np.einsum("lk,lij->kij", inverse, derivative)
+        - np.einsum("lk,ijl->kij", inverse, derivative)
+    )
+    np.testing.assert_allclose(
+        as_numpy(projected_plane.christoffels(gs.array(point))), koszul, rtol=1e-6, atol=1e-8
+    )
+    velocity = np.array([0.3, -1.1])
+    state = gs.array(np.stack([point, velocity]))
+    acceleration = as_numpy(projected_plane.geodesic_equation(state))[1]
+    np.testing.assert_allclose(
+        acceleration, -np.einsum("kij,i,j->k", koszul, velocity, velocity), rtol=1e-6
+    )
+
+
+def gaussian_log_quality(z):
+    return -LN2 - 0.5 * (z * z).sum(-1)
+
+
+def test_density_metric_factor_is_squared_log_quality():
+    space = Euclidean(2, equip=False)
+    space.equip_with_metric(DensityConformalMetric, log_quality=gaussian_log_quality)
+    points = np.random.default_rng(5).normal(size=(7, 2))
+    log_quality = -LN2 - 0.5 * np.sum(points**2, axis=-1)
+    np.testing.assert_allclose(
+        as_numpy(space.metric.metric_matrix(gs.array(points))),
+        (log_quality**2)[:, None, None] * np.eye(2),
+        rtol=1e-12,
+    )
+
+
+def test_curve_log_quality_is_the_papers_product_of_midpoint_qualities():
+    space = Euclidean(2, equip=False)
+    space.equip_with_metric(DensityConformalMetric, log_quality=gaussian_log_quality)
+    nodes = np.random.default_rng(6).normal(size=(3, 9, 2))
+    mids = 0.5 * (nodes[:, 1:] + nodes[:, :-1])
+    pieces = np.linalg.norm(np.diff(nodes, axis=1), axis=-1)
+    expected = np.sum((-LN2 - 0.5 * np.sum(mids**2, axis=-1)) * pieces, axis=-1)
+    np.testing.assert_allclose(as_numpy(space.metric.curve_log_quality(gs.array(nodes))), expected)
+
+
+def test_metric_methods_return_backend_arrays(half_plane):
+    point = gs.array([0.2, 1.5])
+    assert type(half_plane.metric.metric_matrix(point)) is type(point)
+    assert type(half_plane.metric.dist(point, gs.array([0.4, 1.0]))) is type(point)
+

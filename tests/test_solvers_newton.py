@@ -1,0 +1,209 @@
+"""The trust-region Newton solver against closed-form geodesics."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import geomstats.backend as gs
+from geomstats.geometry.euclidean import Euclidean
+from geomstats.learning.frechet_mean import FrechetMean
+
+from geomstats_density import (
+    ConformalMetric,
+    DensityConformalMetric,
+    GeodesicConvergenceError,
+    GeodesicConvergenceWarning,
+    NewtonGeodesicSolver,
+)
+from conftest import as_numpy, random_half_plane_points
+from paper_problems import (
+    EXACT_LENGTHS,
+    LN2,
+    central_projection,
+    constant_half,
+    on_cube,
+    outside_disk,
+)
+
+
+def test_constant_factor_gives_scaled_straight_lines():
+    space = Euclidean(3, equip=False)
+    space.equip_with_metric(
+        ConformalMetric, log_factor=lambda z: torch.full(z.shape[:-1], 1.3, dtype=z.dtype)
+    )
+    rng = np.random.default_rng(0)
+    start, end = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    np.testing.assert_allclose(
+        as_numpy(space.metric.dist(gs.array(start), gs.array(end))),
+        math.exp(0.65) * np.linalg.norm(end - start, axis=-1),
+        rtol=1e-10,
+    )
+    np.testing.assert_allclose(
+        as_numpy(space.metric.log(gs.array(end), gs.array(start))), end - start, atol=1e-10
+    )
+    times = np.linspace(0, 1, 7)
+    curve = space.metric.geodesic(initial_point=gs.array(start), end_point=gs.array(end))
+    np.testing.assert_allclose(
+        as_numpy(curve(gs.array(times))),
+        start[:, None] + times[None, :, None] * (end - start)[:, None],
+        atol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("spread", [0.5, 3.0])
+def test_half_plane_dist_log_match_geomstats_closed_form(half_plane, hyperbolic, spread):
+    start = random_half_plane_points(8, seed=1, spread=spread)
+    end = random_half_plane_points(8, seed=2, spread=spread)
+    expected = as_numpy(hyperbolic.metric.dist(gs.array(start), gs.array(end)))
+    np.testing.assert_allclose(
+        as_numpy(half_plane.metric.dist(gs.array(start), gs.array(end))), expected, rtol=1e-7
+    )
+    np.testing.assert_allclose(
+        as_numpy(half_plane.metric.log(gs.array(end), gs.array(start))),
+        as_numpy(hyperbolic.metric.log(gs.array(end), gs.array(start))),
+        rtol=1e-6,
+        atol=1e-8,
+    )
+
+
+def test_half_plane_geodesic_points_match_closed_form(half_plane, hyperbolic):
+    start, end = gs.array([-1.0, 0.5]), gs.array([2.0, 1.5])
+    times = gs.linspace(0.0, 1.0, 11)
+    ours = half_plane.metric.geodesic(initial_point=start, end_point=end)(times)
+    reference = hyperbolic.metric.geodesic(initial_point=start, end_point=end)(times)
+    np.testing.assert_allclose(as_numpy(ours), as_numpy(reference), atol=1e-7)
+
+
+def test_default_dist_reaches_its_error_estimate(half_plane, hyperbolic):
+    start, end = gs.array([0.0, 1.0]), gs.array([2.5, 0.3])
+    curve = half_plane.metric.log_solver.solve(end, start)
+    error = abs(float(curve.dist) - float(hyperbolic.metric.dist(start, end)))
+    assert curve.converged
+    assert error <= max(float(curve.dist_error), 1e-12) * 10
+    assert error / float(curve.dist) < 1e-8
+
+
+def test_unrefined_length_error_is_second_order(half_plane, hyperbolic):
+    """The midpoint energy makes the discrete length error O(h^2): halving h / 4."""
+    start, end = gs.array([0.0, 1.0]), gs.array([1.5, 2.0])
+    exact = float(hyperbolic.metric.dist(start, end))
+    errors = []
+    for n_nodes in (17, 33, 65):
+        half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, n_nodes=n_nodes, tol=None)
+        errors.append(abs(float(half_plane.metric.dist(start, end)) - exact))
+    ratios = np.array(errors[:-1]) / np.array(errors[1:])
+    np.testing.assert_allclose(ratios, 4.0, rtol=0.05)
+
+
+def test_batched_solve_equals_one_by_one(half_plane):
+    start = random_half_plane_points(5, seed=3)
+    end = random_half_plane_points(5, seed=4)
+    batched = as_numpy(half_plane.metric.dist(gs.array(start), gs.array(end)))
+    single = [float(half_plane.metric.dist(gs.array(a), gs.array(b))) for a, b in zip(start, end)]
+    np.testing.assert_allclose(batched, single, rtol=1e-9)
+
+
+def test_dist_broadcasts_one_point_against_many(half_plane, hyperbolic):
+    points = gs.array(random_half_plane_points(4, seed=5))
+    base = gs.array([0.3, 0.8])
+    np.testing.assert_allclose(
+        as_numpy(half_plane.metric.dist(base, points)),
+        as_numpy(hyperbolic.metric.dist(base, points)),
+        rtol=1e-7,
+    )
+
+
+def test_dist_pairwise_matches_closed_form(half_plane, hyperbolic):
+    points = gs.array(random_half_plane_points(6, seed=6))
+    np.testing.assert_allclose(
+        as_numpy(half_plane.metric.dist_pairwise(points)),
+        as_numpy(hyperbolic.metric.dist_pairwise(points)),
+        rtol=1e-7,
+        atol=1e-12,
+    )
+
+
+def test_frechet_mean_matches_geomstats_half_plane(half_plane, hyperbolic):
+    points = gs.array(random_half_plane_points(6, seed=7))
+    ours = FrechetMean(half_plane).fit(points).estimate_
+    reference = FrechetMean(hyperbolic).fit(points).estimate_
+    np.testing.assert_allclose(as_numpy(ours), as_numpy(reference), atol=1e-6)
+
+
+def test_equal_endpoints_give_zero_distance_and_velocity(half_plane):
+    point = gs.array([0.5, 2.0])
+    assert float(half_plane.metric.dist(point, point)) == 0.0
+    np.testing.assert_array_equal(as_numpy(half_plane.metric.log(point, point)), 0.0)
+
+
+def plane(log_quality, dim=2, phi=None, **solver_options):
+    space = Euclidean(dim, equip=False)
+    space.equip_with_metric(
+        DensityConformalMetric, log_quality=log_quality, phi=phi, solver_options=solver_options
+    )
+    return space
+
+
+def test_paper_example_1_is_the_straight_segment():
+    space = plane(constant_half)
+    start, end = gs.array([0.0, 1.0]), gs.array([1.0, 0.0])
+    curve = space.metric.geodesic(initial_point=start, end_point=end)
+    assert float(curve.dist) == pytest.approx(EXACT_LENGTHS[1], rel=1e-12)
+    nodes = as_numpy(curve.nodes)
+    np.testing.assert_allclose(nodes.sum(-1), 1.0, atol=1e-12)  # on the line x + y = 1
+
+
+def test_paper_example_2_maps_to_a_great_circle_arc():
+    space = plane(constant_half, phi=central_projection)
+    start, end = gs.array([0.0, 1.0]), gs.array([1.0, 0.0])
+    curve = space.metric.geodesic(initial_point=start, end_point=end)
+    assert float(curve.dist) == pytest.approx(EXACT_LENGTHS[2], rel=1e-7)
+    image = central_projection(torch.as_tensor(as_numpy(curve.nodes))).numpy()
+    # Great circle through e3 + u0, e3 + u1: the image lies in their plane through e3.
+    normal = np.cross([0.0, 1.0, -1.0], [1.0, 0.0, -1.0])
+    np.testing.assert_allclose((image - [0.0, 0.0, 1.0]) @ normal, 0.0, atol=1e-9)
+
+
+def test_paper_example_3_leaves_the_symmetric_saddle_and_goes_round_the_disk():
+    # The quality has a kink on the circle, where the geodesic runs: Newton loses its
+    # quadratic convergence there (the discrete optimum sits on kinks), so this solve
+    # is capped and checked at 1%.
+    space = plane(outside_disk, n_nodes=65, tol=None, max_iter=300, on_failure="ignore")
+    start, end = gs.array([-1.3, 0.0]), gs.array([1.3, 0.0])
+    curve = space.metric.geodesic(initial_point=start, end_point=end)
+    nodes = as_numpy(curve.nodes)
+    assert float(curve.dist) == pytest.approx(EXACT_LENGTHS[3], rel=1e-2)
+    assert np.min(np.linalg.norm(nodes, axis=-1)) > 0.99  # outside the disk
+    assert np.max(np.abs(nodes[:, 1])) > 0.99  # the detour reaches the top or bottom
+
+
+def test_paper_example_4_runs_over_the_cube_faces():
+    # Kinks again (|.| and max), and from the straight line the discrete energy has
+    # zig-zag minima: the grid-graph start finds the faces. Checked at 1%.
+    space = plane(on_cube, dim=3, n_nodes=65, tol=None, initialization="grid", on_failure="ignore")
+    start, end = gs.array([0.0, 0.0, 1.0]), gs.array([1.0, 0.0, 0.0])
+    curve = space.metric.geodesic(initial_point=start, end_point=end)
+    nodes = as_numpy(curve.nodes)
+    assert float(curve.dist) == pytest.approx(EXACT_LENGTHS[4], rel=1e-2)
+    assert np.max(np.abs(1.0 - np.max(np.abs(nodes), axis=-1))) < 0.05  # on the surface
+
+
+def test_sobolev_steps_agree_with_exact_blocks(half_plane, hyperbolic):
+    start, end = gs.array([0.0, 1.0]), gs.array([3.0, 0.5])
+    half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, hessian="sobolev")
+    assert float(half_plane.metric.dist(start, end)) == pytest.approx(
+        float(hyperbolic.metric.dist(start, end)), rel=1e-8
+    )
+
+
+def test_non_convergence_is_reported(half_plane):
+    start, end = gs.array([-3.0, 0.2]), gs.array([3.0, 0.2])
+    half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, max_iter=2)
+    with pytest.warns(GeodesicConvergenceWarning, match="did not converge"):
+        curve = half_plane.metric.log_solver.solve(end, start)
+    assert not curve.converged
+    half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, max_iter=2, on_failure="raise")
+    with pytest.raises(GeodesicConvergenceError):
+        half_plane.metric.dist(start, end)
