@@ -189,22 +189,22 @@ class NewtonGeodesicSolver(LogSolver):
                 raise DomainError(f"{name} is outside the metric's domain: {error}") from None
 
         moving = np.any(start != end, axis=-1)
-        nodes = self._initial_nodes(metric, start, end, moving, initial_curve)
-        with torch_threads_for(nodes.size * 4):
-            result = self._solve_moving(metric, nodes[moving])
-        curve = self._assemble(metric, nodes, moving, result, batch_shape)
+        estimate = None
+        if moving.any():
+            nodes = self._initial_nodes(metric, start[moving], end[moving], initial_curve)
+            with torch_threads_for(nodes.size * 4):
+                estimate = self._solve_moving(metric, nodes)
+        curve = self._assemble(metric, start, moving, estimate, batch_shape)
         self._report(curve)
         return curve
 
-    def _initial_nodes(self, metric, start, end, moving, initial_curve):
-        n_nodes = self.n_nodes
+    def _initial_nodes(self, metric, start, end, initial_curve):
         if initial_curve is not None:
-            return _nodes_of_curve(initial_curve, start, end, n_nodes)
-        weights = uniform_times(n_nodes)[None, :, None]
-        nodes = (1 - weights) * start[:, None] + weights * end[:, None]
-        if self.initialization == "grid" and moving.any():
-            nodes[moving] = grid_graph_curves(metric, start[moving], end[moving], n_nodes)
-        return nodes
+            return _nodes_of_curve(initial_curve, start, end, self.n_nodes)
+        if self.initialization == "grid":
+            return grid_graph_curves(metric, start, end, self.n_nodes)
+        weights = uniform_times(self.n_nodes)[None, :, None]
+        return (1 - weights) * start[:, None] + weights * end[:, None]
 
     def _solve_moving(self, metric, nodes):
         """Refine over node counts; Richardson-extrapolate lengths, velocities, nodes."""
@@ -330,25 +330,28 @@ class NewtonGeodesicSolver(LogSolver):
             bar.set_postfix(converged=f"{converged.sum()}/{batch}")
         return nodes, converged, iterations
 
-    def _assemble(self, metric, nodes, moving, estimate, batch_shape):
-        batch, _, dim = nodes.shape
-        n_out = estimate.nodes.shape[1] if moving.any() else nodes.shape[1]
-        out_nodes = np.repeat(nodes[:, :1], n_out, axis=1)
+    def _assemble(self, metric, start, moving, estimate, batch_shape):
+        """One curve per endpoint pair; equal endpoints give constant curves."""
+        batch, dim = start.shape
+        n_out = self.n_nodes if estimate is None else estimate.nodes.shape[1]
+        nodes = np.repeat(start[:, None], n_out, axis=1)
         dist = np.zeros(batch)
         velocity = np.zeros((batch, dim))
         converged = np.ones(batch, dtype=bool)
         iterations = np.zeros(batch, dtype=int)
-        error = None if estimate.error is None else np.zeros(batch)
-        if moving.any():
-            out_nodes[moving] = estimate.nodes
+        error = np.zeros(batch)
+        if estimate is not None:
+            nodes[moving] = estimate.nodes
             dist[moving] = estimate.dist
             velocity[moving] = estimate.velocity
             converged[moving] = estimate.converged
             iterations[moving] = estimate.n_iterations
-            if error is not None:
+            if estimate.error is None:
+                error = None
+            else:
                 error[moving] = estimate.error
         return GeodesicCurve(
-            nodes=out_nodes.reshape(*batch_shape, n_out, dim),
+            nodes=nodes.reshape(*batch_shape, n_out, dim),
             metric=metric,
             dist=dist.reshape(batch_shape),
             dist_error=None if error is None else error.reshape(batch_shape),
