@@ -20,7 +20,6 @@ from geomstats_density import (
 from conftest import as_numpy, random_half_plane_points
 from paper_problems import (
     EXACT_LENGTHS,
-    LN2,
     central_projection,
     constant_half,
     on_cube,
