@@ -1,0 +1,587 @@
+"""Log-densities users already have, as differentiable torch callables.
+
+Every density here maps float64 torch points ``[..., dim]`` to log-densities
+``[...]``, differentiable (twice) in the points, and knows how to draw samples
+(which the Monte-Carlo realism index and typicality of
+:mod:`geomstats_density.quality` need):
+
+- :class:`Gaussian`: ``N(mean, covariance)``;
+- :class:`GaussianMixture`: from weights, means and covariances, or read from a
+  fitted :class:`sklearn.mixture.GaussianMixture` (every covariance type);
+- :class:`KernelDensity`: a Gaussian kernel density estimate, or read from a
+  fitted :class:`sklearn.neighbors.KernelDensity` with the Gaussian kernel;
+- :class:`LogProbDensity`: any object exposing ``log_prob`` (a normalizing flow,
+  a ``torch.distributions`` distribution);
+- :class:`CallableDensity`: any log-density function.
+
+:func:`as_density` picks the right wrapper. Calling a density validates its
+values: a log-density that is NaN or infinite where it is evaluated raises a
+:class:`~geomstats_density.exceptions.DomainError` naming the point, so solvers
+reject steps that leave the density's support instead of returning NaN.
+"""
+
+import math
+
+import numpy as np
+import scipy.optimize
+import torch
+
+from geomstats_density._arrays import DTYPE, to_torch
+from geomstats_density.exceptions import DomainError
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def check_scalar_field(values, points, name):
+    """Check a callable returned a tensor with one value per point.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not a tensor of shape ``points.shape[:-1]``.
+    """
+    if not isinstance(values, torch.Tensor):
+        raise ValueError(f"{name} must return a torch tensor, got {type(values).__name__}.")
+    if tuple(values.shape) != tuple(points.shape[:-1]):
+        raise ValueError(
+            f"{name} must return one value per point: for points of shape "
+            f"{tuple(points.shape)} it returned shape {tuple(values.shape)}."
+        )
+
+
+def first_invalid(valid, values, points):
+    """Value and point at the first ``False`` of ``valid``, for error messages."""
+    index = tuple(int(i) for i in torch.nonzero(~valid)[0])
+    return values[index].item(), points[index].detach().tolist()
+
+
+def check_log_density(values, points, name="log_density"):
+    """Check a log-density returned one finite value per point.
+
+    Parameters
+    ----------
+    values : torch.Tensor, shape=[...]
+        Log-densities returned for ``points``.
+    points : torch.Tensor, shape=[..., dim]
+    name : str
+        Name of the callable, for the error messages.
+
+    Returns
+    -------
+    values : torch.Tensor, shape=[...]
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not a tensor of shape ``points.shape[:-1]``.
+    DomainError
+        If a value is NaN or infinite; ``-inf`` means the density is zero there.
+    """
+    check_scalar_field(values, points, name)
+    finite = torch.isfinite(values)
+    if not bool(finite.all()):
+        value, point = first_invalid(finite, values, points)
+        if value == -math.inf:
+            reason = "is -inf: the density is zero there (outside its support)"
+        elif math.isnan(value):
+            reason = "is NaN"
+        else:
+            reason = "is +inf"
+        raise DomainError(f"{name} {reason} at point {point}.")
+    return values
+
+
+def _generator_seed(generator):
+    """A seed drawn from ``generator`` (or from torch's global generator)."""
+    return int(torch.randint(2**62, (1,), generator=generator))
+
+
+class Density:
+    """A log-density on ``R^dim``: the base of the density models.
+
+    Subclasses implement :meth:`log_prob` (raw values) and, where possible,
+    :meth:`sample`; calling the density returns validated log-densities.
+
+    Attributes
+    ----------
+    dim : int or None
+        Dimension of the points, None when unknown.
+    """
+
+    dim = None
+
+    def log_prob(self, points):
+        """Log-density, unvalidated.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_density : torch.Tensor, shape=[...]
+        """
+        raise NotImplementedError
+
+    def __call__(self, points):
+        """Log-density at ``points``, checked to be finite.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_density : torch.Tensor, shape=[...]
+
+        Raises
+        ------
+        DomainError
+            If the log-density is NaN or infinite at a point.
+        """
+        points = to_torch(points)
+        if self.dim is not None and (points.ndim == 0 or points.shape[-1] != self.dim):
+            raise ValueError(
+                f"{type(self).__name__} has dimension {self.dim}; got points of shape "
+                f"{tuple(points.shape)}."
+            )
+        return check_log_density(self.log_prob(points), points, type(self).__name__)
+
+    def sample(self, n_samples, generator=None):
+        """Draw ``n_samples`` points.
+
+        Parameters
+        ----------
+        n_samples : int
+        generator : torch.Generator, optional
+            Source of randomness, for reproducible draws.
+
+        Returns
+        -------
+        samples : torch.Tensor, shape=[n_samples, dim]
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot draw samples; pass a density that can "
+            "(or a sampler to CallableDensity)."
+        )
+
+    def _mode_candidates(self):
+        """Starting points of the search for the density's maximum."""
+        samples = self.sample(256, torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            best = torch.argsort(self(samples), descending=True)[:16]
+        return samples[best]
+
+    def log_max(self):
+        """Logarithm of the density's maximum, ``log max_z p(z)``.
+
+        Found by L-BFGS ascent from a few starting points (the exact value for a
+        :class:`Gaussian`); cached after the first call.
+
+        Returns
+        -------
+        log_max : float
+        """
+        if getattr(self, "_log_max", None) is None:
+            self._log_max = _ascend(self, self._mode_candidates())
+        return self._log_max
+
+
+def _ascend(density, starts, max_iter=200):
+    """Largest log-density reached by L-BFGS ascent from each starting point."""
+    shape = starts.shape
+
+    def negative_log_density(flat):
+        # Points are independent, so ascending the sum ascends each one.
+        points = torch.from_numpy(flat).reshape(shape).requires_grad_(True)
+        with torch.enable_grad():
+            value = -density(points).sum()
+            (gradient,) = torch.autograd.grad(value, points)
+        return value.item(), gradient.reshape(-1).numpy()
+
+    result = scipy.optimize.minimize(
+        negative_log_density,
+        starts.detach().reshape(-1).numpy(),
+        jac=True,
+        method="L-BFGS-B",
+        options=dict(maxiter=max_iter, gtol=1e-10),
+    )
+    with torch.no_grad():
+        reached = density(torch.from_numpy(result.x).reshape(shape))
+        return float(torch.maximum(reached.max(), density(starts).max()))
+
+
+class Gaussian(Density):
+    """The Gaussian density ``N(mean, covariance)``.
+
+    Parameters
+    ----------
+    mean : array-like, shape=[dim]
+    covariance : array-like, shape=[dim, dim], optional
+        Symmetric positive definite; the identity by default.
+
+    Notes
+    -----
+    ``-2 (log p(X) - log p(mean))``, X ~ p, is chi-square with ``dim`` degrees
+    of freedom: :mod:`geomstats_density.quality` uses it for exact realism
+    indices and typicalities.
+    """
+
+    def __init__(self, mean, covariance=None):
+        self.mean = to_torch(mean).detach().clone()
+        if self.mean.ndim != 1:
+            raise ValueError(f"mean must have shape [dim], got {tuple(self.mean.shape)}.")
+        self.dim = self.mean.shape[0]
+        if covariance is None:
+            self.scale_tril = None
+            log_det = 0.0
+        else:
+            covariance = to_torch(covariance).detach()
+            if tuple(covariance.shape) != (self.dim, self.dim):
+                raise ValueError(
+                    f"covariance must have shape [{self.dim}, {self.dim}], got "
+                    f"{tuple(covariance.shape)}."
+                )
+            self.scale_tril, info = torch.linalg.cholesky_ex(covariance)
+            if info != 0:
+                raise ValueError("covariance must be symmetric positive definite.")
+            log_det = 2 * float(torch.log(torch.diagonal(self.scale_tril)).sum())
+        self._log_max = -0.5 * (self.dim * LOG_2PI + log_det)
+
+    def mahalanobis_sq(self, points):
+        """Squared Mahalanobis distance to the mean.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        sq_dist : torch.Tensor, shape=[...]
+        """
+        diff = points - self.mean
+        if self.scale_tril is not None:
+            diff = torch.linalg.solve_triangular(
+                self.scale_tril, diff.unsqueeze(-1), upper=False
+            ).squeeze(-1)
+        return (diff * diff).sum(-1)
+
+    def log_prob(self, points):
+        """Log-density, shape ``[...]`` for points ``[..., dim]``."""
+        return self._log_max - 0.5 * self.mahalanobis_sq(points)
+
+    def sample(self, n_samples, generator=None):
+        """Draw ``n_samples`` points, shape ``[n_samples, dim]``."""
+        noise = torch.randn(n_samples, self.dim, dtype=DTYPE, generator=generator)
+        if self.scale_tril is not None:
+            noise = noise @ self.scale_tril.T
+        return self.mean + noise
+
+
+class GaussianMixture(Density):
+    """A mixture of Gaussians ``sum_k w_k N(mean_k, covariance_k)``.
+
+    Parameters
+    ----------
+    weights : array-like, shape=[n_components]
+        Positive; normalised to sum to 1.
+    means : array-like, shape=[n_components, dim]
+    covariances : array-like, shape=[n_components, dim, dim], optional
+        Symmetric positive definite.
+    precisions_cholesky : array-like, shape=[n_components, dim, dim], optional
+        Instead of ``covariances``: upper-triangular ``U_k`` with
+        ``covariance_k^{-1} = U_k U_k^T`` (scikit-learn's representation).
+
+    See Also
+    --------
+    GaussianMixture.from_sklearn : read a fitted scikit-learn mixture.
+    """
+
+    def __init__(self, weights, means, covariances=None, precisions_cholesky=None):
+        weights = to_torch(weights).detach()
+        self.means = to_torch(means).detach().clone()
+        if self.means.ndim != 2 or weights.shape != self.means.shape[:1]:
+            raise ValueError(
+                "means must have shape [n_components, dim] and weights "
+                f"[n_components]; got {tuple(self.means.shape)} and {tuple(weights.shape)}."
+            )
+        if not bool((weights > 0).all()):
+            raise ValueError("weights must be positive.")
+        self.log_weights = torch.log(weights / weights.sum())
+        n_components, self.dim = self.means.shape
+        if (covariances is None) == (precisions_cholesky is None):
+            raise ValueError("Pass exactly one of covariances and precisions_cholesky.")
+        shape = (n_components, self.dim, self.dim)
+        given = covariances if precisions_cholesky is None else precisions_cholesky
+        given = to_torch(given).detach()
+        if tuple(given.shape) != shape:
+            raise ValueError(
+                f"Expected covariance matrices of shape {shape}, got {tuple(given.shape)}."
+            )
+        if precisions_cholesky is None:
+            scale_tril, info = torch.linalg.cholesky_ex(given)
+            if bool((info != 0).any()):
+                raise ValueError("covariances must be symmetric positive definite.")
+            eye = torch.eye(self.dim, dtype=DTYPE).expand(shape)
+            given = torch.linalg.solve_triangular(scale_tril, eye, upper=False).transpose(-1, -2)
+        self.precisions_cholesky = given.clone()
+        self._log_norms = (
+            torch.log(torch.diagonal(self.precisions_cholesky, dim1=-2, dim2=-1)).sum(-1)
+            - 0.5 * self.dim * LOG_2PI
+        )
+
+    @classmethod
+    def from_sklearn(cls, estimator):
+        """Read a fitted :class:`sklearn.mixture.GaussianMixture`.
+
+        Parameters
+        ----------
+        estimator : sklearn.mixture.GaussianMixture
+            Fitted, with any ``covariance_type`` ('full', 'tied', 'diag',
+            'spherical').
+
+        Returns
+        -------
+        density : GaussianMixture
+            Equal to ``estimator.score_samples`` up to rounding.
+        """
+        if not hasattr(estimator, "precisions_cholesky_"):
+            raise ValueError("The GaussianMixture is not fitted: call fit first.")
+        means = np.asarray(estimator.means_, dtype=np.float64)
+        n_components, dim = means.shape
+        factor = np.asarray(estimator.precisions_cholesky_, dtype=np.float64)
+        kind = estimator.covariance_type
+        if kind == "full":
+            precisions_cholesky = factor
+        elif kind == "tied":
+            precisions_cholesky = np.repeat(factor[None], n_components, axis=0)
+        elif kind == "diag":
+            precisions_cholesky = factor[:, :, None] * np.eye(dim)
+        elif kind == "spherical":
+            precisions_cholesky = factor[:, None, None] * np.eye(dim)
+        else:
+            raise ValueError(f"Unknown covariance_type {kind!r}.")
+        return cls(estimator.weights_, means, precisions_cholesky=precisions_cholesky)
+
+    def component_log_probs(self, points):
+        """``log w_k + log N(z; mean_k, covariance_k)``, shape ``[..., n_components]``."""
+        diff = points.unsqueeze(-2) - self.means
+        whitened = torch.einsum("...ki,kij->...kj", diff, self.precisions_cholesky)
+        return self.log_weights + self._log_norms - 0.5 * (whitened * whitened).sum(-1)
+
+    def log_prob(self, points):
+        """Log-density, shape ``[...]`` for points ``[..., dim]``."""
+        return torch.logsumexp(self.component_log_probs(points), dim=-1)
+
+    def sample(self, n_samples, generator=None):
+        """Draw ``n_samples`` points, shape ``[n_samples, dim]``."""
+        components = torch.multinomial(
+            torch.exp(self.log_weights), n_samples, replacement=True, generator=generator
+        )
+        noise = torch.randn(n_samples, self.dim, 1, dtype=DTYPE, generator=generator)
+        # x = mean + U^{-T} y has covariance (U U^T)^{-1}.
+        lower = self.precisions_cholesky[components].transpose(-1, -2)
+        return self.means[components] + torch.linalg.solve_triangular(
+            lower, noise, upper=False
+        ).squeeze(-1)
+
+    def _mode_candidates(self):
+        return self.means
+
+
+class KernelDensity(Density):
+    """A Gaussian kernel density estimate ``sum_i w_i N(z; x_i, h^2 I)``.
+
+    Parameters
+    ----------
+    data : array-like, shape=[n_points, dim]
+        Kernel centres.
+    bandwidth : float
+        Kernel standard deviation ``h``.
+    weights : array-like, shape=[n_points], optional
+        Non-negative kernel weights, normalised to sum to 1; uniform by default.
+
+    See Also
+    --------
+    KernelDensity.from_sklearn : read a fitted scikit-learn estimate.
+    """
+
+    def __init__(self, data, bandwidth, weights=None):
+        self.data = to_torch(data).detach().clone()
+        if self.data.ndim != 2:
+            raise ValueError(f"data must have shape [n_points, dim], got {tuple(self.data.shape)}.")
+        if not bandwidth > 0:
+            raise ValueError(f"bandwidth must be positive, got {bandwidth}.")
+        n_points, self.dim = self.data.shape
+        self.bandwidth = float(bandwidth)
+        if weights is None:
+            weights = torch.ones(n_points, dtype=DTYPE)
+        weights = to_torch(weights).detach()
+        if weights.shape != (n_points,) or bool((weights < 0).any()) or not weights.sum() > 0:
+            raise ValueError("weights must be non-negative, one per data point, not all zero.")
+        self.weights = weights / weights.sum()
+        self._log_weights = torch.log(self.weights)
+        self._log_norm = -0.5 * self.dim * (LOG_2PI + 2 * math.log(self.bandwidth))
+
+    @classmethod
+    def from_sklearn(cls, estimator):
+        """Read a fitted :class:`sklearn.neighbors.KernelDensity`.
+
+        Parameters
+        ----------
+        estimator : sklearn.neighbors.KernelDensity
+            Fitted, with ``kernel='gaussian'`` and the Euclidean metric; sample
+            weights given to ``fit`` are kept.
+
+        Returns
+        -------
+        density : KernelDensity
+            Equal to ``estimator.score_samples`` up to rounding.
+        """
+        if not hasattr(estimator, "tree_"):
+            raise ValueError("The KernelDensity is not fitted: call fit first.")
+        if estimator.kernel != "gaussian":
+            raise ValueError(
+                f"Only the Gaussian kernel is supported, got kernel={estimator.kernel!r}."
+            )
+        params = estimator.metric_params or {}
+        euclidean = estimator.metric in ("euclidean", "l2") or (
+            estimator.metric == "minkowski" and params.get("p", 2) == 2
+        )
+        if not euclidean:
+            raise ValueError(f"Only the Euclidean metric is supported, got {estimator.metric!r}.")
+        weights = estimator.tree_.sample_weight
+        return cls(
+            np.asarray(estimator.tree_.data, dtype=np.float64),
+            estimator.bandwidth_,
+            weights=None if weights is None else np.asarray(weights, dtype=np.float64),
+        )
+
+    def log_prob(self, points):
+        """Log-density, shape ``[...]`` for points ``[..., dim]``."""
+        # Differences rather than |z|^2 - 2 z.x + |x|^2, which cancels catastrophically.
+        diff = (points.unsqueeze(-2) - self.data) / self.bandwidth
+        log_kernels = self._log_weights - 0.5 * (diff * diff).sum(-1)
+        return torch.logsumexp(log_kernels, dim=-1) + self._log_norm
+
+    def sample(self, n_samples, generator=None):
+        """Draw ``n_samples`` points, shape ``[n_samples, dim]``."""
+        centres = torch.multinomial(self.weights, n_samples, replacement=True, generator=generator)
+        noise = torch.randn(n_samples, self.dim, dtype=DTYPE, generator=generator)
+        return self.data[centres] + self.bandwidth * noise
+
+    def _mode_candidates(self):
+        with torch.no_grad():
+            best = torch.argsort(self(self.data), descending=True)[:32]
+        return self.data[best]
+
+
+class LogProbDensity(Density):
+    """Any object with a ``log_prob`` method: a normalizing flow, a torch distribution.
+
+    Parameters
+    ----------
+    distribution : object
+        ``distribution.log_prob(points)`` maps ``[..., dim]`` to ``[...]``
+        differentiably; its parameters must be float64 (e.g. ``flow.double()``).
+        Sampling uses ``distribution.sample((n,))`` when it exists (as in
+        ``torch.distributions`` and zuko flows, ``flow()``).
+    dim : int, optional
+        Dimension of the points, checked on each call when given.
+    """
+
+    def __init__(self, distribution, dim=None):
+        if not callable(getattr(distribution, "log_prob", None)):
+            raise ValueError(f"{type(distribution).__name__} has no log_prob method.")
+        self.distribution = distribution
+        self.dim = dim
+
+    def log_prob(self, points):
+        """Log-density, shape ``[...]`` for points ``[..., dim]``."""
+        values = self.distribution.log_prob(points)
+        return values.to(DTYPE) if isinstance(values, torch.Tensor) else values
+
+    def sample(self, n_samples, generator=None):
+        """Draw ``n_samples`` points, shape ``[n_samples, dim]``.
+
+        Distributions draw from torch's global generator: with ``generator``
+        given, a seed drawn from it seeds a forked global state, so the draw is
+        reproducible and the caller's global state is left untouched.
+        """
+        if not callable(getattr(self.distribution, "sample", None)):
+            super().sample(n_samples, generator)
+        seed = _generator_seed(generator) if generator is not None else None
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            with torch.no_grad():
+                return self.distribution.sample((n_samples,)).to(DTYPE)
+
+
+class CallableDensity(Density):
+    """A log-density function, optionally with a sampler.
+
+    Parameters
+    ----------
+    log_prob : callable
+        Torch ``[..., dim] -> [...]``, differentiable twice.
+    sampler : callable, optional
+        ``sampler(n_samples, generator)`` returning ``[n_samples, dim]``.
+    dim : int, optional
+        Dimension of the points, checked on each call when given.
+    """
+
+    def __init__(self, log_prob, sampler=None, dim=None):
+        if not callable(log_prob):
+            raise ValueError("log_prob must be callable.")
+        if sampler is not None and not callable(sampler):
+            raise ValueError("sampler must be callable or None.")
+        self._log_prob = log_prob
+        self._sampler = sampler
+        self.dim = dim
+
+    def log_prob(self, points):
+        """Log-density, shape ``[...]`` for points ``[..., dim]``."""
+        return self._log_prob(points)
+
+    def sample(self, n_samples, generator=None):
+        """Draw ``n_samples`` points with the sampler, shape ``[n_samples, dim]``."""
+        if self._sampler is None:
+            super().sample(n_samples, generator)
+        return to_torch(self._sampler(n_samples, generator))
+
+
+def as_density(model, dim=None):
+    """Wrap a density model as a :class:`Density`.
+
+    Parameters
+    ----------
+    model : Density, sklearn GaussianMixture or KernelDensity, object with ``log_prob``, or callable
+        A :class:`Density` is returned as is; fitted scikit-learn estimators are
+        read into torch; objects with ``log_prob`` (flows, torch distributions)
+        are wrapped; other callables are taken as log-density functions.
+    dim : int, optional
+        Dimension of the points, for the wrappers that cannot tell.
+
+    Returns
+    -------
+    density : Density
+    """
+    if isinstance(model, Density):
+        return model
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+    from sklearn.neighbors import KernelDensity as SklearnKernelDensity
+
+    if isinstance(model, SklearnGaussianMixture):
+        return GaussianMixture.from_sklearn(model)
+    if isinstance(model, SklearnKernelDensity):
+        return KernelDensity.from_sklearn(model)
+    if callable(getattr(model, "log_prob", None)):
+        return LogProbDensity(model, dim=dim)
+    if callable(model):
+        return CallableDensity(model, dim=dim)
+    raise ValueError(
+        f"Cannot read a density from {type(model).__name__}: pass a Density, a fitted "
+        "sklearn GaussianMixture or KernelDensity, an object with log_prob, or a "
+        "log-density function."
+    )

@@ -1,0 +1,711 @@
+r"""Qualities ``Q: Z -> (0, 1)``, as torch callables returning ``log Q``.
+
+A quality says how good a point is: how realistic under a latent density, how
+likely it is to carry a wanted feature, how close it is to a set. The metric
+``g = log(Q)^2 <., .>`` of :class:`~geomstats_density.DensityConformalMetric`
+turns it into geodesics that keep to where ``Q`` is high. Every quality here is
+a callable ``log_q(points)`` mapping float64 torch points ``[..., dim]`` to
+``log Q`` ``[...]``, finite and negative, differentiable twice; pass it as
+``log_quality``::
+
+    quality = RealismIndex(Gaussian(torch.zeros(2))) * Closeness(dist_to_set, rate=5)
+    space.equip_with_metric(DensityConformalMetric, log_quality=quality)
+
+Probabilities ``P`` in [0, 1] become qualities by the paper's smoothing
+``Q = eps/2 + (1 - eps) P`` (:func:`smooth_log_probability`), done in log space.
+
+From a log-density ``p`` (:class:`RealismIndex`, :class:`Typicality`,
+:class:`DensityRatio`) the qualities go through the law of ``log p(X)``,
+``X ~ p``: exact for a Gaussian through the chi-square law
+(:class:`GaussianLogDensityLaw`), estimated from samples otherwise
+(:class:`EmpiricalLogDensityLaw`). The default (Examples 5 and 6 use it) is the
+paper's one-sided :class:`RealismIndex`: it needs no normalising constant and
+is right for low-dimensional and multi-modal latents. For high-dimensional,
+near-Gaussian latents use :class:`Typicality` (``form='smooth'`` with the
+Newton solver): only a two-sided form sees the soap-bubble effect.
+"""
+
+import math
+
+import torch
+
+from geomstats_density._arrays import DTYPE, to_torch
+from geomstats_density.densities import (
+    Gaussian,
+    as_density,
+    check_scalar_field,
+    first_invalid,
+)
+from geomstats_density.exceptions import DomainError
+
+DEFAULT_EPS = 0.1
+
+# Below this value the regularised incomplete gamma functions of torch lose
+# relative precision to underflow; their logarithms then come from expansions.
+_GAMMA_TAIL = 1e-200
+_GAMMA_TERMS = 200
+
+
+# ----------------------------------------------------------------------
+# Functional core
+# ----------------------------------------------------------------------
+def check_eps(eps):
+    """Check a smoothing parameter lies in (0, 1) and return it as a float."""
+    if not 0 < eps < 1:
+        raise ValueError(f"eps must be in (0, 1), got {eps}.")
+    return float(eps)
+
+
+def smooth_log_probability(log_probability, eps=DEFAULT_EPS):
+    r"""The paper's smoothing of a probability, in log space.
+
+    .. math:: \log Q = \log\left(\frac{\epsilon}{2} + (1 - \epsilon) P\right)
+
+    computed as ``logaddexp(log(eps/2), log(1 - eps) + log P)``: exact and with
+    finite first and second derivatives as ``log P -> -inf``. ``Q`` lies in
+    ``[eps/2, 1 - eps/2]``, strictly inside (0, 1).
+
+    Parameters
+    ----------
+    log_probability : torch.Tensor, shape=[...]
+        ``log P``, at most 0 (``-inf`` allowed).
+    eps : float
+        In (0, 1); the authors use 0.1 to 0.2.
+
+    Returns
+    -------
+    log_quality : torch.Tensor, shape=[...]
+    """
+    eps = check_eps(eps)
+    floor = math.log(eps / 2)
+    # floor + softplus(.) is logaddexp; torch.logaddexp's second derivative is
+    # NaN once its arguments differ by more than ~709.
+    excess = math.log1p(-eps) + log_probability - floor
+    return floor + torch.nn.functional.softplus(excess, threshold=50.0)
+
+
+def _log_lower_gamma_series(a, x):
+    """``log P(a, x)`` by its power series, accurate where ``P`` underflows (x << a)."""
+    k = torch.arange(1, _GAMMA_TERMS + 1, dtype=x.dtype)
+    log_terms = torch.cumsum(torch.log(x.unsqueeze(-1) / (a.unsqueeze(-1) + k)), dim=-1)
+    log_terms = torch.cat([torch.zeros_like(x).unsqueeze(-1), log_terms], dim=-1)
+    return a * torch.log(x) - x - torch.lgamma(a + 1) + torch.logsumexp(log_terms, dim=-1)
+
+
+def _log_upper_gamma_fraction(a, x):
+    """``log Q(a, x)`` by Legendre's continued fraction, for where ``Q`` underflows (x >> a)."""
+    fraction = x + 2 * _GAMMA_TERMS + 1 - a
+    for k in range(_GAMMA_TERMS, 0, -1):
+        fraction = x + 2 * k - 1 - a - k * (k - a) / fraction
+    return a * torch.log(x) - x - torch.lgamma(a) - torch.log(fraction)
+
+
+def log_regularized_gamma(a, x, upper=False):
+    """Log of the regularised incomplete gamma function, differentiable in ``x``.
+
+    ``log P(a, x)`` (``upper=False``) or ``log Q(a, x) = log(1 - P(a, x))``,
+    accurate to about 1e-9 relative over the whole range: torch's
+    ``gammainc``/``gammaincc`` where they are above 1e-200, a series (lower) or a
+    continued fraction (upper) in the far tails where they underflow. torch
+    differentiates ``gammainc``/``gammaincc`` in ``x`` exactly, twice
+    (``d/dx P(a, x) = x^(a-1) e^(-x) / Gamma(a)``, the chi-square density up to
+    the change of variable); in the tails autograd differentiates the expansions.
+
+    Parameters
+    ----------
+    a : float or torch.Tensor
+        Shape parameter, positive.
+    x : torch.Tensor, shape=[...]
+        Non-negative; values below the smallest normal float are clamped to it.
+    upper : bool
+
+    Returns
+    -------
+    log_p : torch.Tensor, shape=[...]
+    """
+    # Clamping x > 0 keeps log x, and so the derivatives, finite at x = 0.
+    x = x.clamp_min(torch.finfo(x.dtype).tiny)
+    a, x = torch.broadcast_tensors(torch.as_tensor(a, dtype=x.dtype), x)
+    shape = x.shape
+    a, x = a.reshape(-1), x.reshape(-1)
+    direct = torch.special.gammaincc(a, x) if upper else torch.special.gammainc(a, x)
+    in_tail = direct < _GAMMA_TAIL
+    # The where keeps log(0) (and its infinite derivative) out of the graph.
+    log_p = torch.log(torch.where(in_tail, torch.ones_like(direct), direct))
+    if bool(in_tail.any()):
+        expansion = _log_upper_gamma_fraction if upper else _log_lower_gamma_series
+        log_p = log_p.masked_scatter(in_tail, expansion(a[in_tail], x[in_tail]))
+    return log_p.reshape(shape)
+
+
+def chi2_log_cdf(x, dof):
+    """Log of the chi-square CDF, ``log P[chi2_dof <= x]``, differentiable in ``x``.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape=[...]
+    dof : float
+        Degrees of freedom.
+
+    Returns
+    -------
+    log_cdf : torch.Tensor, shape=[...]
+    """
+    return log_regularized_gamma(0.5 * dof, 0.5 * x, upper=False)
+
+
+def chi2_log_sf(x, dof):
+    """Log of the chi-square survival function, ``log P[chi2_dof > x]``.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape=[...]
+    dof : float
+        Degrees of freedom.
+
+    Returns
+    -------
+    log_sf : torch.Tensor, shape=[...]
+    """
+    return log_regularized_gamma(0.5 * dof, 0.5 * x, upper=True)
+
+
+def log_two_sided(log_cdf, log_sf, form="min"):
+    """Log of a two-sided tail probability from ``log F`` and ``log(1 - F)``.
+
+    Parameters
+    ----------
+    log_cdf, log_sf : torch.Tensor, shape=[...]
+        ``log F`` and ``log(1 - F)``.
+    form : {'min', 'smooth'}
+        ``'min'``: ``2 min(F, 1 - F)``, the two-sided p-value; ``'smooth'``:
+        ``4 F (1 - F)``, which has the same maximum (1, at ``F = 1/2``) and
+        tails to within a factor 2, but no kink at its maximum.
+
+    Returns
+    -------
+    log_p : torch.Tensor, shape=[...]
+    """
+    if form == "min":
+        return math.log(2.0) + torch.minimum(log_cdf, log_sf)
+    if form == "smooth":
+        return math.log(4.0) + log_cdf + log_sf
+    raise ValueError(f"form must be 'min' or 'smooth', got {form!r}.")
+
+
+def safe_norm(points):
+    """Euclidean norm over the last axis, with derivatives 0 (not NaN) at 0.
+
+    ``torch.linalg.vector_norm`` has a NaN derivative at the origin; distances
+    built on this one stay differentiable wherever curve nodes land.
+
+    Parameters
+    ----------
+    points : torch.Tensor, shape=[..., dim]
+
+    Returns
+    -------
+    norm : torch.Tensor, shape=[...]
+    """
+    sq_norm = (points * points).sum(-1)
+    positive = sq_norm > 0
+    # The inner where keeps sqrt's infinite derivative at 0 out of the graph.
+    root = torch.sqrt(torch.where(positive, sq_norm, torch.ones_like(sq_norm)))
+    return torch.where(positive, root, torch.zeros_like(sq_norm))
+
+
+def dkw_bound(n_samples, confidence=0.95):
+    """Dvoretzky-Kiefer-Wolfowitz bound on an empirical CDF's error.
+
+    With probability ``confidence``, ``sup_s |F_n(s) - F(s)| <= sqrt(log(2 /
+    (1 - confidence)) / (2 n))`` for the empirical CDF ``F_n`` of ``n`` samples.
+
+    Parameters
+    ----------
+    n_samples : int
+    confidence : float
+
+    Returns
+    -------
+    bound : float
+    """
+    return math.sqrt(math.log(2 / (1 - confidence)) / (2 * n_samples))
+
+
+# ----------------------------------------------------------------------
+# The law of log p(X), X ~ p
+# ----------------------------------------------------------------------
+class GaussianLogDensityLaw:
+    """Exact law of ``log p(X)``, X ~ p, for a Gaussian ``p`` in dimension ``D``.
+
+    ``2 (log p_max - log p(X))`` is the squared Mahalanobis norm of ``X``,
+    chi-square with ``D`` degrees of freedom, so
+    ``F(s) = P[log p(X) <= s] = P[chi2_D >= 2 (log p_max - s)]``.
+
+    Parameters
+    ----------
+    log_max : float
+        ``log p`` at the mean.
+    dim : int
+
+    Attributes
+    ----------
+    monte_carlo_error : None
+        The law is exact.
+    """
+
+    monte_carlo_error = None
+
+    def __init__(self, log_max, dim):
+        self.log_max = float(log_max)
+        self.dim = int(dim)
+
+    def _chi2(self, log_density):
+        return 2 * (self.log_max - log_density)
+
+    def log_cdf(self, log_density):
+        """``log F(s)``, shape ``[...]`` for log-densities ``s`` of shape ``[...]``."""
+        return chi2_log_sf(self._chi2(log_density), self.dim)
+
+    def log_sf(self, log_density):
+        """``log(1 - F(s))``, shape ``[...]``."""
+        return chi2_log_cdf(self._chi2(log_density), self.dim)
+
+
+class EmpiricalLogDensityLaw:
+    r"""Law of ``log p(X)``, X ~ p, estimated from samples, smoothed by a kernel.
+
+    From ``s_i = log p(X_i)`` for ``n`` samples ``X_i ~ p``, the CDF is
+
+    .. math:: F_h(s) = \frac1n \sum_i \Phi\left(\frac{s - s_i}{h}\right),
+
+    the empirical CDF smoothed by a Gaussian kernel (so that qualities built on
+    it are differentiable in ``z``), computed in log space with ``log_ndtr``.
+
+    Parameters
+    ----------
+    log_density_samples : array-like, shape=[n_samples]
+        ``log p(X_i)`` for samples ``X_i ~ p``.
+    bandwidth : float, optional
+        Kernel width ``h``; Silverman's rule ``0.9 min(sd, IQR/1.34) n^(-1/5)``
+        by default.
+    confidence : float
+        Confidence level of :attr:`monte_carlo_error`.
+
+    Attributes
+    ----------
+    n_samples : int
+    bandwidth : float
+    monte_carlo_error : float
+        DKW bound: with probability ``confidence`` the empirical CDF is within
+        this of the true ``F`` everywhere, ``sqrt(log(2/(1 - confidence)) / (2n))``
+        (0.021 for n = 4096 at 95%). The kernel smoothing adds a bias of order
+        ``h^2`` times the curvature of ``F``.
+    standard_error : float
+        Largest binomial standard error of the empirical CDF at one point,
+        ``0.5 / sqrt(n)``.
+    """
+
+    def __init__(self, log_density_samples, bandwidth=None, confidence=0.95):
+        samples = to_torch(log_density_samples).detach().reshape(-1)
+        if samples.numel() < 2 or not bool(torch.isfinite(samples).all()):
+            raise ValueError("Need at least two finite log-density samples.")
+        self.samples = torch.sort(samples).values
+        self.n_samples = samples.numel()
+        if bandwidth is None:
+            quartiles = torch.quantile(self.samples, torch.tensor([0.25, 0.75], dtype=DTYPE))
+            spread = min(float(self.samples.std()), float(quartiles[1] - quartiles[0]) / 1.34)
+            bandwidth = 0.9 * spread * self.n_samples ** (-0.2)
+        if not bandwidth > 0:
+            raise ValueError(f"bandwidth must be positive, got {bandwidth}.")
+        self.bandwidth = float(bandwidth)
+        self.monte_carlo_error = dkw_bound(self.n_samples, confidence)
+        self.standard_error = 0.5 / math.sqrt(self.n_samples)
+
+    @classmethod
+    def from_density(cls, density, n_samples=4096, generator=None, **kwargs):
+        """Estimate the law of a density from ``n_samples`` of its samples.
+
+        Parameters
+        ----------
+        density : Density
+            Must be able to ``sample``.
+        n_samples : int
+        generator : torch.Generator, optional
+        **kwargs
+            Passed to the constructor.
+        """
+        with torch.no_grad():
+            samples = density.sample(n_samples, generator=generator)
+            return cls(density(samples), **kwargs)
+
+    def _log_mean_ndtr(self, standardized):
+        return torch.logsumexp(torch.special.log_ndtr(standardized), dim=-1) - math.log(
+            self.n_samples
+        )
+
+    def log_cdf(self, log_density):
+        """``log F_h(s)``, shape ``[...]`` for log-densities ``s`` of shape ``[...]``."""
+        return self._log_mean_ndtr((log_density.unsqueeze(-1) - self.samples) / self.bandwidth)
+
+    def log_sf(self, log_density):
+        """``log(1 - F_h(s))``, shape ``[...]``."""
+        return self._log_mean_ndtr((self.samples - log_density.unsqueeze(-1)) / self.bandwidth)
+
+
+def log_density_law(density, n_samples=4096, generator=None):
+    """The law of ``log p(X)``, X ~ p: exact for a Gaussian, estimated otherwise.
+
+    Parameters
+    ----------
+    density : Density
+    n_samples : int
+        Samples drawn when the law is estimated.
+    generator : torch.Generator, optional
+        Source of the samples.
+
+    Returns
+    -------
+    law : GaussianLogDensityLaw or EmpiricalLogDensityLaw
+    """
+    if isinstance(density, Gaussian):
+        return GaussianLogDensityLaw(density.log_max(), density.dim)
+    return EmpiricalLogDensityLaw.from_density(density, n_samples, generator)
+
+
+# ----------------------------------------------------------------------
+# Qualities
+# ----------------------------------------------------------------------
+class Quality:
+    """Base of the qualities: a callable returning ``log Q``; ``*`` multiplies them.
+
+    Subclasses implement :meth:`__call__`, mapping points ``[..., dim]`` to
+    ``log Q`` ``[...]``.
+    """
+
+    def __call__(self, points):
+        raise NotImplementedError
+
+    def __mul__(self, other):
+        if not callable(other):
+            return NotImplemented
+        return Product(self, other)
+
+    def __rmul__(self, other):
+        if not callable(other):
+            return NotImplemented
+        return Product(other, self)
+
+
+class Constant(Quality):
+    """The same quality ``q`` everywhere: geodesics are those of the base metric.
+
+    Parameters
+    ----------
+    q : float
+        In (0, 1); the metric is ``log(q)^2`` times the base metric.
+    """
+
+    def __init__(self, q):
+        if not 0 < q < 1:
+            raise ValueError(f"q must be in (0, 1), got {q}.")
+        self.q = float(q)
+
+    def __call__(self, points):
+        return torch.full(points.shape[:-1], math.log(self.q), dtype=points.dtype)
+
+
+class Product(Quality):
+    """Product of qualities: ``log Q = sum_j log Q_j``.
+
+    ``Q`` is high only where every factor is ("realistic AND has the feature");
+    ``q1 * q2`` builds the same.
+
+    Parameters
+    ----------
+    *factors : callable
+        Qualities, or any callables returning ``log Q_j`` ``[...]``.
+    """
+
+    def __init__(self, *factors):
+        if not factors or not all(callable(factor) for factor in factors):
+            raise ValueError("Product needs one or more callable qualities.")
+        flat = []
+        for factor in factors:
+            flat.extend(factor.factors if isinstance(factor, Product) else [factor])
+        self.factors = tuple(flat)
+
+    def __call__(self, points):
+        return sum(factor(points) for factor in self.factors)
+
+
+class _DensityQuality(Quality):
+    """Shared set-up of the qualities read from a log-density."""
+
+    def __init__(self, density, eps, n_samples, generator):
+        self.density = as_density(density)
+        self.eps = check_eps(eps)
+        self.law = log_density_law(self.density, n_samples, generator)
+        self.monte_carlo_error = self.law.monte_carlo_error
+
+
+class RealismIndex(_DensityQuality):
+    r"""The one-sided realism index: the mass of the points less likely than ``z``.
+
+    .. math:: P(z) = \mathbb P_{X \sim p}[\, p(X) \le p(z) \,], \qquad
+              Q = \epsilon/2 + (1 - \epsilon) P
+
+    ``P`` is 1 at the mode and falls to 0 where ``p`` is small: geodesics keep
+    to where the density is high relative to the rest of its mass. It is
+    invariant to a rescaling of ``p`` and needs no normalising constant.
+
+    This is the default density quality: the paper's realism index (Struski et
+    al., whose first version was titled *Realism Index: Interpolation in
+    Generative Models With Arbitrary Prior*), the form to use for
+    low-dimensional latents and multi-modal densities.
+    In high dimension it does *not* see the soap-bubble effect: for a standard
+    Gaussian in ``D = 100`` the midpoint of a linear interpolation between two
+    typical codes has ``P = P[chi2_100 >= 50] ~ 1``; use :class:`Typicality`
+    there.
+
+    Parameters
+    ----------
+    density : Density or density model
+        Anything :func:`~geomstats_density.densities.as_density` reads.
+    eps : float
+        Smoothing, in (0, 1).
+    n_samples : int
+        Samples of ``p`` for the Monte-Carlo law (ignored for a Gaussian, where
+        the chi-square law is exact).
+    generator : torch.Generator, optional
+        Source of those samples.
+
+    Attributes
+    ----------
+    law : GaussianLogDensityLaw or EmpiricalLogDensityLaw
+        The law of ``log p(X)``.
+    monte_carlo_error : float or None
+        DKW bound (95%) on the error of the estimated ``P``; None when exact.
+    """
+
+    def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, generator=None):
+        super().__init__(density, eps, n_samples, generator)
+
+    def log_probability(self, points):
+        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
+        return self.law.log_cdf(self.density(points))
+
+    def __call__(self, points):
+        return smooth_log_probability(self.log_probability(points), self.eps)
+
+
+class Typicality(_DensityQuality):
+    r"""The two-sided typicality of ``log p(z)`` under the law of ``log p(X)``.
+
+    .. math:: P(z) = 2 \min(F(\log p(z)),\ 1 - F(\log p(z))), \qquad
+              F(s) = \mathbb P_{X \sim p}[\log p(X) \le s]
+
+    ``P`` is 1 where ``p(z)`` is the median density value and falls to 0 both
+    where ``p`` is small (empty space) and where it is atypically large (near
+    the mode of a high-dimensional density). It fixes the soap-bubble effect:
+    for a standard Gaussian in dimension ``D`` the mass lies near the sphere of
+    radius ``sqrt(D)``, the typicality is high there and tiny at the norm
+    ``sqrt(D/2)`` of a linear interpolation's midpoint, so geodesics keep the
+    norm near ``sqrt(D)``. In low dimension it wrongly penalises the mode
+    (a 2-D Gaussian's mode is a realistic point): use :class:`RealismIndex`.
+
+    Parameters
+    ----------
+    density, eps, n_samples, generator
+        As in :class:`RealismIndex`.
+    form : {'min', 'smooth'}
+        ``'min'`` (default) is the formula above. Its maximum is a kink on the
+        level set ``F = 1/2``, which is where geodesics run, so second-order
+        solvers lose their fast convergence there (measured, standard Gaussian
+        in ``D = 100`` between orthogonal codes of norm 10, 9 nodes: Newton
+        stalls after 69 iterations, norms zig-zagging in [9.88, 10.20]).
+        ``'smooth'`` uses ``P = 4 F (1 - F)`` instead: same maximum, tails
+        within a factor 2, no kink (same problem: converged in 22 iterations,
+        norms in [10.00, 10.03]). Prefer it with the Newton solver.
+
+    Attributes
+    ----------
+    law, monte_carlo_error
+        As in :class:`RealismIndex`.
+    """
+
+    def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, generator=None, form="min"):
+        if form not in ("min", "smooth"):
+            raise ValueError(f"form must be 'min' or 'smooth', got {form!r}.")
+        super().__init__(density, eps, n_samples, generator)
+        self.form = form
+
+    def log_probability(self, points):
+        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
+        log_density = self.density(points)
+        return log_two_sided(self.law.log_cdf(log_density), self.law.log_sf(log_density), self.form)
+
+    def __call__(self, points):
+        return smooth_log_probability(self.log_probability(points), self.eps)
+
+
+class DensityRatio(Quality):
+    r"""The density relative to its maximum, ``P(z) = p(z) / max p``.
+
+    Parameters
+    ----------
+    density : Density or density model
+        Anything :func:`~geomstats_density.densities.as_density` reads.
+    eps : float
+        Smoothing, in (0, 1).
+    log_max : float, optional
+        ``log max p``; by default the density's own :meth:`~Density.log_max`
+        (exact for a Gaussian, an L-BFGS ascent otherwise). Should the estimate
+        fall below the true maximum, ``P`` is capped at 1.
+    """
+
+    def __init__(self, density, eps=DEFAULT_EPS, log_max=None):
+        self.density = as_density(density)
+        self.eps = check_eps(eps)
+        self.log_max = float(self.density.log_max() if log_max is None else log_max)
+
+    def log_probability(self, points):
+        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
+        return torch.clamp(self.density(points) - self.log_max, max=0.0)
+
+    def __call__(self, points):
+        return smooth_log_probability(self.log_probability(points), self.eps)
+
+
+class Feature(Quality):
+    r"""The probability that the generated sample carries a wanted feature.
+
+    .. math:: P(z) = \mathrm{softmax}(\mathrm{classifier}(G(z)))[\mathrm{target}],
+              \qquad Q = \epsilon/2 + (1 - \epsilon) P
+
+    Parameters
+    ----------
+    classifier : callable
+        Maps a batch of samples ``[n, ...]`` to logits ``[n, n_classes]``.
+        Log-probabilities work too (``log_softmax`` leaves them unchanged).
+    target : int
+        Index of the wanted class.
+    generator : callable, optional
+        ``G``: latent points ``[n, dim]`` to samples ``[n, ...]``; the identity
+        by default (the classifier then reads latent points).
+    eps : float
+        Smoothing, in (0, 1).
+
+    Notes
+    -----
+    Points with several batch axes are flattened to ``[n, dim]`` before ``G``
+    and the classifier see them, so ordinary networks work unchanged.
+    """
+
+    def __init__(self, classifier, target, generator=None, eps=DEFAULT_EPS):
+        if not callable(classifier):
+            raise ValueError("classifier must be callable.")
+        if generator is not None and not callable(generator):
+            raise ValueError("generator must be callable or None.")
+        if isinstance(target, bool) or int(target) != target or target < 0:
+            raise ValueError(f"target must be a non-negative class index, got {target!r}.")
+        self.classifier = classifier
+        self.generator = generator
+        self.target = int(target)
+        self.eps = check_eps(eps)
+
+    def log_probability(self, points):
+        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
+        flat = points.reshape(-1, points.shape[-1])
+        samples = flat if self.generator is None else self.generator(flat)
+        logits = self.classifier(samples)
+        if (
+            not isinstance(logits, torch.Tensor)
+            or logits.ndim != 2
+            or logits.shape[0] != flat.shape[0]
+        ):
+            shape = (
+                tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            )
+            raise ValueError(
+                f"classifier must return logits of shape [n, n_classes] for n = "
+                f"{flat.shape[0]} samples; got {shape}."
+            )
+        n_classes = logits.shape[1]
+        if self.target >= n_classes:
+            raise ValueError(
+                f"target class {self.target} is out of range: the classifier returns "
+                f"{n_classes} classes (indices 0 to {n_classes - 1})."
+            )
+        log_probs = torch.log_softmax(logits.to(DTYPE), dim=-1)[:, self.target]
+        if not bool(torch.isfinite(log_probs).all()):
+            raise DomainError("The classifier returned NaN or infinite logits.")
+        return log_probs.reshape(points.shape[:-1])
+
+    def __call__(self, points):
+        return smooth_log_probability(self.log_probability(points), self.eps)
+
+
+class Closeness(Quality):
+    r"""Closeness to a set ``M``: ``Q = 1/2 exp(-K d_M(z))``.
+
+    ``Q = 1/2`` on ``M`` and decays away from it, so the metric is ``log(2)^2``
+    times the base metric on ``M`` and larger off it: for large ``K``, geodesics
+    run on ``M`` (the paper's Examples 3 and 4).
+
+    Parameters
+    ----------
+    distance : callable
+        ``d_M``: points ``[..., dim]`` to non-negative distances ``[...]``,
+        differentiable (a norm should stay differentiable where nodes may land:
+        ``torch.linalg.vector_norm`` has a NaN derivative at 0).
+    rate : float
+        ``K``, positive.
+    """
+
+    def __init__(self, distance, rate):
+        if not callable(distance):
+            raise ValueError("distance must be callable.")
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"rate (K) must be positive and finite, got {rate}.")
+        self.distance = distance
+        self.rate = float(rate)
+
+    def __call__(self, points):
+        distance = self.distance(points)
+        check_scalar_field(distance, points, "distance")
+        valid = torch.isfinite(distance) & (distance >= 0)
+        if not bool(valid.all()):
+            value, point = first_invalid(valid, distance, points)
+            raise DomainError(f"distance must be finite and >= 0; got {value} at point {point}.")
+        return -math.log(2.0) - self.rate * distance
+
+
+def fermat_log_factor(log_density, beta=1.0):
+    r"""Log-factor of the density-based (Fermat) metric ``g = p(z)^(-2 beta) <., .>``.
+
+    Its geodesics are the limits of the density-based (Fermat) distances between
+    samples of ``p``: short where ``p`` is high. Pass it to a conformal metric::
+
+        space.equip_with_metric(ConformalMetric, log_factor=fermat_log_factor(density, beta=1))
+
+    Parameters
+    ----------
+    log_density : Density or density model
+        Anything :func:`~geomstats_density.densities.as_density` reads.
+    beta : float
+        Positive exponent.
+
+    Returns
+    -------
+    log_factor : callable
+        Points ``[..., dim]`` to ``-2 beta log p(z)`` ``[...]``.
+    """
+    if not (beta > 0 and math.isfinite(beta)):
+        raise ValueError(f"beta must be positive and finite, got {beta}.")
+    density = as_density(log_density)
+
+    def log_factor(points):
+        return -2.0 * beta * density(points)
+
+    return log_factor
