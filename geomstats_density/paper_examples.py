@@ -444,7 +444,7 @@ def example_7(out_dir=None, progress=True, dim=100):
     """
     density = Gaussian(np.zeros(dim))
     space = _density_space(
-        dim, Typicality(density, form="smooth"), tol=None, n_nodes=17, progress=progress
+        dim, Typicality(density), tol=None, n_nodes=17, progress=progress
     )
     start, end = typical_codes(dim)
     clock = time.perf_counter()

@@ -518,15 +518,15 @@ class Typicality(_DensityQuality):
     ----------
     density, eps, n_samples, generator
         As in :class:`RealismIndex`.
-    form : {'min', 'smooth'}
-        ``'min'`` (default) is the formula above. Its maximum is a kink on the
-        level set ``F = 1/2``, which is where geodesics run, so second-order
-        solvers lose their fast convergence there (measured, standard Gaussian
-        in ``D = 100`` between orthogonal codes of norm 10, 9 nodes: Newton
-        stalls after 69 iterations, norms zig-zagging in [9.88, 10.20]).
-        ``'smooth'`` uses ``P = 4 F (1 - F)`` instead: same maximum, tails
-        within a factor 2, no kink (same problem: converged in 22 iterations,
-        norms in [10.00, 10.03]). Prefer it with the Newton solver.
+    form : {'smooth', 'min'}
+        ``'min'`` is the formula above. Its maximum is a kink on the level set
+        ``F = 1/2``, which is where geodesics run, so second-order solvers lose
+        their fast convergence there (measured, standard Gaussian in ``D = 100``
+        between orthogonal codes of norm 10, 9 nodes: Newton stalls after 69
+        iterations, norms zig-zagging in [9.88, 10.20]). ``'smooth'`` (default)
+        uses ``P = 4 F (1 - F)`` instead: same zeros, same maximum at the same
+        place, tails within a factor 2, and no kink (same problem: converged in
+        22 iterations, norms in [10.00, 10.03]).
 
     Attributes
     ----------
@@ -534,7 +534,7 @@ class Typicality(_DensityQuality):
         As in :class:`RealismIndex`.
     """
 
-    def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, generator=None, form="min"):
+    def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, generator=None, form="smooth"):
         if form not in ("min", "smooth"):
             raise ValueError(f"form must be 'min' or 'smooth', got {form!r}.")
         super().__init__(density, eps, n_samples, generator)

@@ -152,8 +152,8 @@ def test_gaussian_qualities_match_scipy_chi2():
     sf, cdf = scipy.stats.chi2.sf(sq_dist, 3), scipy.stats.chi2.cdf(sq_dist, 3)
     cases = {
         RealismIndex(density): sf,
-        Typicality(density): 2 * np.minimum(sf, cdf),
-        Typicality(density, form="smooth"): 4 * sf * cdf,
+        Typicality(density, form="min"): 2 * np.minimum(sf, cdf),
+        Typicality(density): 4 * sf * cdf,
         DensityRatio(density): np.exp(-0.5 * sq_dist),
     }
     for quality, probability in cases.items():
