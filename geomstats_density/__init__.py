@@ -2,20 +2,30 @@
 
 Conformal and density-conformal Riemannian metrics for geomstats, with fast
 geodesic solvers. See https://arxiv.org/abs/1904.03445 for the method.
+
+Qualities, densities and curve reports are the submodules
+:mod:`~geomstats_density.quality`, :mod:`~geomstats_density.densities` and
+:mod:`~geomstats_density.reports`; figures are in :mod:`~geomstats_density.plotting`
+(imported on demand: it needs matplotlib).
 """
 
+from geomstats_density import densities, quality, reports
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve
 from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
+    NonUniqueGeodesicWarning,
 )
 from geomstats_density.metrics import ConformalMetric, DensityConformalMetric
 from geomstats_density.solvers import (
     GeodesicODESolver,
+    ManifoldExpSolver,
+    ManifoldGeodesicSolver,
     NeuralGeodesicSolver,
     NewtonGeodesicSolver,
 )
+from geomstats_density.sphere import VonMisesFisher, VonMisesFisherMixture
 
 __version__ = "0.1.0"
 
@@ -28,6 +38,14 @@ __all__ = [
     "GeodesicConvergenceWarning",
     "GeodesicCurve",
     "GeodesicODESolver",
+    "ManifoldExpSolver",
+    "ManifoldGeodesicSolver",
     "NeuralGeodesicSolver",
     "NewtonGeodesicSolver",
+    "NonUniqueGeodesicWarning",
+    "VonMisesFisher",
+    "VonMisesFisherMixture",
+    "densities",
+    "quality",
+    "reports",
 ]

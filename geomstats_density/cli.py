@@ -12,8 +12,12 @@ import time
 
 from tqdm.auto import tqdm
 
+from geomstats_density.manifold_examples import example_sphere_caps
 from geomstats_density.paper_examples import EXAMPLES
 from geomstats_density.reports import markdown_table
+
+# Everything the demo runs, in the order of its report.
+DEMO_EXAMPLES = (*EXAMPLES, example_sphere_caps)
 
 LENGTH_COLUMNS = ["example", "title", "length", "exact", "relative_error", "converged", "seconds"]
 
@@ -71,7 +75,7 @@ def run_demo(out_dir, progress=True):
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    with tqdm(EXAMPLES, desc="examples", unit="example", disable=not progress) as bar:
+    with tqdm(DEMO_EXAMPLES, desc="examples", unit="example", disable=not progress) as bar:
         for example in bar:
             bar.set_postfix_str(example.__name__)
             results.append(example(out_dir=out_dir, progress=progress))

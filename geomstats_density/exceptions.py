@@ -15,3 +15,7 @@ class GeodesicConvergenceWarning(UserWarning):
 
 class GeodesicConvergenceError(RuntimeError):
     """A geodesic solver stopped before meeting its tolerance (``on_failure='raise'``)."""
+
+
+class NonUniqueGeodesicWarning(UserWarning):
+    """The endpoints are cut points of the base metric: geodesics are not unique."""

@@ -1,13 +1,17 @@
-"""Conformal and density-conformal Riemannian metrics on vector spaces.
+"""Conformal and density-conformal Riemannian metrics.
 
-A conformal metric rescales a base inner product by a positive factor,
+A conformal metric rescales a base metric by a positive factor,
 
-.. math:: g_z(u, v) = e^{f(z)} \\langle J_\\phi(z) u, J_\\phi(z) v \\rangle,
+.. math:: g_z(u, v) = e^{f(z)} g^0_z(u, v),
 
-where ``f = log_factor`` and ``phi`` (identity by default) is the map whose image
-lengths are measured. The density-conformal metric of Struski et al. takes
-``f = log(log(Q)^2)`` for a quality ``Q: Z -> (0, 1)``: geodesics then maximise the
-curve quality, i.e. they keep to where ``Q`` is high.
+where ``f = log_factor`` and ``g^0`` is the space's own metric: the Euclidean
+inner product on vector spaces, pulled back through a map ``phi`` whose image
+lengths are measured if one is given; the hyperbolic metric on the Poincare ball
+and half-space; the round metric on a ``Hypersphere``; the bi-invariant metric on
+``SpecialOrthogonal(3)`` (see :mod:`geomstats_density.manifolds`). The
+density-conformal metric of Struski et al. takes ``f = log(log(Q)^2)`` for a
+quality ``Q: Z -> (0, 1)``: geodesics then maximise the curve quality, i.e. they
+keep to where ``Q`` is high.
 
 Both classes subclass geomstats' :class:`RiemannianMetric`; equip a space with
 them the geomstats way::
@@ -15,35 +19,52 @@ them the geomstats way::
     space = Euclidean(2, equip=False)
     space.equip_with_metric(ConformalMetric, log_factor=lambda z: -2 * torch.log(z[..., 1]))
     space.metric.dist(point_a, point_b)
+
+    sphere = Hypersphere(2, equip=False)
+    sphere.equip_with_metric(DensityConformalMetric, log_quality=quality)
+    sphere.metric.geodesic(point_a, point_b)
 """
 
 import numpy as np
 import torch
 
+import geomstats.backend as gs
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
 from geomstats_density._arrays import (
-    broadcast_pair,
     check_points,
     to_backend,
     to_torch,
 )
 from geomstats_density.exceptions import DomainError
+from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
 
 
-def _check_scalar_field(values, points, name):
-    """Check a user callable returned one finite value per point."""
+def _check_scalar_field(values, points, name, point_ndim=1):
+    """Check a user callable returned one value per point (``point_ndim`` axes each)."""
     if not isinstance(values, torch.Tensor):
         raise ValueError(
             f"{name} must return a torch tensor, got {type(values).__name__}."
         )
-    expected = tuple(points.shape[:-1])
+    expected = tuple(points.shape[: points.ndim - point_ndim])
     if tuple(values.shape) != expected:
         raise ValueError(
             f"{name} must return one value per point: for points of shape "
             f"{tuple(points.shape)} it returned shape {tuple(values.shape)}, "
             f"expected {expected}."
         )
+
+
+# Times along a chord and weights at which the factor is averaged.
+QUADRATURE_RULES = {
+    "midpoint": (np.array([0.5]), np.array([1.0])),
+    "simpson": (np.array([0.0, 0.5, 1.0]), np.array([1.0, 4.0, 1.0]) / 6.0),
+}
+
+
+def _base_tensor(array):
+    """A geomstats result as a tensor (copied: it may be a read-only numpy view)."""
+    return to_torch(gs.copy(array))
 
 
 def _gradient(values, points):
@@ -61,27 +82,52 @@ def _gradient(values, points):
 
 
 class ConformalMetric(RiemannianMetric):
-    r"""Conformal rescaling of the Euclidean or a pulled-back inner product.
+    r"""Conformal rescaling of a space's own metric.
 
-    .. math:: g_z = e^{f(z)}\, G_0(z), \qquad G_0 = I \ \text{or}\ J_\phi^\top J_\phi
+    .. math:: g_z = e^{f(z)}\, g^0_z
+
+    with ``g^0`` the Euclidean inner product (or its pull-back
+    ``J_phi^T J_phi`` through a map ``phi``) on vector spaces, and the space's
+    own geomstats metric otherwise (:mod:`geomstats_density.manifolds`).
 
     Parameters
     ----------
     space : Manifold
-        A vector space with points of shape ``[dim]``, e.g. ``Euclidean(dim)``.
+        ``Euclidean(dim)`` or another vector space with the Euclidean metric;
+        ``PoincareBall(n)`` or ``PoincareHalfSpace(n)``; ``Hypersphere(n)``;
+        ``SpecialOrthogonal(3)`` (matrices). Its default metric is ``g^0``.
     log_factor : callable
-        ``f``: torch tensor ``[..., dim]`` to torch tensor ``[...]``, finite on the
-        domain of interest, differentiable twice.
+        ``f``: torch tensor ``[..., *space.shape]`` to torch tensor ``[...]``,
+        finite on the domain of interest, differentiable twice. On a hypersphere
+        or ``SO(3)`` it is evaluated on the manifold but differentiated in ambient
+        coordinates: write it smooth near the manifold (the von Mises-Fisher
+        densities of :mod:`geomstats_density.sphere` are).
     phi : callable, optional
         Map ``[..., dim] -> [..., m]`` whose image lengths are measured (the paper's
-        Eq. 5). Default: the identity, ``G_0 = I``.
-    method : str, {'newton', 'neural'}
-        Boundary-value solver used by ``log``, ``dist`` and ``geodesic``:
-        :class:`~geomstats_density.solvers.NewtonGeodesicSolver` (default) or the
-        paper's baseline :class:`~geomstats_density.solvers.NeuralGeodesicSolver`.
+        Eq. 5), on vector spaces only. Default: the identity, ``g^0 = I``.
+    quadrature : {'simpson', 'midpoint'}
+        How the discrete energy averages the factor along each chord of a curve:
+        Simpson's rule (default), or the chord midpoint as in the paper's Eq. 5.
+        Both are second-order; the midpoint rule lets coarse curves tunnel
+        through regions of large factor (see :meth:`segment_sq_lengths`).
+    method : str, optional
+        Boundary-value solver used by ``log``, ``dist`` and ``geodesic``. On
+        vector spaces and Poincare models: ``'newton'`` (default,
+        :class:`~geomstats_density.solvers.NewtonGeodesicSolver`) or the paper's
+        baseline ``'neural'``
+        (:class:`~geomstats_density.solvers.NeuralGeodesicSolver`). On a
+        hypersphere and ``SO(3)``: ``'manopt'`` (default and only,
+        :class:`~geomstats_density.solvers.manifold.ManifoldGeodesicSolver`).
         Assign ``metric.log_solver`` to use any other geomstats ``LogSolver``.
     solver_options : dict, optional
         Keyword arguments of the boundary-value solver.
+
+    Attributes
+    ----------
+    base_metric : RiemannianMetric
+        The space's own metric ``g^0``, as geomstats defines it.
+    geometry : ConformallyFlat, EmbeddedManifold or None
+        How ``g^0`` enters the computations; None on Euclidean vector spaces.
 
     Notes
     -----
@@ -89,6 +135,14 @@ class ConformalMetric(RiemannianMetric):
     geomstats backend; every metric method takes and returns arrays of the active
     backend. Under the pytorch backend the metric is differentiable, so geomstats'
     autodiff solvers (``LogShootingSolver``, ``PathStraightening``) run on it.
+
+    The torch-level methods (``log_factor_tensor``, ``segment_sq_lengths``,
+    ``curve_sq_lengths``, ``geodesic_acceleration``, ...) take *coordinates*
+    ``[..., n_coords]``: the points themselves on vector spaces, Poincare models
+    and hyperspheres, flattened matrices on ``SO(3)``. On Poincare models the
+    model's own factor is folded into ``log_factor_tensor`` (the solvers see a
+    conformal metric on an open set of ``R^n``), while :meth:`log_factor` returns
+    ``f`` itself.
     """
 
     def __init__(
@@ -96,27 +150,63 @@ class ConformalMetric(RiemannianMetric):
         space,
         log_factor,
         phi=None,
-        method="newton",
+        quadrature="simpson",
+        method=None,
         solver_options=None,
     ):
-        if space.point_ndim != 1:
-            raise ValueError(
-                f"{type(self).__name__} needs points that are vectors, shape [dim]; "
-                f"the space has point shape {space.shape}."
-            )
         if not callable(log_factor):
             raise ValueError("log_factor must be callable.")
+        if quadrature not in QUADRATURE_RULES:
+            raise ValueError(
+                f"quadrature must be one of {sorted(QUADRATURE_RULES)}, got {quadrature!r}."
+            )
         if phi is not None and not callable(phi):
             raise ValueError("phi must be callable or None.")
+        base_metric, geometry = base_geometry(space)
+        if phi is not None and geometry is not None:
+            raise ValueError(
+                "phi pulls back the Euclidean inner product: it needs a vector space "
+                f"with the Euclidean metric, not {type(space).__name__}."
+            )
         super().__init__(space)
+        self.base_metric = base_metric
+        self.geometry = geometry
         self._log_factor = log_factor
         self.phi = phi
+        self.quadrature = quadrature
         # Imported here: the solvers import this module for type checks.
         from geomstats_density.solvers import make_log_solver
         from geomstats_density.solvers.ode import GeodesicODESolver
 
-        self.log_solver = make_log_solver(space, method, **(solver_options or {}))
-        self.exp_solver = GeodesicODESolver(space)
+        options = solver_options or {}
+        if self._embedded:
+            from geomstats_density.solvers.manifold import (
+                ManifoldExpSolver,
+                ManifoldGeodesicSolver,
+            )
+
+            if method not in (None, "manopt"):
+                raise ValueError(
+                    f"method must be one of ['manopt'] on {geometry.name}, whose points "
+                    f"stay on the manifold; got {method!r}."
+                )
+            self.log_solver = ManifoldGeodesicSolver(space, **options)
+            self.exp_solver = ManifoldExpSolver(space)
+        else:
+            self.log_solver = make_log_solver(space, method or "newton", **options)
+            self.exp_solver = GeodesicODESolver(space)
+
+    @property
+    def _embedded(self):
+        return isinstance(self.geometry, EmbeddedManifold)
+
+    def _user_points(self, points):
+        """Coordinates ``[..., n_coords]`` as the user's callables see points."""
+        return self.geometry.unflatten(points) if self._embedded else points
+
+    def _to_points_backend(self, coordinates):
+        """Coordinates to backend arrays of points (or tangent vectors)."""
+        return to_backend(self._user_points(coordinates))
 
     # ------------------------------------------------------------------
     # Tensor interface: torch in, torch out. Solvers use these directly.
@@ -139,8 +229,7 @@ class ConformalMetric(RiemannianMetric):
         DomainError
             If a value is NaN or infinite.
         """
-        values = self._log_factor(points)
-        _check_scalar_field(values, points, "log_factor")
+        values = self._base_plus(self._log_factor(self._user_points(points)), points)
         finite = torch.isfinite(values)
         if not bool(finite.all()):
             index = tuple(int(i) for i in torch.nonzero(~finite)[0])
@@ -158,12 +247,31 @@ class ConformalMetric(RiemannianMetric):
         -------
         log_factor : torch.Tensor, shape=[...]
         """
-        values = self._log_factor(points)
-        _check_scalar_field(values, points, "log_factor")
+        values = self._base_plus(self._log_factor(self._user_points(points)), points)
         return torch.where(torch.isfinite(values), values, torch.inf)
 
+    def _base_plus(self, values, points):
+        """Check the callable's values; add a conformally flat model's own factor."""
+        _check_scalar_field(values, points, "log_factor")
+        if isinstance(self.geometry, ConformallyFlat):
+            return values + self.geometry.log_factor(points)
+        return values
+
+    def _outside_model_message(self, point):
+        """Why a point is outside a Poincare model, or None."""
+        if isinstance(self.geometry, ConformallyFlat) and not bool(
+            torch.isfinite(self.geometry.log_factor(point))
+        ):
+            return (
+                f"point {point.tolist()} is outside the {self.geometry.name}: "
+                f"{self.geometry.domain}."
+            )
+        return None
+
     def _domain_error_message(self, point, value):
-        return f"log_factor is not finite ({value.item()}) at point {point.tolist()}."
+        return self._outside_model_message(point) or (
+            f"log_factor is not finite ({value.item()}) at point {point.tolist()}."
+        )
 
     def log_factor_and_gradient(self, points):
         """``f(z)`` and ``grad f(z)``, each point on its own.
@@ -212,10 +320,24 @@ class ConformalMetric(RiemannianMetric):
         """``phi(z)``, or ``z`` itself when ``phi`` is the identity."""
         return points if self.phi is None else self.phi(points)
 
-    def segment_sq_lengths(self, left, right):
-        """Squared length estimates of curve pieces ``[left, right]`` (the paper's Eq. 5).
+    @property
+    def quadrature_rule(self):
+        """Times in [0, 1] and weights of the factor's quadrature along chords.
 
-        ``exp(f(mid)) * |phi(right) - phi(left)|^2``, with ``mid`` the chord midpoint.
+        None on a hypersphere or ``SO(3)``, whose pieces take the factor at the
+        base geodesic midpoint.
+        """
+        return None if self._embedded else QUADRATURE_RULES[self.quadrature]
+
+    def segment_sq_lengths(self, left, right):
+        """Squared length estimates of curve pieces ``[left, right]``.
+
+        ``lambda * |phi(right) - phi(left)|^2``, where ``lambda`` averages the
+        factor ``exp(f)`` along the chord by the metric's quadrature: the
+        midpoint value (the paper's Eq. 5) or Simpson's rule, which also sees the
+        nodes (the midpoint rule alone lets coarse curves "tunnel": a long chord
+        whose midpoint lies where the factor is small, across a region where it
+        is large, is measured far too short).
 
         Parameters
         ----------
@@ -224,15 +346,29 @@ class ConformalMetric(RiemannianMetric):
         Returns
         -------
         sq_lengths : torch.Tensor, shape=[...]
+
+        Notes
+        -----
+        On a hypersphere or ``SO(3)``: ``exp(f(mid)) * d_0(left, right)^2`` with
+        ``d_0`` the manifold's own distance and ``mid`` the base geodesic midpoint.
         """
+        if self._embedded:
+            return torch.exp(
+                self.log_factor_tensor(self.geometry.midpoint(left, right))
+            ) * self.geometry.sq_dist(left, right)
         chord = self.image_tensor(right) - self.image_tensor(left)
-        return torch.exp(self.log_factor_tensor(0.5 * (left + right))) * (chord * chord).sum(-1)
+        times, weights = self.quadrature_rule
+        factor = sum(
+            weight * torch.exp(self.log_factor_tensor((1 - time) * left + time * right))
+            for time, weight in zip(times, weights)
+        )
+        return factor * (chord * chord).sum(-1)
 
     def curve_sq_lengths(self, nodes):
         """Squared length estimates of the pieces of polygonal curves.
 
-        Same values as :meth:`segment_sq_lengths` on consecutive nodes, with ``phi``
-        evaluated once per node.
+        Same values as :meth:`segment_sq_lengths` on consecutive nodes, with
+        ``phi`` and the factor evaluated once per node.
 
         Parameters
         ----------
@@ -242,10 +378,23 @@ class ConformalMetric(RiemannianMetric):
         -------
         sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
         """
+        left, right = nodes[..., :-1, :], nodes[..., 1:, :]
+        if self._embedded:
+            return self.segment_sq_lengths(left, right)
         image = self.image_tensor(nodes)
         chord = image[..., 1:, :] - image[..., :-1, :]
-        mid = 0.5 * (nodes[..., 1:, :] + nodes[..., :-1, :])
-        return torch.exp(self.log_factor_tensor(mid)) * (chord * chord).sum(-1)
+        times, weights = self.quadrature_rule
+        node_factor = torch.exp(self.log_factor_tensor(nodes)) if 0.0 in times else None
+        factor = 0.0
+        for time, weight in zip(times, weights):
+            if time == 0.0:
+                values = node_factor[..., :-1]
+            elif time == 1.0:
+                values = node_factor[..., 1:]
+            else:
+                values = torch.exp(self.log_factor_tensor((1 - time) * left + time * right))
+            factor = factor + weight * values
+        return factor * (chord * chord).sum(-1)
 
     def geodesic_acceleration(self, position, velocity):
         r"""Closed-form ``-Gamma(z)(v, v)`` of the conformal metric.
@@ -253,6 +402,11 @@ class ConformalMetric(RiemannianMetric):
         With ``g = e^f G_0``: ``Gamma(v, v) = Gamma_0(v, v) + (grad f . v) v
         - 1/2 |v|_{G_0}^2 G_0^{-1} grad f``, and for ``G_0 = J^T J``,
         ``Gamma_0(v, v) = G_0^{-1} J^T D^2 phi[v, v]``.
+
+        On a hypersphere or ``SO(3)``, in ambient coordinates:
+        ``P(1/2 |v|^2 grad f) - (grad f . v) v + II(v, v)``, with ``P`` the
+        projection onto the tangent space and ``II`` the second fundamental form
+        (the acceleration of the base geodesics).
 
         Parameters
         ----------
@@ -264,6 +418,13 @@ class ConformalMetric(RiemannianMetric):
         """
         _, grad_f = self.log_factor_and_gradient(position)
         slope = (grad_f * velocity).sum(-1, keepdim=True)
+        if self._embedded:
+            sq_speed = (velocity * velocity).sum(-1, keepdim=True)
+            return (
+                0.5 * sq_speed * self.geometry.to_tangent(grad_f, position)
+                - slope * velocity
+                + self.geometry.normal_acceleration(position, velocity)
+            )
         if self.phi is None:
             sq_speed = (velocity * velocity).sum(-1, keepdim=True)
             return 0.5 * sq_speed * grad_f - slope * velocity
@@ -279,21 +440,82 @@ class ConformalMetric(RiemannianMetric):
     # ------------------------------------------------------------------
     # geomstats interface: backend arrays in, backend arrays out.
     # ------------------------------------------------------------------
-    def _points(self, points, name="base_point"):
-        return check_points(points, self._space.dim, name)
+    def points_tensor(self, points, name="base_point"):
+        """Validated coordinates of points of the space.
+
+        Parameters
+        ----------
+        points : array-like, shape=[..., {dim, [n, n]}]
+        name : str
+            Name of the argument, for error messages.
+
+        Returns
+        -------
+        coordinates : torch.Tensor, shape=[..., n_coords]
+
+        Raises
+        ------
+        ValueError
+            If the shape is wrong, a coordinate is NaN or infinite, or a point is
+            off a hypersphere or ``SO(3)`` (geomstats' ``belongs``).
+        """
+        coordinates = self.coordinates(points, name)
+        if self._embedded:
+            on_manifold = np.reshape(self.geometry.belongs(coordinates), -1)
+            if not on_manifold.all():
+                point = coordinates.reshape(-1, coordinates.shape[-1])[np.argmin(on_manifold)]
+                raise ValueError(
+                    f"{name} is not on the {self.geometry.name} (geomstats' belongs, "
+                    f"atol={gs.atol}): {self.geometry.unflatten(point).detach().tolist()}."
+                )
+        return coordinates
+
+    def coordinates(self, array, name="tangent_vec"):
+        """Validated coordinates of points or tangent vectors, without membership test.
+
+        Parameters
+        ----------
+        array : array-like, shape=[..., {dim, [n, n]}]
+        name : str
+            Name of the argument, for error messages.
+
+        Returns
+        -------
+        coordinates : torch.Tensor, shape=[..., n_coords]
+        """
+        if not self._embedded:
+            return check_points(array, self._space.dim, name)
+        geometry = self.geometry
+        tensor = to_torch(array)
+        n_axes = len(geometry.point_shape)
+        if tensor.ndim < n_axes or tuple(tensor.shape[tensor.ndim - n_axes :]) != (
+            geometry.point_shape
+        ):
+            shape = ", ".join(str(size) for size in geometry.point_shape)
+            raise ValueError(
+                f"{name} must have shape [..., {shape}], got shape {tuple(tensor.shape)}."
+            )
+        return check_points(geometry.flatten(tensor), geometry.n_coords, name)
 
     def log_factor(self, base_point):
         """Log conformal factor ``f(z)``.
 
+        On Poincare models this is ``f`` over the model's own metric, not the
+        total factor over the coordinates' inner product.
+
         Parameters
         ----------
-        base_point : array-like, shape=[..., dim]
+        base_point : array-like, shape=[..., {dim, [n, n]}]
 
         Returns
         -------
         log_factor : array-like, shape=[...]
         """
-        return to_backend(self.log_factor_tensor(self._points(base_point)))
+        points = self.points_tensor(base_point)
+        values = self.log_factor_tensor(points)
+        if isinstance(self.geometry, ConformallyFlat):
+            values = values - self.geometry.log_factor(points)
+        return to_backend(values)
 
     def metric_matrix(self, base_point=None):
         """Metric matrix ``e^{f(z)} G_0(z)``.
@@ -305,9 +527,14 @@ class ConformalMetric(RiemannianMetric):
         Returns
         -------
         mat : array-like, shape=[..., dim, dim]
+            On a hypersphere, ``e^f`` times geomstats' base matrix (ambient
+            coordinates); geomstats has none for ``SO(3)``.
         """
-        points = self._points(base_point)
+        points = self.points_tensor(base_point)
         factor = torch.exp(self.log_factor_tensor(points))
+        if self._embedded:
+            base = _base_tensor(self.base_metric.metric_matrix(base_point))
+            return to_backend(factor[..., None, None] * base)
         return to_backend(factor[..., None, None] * self.base_metric_matrix_tensor(points))
 
     def inner_product(self, tangent_vec_a, tangent_vec_b, base_point=None):
@@ -322,9 +549,12 @@ class ConformalMetric(RiemannianMetric):
         -------
         inner_product : array-like, shape=[...]
         """
-        points = self._points(base_point)
-        vec_a = self._points(tangent_vec_a, "tangent_vec_a")
-        vec_b = self._points(tangent_vec_b, "tangent_vec_b")
+        points = self.points_tensor(base_point)
+        vec_a = self.coordinates(tangent_vec_a, "tangent_vec_a")
+        vec_b = self.coordinates(tangent_vec_b, "tangent_vec_b")
+        if self._embedded:
+            base = self.base_metric.inner_product(tangent_vec_a, tangent_vec_b, base_point)
+            return to_backend(torch.exp(self.log_factor_tensor(points)) * _base_tensor(base))
         if self.phi is not None:
             jacobian = self.phi_jacobian(points)
             vec_a = (jacobian @ vec_a.unsqueeze(-1)).squeeze(-1)
@@ -347,8 +577,19 @@ class ConformalMetric(RiemannianMetric):
         Returns
         -------
         christoffels : array-like, shape=[..., dim, dim, dim]
+
+        Raises
+        ------
+        NotImplementedError
+            On a hypersphere or ``SO(3)``, whose points have ambient coordinates,
+            not a chart: use :meth:`geodesic_equation`.
         """
-        points = self._points(base_point)
+        if self._embedded:
+            raise NotImplementedError(
+                f"Christoffel symbols need a chart; points of {self.geometry.name} have "
+                "ambient coordinates. geodesic_equation gives the geodesic ODE in them."
+            )
+        points = self.points_tensor(base_point)
         dim = points.shape[-1]
         _, grad_f = self.log_factor_and_gradient(points)
         eye = torch.eye(dim, dtype=points.dtype)
@@ -386,18 +627,20 @@ class ConformalMetric(RiemannianMetric):
 
         Parameters
         ----------
-        state : array-like, shape=[..., 2, dim]
+        state : array-like, shape=[..., 2, {dim, [n, n]}]
             Position and velocity.
 
         Returns
         -------
-        derivative : array-like, shape=[..., 2, dim]
+        derivative : array-like, shape=[..., 2, {dim, [n, n]}]
             Velocity and acceleration.
         """
         state = to_torch(state)
+        if self._embedded:
+            state = self.geometry.flatten(state)
         position, velocity = state[..., 0, :], state[..., 1, :]
         acceleration = self.geodesic_acceleration(position, velocity)
-        return to_backend(torch.stack([velocity, acceleration], dim=-2))
+        return self._to_points_backend(torch.stack([velocity, acceleration], dim=-2))
 
     def squared_dist(self, point_a, point_b):
         """Squared geodesic distance.
@@ -447,13 +690,15 @@ class ConformalMetric(RiemannianMetric):
         """
         if not hasattr(self.log_solver, "solve"):
             return super().dist_pairwise(points, n_jobs=n_jobs, **joblib_kwargs)
-        points = self._points(points, "points")
+        points = self.points_tensor(points, "points")
         if points.ndim != 2:
             raise ValueError(
                 f"points must have shape [n_samples, dim], got {tuple(points.shape)}."
             )
         rows, cols = np.triu_indices(points.shape[0], k=1)
-        upper = to_torch(self.dist(to_backend(points[cols]), to_backend(points[rows])))
+        upper = to_torch(
+            self.dist(self._to_points_backend(points[cols]), self._to_points_backend(points[rows]))
+        )
         dist = torch.zeros(points.shape[0], points.shape[0], dtype=points.dtype)
         dist[rows, cols] = upper
         dist[cols, rows] = upper
@@ -461,21 +706,22 @@ class ConformalMetric(RiemannianMetric):
 
 
 class DensityConformalMetric(ConformalMetric):
-    r"""The paper's metric ``g_z = log(Q(z))^2 * G_0(z)`` for a quality ``Q``.
+    r"""The paper's metric ``g_z = log(Q(z))^2 * g^0_z`` for a quality ``Q``.
 
     Geodesics of this metric are the curves of maximal quality
-    ``log q(gamma) = integral of log Q |d/dt phi(gamma)| dt = -L_g(gamma)``.
+    ``log q(gamma) = integral of log Q |d/dt gamma|_0 dt = -L_g(gamma)``.
 
     Parameters
     ----------
     space : Manifold
-        A vector space with points of shape ``[dim]``, e.g. ``Euclidean(dim)``.
+        As in :class:`ConformalMetric`: a Euclidean vector space, a Poincare
+        model, a ``Hypersphere`` or ``SpecialOrthogonal(3)``.
     log_quality : callable
-        ``log Q``: torch tensor ``[..., dim]`` to torch tensor ``[...]``, finite and
-        strictly negative (``Q`` in (0, 1)) where curves go.
+        ``log Q``: torch tensor ``[..., *space.shape]`` to torch tensor ``[...]``,
+        finite and strictly negative (``Q`` in (0, 1)) where curves go.
     phi : callable, optional
         Map whose image lengths are measured; identity by default.
-    method, solver_options
+    quadrature, method, solver_options
         As in :class:`ConformalMetric`.
     """
 
@@ -484,7 +730,8 @@ class DensityConformalMetric(ConformalMetric):
         space,
         log_quality,
         phi=None,
-        method="newton",
+        quadrature="simpson",
+        method=None,
         solver_options=None,
     ):
         if not callable(log_quality):
@@ -494,6 +741,7 @@ class DensityConformalMetric(ConformalMetric):
             space,
             log_factor=self._log_factor_from_quality,
             phi=phi,
+            quadrature=quadrature,
             method=method,
             solver_options=solver_options,
         )
@@ -508,7 +756,7 @@ class DensityConformalMetric(ConformalMetric):
         DomainError
             If ``log Q`` is NaN, infinite or not below 0 (``Q`` must be in (0, 1)).
         """
-        values = self.log_quality(points)
+        values = self.log_quality(self._user_points(points))
         _check_scalar_field(values, points, "log_quality")
         valid = torch.isfinite(values) & (values < 0)
         if not bool(valid.all()):
@@ -518,41 +766,54 @@ class DensityConformalMetric(ConformalMetric):
 
     def _log_factor_from_quality(self, points):
         log_quality = self.log_quality(points)
-        _check_scalar_field(log_quality, points, "log_quality")
+        _check_scalar_field(log_quality, points, "log_quality", self._space.point_ndim)
         # Not finite exactly where log Q is not in (-inf, 0).
         return 2.0 * torch.log(-log_quality)
 
     def _domain_error_message(self, point, value):
-        log_quality = self.log_quality(point[None])[0].item()
+        outside = self._outside_model_message(point)
+        if outside is not None:
+            return outside
+        log_quality = self.log_quality(self._user_points(point[None]))[0].item()
         return (
             "log_quality must be finite and < 0 (quality strictly inside (0, 1)); "
-            f"got {log_quality} at point {point.tolist()}."
+            f"got {log_quality} at point {self._user_points(point).tolist()}."
         )
 
     def curve_log_quality(self, points):
         r"""The paper's curve quality ``log q(gamma)`` of a discretised curve.
 
         ``sum_i log Q(mid_i) * |phi(z_{i+1}) - phi(z_i)|``, which equals minus the
-        curve's discrete length in this metric.
+        curve's discrete length in this metric. On other spaces the pieces are
+        measured by the base metric: ``d_0(z_i, z_{i+1})`` on a hypersphere or
+        ``SO(3)`` (``mid_i`` the geodesic midpoint), ``e^{h(mid_i)/2}`` times the
+        chord on a Poincare model.
 
         Parameters
         ----------
-        points : array-like, shape=[..., n_points, dim]
+        points : array-like, shape=[..., n_points, {dim, [n, n]}]
             Nodes of the curve, in order.
 
         Returns
         -------
         log_quality : array-like, shape=[...]
         """
-        points = self._points(points, "points")
+        points = self.points_tensor(points, "points")
         if points.ndim < 2 or points.shape[-2] < 2:
             raise ValueError(
                 f"points must have shape [..., n_points >= 2, dim], got "
                 f"{tuple(points.shape)}."
             )
         left, right = points[..., :-1, :], points[..., 1:, :]
-        mid = 0.5 * (left + right)
-        chord = right - left if self.phi is None else self.phi(right) - self.phi(left)
-        pieces = self.log_quality_tensor(mid) * torch.linalg.vector_norm(chord, dim=-1)
+        if self._embedded:
+            mid = self.geometry.midpoint(left, right)
+            base_lengths = torch.sqrt(self.geometry.sq_dist(left, right))
+        else:
+            mid = 0.5 * (left + right)
+            chord = right - left if self.phi is None else self.phi(right) - self.phi(left)
+            base_lengths = torch.linalg.vector_norm(chord, dim=-1)
+            if isinstance(self.geometry, ConformallyFlat):
+                base_lengths = torch.exp(0.5 * self.geometry.log_factor(mid)) * base_lengths
+        pieces = self.log_quality_tensor(mid) * base_lengths
         return to_backend(pieces.sum(-1))
 

@@ -10,7 +10,7 @@ from geomstats_density.paper_examples import example_1, example_5
 
 def test_demo_writes_figures_and_report(tmp_path, monkeypatch, capsys):
     # Two examples stand for all six (each is tested in test_examples.py).
-    monkeypatch.setattr(cli, "EXAMPLES", (example_1, example_5))
+    monkeypatch.setattr(cli, "DEMO_EXAMPLES", (example_1, example_5))
     assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
     report = (tmp_path / "demo" / "report.md").read_text()
     assert "## Geodesic lengths" in report

@@ -7,6 +7,7 @@ problems (``exp``, ``geodesic`` from a velocity). Swap them the geomstats way::
     space.metric.log_solver = NeuralGeodesicSolver(space, n_steps=500)
 """
 
+from geomstats_density.solvers.manifold import ManifoldExpSolver, ManifoldGeodesicSolver
 from geomstats_density.solvers.neural import NeuralGeodesicSolver
 from geomstats_density.solvers.newton import NewtonGeodesicSolver
 from geomstats_density.solvers.ode import GeodesicODESolver
@@ -31,6 +32,8 @@ def make_log_solver(space, method="newton", **options):
 
 __all__ = [
     "GeodesicODESolver",
+    "ManifoldExpSolver",
+    "ManifoldGeodesicSolver",
     "NeuralGeodesicSolver",
     "NewtonGeodesicSolver",
     "make_log_solver",

@@ -138,31 +138,43 @@ def trust_region_step(hessian, gradient, radius, max_secular_iter=8):
         return step, True
 
     scale = max(float(hessian.diagonal_scale()[0]), np.finfo(float).tiny)
-    lowest_eigenvector = None
     shift_floor = 0.0
     if step is None:
         lowest_eigenvalue, lowest_eigenvector = _lowest_eigenpair(band, scale)
         shift_floor = -lowest_eigenvalue
-    shift = shift_floor + 1e-8 * scale
-    for _ in range(max_secular_iter):
-        step, factor = cholesky_solve(hessian.band(shift), -gradient)
-        if step is None:
-            shift_floor = shift
-            shift = 2.0 * shift + 1e-8 * scale
-            continue
-        norm = np.linalg.norm(step)
-        if lowest_eigenvector is not None and norm < radius and shift <= shift_floor + 1e-6 * scale:
-            # Hard case: reach the boundary along the negative-curvature direction,
-            # on the side where the model decreases.
+        step, factor, shift = _shifted_solve(hessian, gradient, shift_floor, scale)
+        if step is not None and np.linalg.norm(step) < radius:
+            # Hard case (the gradient barely sees the negative curvature, e.g. zero
+            # at a symmetric saddle): reach the boundary along the eigenvector, on
+            # the side where the model decreases.
             return _to_boundary(step, lowest_eigenvector, gradient, radius), False
+    else:
+        shift = 0.0
+    for _ in range(max_secular_iter):
+        if step is None:
+            break
+        norm = np.linalg.norm(step)
         if abs(norm - radius) <= 0.1 * radius:
             break
         whitened, _ = lapack.dtbtrs(factor, step, uplo="L")
         shift += (norm / np.linalg.norm(whitened)) ** 2 * (norm - radius) / radius
-        shift = max(shift, shift_floor + 1e-8 * scale)
+        step, factor, shift = _shifted_solve(hessian, gradient, max(shift, shift_floor), scale)
     if step is None or np.linalg.norm(step) > 1.5 * radius:
         step = -radius * gradient / max(np.linalg.norm(gradient), np.finfo(float).tiny)
     return step, False
+
+
+def _shifted_solve(hessian, gradient, shift_floor, scale, max_attempts=40):
+    """``-(H + mu I)^{-1} g`` for the smallest ``mu`` above ``shift_floor`` that
+    factors, raising the offset until the Cholesky factorisation succeeds."""
+    offset = 1e-8 * scale
+    for _ in range(max_attempts):
+        shift = shift_floor + offset
+        step, factor = cholesky_solve(hessian.band(shift), -gradient)
+        if step is not None:
+            return step, factor, shift
+        offset *= 4.0
+    return None, None, shift_floor + offset
 
 
 def _lowest_eigenpair(band, scale, n_inverse_iterations=3):
