@@ -134,7 +134,10 @@ class ConformalMetric(RiemannianMetric):
     ``log_factor`` and ``phi`` take and return float64 torch tensors whatever the
     geomstats backend; every metric method takes and returns arrays of the active
     backend. Under the pytorch backend the metric is differentiable, so geomstats'
-    autodiff solvers (``LogShootingSolver``, ``PathStraightening``) run on it.
+    autodiff solvers run on it: ``PathStraightening`` as it is, and
+    ``LogShootingSolver`` once ``metric.exp_solver`` is geomstats' own
+    ``ExpODESolver`` (the default exp solver integrates with scipy, which autodiff
+    does not see through).
 
     The torch-level methods (``log_factor_tensor``, ``segment_sq_lengths``,
     ``curve_sq_lengths``, ``geodesic_acceleration``, ...) take *coordinates*
@@ -200,13 +203,17 @@ class ConformalMetric(RiemannianMetric):
     def _embedded(self):
         return isinstance(self.geometry, EmbeddedManifold)
 
-    def _user_points(self, points):
-        """Coordinates ``[..., n_coords]`` as the user's callables see points."""
-        return self.geometry.unflatten(points) if self._embedded else points
+    def from_coordinates(self, coordinates):
+        """Points (or tangent vectors) of the space from coordinates ``[..., n_coords]``.
+
+        The identity on vector spaces, Poincare models and hyperspheres; matrices
+        from their flattened entries on ``SO(3)``. User callables see these.
+        """
+        return self.geometry.unflatten(coordinates) if self._embedded else coordinates
 
     def _to_points_backend(self, coordinates):
         """Coordinates to backend arrays of points (or tangent vectors)."""
-        return to_backend(self._user_points(coordinates))
+        return to_backend(self.from_coordinates(coordinates))
 
     # ------------------------------------------------------------------
     # Tensor interface: torch in, torch out. Solvers use these directly.
@@ -229,7 +236,7 @@ class ConformalMetric(RiemannianMetric):
         DomainError
             If a value is NaN or infinite.
         """
-        values = self._base_plus(self._log_factor(self._user_points(points)), points)
+        values = self._base_plus(self._log_factor(self.from_coordinates(points)), points)
         finite = torch.isfinite(values)
         if not bool(finite.all()):
             index = tuple(int(i) for i in torch.nonzero(~finite)[0])
@@ -239,6 +246,10 @@ class ConformalMetric(RiemannianMetric):
     def log_factor_or_inf(self, points):
         """``f(z)`` where finite, ``+inf`` outside the domain (for graph searches).
 
+        Callables that raise :class:`DomainError` on some points (densities
+        outside their support) are evaluated on halves of the batch until the
+        points they refuse are isolated.
+
         Parameters
         ----------
         points : torch.Tensor, shape=[..., dim]
@@ -247,7 +258,22 @@ class ConformalMetric(RiemannianMetric):
         -------
         log_factor : torch.Tensor, shape=[...]
         """
-        values = self._base_plus(self._log_factor(self._user_points(points)), points)
+        flat = points.reshape(-1, points.shape[-1])
+        return self._log_factor_or_inf_flat(flat).reshape(points.shape[:-1])
+
+    def _log_factor_or_inf_flat(self, points):
+        try:
+            values = self._base_plus(self._log_factor(self.from_coordinates(points)), points)
+        except DomainError:
+            if points.shape[0] == 1:
+                return torch.full((1,), torch.inf, dtype=points.dtype)
+            half = points.shape[0] // 2
+            return torch.cat(
+                [
+                    self._log_factor_or_inf_flat(points[:half]),
+                    self._log_factor_or_inf_flat(points[half:]),
+                ]
+            )
         return torch.where(torch.isfinite(values), values, torch.inf)
 
     def _base_plus(self, values, points):
@@ -315,6 +341,27 @@ class ConformalMetric(RiemannianMetric):
             return torch.eye(dim, dtype=points.dtype).expand(*points.shape, dim)
         jacobian = self.phi_jacobian(points)
         return jacobian.transpose(-1, -2) @ jacobian
+
+    def sharp_tensor(self, points, covectors):
+        """The vectors ``v`` with ``g_z(v, .) = covector``: the metric raising an index.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., n_coords]
+        covectors : torch.Tensor, shape=[..., n_coords]
+            Derivatives of functions of the coordinates, say.
+
+        Returns
+        -------
+        vectors : torch.Tensor, shape=[..., n_coords]
+            Tangent vectors (in ambient coordinates on a hypersphere or ``SO(3)``).
+        """
+        factor = torch.exp(self.log_factor_tensor(points))[..., None]
+        if self._embedded:
+            tangent = self.geometry.to_tangent(covectors, points)
+            return tangent / (self.geometry.metric_scale * factor)
+        base = self.base_metric_matrix_tensor(points)
+        return torch.linalg.solve(base, covectors.unsqueeze(-1)).squeeze(-1) / factor
 
     def image_tensor(self, points):
         """``phi(z)``, or ``z`` itself when ``phi`` is the identity."""
@@ -653,6 +700,8 @@ class ConformalMetric(RiemannianMetric):
         -------
         sq_dist : array-like, shape=[...]
         """
+        if not hasattr(self.log_solver, "solve"):
+            return super().squared_dist(point_a, point_b)
         return self.dist(point_a, point_b) ** 2
 
     def dist(self, point_a, point_b):
@@ -756,7 +805,7 @@ class DensityConformalMetric(ConformalMetric):
         DomainError
             If ``log Q`` is NaN, infinite or not below 0 (``Q`` must be in (0, 1)).
         """
-        values = self.log_quality(self._user_points(points))
+        values = self.log_quality(self.from_coordinates(points))
         _check_scalar_field(values, points, "log_quality")
         valid = torch.isfinite(values) & (values < 0)
         if not bool(valid.all()):
@@ -774,10 +823,10 @@ class DensityConformalMetric(ConformalMetric):
         outside = self._outside_model_message(point)
         if outside is not None:
             return outside
-        log_quality = self.log_quality(self._user_points(point[None]))[0].item()
+        log_quality = self.log_quality(self.from_coordinates(point[None]))[0].item()
         return (
             "log_quality must be finite and < 0 (quality strictly inside (0, 1)); "
-            f"got {log_quality} at point {self._user_points(point).tolist()}."
+            f"got {log_quality} at point {self.from_coordinates(point).tolist()}."
         )
 
     def curve_log_quality(self, points):

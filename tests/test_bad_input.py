@@ -108,3 +108,25 @@ def test_curve_nodes_and_times():
         DiscreteCurve(np.zeros((3, 2)), times=[0.0, 0.5, 0.5])
     with pytest.raises(ValueError, match=r"times in \[0.0, 1.0\]"):
         DiscreteCurve(np.zeros((3, 2)))(2.0)
+
+
+def test_grid_start_steps_around_points_a_quality_refuses():
+    def log_quality(z):
+        inside = (z * z).sum(-1) < 0.25
+        if bool(inside.any()):
+            raise DomainError("the density is zero inside the disk of radius 1/2")
+        return -LN2 * torch.ones_like(z[..., 0])
+
+    space = Euclidean(2, equip=False)
+    space.equip_with_metric(
+        DensityConformalMetric,
+        log_quality=log_quality,
+        # The geodesic hugs the refused disk: a wall Newton cannot converge against.
+        solver_options=dict(initialization="grid", tol=None, n_nodes=33, on_failure="ignore"),
+    )
+    curve = space.metric.log_solver.solve(gs.array([1.0, 0.0]), gs.array([-1.0, 0.0]))
+    nodes = np.asarray(curve.nodes)
+    assert np.min(np.linalg.norm(nodes, axis=-1)) >= 0.5
+    # The shortest way round the disk: tangents and an arc, times log 2.
+    exact = LN2 * (2 * np.sqrt(1 - 0.25) + 0.5 * (np.pi - 2 * np.arccos(0.5)))
+    assert float(curve.dist) == pytest.approx(exact, rel=2e-2)

@@ -206,3 +206,15 @@ def test_non_convergence_is_reported(half_plane):
     half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, max_iter=2, on_failure="raise")
     with pytest.raises(GeodesicConvergenceError):
         half_plane.metric.dist(start, end)
+
+
+@pytest.mark.skipif(not gs.has_autodiff(), reason="geomstats' path straightening needs autodiff")
+def test_geomstats_path_straightening_runs_on_the_metric(half_plane, hyperbolic):
+    from geomstats.numerics.geodesic import PathStraightening
+
+    half_plane.metric.log_solver = PathStraightening(half_plane, n_nodes=40)
+    start, end = gs.array([0.0, 1.0]), gs.array([1.0, 1.5])
+    # geomstats measures the distance as the norm of its log: first order in 1/n_nodes.
+    assert float(half_plane.metric.dist(start, end)) == pytest.approx(
+        float(hyperbolic.metric.dist(start, end)), rel=5e-2
+    )

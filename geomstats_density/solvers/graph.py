@@ -54,7 +54,9 @@ def grid_graph_curves(metric, start, end, n_nodes, grid_size=None, margin=0.5):
         chord = metric.image_tensor(right) - metric.image_tensor(left)
         log_factor = metric.log_factor_or_inf(0.5 * (left + right))
         weights = (torch.exp(0.5 * log_factor) * torch.linalg.vector_norm(chord, dim=-1)).numpy()
-    keep = np.isfinite(weights)
+        # Paths visit vertices too: keep edges whose ends are inside the domain.
+        inside = torch.isfinite(metric.log_factor_or_inf(torch.from_numpy(vertices))).numpy()
+    keep = np.isfinite(weights) & inside[tails] & inside[heads]
     graph = scipy.sparse.coo_matrix(
         (weights[keep], (tails[keep], heads[keep])), shape=(len(vertices),) * 2
     ).tocsr()

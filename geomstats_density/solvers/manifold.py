@@ -54,38 +54,27 @@ import numpy as np
 import pymanopt
 import torch
 from pymanopt.optimizers import TrustRegions
-from tqdm.auto import tqdm
 
-from geomstats.numerics.geodesic import LogSolver
 
 from geomstats_density._arrays import (
     broadcast_pair,
     to_backend,
     to_numpy,
     to_torch,
-    torch_threads_for,
 )
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve
 from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import (
     DomainError,
-    GeodesicConvergenceError,
-    GeodesicConvergenceWarning,
     NonUniqueGeodesicWarning,
 )
 from geomstats_density.manifolds import EmbeddedManifold
 from geomstats_density.solvers.derivatives import (
     energy_derivatives,
-    energy_start_gradient,
     matrix_free_derivatives,
 )
-from geomstats_density.solvers.newton import (
-    MAX_BLOCK_DIM,
-    PROGRESS_MIN_BATCH,
-    _Level,
-    _nodes_of_curve,
-    _resample,
-)
+from geomstats_density.solvers.newton import MAX_BLOCK_DIM
+from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
 from geomstats_density.solvers.ode import GeodesicODESolver
 from geomstats_density.solvers.sobolev import SobolevPreconditioner
 
@@ -175,7 +164,7 @@ class ManifoldExpSolver(GeodesicODESolver):
         return to_backend(geometry.unflatten(points))
 
 
-class ManifoldGeodesicSolver(LogSolver):
+class ManifoldGeodesicSolver(RefiningGeodesicSolver):
     """Geodesics on a hypersphere or ``SO(3)`` by Riemannian trust regions (pymanopt).
 
     Parameters
@@ -215,6 +204,8 @@ class ManifoldGeodesicSolver(LogSolver):
     and starts from one of them, so it returns one of the geodesics.
     """
 
+    curve_class = ManifoldGeodesicCurve
+
     def __init__(
         self,
         space,
@@ -226,94 +217,21 @@ class ManifoldGeodesicSolver(LogSolver):
         on_failure="warn",
         progress=None,
     ):
-        super().__init__(solves_bvp=True)
-        if n_nodes < 3:
-            raise ValueError(f"n_nodes must be at least 3, got {n_nodes}.")
-        if tol is not None and not tol > 0:
-            raise ValueError(f"tol must be positive or None, got {tol}.")
+        super().__init__(space, n_nodes, tol, max_nodes, max_iter, on_failure, progress)
         if not gtol > 0:
             raise ValueError(f"gtol must be positive, got {gtol}.")
-        if on_failure not in ("warn", "raise", "ignore"):
-            raise ValueError(
-                f"on_failure must be 'warn', 'raise' or 'ignore', got {on_failure!r}."
-            )
-        self._space = space
-        self.n_nodes = n_nodes
-        self.tol = tol
-        self.max_nodes = max_nodes
-        self.max_iter = max_iter
         self.gtol = gtol
-        self.on_failure = on_failure
-        self.progress = progress
 
-    def log(self, point, base_point):
-        """Initial velocity of the geodesic from ``base_point`` to ``point`` on [0, 1].
+    def _endpoints(self, metric, point, base_point):
+        _, geometry = _embedded_metric(self._space)
+        start, end, batch_shape = super()._endpoints(metric, point, base_point)
+        return _on_manifold(geometry, start), _on_manifold(geometry, end), batch_shape
 
-        Parameters
-        ----------
-        point, base_point : array-like, shape=[..., {dim + 1, [3, 3]}]
-
-        Returns
-        -------
-        tangent_vec : array-like, shape=[..., {dim + 1, [3, 3]}]
-        """
-        return self.solve(point, base_point).initial_velocity
-
-    def geodesic_bvp(self, point, base_point):
-        """Geodesic from ``base_point`` to ``point``, a callable curve.
-
-        Parameters
-        ----------
-        point, base_point : array-like, shape=[..., {dim + 1, [3, 3]}]
-
-        Returns
-        -------
-        curve : ManifoldGeodesicCurve
-            ``curve(t)`` has shape ``[..., n_times, *space.shape]``.
-        """
-        return self.solve(point, base_point)
-
-    def solve(self, point, base_point, initial_curve=None):
-        """Solve for the geodesics from ``base_point`` to ``point``.
-
-        Parameters
-        ----------
-        point, base_point : array-like, shape=[..., {dim + 1, [3, 3]}]
-        initial_curve : DiscreteCurve or array-like, shape=[..., n, n_coords], optional
-            Starting curve(s) with these endpoints, projected onto the manifold;
-            the base metric's geodesic by default.
-
-        Returns
-        -------
-        curve : ManifoldGeodesicCurve
-        """
-        metric, geometry = _embedded_metric(self._space)
-        end, start = broadcast_pair(
-            metric.points_tensor(point, "point"), metric.points_tensor(base_point, "base_point")
-        )
-        batch_shape = tuple(start.shape[:-1])
-        start = to_numpy(geometry.project(start.detach().reshape(-1, geometry.n_coords)))
-        end = to_numpy(geometry.project(end.detach().reshape(-1, geometry.n_coords)))
-        for name, endpoints in (("base_point", start), ("point", end)):
-            try:
-                metric.log_factor_tensor(torch.from_numpy(endpoints))
-            except DomainError as error:
-                raise DomainError(f"{name} is outside the metric's domain: {error}") from None
-
-        moving = np.any(start != end, axis=-1)
-        if initial_curve is None:
-            nodes, cut = geometry.base_geodesic_nodes(start, end, uniform_times(self.n_nodes))
-            self._warn_cut(geometry, cut & moving)
-        else:
-            nodes = _nodes_of_curve(initial_curve, start, end, self.n_nodes)
-            nodes = _on_manifold(geometry, nodes)
-        with torch_threads_for(nodes.size * 4):
-            estimate = self._solve_moving(metric, nodes[moving])
-        curve = self._assemble(metric, nodes, moving, estimate, batch_shape)
-        self._report(curve)
-        return curve
-
-    def _warn_cut(self, geometry, cut):
+    def _initial_nodes(self, metric, start, end, initial_curve):
+        geometry = metric.geometry
+        if initial_curve is not None:
+            return _on_manifold(geometry, nodes_of_curve(initial_curve, start, end, self.n_nodes))
+        nodes, cut = geometry.base_geodesic_nodes(start, end, uniform_times(self.n_nodes))
         if cut.any():
             warnings.warn(
                 f"{cut.sum()} of {cut.size} endpoint pairs are cut points of the "
@@ -322,45 +240,18 @@ class ManifoldGeodesicSolver(LogSolver):
                 "the conformal metric need not be; returning the one reached from one "
                 "base geodesic.",
                 NonUniqueGeodesicWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
+        return nodes
 
-    def _solve_moving(self, metric, nodes):
-        """Refine over node counts; Richardson-extrapolate lengths, velocities, nodes."""
-        batch = nodes.shape[0]
-        if batch == 0:
-            return None
-        show = self.progress if self.progress is not None else batch >= PROGRESS_MIN_BATCH
-        n_iterations = np.zeros(batch, dtype=int)
-        trusted = np.ones(batch, dtype=bool)
-        coarse = estimate = None
-        with tqdm(desc="geodesics", unit="iter", disable=not show, leave=False) as bar:
-            while True:
-                bar.set_description(f"geodesics ({nodes.shape[1]} nodes)")
-                nodes, converged, iterations = self._minimise(metric, nodes, bar)
-                n_iterations += iterations
-                trusted &= converged
-                level = _ManifoldLevel(metric, nodes)
-                estimate = level.richardson(coarse, estimate)
-                finer = 2 * nodes.shape[1] - 1
-                # Refining curves that are not discrete geodesics only burns time.
-                if self.tol is None or finer > self.max_nodes or not converged.all() or (
-                    estimate.error is not None
-                    and np.all(estimate.error <= self.tol * estimate.dist)
-                ):
-                    break
-                coarse = level
-                nodes = _on_manifold(metric.geometry, _resample(nodes, finer))
-        if self.tol is None:
-            accurate = True
-        elif estimate.error is None:
-            accurate = False
-        else:
-            accurate = estimate.error <= self.tol * estimate.dist
-        estimate.nodes = _on_manifold(metric.geometry, estimate.nodes)
-        estimate.converged = trusted & accurate
-        estimate.n_iterations = n_iterations
-        return estimate
+    def _project(self, metric, nodes):
+        return _on_manifold(metric.geometry, nodes)
+
+    def _optimiser_failure(self):
+        return (
+            f"the trust-region method needed more than max_iter={self.max_iter} "
+            f"iterations to reach gtol={self.gtol}"
+        )
 
     def _minimise(self, metric, nodes, bar):
         """Riemannian trust regions on the interior nodes of a batch of curves."""
@@ -378,52 +269,6 @@ class ManifoldGeodesicSolver(LogSolver):
         )
         gradient_norms = problem.gradient_norms(result.point)
         return problem.curves(result.point), gradient_norms <= self.gtol, result.iterations
-
-    def _assemble(self, metric, nodes, moving, estimate, batch_shape):
-        geometry = metric.geometry
-        batch, _, n_coords = nodes.shape
-        n_out = estimate.nodes.shape[1] if moving.any() else nodes.shape[1]
-        out_nodes = np.repeat(nodes[:, :1], n_out, axis=1)
-        dist = np.zeros(batch)
-        velocity = np.zeros((batch, n_coords))
-        converged = np.ones(batch, dtype=bool)
-        iterations = np.zeros(batch, dtype=int)
-        error = None if estimate is None or estimate.error is None else np.zeros(batch)
-        if moving.any():
-            out_nodes[moving] = estimate.nodes
-            dist[moving] = estimate.dist
-            velocity[moving] = estimate.velocity
-            converged[moving] = estimate.converged
-            iterations[moving] = estimate.n_iterations
-            if error is not None:
-                error[moving] = estimate.error
-        return ManifoldGeodesicCurve(
-            nodes=out_nodes.reshape(*batch_shape, n_out, n_coords),
-            metric=metric,
-            dist=dist.reshape(batch_shape),
-            dist_error=None if error is None else error.reshape(batch_shape),
-            initial_velocity=geometry.unflatten(torch.from_numpy(velocity)).reshape(
-                *batch_shape, *geometry.point_shape
-            ),
-            converged=converged.reshape(batch_shape),
-            n_iterations=iterations.reshape(batch_shape),
-        )
-
-    def _report(self, curve):
-        failed = int(np.size(curve.converged) - np.count_nonzero(curve.converged))
-        if failed == 0 or self.on_failure == "ignore":
-            return
-        message = (
-            f"{failed} of {np.size(curve.converged)} geodesics did not converge: the "
-            f"trust-region method needed more than max_iter={self.max_iter} iterations "
-            f"to reach gtol={self.gtol}, or the length did not reach tol={self.tol} "
-            f"within max_nodes={self.max_nodes} nodes (see curve.converged and "
-            "curve.dist_error). Raise those limits or pass an initial_curve closer to "
-            "the geodesic."
-        )
-        if self.on_failure == "raise":
-            raise GeodesicConvergenceError(message)
-        warnings.warn(message, GeodesicConvergenceWarning, stacklevel=3)
 
 
 def _embedded_metric(space):
@@ -575,24 +420,3 @@ class _Evaluation:
     energy: np.ndarray
     gradient: np.ndarray
     hvp: Callable
-
-
-class _ManifoldLevel(_Level):
-    """Discrete geodesics at one node count, with tangent start velocities.
-
-    The discrete Legendre transform on the manifold:
-    ``v_0 = -P(dE/dz_0) / (2 s e^{f(z_0)})``, with ``P`` the tangent projection
-    and ``s`` the base metric's scale.
-    """
-
-    def __init__(self, metric, nodes):
-        geometry = metric.geometry
-        self.nodes = nodes
-        start = torch.from_numpy(nodes[:, 0])
-        gradient = torch.from_numpy(energy_start_gradient(metric, nodes))
-        with torch.no_grad():
-            sq_lengths = metric.curve_sq_lengths(torch.from_numpy(nodes))
-            factor = torch.exp(metric.log_factor_tensor(start))[:, None]
-            velocity = -geometry.to_tangent(gradient, start) / (2 * geometry.metric_scale * factor)
-        self.dist = torch.sqrt(sq_lengths).sum(-1).numpy()
-        self.velocity = velocity.numpy()

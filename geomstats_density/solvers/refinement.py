@@ -1,0 +1,337 @@
+"""Refinement over node counts, shared by the solvers of discretised curves.
+
+A solver of this kind minimises the discrete energy of curves with ``n`` nodes,
+then doubles the number of pieces, warm-starts from the cubic spline through the
+solution, and Richardson-extrapolates lengths, start velocities and nodes,
+``(4 X_{h/2} - X_h) / 3``, until two successive extrapolations agree to ``tol``.
+The quadratures of the energy are symmetric, so the errors are even in the node
+spacing ``h`` and each extrapolation cancels the ``h^2`` term.
+
+``log`` is read from the solved curve by the discrete Legendre transform: the
+momentum ``p_0 = -dE/dz_0`` of the discrete energy is a second-order
+approximation of ``2 g(z_0) v_0``.
+"""
+
+import warnings
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+from scipy.interpolate import CubicSpline
+from tqdm.auto import tqdm
+
+from geomstats.numerics.geodesic import LogSolver
+
+from geomstats_density._arrays import broadcast_pair, to_numpy, torch_threads_for
+from geomstats_density.curves import DiscreteCurve, GeodesicCurve
+from geomstats_density.energy import uniform_times
+from geomstats_density.exceptions import (
+    DomainError,
+    GeodesicConvergenceError,
+    GeodesicConvergenceWarning,
+)
+from geomstats_density.solvers.derivatives import energy_start_gradient
+
+# Below this many curves a progress bar is noise.
+PROGRESS_MIN_BATCH = 64
+
+
+class RefiningGeodesicSolver(LogSolver, ABC):
+    """Boundary-value solver on discretised curves, refined by node doubling.
+
+    Subclasses say how curves start (:meth:`_initial_nodes`) and how their
+    energy is minimised at one node count (:meth:`_minimise`).
+
+    Parameters
+    ----------
+    space : Manifold
+        Space equipped with a :class:`~geomstats_density.ConformalMetric`.
+    n_nodes : int
+        Nodes of the first, coarsest curve (endpoints included).
+    tol : float or None
+        Target relative error of the length. Node counts double from ``n_nodes``
+        until two successive Richardson extrapolations agree to ``tol``. None
+        solves once with ``n_nodes`` nodes and returns the plain discrete length.
+    max_nodes : int
+        Largest node count tried before reporting that ``tol`` was not met.
+    max_iter : int
+        Optimiser iterations allowed per node count.
+    on_failure : {'warn', 'raise', 'ignore'}
+        What to do when a curve misses ``max_iter`` or ``tol``: emit a
+        :class:`GeodesicConvergenceWarning`, raise a
+        :class:`GeodesicConvergenceError`, or only flag ``curve.converged``.
+    progress : bool or None
+        Show a progress bar; None shows it for batches of 64 curves or more.
+    """
+
+    curve_class = GeodesicCurve
+
+    def __init__(self, space, n_nodes, tol, max_nodes, max_iter, on_failure, progress):
+        super().__init__(solves_bvp=True)
+        if n_nodes < 3:
+            raise ValueError(f"n_nodes must be at least 3, got {n_nodes}.")
+        if tol is not None and not tol > 0:
+            raise ValueError(f"tol must be positive or None, got {tol}.")
+        if on_failure not in ("warn", "raise", "ignore"):
+            raise ValueError(
+                f"on_failure must be 'warn', 'raise' or 'ignore', got {on_failure!r}."
+            )
+        self._space = space
+        self.n_nodes = n_nodes
+        self.tol = tol
+        self.max_nodes = max_nodes
+        self.max_iter = max_iter
+        self.on_failure = on_failure
+        self.progress = progress
+
+    # ------------------------------------------------------------------
+    # geomstats LogSolver interface
+    # ------------------------------------------------------------------
+    def log(self, point, base_point):
+        """Initial velocity of the geodesic from ``base_point`` to ``point`` on [0, 1].
+
+        Parameters
+        ----------
+        point, base_point : array-like, shape=[..., *space.shape]
+
+        Returns
+        -------
+        tangent_vec : array-like, shape=[..., *space.shape]
+        """
+        return self.solve(point, base_point).initial_velocity
+
+    def geodesic_bvp(self, point, base_point):
+        """Geodesic from ``base_point`` to ``point``, a callable curve.
+
+        Parameters
+        ----------
+        point, base_point : array-like, shape=[..., *space.shape]
+
+        Returns
+        -------
+        curve : GeodesicCurve
+            ``curve(t)`` has shape ``[..., n_times, *space.shape]``.
+        """
+        return self.solve(point, base_point)
+
+    # ------------------------------------------------------------------
+    # Solver
+    # ------------------------------------------------------------------
+    def solve(self, point, base_point, initial_curve=None):
+        """Solve for the geodesics from ``base_point`` to ``point``.
+
+        Parameters
+        ----------
+        point, base_point : array-like, shape=[..., *space.shape]
+        initial_curve : DiscreteCurve or array-like, shape=[..., n, n_coords], optional
+            Starting curve(s) with these endpoints, in the metric's coordinates.
+
+        Returns
+        -------
+        curve : GeodesicCurve
+            Equal endpoints give constant curves of length 0.
+        """
+        metric = self._space.metric
+        start, end, batch_shape = self._endpoints(metric, point, base_point)
+        for name, endpoints in (("base_point", start), ("point", end)):
+            try:
+                metric.log_factor_tensor(torch.from_numpy(endpoints))
+            except DomainError as error:
+                raise DomainError(f"{name} is outside the metric's domain: {error}") from None
+        moving = np.any(start != end, axis=-1)
+        estimate = None
+        if moving.any():
+            nodes = self._initial_nodes(metric, start[moving], end[moving], initial_curve)
+            with torch_threads_for(nodes.size * 4):
+                estimate = self._refine(metric, nodes)
+        curve = self._assemble(metric, start, moving, estimate, batch_shape)
+        self._report(curve)
+        return curve
+
+    def _endpoints(self, metric, point, base_point):
+        """Endpoint coordinates ``[batch, n_coords]`` and the batch shape."""
+        end, start = broadcast_pair(
+            metric.points_tensor(point, "point"), metric.points_tensor(base_point, "base_point")
+        )
+        batch_shape = tuple(start.shape[:-1])
+        n_coords = start.shape[-1]
+        return to_numpy(start).reshape(-1, n_coords), to_numpy(end).reshape(-1, n_coords), batch_shape
+
+    @abstractmethod
+    def _initial_nodes(self, metric, start, end, initial_curve):
+        """Starting curves ``[batch, n_nodes, n_coords]`` joining ``start`` to ``end``."""
+
+    @abstractmethod
+    def _minimise(self, metric, nodes, bar):
+        """Minimise the energy of a batch of curves at their node count.
+
+        Returns
+        -------
+        nodes : ndarray, shape=[batch, n_nodes, n_coords]
+        converged : ndarray of bool, shape=[batch]
+        iterations : ndarray of int, shape=[batch]
+        """
+
+    def _project(self, metric, nodes):
+        """Nodes brought back where the space's points live (identity here)."""
+        return nodes
+
+    def _optimiser_failure(self):
+        """What a curve that did not converge at one node count missed, in words."""
+        return f"the optimiser needed more than max_iter={self.max_iter} iterations"
+
+    def _refine(self, metric, nodes):
+        """Refine over node counts; Richardson-extrapolate lengths, velocities, nodes."""
+        batch = nodes.shape[0]
+        show = self.progress if self.progress is not None else batch >= PROGRESS_MIN_BATCH
+        n_iterations = np.zeros(batch, dtype=int)
+        trusted = np.ones(batch, dtype=bool)
+        coarse = estimate = None
+        with tqdm(desc="geodesics", unit="iter", disable=not show, leave=False) as bar:
+            while True:
+                bar.set_description(f"geodesics ({nodes.shape[1]} nodes)")
+                nodes, converged, iterations = self._minimise(metric, nodes, bar)
+                n_iterations += iterations
+                trusted &= converged
+                level = _Level(metric, nodes)
+                estimate = level.richardson(coarse, estimate)
+                finer = 2 * nodes.shape[1] - 1
+                # Refining curves that are not discrete geodesics only burns time.
+                if self.tol is None or finer > self.max_nodes or not converged.all() or (
+                    estimate.error is not None
+                    and np.all(estimate.error <= self.tol * estimate.dist)
+                ):
+                    break
+                coarse = level
+                nodes = self._project(metric, _resample(nodes, finer))
+        if self.tol is None:
+            accurate = True
+        elif estimate.error is None:
+            accurate = False
+        else:
+            accurate = estimate.error <= self.tol * estimate.dist
+        estimate.nodes = self._project(metric, estimate.nodes)
+        estimate.converged = trusted & accurate
+        estimate.n_iterations = n_iterations
+        return estimate
+
+    def _assemble(self, metric, start, moving, estimate, batch_shape):
+        """One curve per endpoint pair; equal endpoints give constant curves."""
+        batch, n_coords = start.shape
+        n_out = self.n_nodes if estimate is None else estimate.nodes.shape[1]
+        nodes = np.repeat(start[:, None], n_out, axis=1)
+        dist = np.zeros(batch)
+        velocity = np.zeros((batch, n_coords))
+        converged = np.ones(batch, dtype=bool)
+        iterations = np.zeros(batch, dtype=int)
+        error = np.zeros(batch)
+        if estimate is not None:
+            nodes[moving] = estimate.nodes
+            dist[moving] = estimate.dist
+            velocity[moving] = estimate.velocity
+            converged[moving] = estimate.converged
+            iterations[moving] = estimate.n_iterations
+            if estimate.error is None:
+                error = None
+            else:
+                error[moving] = estimate.error
+        velocity = to_numpy(metric.from_coordinates(torch.from_numpy(velocity)))
+        return self.curve_class(
+            nodes=nodes.reshape(*batch_shape, n_out, n_coords),
+            metric=metric,
+            dist=dist.reshape(batch_shape),
+            dist_error=None if error is None else error.reshape(batch_shape),
+            initial_velocity=velocity.reshape(*batch_shape, *self._space.shape),
+            converged=converged.reshape(batch_shape),
+            n_iterations=iterations.reshape(batch_shape),
+        )
+
+    def _report(self, curve):
+        failed = int(np.size(curve.converged) - np.count_nonzero(curve.converged))
+        if failed == 0 or self.on_failure == "ignore":
+            return
+        message = (
+            f"{failed} of {np.size(curve.converged)} geodesics did not converge: "
+            f"{self._optimiser_failure()}, or the length did not reach tol={self.tol} "
+            f"within max_nodes={self.max_nodes} nodes (see curve.converged and "
+            "curve.dist_error). Raise those limits or pass an initial_curve closer to "
+            "the geodesic."
+        )
+        if self.on_failure == "raise":
+            raise GeodesicConvergenceError(message)
+        warnings.warn(message, GeodesicConvergenceWarning, stacklevel=4)
+
+
+def nodes_of_curve(curve, start, end, n_nodes):
+    """Nodes of user-given starting curves, checked to join the endpoints.
+
+    Parameters
+    ----------
+    curve : DiscreteCurve or array-like, shape=[..., n, n_coords]
+    start, end : ndarray, shape=[batch, n_coords]
+    n_nodes : int
+
+    Returns
+    -------
+    nodes : ndarray, shape=[batch, n_nodes, n_coords]
+    """
+    if not isinstance(curve, DiscreteCurve):
+        curve = DiscreteCurve(curve)
+    nodes = to_numpy(curve.resample(n_nodes).nodes)
+    nodes = np.broadcast_to(nodes, (*start.shape[:-1], n_nodes, start.shape[-1]))
+    nodes = nodes.reshape(-1, n_nodes, start.shape[-1]).copy()
+    if nodes.shape[0] != start.shape[0] or not (
+        np.allclose(nodes[:, 0], start) and np.allclose(nodes[:, -1], end)
+    ):
+        raise ValueError("initial_curve must join base_point to point.")
+    nodes[:, 0], nodes[:, -1] = start, end
+    return nodes
+
+
+def _resample(nodes, n_nodes):
+    """Nodes at ``n_nodes`` uniform times on the cubic spline through ``nodes``."""
+    spline = CubicSpline(uniform_times(nodes.shape[1]), nodes, axis=1)
+    resampled = spline(uniform_times(n_nodes))
+    resampled[:, 0], resampled[:, -1] = nodes[:, 0], nodes[:, -1]
+    return resampled
+
+
+class _Level:
+    """Discrete geodesics at one node count: lengths, start velocities, nodes."""
+
+    def __init__(self, metric, nodes):
+        self.nodes = nodes
+        start_gradient = torch.from_numpy(energy_start_gradient(metric, nodes))
+        with torch.no_grad():
+            sq_lengths = metric.curve_sq_lengths(torch.from_numpy(nodes))
+            momentum = metric.sharp_tensor(torch.from_numpy(nodes[:, 0]), start_gradient)
+        self.dist = torch.sqrt(sq_lengths).sum(-1).numpy()
+        # Discrete Legendre transform: v_0 = g(z_0)^{-1} p_0 / 2 with p_0 = -dE/dz_0.
+        self.velocity = -0.5 * momentum.numpy()
+
+    def richardson(self, coarse, coarse_estimate):
+        """Estimate from this level and the previous one (``None`` at the first).
+
+        The error of the first extrapolation is bounded by that of the finer raw
+        length; later ones by the change from the previous extrapolation.
+        """
+        if coarse is None:
+            return _Estimate(self.nodes, self.dist, self.velocity, error=None)
+        dist = (4 * self.dist - coarse.dist) / 3
+        if coarse_estimate.error is None:
+            error = np.abs(self.dist - coarse.dist) / 3
+        else:
+            error = np.abs(dist - coarse_estimate.dist)
+        return _Estimate(
+            nodes=(4 * self.nodes[:, ::2] - coarse.nodes) / 3,
+            dist=dist,
+            velocity=(4 * self.velocity - coarse.velocity) / 3,
+            error=error,
+        )
+
+
+class _Estimate:
+    """Best estimates for a batch of geodesics."""
+
+    def __init__(self, nodes, dist, velocity, error):
+        self.nodes, self.dist, self.velocity, self.error = nodes, dist, velocity, error
