@@ -73,6 +73,42 @@ def check_points(points, dim, name="point"):
     return tensor
 
 
+def check_scalar_field(values, points, name, point_ndim=1):
+    """Check a user callable returned a tensor with one value per point.
+
+    Parameters
+    ----------
+    values : object
+        What the callable returned.
+    points : torch.Tensor, shape=[..., *point_shape]
+        What it was given.
+    name : str
+        Name of the callable, for the error message.
+    point_ndim : int
+        Number of axes of one point.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not a tensor of shape ``points.shape[:-point_ndim]``.
+    """
+    if not isinstance(values, torch.Tensor):
+        raise ValueError(f"{name} must return a torch tensor, got {type(values).__name__}.")
+    expected = tuple(points.shape[: points.ndim - point_ndim])
+    if tuple(values.shape) != expected:
+        raise ValueError(
+            f"{name} must return one value per point: for points of shape "
+            f"{tuple(points.shape)} it returned shape {tuple(values.shape)}, "
+            f"expected {expected}."
+        )
+
+
+def first_invalid(valid, values, points):
+    """Value and point at the first ``False`` of ``valid``, for error messages."""
+    index = tuple(int(i) for i in torch.nonzero(~valid)[0])
+    return values[index].item(), points[index].detach().tolist()
+
+
 def broadcast_pair(point_a, point_b):
     """Broadcast two point tensors against each other, shape ``[..., dim]``."""
     try:

@@ -26,33 +26,10 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from geomstats_density._arrays import DTYPE, to_torch
+from geomstats_density._arrays import DTYPE, check_scalar_field, first_invalid, to_torch
 from geomstats_density.exceptions import DomainError
 
 LOG_2PI = math.log(2 * math.pi)
-
-
-def check_scalar_field(values, points, name):
-    """Check a callable returned a tensor with one value per point.
-
-    Raises
-    ------
-    ValueError
-        If ``values`` is not a tensor of shape ``points.shape[:-1]``.
-    """
-    if not isinstance(values, torch.Tensor):
-        raise ValueError(f"{name} must return a torch tensor, got {type(values).__name__}.")
-    if tuple(values.shape) != tuple(points.shape[:-1]):
-        raise ValueError(
-            f"{name} must return one value per point: for points of shape "
-            f"{tuple(points.shape)} it returned shape {tuple(values.shape)}."
-        )
-
-
-def first_invalid(valid, values, points):
-    """Value and point at the first ``False`` of ``valid``, for error messages."""
-    index = tuple(int(i) for i in torch.nonzero(~valid)[0])
-    return values[index].item(), points[index].detach().tolist()
 
 
 def check_log_density(values, points, name="log_density"):

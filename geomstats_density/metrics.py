@@ -32,27 +32,13 @@ import geomstats.backend as gs
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
 from geomstats_density._arrays import (
+    check_scalar_field,
     check_points,
     to_backend,
     to_torch,
 )
 from geomstats_density.exceptions import DomainError
 from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
-
-
-def _check_scalar_field(values, points, name, point_ndim=1):
-    """Check a user callable returned one value per point (``point_ndim`` axes each)."""
-    if not isinstance(values, torch.Tensor):
-        raise ValueError(
-            f"{name} must return a torch tensor, got {type(values).__name__}."
-        )
-    expected = tuple(points.shape[: points.ndim - point_ndim])
-    if tuple(values.shape) != expected:
-        raise ValueError(
-            f"{name} must return one value per point: for points of shape "
-            f"{tuple(points.shape)} it returned shape {tuple(values.shape)}, "
-            f"expected {expected}."
-        )
 
 
 # Times along a chord and weights at which the factor is averaged.
@@ -278,7 +264,7 @@ class ConformalMetric(RiemannianMetric):
 
     def _base_plus(self, values, points):
         """Check the callable's values; add a conformally flat model's own factor."""
-        _check_scalar_field(values, points, "log_factor")
+        check_scalar_field(values, points, "log_factor")
         if isinstance(self.geometry, ConformallyFlat):
             return values + self.geometry.log_factor(points)
         return values
@@ -806,7 +792,7 @@ class DensityConformalMetric(ConformalMetric):
             If ``log Q`` is NaN, infinite or not below 0 (``Q`` must be in (0, 1)).
         """
         values = self.log_quality(self.from_coordinates(points))
-        _check_scalar_field(values, points, "log_quality")
+        check_scalar_field(values, points, "log_quality")
         valid = torch.isfinite(values) & (values < 0)
         if not bool(valid.all()):
             index = tuple(int(i) for i in torch.nonzero(~valid)[0])
@@ -815,7 +801,7 @@ class DensityConformalMetric(ConformalMetric):
 
     def _log_factor_from_quality(self, points):
         log_quality = self.log_quality(points)
-        _check_scalar_field(log_quality, points, "log_quality", self._space.point_ndim)
+        check_scalar_field(log_quality, points, "log_quality", self._space.point_ndim)
         # Not finite exactly where log Q is not in (-inf, 0).
         return 2.0 * torch.log(-log_quality)
 

@@ -29,13 +29,8 @@ import math
 
 import torch
 
-from geomstats_density._arrays import DTYPE, to_torch
-from geomstats_density.densities import (
-    Gaussian,
-    as_density,
-    check_scalar_field,
-    first_invalid,
-)
+from geomstats_density._arrays import DTYPE, check_scalar_field, first_invalid, to_torch
+from geomstats_density.densities import Gaussian, as_density
 from geomstats_density.exceptions import DomainError
 
 DEFAULT_EPS = 0.1
