@@ -15,7 +15,7 @@ from matplotlib import cm
 
 from geomstats_density._arrays import DTYPE, to_numpy
 from geomstats_density.metrics import DensityConformalMetric
-from geomstats_density.paper_examples import _figure_path, _result
+from geomstats_density.paper_examples import example_result, figure_path
 from geomstats_density.plotting import new_axes, plot_curves_3d, save_figure
 from geomstats_density.quality import DensityRatio
 from geomstats_density.reports import N_EVAL, curve_report, slerp
@@ -80,7 +80,7 @@ def example_sphere_caps(out_dir=None, progress=True):
         curve_report(space.metric, geodesic, log_density=caps, name="geodesic"),
         curve_report(space.metric, great_circle, log_density=caps, name="great circle"),
     ]
-    path = _figure_path(out_dir, "example_sphere_caps")
+    path = figure_path(out_dir, "example_sphere_caps")
     if path is not None:
         times = np.linspace(0, 1, 201)
         # Drawn just above the surface so that it does not hide them.
@@ -98,7 +98,7 @@ def example_sphere_caps(out_dir=None, progress=True):
         ax.set_box_aspect((1, 1, 1), zoom=1.5)
         ax.set_title("vMF caps on the sphere (colour: density / max)")
         save_figure(ax.figure, path)
-    return _result(
+    return example_result(
         "sphere",
         "vMF caps on the 2-sphere",
         geodesic,

@@ -362,10 +362,48 @@ class ConformalMetric(RiemannianMetric):
         """
         return None if self._embedded else QUADRATURE_RULES[self.quadrature]
 
+    @property
+    def euclidean_chords(self):
+        """Whether curve pieces are Euclidean chords of the coordinates.
+
+        True without ``phi`` on vector spaces and Poincare models; the Newton
+        solver then differentiates pieces in closed form.
+        """
+        return self.phi is None and not self._embedded
+
+    def base_sq_lengths(self, left, right):
+        """Squared base lengths ``|phi(right) - phi(left)|^2`` of curve pieces.
+
+        Parameters
+        ----------
+        left, right : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        sq_lengths : torch.Tensor, shape=[...]
+        """
+        chord = self.image_tensor(right) - self.image_tensor(left)
+        return (chord * chord).sum(-1)
+
+    def curve_base_sq_lengths(self, nodes):
+        """:meth:`base_sq_lengths` of consecutive nodes, ``phi`` evaluated once per node.
+
+        Parameters
+        ----------
+        nodes : torch.Tensor, shape=[..., n_nodes, dim]
+
+        Returns
+        -------
+        sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
+        """
+        image = self.image_tensor(nodes)
+        chord = image[..., 1:, :] - image[..., :-1, :]
+        return (chord * chord).sum(-1)
+
     def segment_sq_lengths(self, left, right):
         """Squared length estimates of curve pieces ``[left, right]``.
 
-        ``lambda * |phi(right) - phi(left)|^2``, where ``lambda`` averages the
+        ``lambda * base_sq_lengths(left, right)``, where ``lambda`` averages the
         factor ``exp(f)`` along the chord by the metric's quadrature: the
         midpoint value (the paper's Eq. 5) or Simpson's rule, which also sees the
         nodes (the midpoint rule alone lets coarse curves "tunnel": a long chord
@@ -389,13 +427,7 @@ class ConformalMetric(RiemannianMetric):
             return torch.exp(
                 self.log_factor_tensor(self.geometry.midpoint(left, right))
             ) * self.geometry.sq_dist(left, right)
-        chord = self.image_tensor(right) - self.image_tensor(left)
-        times, weights = self.quadrature_rule
-        factor = sum(
-            weight * torch.exp(self.log_factor_tensor((1 - time) * left + time * right))
-            for time, weight in zip(times, weights)
-        )
-        return factor * (chord * chord).sum(-1)
+        return self._chord_factor(left, right) * self.base_sq_lengths(left, right)
 
     def curve_sq_lengths(self, nodes):
         """Squared length estimates of the pieces of polygonal curves.
@@ -414,20 +446,27 @@ class ConformalMetric(RiemannianMetric):
         left, right = nodes[..., :-1, :], nodes[..., 1:, :]
         if self._embedded:
             return self.segment_sq_lengths(left, right)
-        image = self.image_tensor(nodes)
-        chord = image[..., 1:, :] - image[..., :-1, :]
-        times, weights = self.quadrature_rule
-        node_factor = torch.exp(self.log_factor_tensor(nodes)) if 0.0 in times else None
-        factor = 0.0
-        for time, weight in zip(times, weights):
-            if time == 0.0:
+        node_factor = None
+        if 0.0 in self.quadrature_rule[0]:
+            node_factor = torch.exp(self.log_factor_tensor(nodes))
+        return self._chord_factor(left, right, node_factor) * self.curve_base_sq_lengths(nodes)
+
+    def _chord_factor(self, left, right, node_factor=None):
+        """The factor averaged along chords by the quadrature rule, shape ``[...]``.
+
+        ``node_factor``, the factor at the nodes of curves whose consecutive
+        nodes are ``left`` and ``right``, saves evaluating it twice per node.
+        """
+        total = 0.0
+        for time, weight in zip(*self.quadrature_rule):
+            if node_factor is not None and time == 0.0:
                 values = node_factor[..., :-1]
-            elif time == 1.0:
+            elif node_factor is not None and time == 1.0:
                 values = node_factor[..., 1:]
             else:
                 values = torch.exp(self.log_factor_tensor((1 - time) * left + time * right))
-            factor = factor + weight * values
-        return factor * (chord * chord).sum(-1)
+            total = total + weight * values
+        return total
 
     def geodesic_acceleration(self, position, velocity):
         r"""Closed-form ``-Gamma(z)(v, v)`` of the conformal metric.

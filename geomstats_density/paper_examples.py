@@ -58,7 +58,7 @@ def _density_space(dim, log_quality, phi=None, **solver_options):
     return space
 
 
-def _figure_path(out_dir, name):
+def figure_path(out_dir, name):
     if out_dir is None:
         return None
     out_dir = pathlib.Path(out_dir)
@@ -66,7 +66,7 @@ def _figure_path(out_dir, name):
     return out_dir / f"{name}.png"
 
 
-def _result(number, title, geodesic, seconds, exact=None, figure=None, **extra):
+def example_result(number, title, geodesic, seconds, exact=None, figure=None, **extra):
     length = float(geodesic.dist)
     return {
         "example": number,
@@ -95,7 +95,7 @@ def example_1(out_dir=None, progress=True):
     clock = time.perf_counter()
     geodesic = space.metric.geodesic(initial_point=start, end_point=end)
     seconds = time.perf_counter() - clock
-    path = _figure_path(out_dir, "example_1_plane")
+    path = figure_path(out_dir, "example_1_plane")
     if path is not None:
         ax = new_axes()
         ax.plot(
@@ -110,7 +110,7 @@ def example_1(out_dir=None, progress=True):
         ax.legend()
         ax.set_title("Example 1: Q = 1/2 on the plane")
         save_figure(ax.figure, path)
-    return _result(1, "Plane, Q = 1/2", geodesic, seconds, exact=LN2 * math.sqrt(2), figure=path)
+    return example_result(1, "Plane, Q = 1/2", geodesic, seconds, exact=LN2 * math.sqrt(2), figure=path)
 
 
 # ----------------------------------------------------------------------
@@ -147,7 +147,7 @@ def example_2(out_dir=None, progress=True):
     clock = time.perf_counter()
     geodesic = space.metric.geodesic(initial_point=start, end_point=end)
     seconds = time.perf_counter() - clock
-    path = _figure_path(out_dir, "example_2_sphere")
+    path = figure_path(out_dir, "example_2_sphere")
     if path is not None:
         times = np.linspace(0, 1, 101)
         image = {
@@ -159,7 +159,7 @@ def example_2(out_dir=None, progress=True):
         ax = plot_curves_3d(image, surface="sphere", center=(0.0, 0.0, 1.0))
         ax.set_title("Example 2: images on the sphere")
         save_figure(ax.figure, path)
-    return _result(
+    return example_result(
         2, "Plane onto a sphere, Q = 1/2", geodesic, seconds, exact=LN2 * math.pi / 3, figure=path
     )
 
@@ -195,7 +195,7 @@ def example_3(out_dir=None, progress=True):
     geodesic = space.metric.geodesic(initial_point=start, end_point=end)
     seconds = time.perf_counter() - clock
     exact = LN2 * (2 * math.sqrt(1.3**2 - 1) + math.pi - 2 * math.acos(1 / 1.3))
-    path = _figure_path(out_dir, "example_3_disk")
+    path = figure_path(out_dir, "example_3_disk")
     if path is not None:
         ax = plot_quality_map(
             space.metric.log_quality,
@@ -205,7 +205,7 @@ def example_3(out_dir=None, progress=True):
         )
         ax.set_title("Example 3: around the unit disk")
         save_figure(ax.figure, path)
-    return _result(3, "Plane without the unit disk", geodesic, seconds, exact=exact, figure=path)
+    return example_result(3, "Plane without the unit disk", geodesic, seconds, exact=exact, figure=path)
 
 
 # ----------------------------------------------------------------------
@@ -248,12 +248,12 @@ def example_4(out_dir=None, progress=True):
     clock = time.perf_counter()
     geodesic = space.metric.log_solver.solve(end, start, initial_curve=initial)
     seconds = time.perf_counter() - clock
-    path = _figure_path(out_dir, "example_4_cube")
+    path = figure_path(out_dir, "example_4_cube")
     if path is not None:
         ax = plot_curves_3d({"geodesic": geodesic, "linear": chord}, surface="cube")
         ax.set_title("Example 4: over the cube's faces")
         save_figure(ax.figure, path)
-    return _result(4, "Surface of the cube", geodesic, seconds, exact=2 * LN2, figure=path)
+    return example_result(4, "Surface of the cube", geodesic, seconds, exact=2 * LN2, figure=path)
 
 
 # ----------------------------------------------------------------------
@@ -304,7 +304,7 @@ def example_5(out_dir=None, progress=True, n_samples=1024, seed=0):
     table = compare_interpolations(space.metric, start, end, geodesic=geodesic, log_density=mixture)
     arc = DiscreteCurve(np.array([_on_horseshoe(a) for a in np.linspace(-60, 60, 129)]))
     table.append(curve_report(space.metric, arc, log_density=mixture, name="circle arc"))
-    path = _figure_path(out_dir, "example_5_mixture")
+    path = figure_path(out_dir, "example_5_mixture")
     if path is not None:
         curves = {
             "geodesic": geodesic,
@@ -317,7 +317,7 @@ def example_5(out_dir=None, progress=True, n_samples=1024, seed=0):
         )
         ax.set_title("Example 5: realism index of a Gaussian mixture")
         save_figure(ax.figure, path)
-    return _result(
+    return example_result(
         5,
         "Gaussian mixture (horseshoe)",
         geodesic,
@@ -399,13 +399,13 @@ def example_6(out_dir=None, progress=True):
             row["mean_P_feature"] = float(torch.exp(feature.log_probability(points)).mean())
     paths = {}
     for name in ("map", "strip"):
-        paths[name] = _figure_path(out_dir, f"example_6_feature_{name}")
+        paths[name] = figure_path(out_dir, f"example_6_feature_{name}")
     if out_dir is not None:
         ax = plot_quality_map(quality, (-3, 3), (-3, 3), curves=curves, resolution=120)
         ax.set_title("Example 6: realistic AND blob on top")
         save_figure(ax.figure, paths["map"])
         save_figure(plot_decoded_strip(blob_generator, curves, n_images=9), paths["strip"])
-    return _result(
+    return example_result(
         6,
         "Feature: blob in the top half",
         geodesic,
@@ -460,7 +460,7 @@ def example_7(out_dir=None, progress=True, dim=100):
     for row in table:
         norms = np.linalg.norm(to_numpy(curves[row["curve"]](times)), axis=-1)
         row["min_norm"], row["max_norm"] = float(norms.min()), float(norms.max())
-    path = _figure_path(out_dir, "example_7_soap_bubble")
+    path = figure_path(out_dir, "example_7_soap_bubble")
     if path is not None:
         ax = new_axes(figsize=(5.5, 3.5))
         for name, curve in curves.items():
@@ -472,7 +472,7 @@ def example_7(out_dir=None, progress=True, dim=100):
         ax.legend()
         ax.set_title(f"Example 7: norms along curves, N(0, I) in D = {dim}")
         save_figure(ax.figure, path)
-    return _result(
+    return example_result(
         7, f"Soap bubble, Gaussian in D = {dim}", geodesic, seconds, figure=path, table=table
     )
 

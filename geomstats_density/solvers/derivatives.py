@@ -99,7 +99,7 @@ def energy_derivatives(metric, nodes):
     -------
     derivatives : EnergyDerivatives
     """
-    if metric.phi is None and metric.quadrature_rule is not None:
+    if metric.euclidean_chords:
         energy, grad_left, grad_right, piece_hessian = _conformal_pieces(metric, nodes)
     else:
         energy, grad_left, grad_right, piece_hessian = _autodiff_pieces(metric, nodes)
