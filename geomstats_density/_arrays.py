@@ -80,7 +80,7 @@ def check_scalar_field(values, points, name, point_ndim=1):
     ----------
     values : object
         What the callable returned.
-    points : torch.Tensor, shape=[..., *point_shape]
+    points : torch.Tensor, shape=[...] + point_shape
         What it was given.
     name : str
         Name of the callable, for the error message.

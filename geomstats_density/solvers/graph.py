@@ -1,10 +1,21 @@
-"""Global starts: shortest paths on a grid graph with conformal edge lengths.
+"""Global starts: shortest paths on graphs whose edges weigh their conformal lengths.
 
 A local solver started on the straight line stays in the straight line's basin:
-it cannot jump over a high-factor wall, and on thin high-quality sets (the paper's
+it cannot jump over a high-factor wall, it stays in a shallow local minimum when
+the density's modes are off the line, and on thin high-quality sets (the paper's
 cube, Example 4) it settles into zig-zags of the discrete energy. A shortest path
-on a grid over the endpoints' box, whose edges weigh ``exp(f(mid) / 2) |chord|``,
-lands in the right basin; the Newton solver then refines it.
+on a graph over the space lands in the right basin; the Newton solver then
+refines it.
+
+The graph's vertices are a grid over the endpoints' box (dimensions 1 to 3), or a
+cloud of points: samples of the quality's density, or points the user gives
+(any dimension), each joined to its nearest neighbours. Every edge is a straight
+segment weighing its conformal length ``int exp(f / 2) |d phi|`` (trapezoid rule on
+a few sub-pieces; infinite, hence dropped, where the segment leaves the metric's
+domain). For each batch of endpoint pairs the endpoints join the graph as vertices,
+linked to their nearest vertices and to each other (so the straight line is always
+a candidate), and Dijkstra's algorithm (``scipy.sparse.csgraph``) runs once per
+distinct start. The path is resampled evenly in the metric's length.
 """
 
 import itertools
@@ -13,21 +24,185 @@ import numpy as np
 import scipy.sparse
 import torch
 from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from geomstats_density._arrays import DTYPE, to_numpy
+from geomstats_density.densities import GaussianMixture, KernelDensity
+from geomstats_density.quality import Product
+
+INITIALIZATIONS = ("auto", "line", "graph", "grid")
 
 # Grid points per axis: about 10^4 to 10^5 vertices in all.
 GRID_SIZES = {1: 1025, 2: 129, 3: 41}
+GRAPH_DEFAULTS = {
+    "grid_size": None,
+    "margin": 0.5,
+    "n_neighbors": 10,
+    "n_samples": 2000,
+    "seed": 0,
+}
+# Sub-pieces of the trapezoid rule along an edge: grid edges are short; cloud
+# edges are longer; the edge joining a pair's endpoints can cross a whole valley.
+GRID_EDGE_PIECES = 2
+CLOUD_EDGE_PIECES = 4
+PAIR_EDGE_PIECES = 32
+# Edges whose conformal lengths are evaluated in one torch call.
+EDGE_CHUNK = 1 << 15
+# Entries of Dijkstra's dense [sources, vertices] output held at once.
+DIJKSTRA_ENTRIES = 1 << 22
 
 
-def grid_graph_curves(metric, start, end, n_nodes, grid_size=None, margin=0.5):
-    """Initial curves from shortest paths on a grid graph.
+def straight_edge_lengths(metric, left, right, n_pieces):
+    """Conformal lengths of straight segments, infinite where one leaves the domain.
+
+    ``int_0^1 exp(f(z(t)) / 2) |d/dt phi(z(t))| dt`` along ``z(t) = left + t
+    (right - left)``, by the trapezoid rule on ``n_pieces`` equal sub-pieces.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    left, right : ndarray, shape=[n_edges, dim]
+    n_pieces : int
+
+    Returns
+    -------
+    lengths : ndarray, shape=[n_edges]
+    """
+    times = torch.linspace(0.0, 1.0, n_pieces + 1, dtype=DTYPE)[:, None]
+    lengths = []
+    with torch.no_grad():
+        for begin in range(0, len(left), EDGE_CHUNK):
+            tail = torch.from_numpy(left[begin : begin + EDGE_CHUNK])[:, None]
+            head = torch.from_numpy(right[begin : begin + EDGE_CHUNK])[:, None]
+            points = tail + times * (head - tail)
+            root_factor = torch.exp(0.5 * metric.log_factor_or_inf(points))
+            image = metric.image_tensor(points)
+            pieces = torch.linalg.vector_norm(image[:, 1:] - image[:, :-1], dim=-1)
+            mean_root = 0.5 * (root_factor[:, 1:] + root_factor[:, :-1])
+            lengths.append(to_numpy((pieces * mean_root).sum(-1)))
+    return np.concatenate(lengths) if lengths else np.zeros(0)
+
+
+class ConformalGraph:
+    """A graph over points of the space, with conformal edge lengths.
+
+    Built once, it serves any number of endpoint pairs (:meth:`curves`).
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    vertices : ndarray, shape=[n_vertices, dim]
+    tails, heads : ndarray of int, shape=[n_edges]
+        Undirected edges, each once.
+    n_pieces : int
+        Sub-pieces of the trapezoid rule along each edge.
+    n_attach : int
+        Nearest vertices each endpoint of a query is joined to.
+    """
+
+    def __init__(self, metric, vertices, tails, heads, n_pieces, n_attach):
+        weights = straight_edge_lengths(metric, vertices[tails], vertices[heads], n_pieces)
+        finite = np.isfinite(weights)
+        self.metric = metric
+        self.vertices = vertices
+        self.tails, self.heads, self.weights = tails[finite], heads[finite], weights[finite]
+        self.n_pieces = n_pieces
+        self.n_attach = min(n_attach, len(vertices))
+        self._tree = cKDTree(vertices)
+
+    @property
+    def n_vertices(self):
+        return len(self.vertices)
+
+    @property
+    def n_edges(self):
+        return len(self.weights)
+
+    def curves(self, start, end, n_nodes):
+        """Shortest paths from ``start`` to ``end``, as curves of ``n_nodes`` nodes.
+
+        Parameters
+        ----------
+        start, end : ndarray, shape=[batch, dim]
+            Distinct endpoints of each pair.
+        n_nodes : int
+            Nodes of each curve, spaced evenly in the metric's length.
+
+        Returns
+        -------
+        nodes : ndarray, shape=[batch, n_nodes, dim]
+
+        Raises
+        ------
+        ValueError
+            If no path of finite length joins a pair.
+        """
+        batch = start.shape[0]
+        endpoints, index = np.unique(np.concatenate([start, end]), axis=0, return_inverse=True)
+        index = self.n_vertices + index.reshape(-1)
+        sources, targets = index[:batch], index[batch:]
+        graph = self._with_endpoints(endpoints, sources, targets)
+        vertices = np.concatenate([self.vertices, endpoints])
+        unique_sources, source_row = np.unique(sources, return_inverse=True)
+        chunk = max(1, DIJKSTRA_ENTRIES // len(vertices))
+        curves = np.empty((batch, n_nodes, start.shape[1]))
+        for begin in range(0, len(unique_sources), chunk):
+            arcs, predecessors = dijkstra(
+                graph,
+                directed=False,
+                indices=unique_sources[begin : begin + chunk],
+                return_predecessors=True,
+            )
+            for b in np.flatnonzero((source_row >= begin) & (source_row < begin + chunk)):
+                row = source_row[b] - begin
+                path = _walk_back(predecessors[row], sources[b], targets[b])
+                if path is None:
+                    raise ValueError(
+                        f"No path of finite length joins {start[b].tolist()} to "
+                        f"{end[b].tolist()} on the graph: the metric's domain is cut "
+                        "between them, or the straight segment and the graph's edges "
+                        "all leave it (give more graph points or neighbours)."
+                    )
+                curves[b] = _even_in_length(vertices[path], arcs[row, path], n_nodes)
+        return curves
+
+    def _with_endpoints(self, endpoints, sources, targets):
+        """The graph with the endpoints joined to their nearest vertices and pairs."""
+        n_endpoints = len(endpoints)
+        _, near = self._tree.query(endpoints, k=self.n_attach)
+        near = near.reshape(n_endpoints, self.n_attach)
+        attach_tails = np.repeat(self.n_vertices + np.arange(n_endpoints), self.n_attach)
+        attach_heads = near.reshape(-1)
+        attach_weights = straight_edge_lengths(
+            self.metric, endpoints[attach_tails - self.n_vertices], self.vertices[attach_heads],
+            self.n_pieces,
+        )
+        pairs = np.unique(np.sort(np.stack([sources, targets], axis=-1), axis=-1), axis=0)
+        pair_weights = straight_edge_lengths(
+            self.metric,
+            endpoints[pairs[:, 0] - self.n_vertices],
+            endpoints[pairs[:, 1] - self.n_vertices],
+            PAIR_EDGE_PIECES,
+        )
+        tails = np.concatenate([self.tails, attach_tails, pairs[:, 0]])
+        heads = np.concatenate([self.heads, attach_heads, pairs[:, 1]])
+        weights = np.concatenate([self.weights, attach_weights, pair_weights])
+        finite = np.isfinite(weights)
+        size = self.n_vertices + n_endpoints
+        # Explicit zeros stay edges: an endpoint may coincide with a vertex.
+        return scipy.sparse.coo_matrix(
+            (weights[finite], (tails[finite], heads[finite])), shape=(size, size)
+        ).tocsr()
+
+
+def grid_graph(metric, start, end, grid_size=None, margin=0.5):
+    """A grid graph over the endpoints' box, each vertex joined to its ``3^dim - 1`` neighbours.
 
     Parameters
     ----------
     metric : ConformalMetric
     start, end : ndarray, shape=[batch, dim]
-        Endpoints; ``dim`` must be at most 3.
-    n_nodes : int
-        Nodes of each returned curve, spaced evenly in the metric's length.
+        Endpoints the grid must cover; ``dim`` must be at most 3.
     grid_size : int, optional
         Grid points per axis; 1025, 129 and 41 in dimensions 1, 2 and 3.
     margin : float
@@ -36,47 +211,186 @@ def grid_graph_curves(metric, start, end, n_nodes, grid_size=None, margin=0.5):
 
     Returns
     -------
-    nodes : ndarray, shape=[batch, n_nodes, dim]
+    graph : ConformalGraph
     """
     dim = start.shape[-1]
     if dim not in GRID_SIZES:
         raise ValueError(f"Grid graphs are built in dimensions 1 to 3, not {dim}.")
     grid_size = grid_size or GRID_SIZES[dim]
+    if grid_size < 2:
+        raise ValueError(f"grid_size must be at least 2, got {grid_size}.")
     reach = margin * np.max(np.linalg.norm(end - start, axis=-1))
     low = np.minimum(start.min(0), end.min(0)) - reach
     high = np.maximum(start.max(0), end.max(0)) + reach
     axes = [np.linspace(lo, hi, grid_size) for lo, hi in zip(low, high)]
     vertices = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, dim)
     tails, heads = _grid_edges(grid_size, dim)
-    with torch.no_grad():
-        left = torch.from_numpy(vertices[tails])
-        right = torch.from_numpy(vertices[heads])
-        chord = metric.image_tensor(right) - metric.image_tensor(left)
-        log_factor = metric.log_factor_or_inf(0.5 * (left + right))
-        weights = (torch.exp(0.5 * log_factor) * torch.linalg.vector_norm(chord, dim=-1)).numpy()
-        # Paths visit vertices too: keep edges whose ends are inside the domain.
-        inside = torch.isfinite(metric.log_factor_or_inf(torch.from_numpy(vertices))).numpy()
-    keep = np.isfinite(weights) & inside[tails] & inside[heads]
-    graph = scipy.sparse.coo_matrix(
-        (weights[keep], (tails[keep], heads[keep])), shape=(len(vertices),) * 2
-    ).tocsr()
-    sources = _nearest_vertex(start, low, high, grid_size)
-    targets = _nearest_vertex(end, low, high, grid_size)
-    unique_sources, source_row = np.unique(sources, return_inverse=True)
-    _, predecessors = dijkstra(
-        graph, directed=False, indices=unique_sources, return_predecessors=True
+    return ConformalGraph(metric, vertices, tails, heads, GRID_EDGE_PIECES, n_attach=3**dim)
+
+
+def point_graph(metric, points, n_neighbors=10):
+    """A k-nearest-neighbour graph over a cloud of points.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    points : ndarray, shape=[n_points, dim]
+        Vertices: samples of the density, or any points where curves may run.
+    n_neighbors : int
+        Each point is joined to its ``n_neighbors`` nearest points (Euclidean),
+        and so is each endpoint of a query.
+
+    Returns
+    -------
+    graph : ConformalGraph
+    """
+    if points.ndim != 2 or len(points) < 2:
+        raise ValueError(
+            f"Graph points must have shape [n_points >= 2, dim], got {points.shape}."
+        )
+    if n_neighbors < 1:
+        raise ValueError(f"n_neighbors must be positive, got {n_neighbors}.")
+    k = min(n_neighbors, len(points) - 1)
+    _, near = cKDTree(points).query(points, k=k + 1)
+    tails = np.repeat(np.arange(len(points)), k + 1)
+    heads = near.reshape(-1)
+    edges = np.unique(np.sort(np.stack([tails, heads], axis=-1), axis=-1), axis=0)
+    edges = edges[edges[:, 0] != edges[:, 1]]
+    return ConformalGraph(
+        metric, points, edges[:, 0], edges[:, 1], CLOUD_EDGE_PIECES, n_attach=n_neighbors
     )
-    curves = np.empty((start.shape[0], n_nodes, dim))
-    for b in range(start.shape[0]):
-        path = _walk_back(predecessors[source_row[b]], sources[b], targets[b])
-        if path is None:
+
+
+def quality_density(metric):
+    """The density a density-conformal metric's quality is read from, or None.
+
+    Looks through products of qualities for the first factor built on a density
+    (:class:`~geomstats_density.quality.RealismIndex`,
+    :class:`~geomstats_density.quality.Typicality`,
+    :class:`~geomstats_density.quality.DensityRatio`).
+    """
+    quality = getattr(metric, "log_quality", None)
+    factors = quality.factors if isinstance(quality, Product) else (quality,)
+    for factor in factors:
+        density = getattr(factor, "density", None)
+        if density is not None:
+            return density
+    return None
+
+
+def is_multimodal(density):
+    """Whether a density is a mixture of several Gaussians or a kernel estimate."""
+    if isinstance(density, GaussianMixture):
+        return density.means.shape[0] > 1
+    if isinstance(density, KernelDensity):
+        return density.data.shape[0] > 1
+    return False
+
+
+class GlobalStart:
+    """Chooses, builds and keeps the graph whose shortest paths start local solves.
+
+    Parameters
+    ----------
+    initialization : {'auto', 'line', 'graph', 'grid'}
+        ``'line'``: no graph, curves start on the straight line. ``'grid'``: a
+        grid graph over the endpoints' box (:func:`grid_graph`, dimensions 1 to
+        3). ``'graph'``: a cloud graph over ``points`` if given
+        (:func:`point_graph`), else a grid in dimensions 1 to 3, else a cloud
+        graph over samples of the quality's density. ``'auto'``: as ``'graph'``
+        where ``points`` are given or the quality's density is multimodal (a
+        Gaussian mixture of several components, a kernel density estimate), as
+        ``'line'`` elsewhere; the test costs nothing.
+    points : array-like, shape=[n_points, dim], optional
+        Vertices of the cloud graph, e.g. encodings of a data set.
+    options : dict, optional
+        ``grid_size`` (points per axis; 1025, 129, 41 in dimensions 1, 2, 3),
+        ``margin`` (0.5: the grid covers the endpoints' box grown by this times
+        the longest pair), ``n_neighbors`` (10), ``n_samples`` (2000 density
+        samples) and ``seed`` (0, of the samples).
+
+    Notes
+    -----
+    A cloud graph does not depend on the endpoints: it is built once and kept.
+    """
+
+    def __init__(self, initialization="auto", points=None, options=None):
+        if initialization not in INITIALIZATIONS:
             raise ValueError(
-                f"No path of finite factor joins {start[b].tolist()} to "
-                f"{end[b].tolist()} on the grid: the metric's domain is cut."
+                f"initialization must be one of {list(INITIALIZATIONS)}, got {initialization!r}."
             )
-        polyline = np.concatenate([start[b : b + 1], vertices[path[1:-1]], end[b : b + 1]])
-        curves[b] = _even_in_length(metric, polyline, n_nodes)
-    return curves
+        unknown = sorted(set(options or {}) - set(GRAPH_DEFAULTS))
+        if unknown:
+            raise ValueError(
+                f"Unknown graph options {unknown}; known: {sorted(GRAPH_DEFAULTS)}."
+            )
+        if points is not None:
+            if initialization in ("line", "grid"):
+                raise ValueError(
+                    f"graph_points need initialization 'auto' or 'graph', not {initialization!r}."
+                )
+            points = to_numpy(points)
+            if points.ndim != 2 or len(points) < 2 or not np.all(np.isfinite(points)):
+                raise ValueError(
+                    "graph_points must be finite, of shape [n_points >= 2, dim]; got "
+                    f"shape {points.shape}."
+                )
+        self.initialization = initialization
+        self.points = points
+        self.options = {**GRAPH_DEFAULTS, **(options or {})}
+        self._cloud = None
+
+    def kind(self, metric, dim):
+        """``'grid'``, ``'points'`` or None (the straight line) for this metric."""
+        if self.initialization == "line":
+            return None
+        if self.initialization == "grid":
+            return "grid"
+        if self.points is not None:
+            return "points"
+        if self.initialization == "auto" and not is_multimodal(quality_density(metric)):
+            return None
+        return "grid" if dim in GRID_SIZES else "points"
+
+    def graph(self, metric, start, end):
+        """The graph for curves from ``start`` to ``end`` (``[batch, dim]``), or None."""
+        dim = start.shape[-1]
+        kind = self.kind(metric, dim)
+        if kind is None:
+            return None
+        if kind == "grid":
+            return grid_graph(
+                metric, start, end, self.options["grid_size"], self.options["margin"]
+            )
+        if self._cloud is None or self._cloud.metric is not metric:
+            points = self.points
+            if points is None:
+                points = density_samples(metric, self.options["n_samples"], self.options["seed"])
+            if points.shape[1] != dim:
+                raise ValueError(
+                    f"graph_points have dimension {points.shape[1]}, the points {dim}."
+                )
+            self._cloud = point_graph(metric, points, self.options["n_neighbors"])
+        return self._cloud
+
+
+def density_samples(metric, n_samples, seed):
+    """Samples of the quality's density, the vertices of a cloud graph.
+
+    Raises
+    ------
+    ValueError
+        If the metric's quality is not built on a density that can sample.
+    """
+    density = quality_density(metric)
+    if density is None:
+        raise ValueError(
+            "A graph start in dimension above 3 needs graph_points, or a "
+            "DensityConformalMetric whose quality is built on a density "
+            "(RealismIndex, Typicality, DensityRatio) that can sample."
+        )
+    samples = density.sample(n_samples, generator=torch.Generator().manual_seed(seed))
+    return to_numpy(samples)
 
 
 def _grid_edges(grid_size, dim):
@@ -93,26 +407,23 @@ def _grid_edges(grid_size, dim):
     return np.concatenate(tails), np.concatenate(heads)
 
 
-def _nearest_vertex(points, low, high, grid_size):
-    """Index of the grid vertex nearest to each point."""
-    cells = np.rint((points - low) / (high - low) * (grid_size - 1)).astype(int)
-    return np.ravel_multi_index(tuple(cells.T), (grid_size,) * points.shape[-1])
-
-
 def _walk_back(predecessors, source, target):
+    """Vertices of the shortest path from ``source`` to ``target``, or None."""
     path = [target]
     while path[-1] != source:
         previous = predecessors[path[-1]]
         if previous < 0:
             return None
         path.append(previous)
-    return path[::-1] if len(path) > 1 else [source, target]
+    return path[::-1]
 
 
-def _even_in_length(metric, polyline, n_nodes):
-    """``n_nodes`` points along a polyline, evenly spaced in the metric's length."""
-    with torch.no_grad():
-        pieces = torch.sqrt(metric.curve_sq_lengths(torch.from_numpy(polyline))).numpy()
-    arc = np.concatenate([[0.0], np.cumsum(pieces)])
+def _even_in_length(polyline, arc, n_nodes):
+    """``n_nodes`` points along a polyline at even steps of its arc length ``arc``."""
     targets = np.linspace(0.0, arc[-1], n_nodes)
-    return np.stack([np.interp(targets, arc, axis) for axis in polyline.T], axis=-1)
+    piece = np.clip(np.searchsorted(arc, targets, side="right") - 1, 0, len(arc) - 2)
+    span = arc[piece + 1] - arc[piece]
+    weight = np.divide(targets - arc[piece], span, out=np.zeros(n_nodes), where=span > 0)
+    nodes = (1 - weight)[:, None] * polyline[piece] + weight[:, None] * polyline[piece + 1]
+    nodes[0], nodes[-1] = polyline[0], polyline[-1]
+    return nodes

@@ -21,7 +21,7 @@ from geomstats_density.solvers.derivatives import (
     energy_derivatives,
     matrix_free_derivatives,
 )
-from geomstats_density.solvers.graph import grid_graph_curves
+from geomstats_density.solvers.graph import GlobalStart
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
 from geomstats_density.solvers.sobolev import steihaug_steps
 
@@ -55,11 +55,23 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         preconditioned by the curve's Sobolev operator (``'sobolev'``,
         :mod:`~geomstats_density.solvers.sobolev`). ``'auto'`` takes blocks up
         to dimension 32.
-    initialization : {'line', 'grid'}
-        Starting curve: the straight line, or the shortest path on a grid graph
-        with conformal edge lengths (dimensions 1 to 3,
-        :func:`~geomstats_density.solvers.graph.grid_graph_curves`), which finds
-        the right basin when the line is a saddle or sits in a poor local minimum.
+    initialization : {'auto', 'line', 'graph', 'grid'}
+        Starting curve: the straight line (``'line'``), or the shortest path on
+        a graph with conformal edge lengths, which finds the right basin when the
+        line is a poor local minimum (:mod:`~geomstats_density.solvers.graph`):
+        a grid over the endpoints' box (``'grid'``, dimensions 1 to 3), or
+        (``'graph'``) a k-nearest-neighbour graph over ``graph_points`` if given,
+        else a grid in dimensions 1 to 3, else a k-nearest-neighbour graph over
+        samples of the quality's density. ``'auto'`` (default) acts as
+        ``'graph'`` where ``graph_points`` are given or the quality's density is
+        multimodal (a Gaussian mixture of several components, a kernel density
+        estimate), and as ``'line'`` elsewhere
+        (:class:`~geomstats_density.solvers.graph.GlobalStart`).
+    graph_points : array-like, shape=[n_points, dim], optional
+        Vertices of the graph start, e.g. encodings of a data set.
+    graph_options : dict, optional
+        ``grid_size``, ``margin``, ``n_neighbors``, ``n_samples``, ``seed`` of
+        the graph start (:class:`~geomstats_density.solvers.graph.GlobalStart`).
     on_failure : {'warn', 'raise', 'ignore'}
         What to do when a curve misses ``max_iter`` or ``tol``: emit a
         :class:`GeodesicConvergenceWarning`, raise a
@@ -82,7 +94,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         max_iter=100,
         xtol=1e-6,
         hessian="auto",
-        initialization="line",
+        initialization="auto",
+        graph_points=None,
+        graph_options=None,
         on_failure="warn",
         progress=None,
     ):
@@ -91,19 +105,35 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             raise ValueError(
                 f"hessian must be 'auto', 'blocks' or 'sobolev', got {hessian!r}."
             )
-        if initialization not in ("line", "grid"):
-            raise ValueError(
-                f"initialization must be 'line' or 'grid', got {initialization!r}."
-            )
         self.xtol = xtol
         self.hessian = hessian
-        self.initialization = initialization
+        self.global_start = GlobalStart(initialization, graph_points, graph_options)
+
+    @property
+    def initialization(self):
+        """How curves start: ``'auto'``, ``'line'``, ``'graph'`` or ``'grid'``."""
+        return self.global_start.initialization
+
+    def start_graph(self, metric, start, end):
+        """The graph whose shortest paths start the curves, or None (straight lines).
+
+        Parameters
+        ----------
+        metric : ConformalMetric
+        start, end : ndarray, shape=[batch, dim]
+
+        Returns
+        -------
+        graph : ConformalGraph or None
+        """
+        return self.global_start.graph(metric, start, end)
 
     def _initial_nodes(self, metric, start, end, initial_curve):
         if initial_curve is not None:
             return nodes_of_curve(initial_curve, start, end, self.n_nodes)
-        if self.initialization == "grid":
-            return grid_graph_curves(metric, start, end, self.n_nodes)
+        graph = self.start_graph(metric, start, end)
+        if graph is not None:
+            return graph.curves(start, end, self.n_nodes)
         weights = uniform_times(self.n_nodes)[None, :, None]
         return (1 - weights) * start[:, None] + weights * end[:, None]
 

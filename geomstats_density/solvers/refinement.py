@@ -92,11 +92,11 @@ class RefiningGeodesicSolver(LogSolver, ABC):
 
         Parameters
         ----------
-        point, base_point : array-like, shape=[..., *space.shape]
+        point, base_point : array-like, shape=[...] + space.shape
 
         Returns
         -------
-        tangent_vec : array-like, shape=[..., *space.shape]
+        tangent_vec : array-like, shape=[...] + space.shape
         """
         return self.solve(point, base_point).initial_velocity
 
@@ -105,7 +105,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
 
         Parameters
         ----------
-        point, base_point : array-like, shape=[..., *space.shape]
+        point, base_point : array-like, shape=[...] + space.shape
 
         Returns
         -------
@@ -122,7 +122,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
 
         Parameters
         ----------
-        point, base_point : array-like, shape=[..., *space.shape]
+        point, base_point : array-like, shape=[...] + space.shape
         initial_curve : DiscreteCurve or array-like, shape=[..., n, n_coords], optional
             Starting curve(s) with these endpoints, in the metric's coordinates.
 
