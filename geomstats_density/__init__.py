@@ -3,7 +3,11 @@
 Conformal and density-conformal Riemannian metrics for geomstats, with fast
 geodesic solvers. See https://arxiv.org/abs/1904.03445 for the method.
 
-Qualities, densities and curve reports are the submodules
+A generator's latent space is a :class:`LatentSpace`; sets of points (measures)
+get the kernel-mean-embedding metric :class:`KernelMeanEmbeddingMetric`; density
+fitting to latent codes is :mod:`~geomstats_density.fitting`, and the experiments
+on shipped data are :mod:`geomstats_density.experiments`. Qualities, densities
+and curve reports are the submodules
 :mod:`~geomstats_density.quality`, :mod:`~geomstats_density.densities` and
 :mod:`~geomstats_density.reports`; figures are in :mod:`~geomstats_density.plotting`
 (imported on demand: it needs matplotlib).
@@ -17,6 +21,8 @@ from geomstats_density.exceptions import (
     GeodesicConvergenceWarning,
     NonUniqueGeodesicWarning,
 )
+from geomstats_density.latent import LatentSpace
+from geomstats_density.measures import KernelMeanEmbeddingMetric
 from geomstats_density.metrics import ConformalMetric, DensityConformalMetric
 from geomstats_density.solvers import (
     GeodesicODESolver,
@@ -38,6 +44,8 @@ __all__ = [
     "GeodesicConvergenceWarning",
     "GeodesicCurve",
     "GeodesicODESolver",
+    "KernelMeanEmbeddingMetric",
+    "LatentSpace",
     "ManifoldExpSolver",
     "ManifoldGeodesicSolver",
     "NeuralGeodesicSolver",

