@@ -16,6 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 GROUPS = [
     ["README.md"],
     ["docs/quickstart.md", "docs/solvers.md"],
+    ["docs/latent.md"],
 ]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 

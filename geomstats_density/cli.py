@@ -1,11 +1,15 @@
 """The ``geomstats-density`` command.
 
 ``geomstats-density demo [--out DIR] [--no-progress]`` runs the paper's examples
-on built-in data, writes their figures and a Markdown report (lengths against
-their exact values, the interpolation comparison tables) to DIR.
+on built-in data, then the experiments of :mod:`geomstats_density.experiments`
+(MNIST, molecules, point clouds; each skipped, with a note, when the packages of
+the ``experiments`` extra are missing), writes their figures and a Markdown
+report (lengths against their exact values, the interpolation comparison
+tables) to DIR.
 """
 
 import argparse
+import importlib
 import pathlib
 import sys
 import time
@@ -16,13 +20,36 @@ from geomstats_density.manifold_examples import example_sphere_caps
 from geomstats_density.paper_examples import EXAMPLES
 from geomstats_density.reports import markdown_table
 
+
+
+def experiment(name):
+    """The demo entry running ``geomstats_density.experiments.<name>.run``.
+
+    The module is imported when the entry runs: the molecule experiment needs
+    RDKit, which the core package does not.
+    """
+
+    def run_experiment(out_dir, progress):
+        module = importlib.import_module(f"geomstats_density.experiments.{name}")
+        return module.run(out_dir=out_dir, progress=progress)
+
+    run_experiment.__name__ = f"experiment_{name}"
+    return run_experiment
+
+
 # Everything the demo runs, in the order of its report.
-DEMO_EXAMPLES = (*EXAMPLES, example_sphere_caps)
+DEMO_EXAMPLES = (
+    *EXAMPLES,
+    example_sphere_caps,
+    experiment("mnist"),
+    experiment("molecules"),
+    experiment("point_clouds"),
+)
 
 LENGTH_COLUMNS = ["example", "title", "length", "exact", "relative_error", "converged", "seconds"]
 
 
-def demo_report(results):
+def demo_report(results, skipped=()):
     """The demo's Markdown report from the examples' results.
 
     Parameters
@@ -30,6 +57,8 @@ def demo_report(results):
     results : list of dict
         As returned by the ``example_*`` functions of
         :mod:`geomstats_density.paper_examples`.
+    skipped : sequence of str
+        One line per example that could not run.
 
     Returns
     -------
@@ -44,6 +73,8 @@ def demo_report(results):
         ),
         markdown_table(results, columns=LENGTH_COLUMNS, digits=6),
     ]
+    if skipped:
+        sections.append("Skipped:\n\n" + "\n".join(f"- {line}" for line in skipped))
     for result in results:
         if "table" in result:
             sections.append(f"## Example {result['example']}: {result['title']}")
@@ -74,13 +105,17 @@ def run_demo(out_dir, progress=True):
     """
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
+    results, skipped = [], []
     with tqdm(DEMO_EXAMPLES, desc="examples", unit="example", disable=not progress) as bar:
         for example in bar:
             bar.set_postfix_str(example.__name__)
-            results.append(example(out_dir=out_dir, progress=progress))
+            try:
+                results.append(example(out_dir=out_dir, progress=progress))
+            except ImportError as error:  # an experiment whose extra is missing
+                skipped.append(f"{example.__name__}: {error}")
+                print(f"Skipped {example.__name__}: {error}", file=sys.stderr)
     report_path = out_dir / "report.md"
-    report_path.write_text(demo_report(results))
+    report_path.write_text(demo_report(results, skipped))
     return report_path
 
 

@@ -23,6 +23,7 @@ float32 copy instead and converts at the boundary.
 """
 
 import copy
+import math
 
 import torch
 
@@ -331,6 +332,8 @@ class LatentSpace(Euclidean):
             method=method,
             solver_options=solver_options,
         )
+        # The generator runs at every point: its output size stands for the cost.
+        self.metric.point_cost = math.prod(self.sample_shape)
 
     def flat_samples(self, codes):
         """``G(z)`` flattened, the map ``Phi`` of ``lengths_in='samples'``.

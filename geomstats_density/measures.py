@@ -448,26 +448,3 @@ class KernelMeanEmbeddingMetric(DensityConformalMetric):
             matrix, lowered.reshape(*batch, dim * dim, dim).transpose(-1, -2)
         )
         return to_backend(raised.reshape(*batch, dim, dim, dim).detach())
-
-    def curve_log_quality(self, points):
-        """The paper's curve quality ``sum_i log Q(mid_i) MMD(x_i, x_{i+1})``.
-
-        Parameters
-        ----------
-        points : array-like, shape=[..., n_points, k * d]
-            Nodes of the curve, in order.
-
-        Returns
-        -------
-        log_quality : array-like, shape=[...]
-        """
-        points = self.points_tensor(points, "points")
-        if points.ndim < 2 or points.shape[-2] < 2:
-            raise ValueError(
-                f"points must have shape [..., n_points >= 2, dim], got "
-                f"{tuple(points.shape)}."
-            )
-        left, right = points[..., :-1, :], points[..., 1:, :]
-        lengths = torch.sqrt(self.base_sq_lengths(left, right).clamp_min(0.0))
-        pieces = self.log_quality_tensor(0.5 * (left + right)) * lengths
-        return to_backend(pieces.sum(-1))

@@ -114,6 +114,14 @@ class ConformalMetric(RiemannianMetric):
         The space's own metric ``g^0``, as geomstats defines it.
     geometry : ConformallyFlat, EmbeddedManifold or None
         How ``g^0`` enters the computations; None on Euclidean vector spaces.
+    point_cost : int
+        Scalars one evaluation of ``log_factor`` (and ``phi``) computes per point,
+        1 by default. Solvers run problems of fewer than ``SMALL_PROBLEM_SIZE``
+        scalars (nodes times coordinates times this) on one torch thread, where
+        torch's threading costs more than it saves; set it to the size of a
+        network's activations when a network computes the factor (a
+        :class:`~geomstats_density.latent.LatentSpace` sets the size of a
+        generated sample).
 
     Notes
     -----
@@ -163,6 +171,7 @@ class ConformalMetric(RiemannianMetric):
         self._log_factor = log_factor
         self.phi = phi
         self.quadrature = quadrature
+        self.point_cost = 1
         # Imported here: the solvers import this module for type checks.
         from geomstats_density.solvers import make_log_solver
         from geomstats_density.solvers.ode import GeodesicODESolver
@@ -884,8 +893,7 @@ class DensityConformalMetric(ConformalMetric):
             base_lengths = torch.sqrt(self.geometry.sq_dist(left, right))
         else:
             mid = 0.5 * (left + right)
-            chord = right - left if self.phi is None else self.phi(right) - self.phi(left)
-            base_lengths = torch.linalg.vector_norm(chord, dim=-1)
+            base_lengths = torch.sqrt(self.curve_base_sq_lengths(points).clamp_min(0.0))
             if isinstance(self.geometry, ConformallyFlat):
                 base_lengths = torch.exp(0.5 * self.geometry.log_factor(mid)) * base_lengths
         pieces = self.log_quality_tensor(mid) * base_lengths

@@ -9,14 +9,17 @@ from geomstats_density.paper_examples import example_1, example_5
 
 
 def test_demo_writes_figures_and_report(tmp_path, monkeypatch, capsys):
-    # Two examples stand for all six (each is tested in test_examples.py).
-    monkeypatch.setattr(cli, "DEMO_EXAMPLES", (example_1, example_5))
+    # Two examples stand for all (each is tested on its own); an experiment whose
+    # module cannot be imported is skipped with a note.
+    missing = cli.experiment("not_installed")
+    monkeypatch.setattr(cli, "DEMO_EXAMPLES", (example_1, missing, example_5))
     assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
     report = (tmp_path / "demo" / "report.md").read_text()
     assert "## Geodesic lengths" in report
     assert "| 1 | Plane, Q = 1/2 | 0.980258 | 0.980258 |" in report
     assert "## Example 5: Gaussian mixture (horseshoe)" in report
     assert "| geodesic |" in report and "| slerp |" in report
+    assert "- experiment_not_installed: No module named" in report
     for name in ("example_1_plane.png", "example_5_mixture.png"):
         assert (tmp_path / "demo" / name).read_bytes()[:4] == b"\x89PNG"
         assert f"]({name})" in report

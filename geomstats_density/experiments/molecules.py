@@ -775,3 +775,7 @@ def main(argv=None):
     print(markdown_table(result["table"]))
     print(json.dumps(result["training"], indent=1))
     return result
+
+
+if __name__ == "__main__":
+    main()

@@ -200,7 +200,7 @@ class ManifoldGeodesicSolver(RefiningGeodesicSolver):
 
     Endpoints that are cut points of the base metric (antipodal on a sphere, a
     half-turn apart on ``SO(3)``) have several base geodesics between them; the
-    solver then warns (:class:`~geomstats_density.manifolds.NonUniqueGeodesicWarning`)
+    solver then warns (:class:`~geomstats_density.exceptions.NonUniqueGeodesicWarning`)
     and starts from one of them, so it returns one of the geodesics.
     """
 

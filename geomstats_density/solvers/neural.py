@@ -106,7 +106,8 @@ class NeuralGeodesicSolver(LogSolver):
         curve = _MLPCurve(start, end, self.hidden, generator)
         optimizer = torch.optim.Adam(curve.parameters, lr=self.lr, betas=self.betas)
         show = self.progress if self.progress is not None else self.n_steps > 1000
-        with torch_threads_for(start.shape[0] * self.n_points * max(self.hidden, default=1)):
+        width = max(max(self.hidden, default=1), metric.point_cost)
+        with torch_threads_for(start.shape[0] * self.n_points * width):
             for _ in tqdm(range(self.n_steps), desc="neural geodesics", disable=not show):
                 times = _random_times(start.shape[0], self.n_points, generator)
                 loss = _energy(metric, curve, times).sum()

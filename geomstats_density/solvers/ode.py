@@ -98,7 +98,7 @@ class GeodesicODESolver(ExpSolver):
         if end == 0.0:
             return np.broadcast_to(position[:, None], (batch, times.size, dim))
         try:
-            with torch_threads_for(state.size * 8):
+            with torch_threads_for(state.size * 8 * metric.point_cost):
                 solution = solve_ivp(
                     rhs,
                     (0.0, end),

@@ -142,7 +142,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         estimate = None
         if moving.any():
             nodes = self._initial_nodes(metric, start[moving], end[moving], initial_curve)
-            with torch_threads_for(nodes.size * 4):
+            with torch_threads_for(nodes.size * 4 * metric.point_cost):
                 estimate = self._refine(metric, nodes)
         curve = self._assemble(metric, start, moving, estimate, batch_shape)
         self._report(curve)
