@@ -9,8 +9,11 @@ coupling between problems) so that LAPACK factors the whole batch in one call.
 import functools
 
 import numpy as np
-import scipy.linalg
 from scipy.linalg import lapack
+
+# Bisection steps on the smallest eigenvalue: from Gershgorin's bound to 1e-6 of
+# the diagonal's scale takes about 30.
+MAX_BISECTIONS = 64
 
 
 @functools.lru_cache(maxsize=64)
@@ -177,26 +180,57 @@ def _shifted_solve(hessian, gradient, shift_floor, scale, max_attempts=40):
     return None, None, shift_floor + offset
 
 
-def _lowest_eigenpair(band, scale, n_inverse_iterations=3):
-    """Smallest eigenvalue of a symmetric band matrix and a unit eigenvector.
+def _lowest_eigenpair(band, scale, rtol=1e-6, n_inverse_iterations=3):
+    """Smallest eigenvalue of a symmetric band matrix that is not positive
+    definite, and a unit eigenvector.
 
-    The eigenvalue by bisection on the band's tridiagonal form (no ``N x N``
-    matrix is formed), the eigenvector by inverse iteration with a banded LU.
+    The eigenvalue by bisection on positive definiteness (the band Cholesky
+    factorisation of ``H - sigma I`` succeeds iff ``sigma`` is below it),
+    between Gershgorin's lower bound and 0, to ``rtol * scale``: each step costs
+    ``O(size * width^2)``, where LAPACK's banded eigensolver costs
+    ``O(size^2 * width)`` (0.6 s for a 16-D curve of 512 nodes). The eigenvector
+    by inverse iteration with the Cholesky factor of ``H - sigma I`` just below it.
+
+    Returns
+    -------
+    eigenvalue : float
+        An upper bound within ``rtol * scale`` of the smallest eigenvalue.
+    vector : ndarray, shape=[size]
     """
-    (eigenvalue,) = scipy.linalg.eig_banded(
-        band, lower=True, eigvals_only=True, select="i", select_range=(0, 0)
-    )
-    half_width, size = band.shape[0] - 1, band.shape[1]
-    full = np.zeros((2 * half_width + 1, size))
-    for k in range(half_width + 1):
-        full[half_width + k, : size - k] = band[k, : size - k]
-        full[half_width - k, k:] = band[k, : size - k]
-    full[half_width] -= eigenvalue - 1e-10 * scale
+    size = band.shape[1]
+    off_diagonal = np.zeros(size)
+    for k in range(1, band.shape[0]):
+        magnitude = np.abs(band[k, : size - k])
+        off_diagonal[: size - k] += magnitude
+        off_diagonal[k:] += magnitude
+    low = float(np.min(band[0] - off_diagonal)) - rtol * scale
+    factor = _shifted_cholesky(band, low)
+    while factor is None:  # rounding: Gershgorin's bound was not quite low enough
+        low -= rtol * (scale + abs(low))
+        factor = _shifted_cholesky(band, low)
+    high = 0.0
+    for _ in range(MAX_BISECTIONS):
+        if high - low <= rtol * scale:
+            break
+        middle = 0.5 * (low + high)
+        candidate = _shifted_cholesky(band, middle)
+        if candidate is None:
+            high = middle
+        else:
+            low, factor = middle, candidate
     vector = np.random.default_rng(0).standard_normal(size)
     for _ in range(n_inverse_iterations):
-        vector = scipy.linalg.solve_banded((half_width, half_width), full, vector)
+        vector, _ = lapack.dpbtrs(factor, vector, lower=1)
         vector /= np.linalg.norm(vector)
-    return eigenvalue, vector
+    return high, vector
+
+
+def _shifted_cholesky(band, shift):
+    """Band Cholesky factor of ``H - shift I``, or None if it is not positive definite."""
+    shifted = band.copy()
+    shifted[0] -= shift
+    factor, info = lapack.dpbtrf(shifted, lower=1)
+    return factor if info == 0 else None
 
 
 def _to_boundary(step, direction, gradient, radius):

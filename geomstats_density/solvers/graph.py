@@ -9,8 +9,13 @@ refines it.
 
 The graph's vertices are a grid over the endpoints' box (dimensions 1 to 3), or a
 cloud of points: samples of the quality's density, or points the user gives
-(any dimension), each joined to its nearest neighbours. Every edge is a straight
-segment weighing its conformal length ``int exp(f / 2) |d phi|`` (trapezoid rule on
+(any dimension), each joined to its nearest neighbours. A cloud of samples of a
+Gaussian mixture also holds the mixture's means, each joined to the nearest other
+means: in high dimension the samples of a component lie on a thin shell far from
+its mean and from the other components, so that a nearest-neighbour graph over
+them falls apart into one piece per component and its paths run through the
+shells, not the modes; the edges between means are the routes from mode to mode.
+Every edge is a straight segment weighing its conformal length ``int exp(f / 2) |d phi|`` (trapezoid rule on
 a few sub-pieces; infinite, hence dropped, where the segment leaves the metric's
 domain). For each batch of endpoint pairs the endpoints join the graph as vertices,
 linked to their nearest vertices and to each other (so the straight line is always
@@ -46,6 +51,8 @@ GRAPH_DEFAULTS = {
 GRID_EDGE_PIECES = 2
 CLOUD_EDGE_PIECES = 4
 PAIR_EDGE_PIECES = 32
+# Other means each mean of a Gaussian mixture is joined to in a cloud graph.
+MODE_NEIGHBORS = 32
 # Edges whose conformal lengths are evaluated in one torch call.
 EDGE_CHUNK = 1 << 15
 # Entries of Dijkstra's dense [sources, vertices] output held at once.
@@ -98,10 +105,20 @@ class ConformalGraph:
         Sub-pieces of the trapezoid rule along each edge.
     n_attach : int
         Nearest vertices each endpoint of a query is joined to.
+    long_edges : ndarray of int, shape=[n_long, 2], optional
+        More undirected edges, weighed on ``PAIR_EDGE_PIECES`` sub-pieces: long
+        edges that may cross a valley.
     """
 
-    def __init__(self, metric, vertices, tails, heads, n_pieces, n_attach):
+    def __init__(self, metric, vertices, tails, heads, n_pieces, n_attach, long_edges=None):
         weights = straight_edge_lengths(metric, vertices[tails], vertices[heads], n_pieces)
+        if long_edges is not None and len(long_edges):
+            long_weights = straight_edge_lengths(
+                metric, vertices[long_edges[:, 0]], vertices[long_edges[:, 1]], PAIR_EDGE_PIECES
+            )
+            tails = np.concatenate([tails, long_edges[:, 0]])
+            heads = np.concatenate([heads, long_edges[:, 1]])
+            weights = np.concatenate([weights, long_weights])
         finite = np.isfinite(weights)
         self.metric = metric
         self.vertices = vertices
@@ -228,7 +245,7 @@ def grid_graph(metric, start, end, grid_size=None, margin=0.5):
     return ConformalGraph(metric, vertices, tails, heads, GRID_EDGE_PIECES, n_attach=3**dim)
 
 
-def point_graph(metric, points, n_neighbors=10):
+def point_graph(metric, points, n_neighbors=10, hubs=None):
     """A k-nearest-neighbour graph over a cloud of points.
 
     Parameters
@@ -239,6 +256,9 @@ def point_graph(metric, points, n_neighbors=10):
     n_neighbors : int
         Each point is joined to its ``n_neighbors`` nearest points (Euclidean),
         and so is each endpoint of a query.
+    hubs : ndarray of int, optional
+        Indices of points (e.g. the means of a mixture) each also joined to its
+        ``MODE_NEIGHBORS`` nearest other hubs, by edges weighed as long edges.
 
     Returns
     -------
@@ -256,8 +276,20 @@ def point_graph(metric, points, n_neighbors=10):
     heads = near.reshape(-1)
     edges = np.unique(np.sort(np.stack([tails, heads], axis=-1), axis=-1), axis=0)
     edges = edges[edges[:, 0] != edges[:, 1]]
+    long_edges = None
+    if hubs is not None and len(hubs) > 1:
+        hubs = np.asarray(hubs)
+        k_hubs = min(MODE_NEIGHBORS, len(hubs) - 1)
+        _, near = cKDTree(points[hubs]).query(points[hubs], k=k_hubs + 1)
+        pairs = np.stack([np.repeat(hubs, k_hubs + 1), hubs[near.reshape(-1)]], axis=-1)
+        long_edges = np.unique(np.sort(pairs, axis=-1), axis=0)
+        long_edges = long_edges[long_edges[:, 0] != long_edges[:, 1]]
+        # Hub pairs that are also nearest neighbours keep the long edge only.
+        short = edges[:, 0] * len(points) + edges[:, 1]
+        edges = edges[~np.isin(short, long_edges[:, 0] * len(points) + long_edges[:, 1])]
     return ConformalGraph(
-        metric, points, edges[:, 0], edges[:, 1], CLOUD_EDGE_PIECES, n_attach=n_neighbors
+        metric, points, edges[:, 0], edges[:, 1], CLOUD_EDGE_PIECES, n_attach=n_neighbors,
+        long_edges=long_edges,
     )
 
 
@@ -307,7 +339,8 @@ class GlobalStart:
         ``grid_size`` (points per axis; 1025, 129, 41 in dimensions 1, 2, 3),
         ``margin`` (0.5: the grid covers the endpoints' box grown by this times
         the longest pair), ``n_neighbors`` (10), ``n_samples`` (2000 density
-        samples) and ``seed`` (0, of the samples).
+        samples) and ``seed`` (0, of the samples). A cloud of samples of a
+        Gaussian mixture also holds its means (:func:`density_samples`).
 
     Notes
     -----
@@ -363,19 +396,29 @@ class GlobalStart:
                 metric, start, end, self.options["grid_size"], self.options["margin"]
             )
         if self._cloud is None or self._cloud.metric is not metric:
-            points = self.points
+            points, hubs = self.points, None
             if points is None:
-                points = density_samples(metric, self.options["n_samples"], self.options["seed"])
+                points, hubs = density_samples(
+                    metric, self.options["n_samples"], self.options["seed"]
+                )
             if points.shape[1] != dim:
                 raise ValueError(
                     f"graph_points have dimension {points.shape[1]}, the points {dim}."
                 )
-            self._cloud = point_graph(metric, points, self.options["n_neighbors"])
+            self._cloud = point_graph(metric, points, self.options["n_neighbors"], hubs)
         return self._cloud
 
 
 def density_samples(metric, n_samples, seed):
     """Samples of the quality's density, the vertices of a cloud graph.
+
+    Returns
+    -------
+    points : ndarray, shape=[n_points, dim]
+        ``n_samples`` samples, followed by the means of a Gaussian mixture of
+        several components.
+    hubs : ndarray of int or None
+        Indices of those means among the points (:func:`point_graph`).
 
     Raises
     ------
@@ -389,8 +432,12 @@ def density_samples(metric, n_samples, seed):
             "DensityConformalMetric whose quality is built on a density "
             "(RealismIndex, Typicality, DensityRatio) that can sample."
         )
-    samples = density.sample(n_samples, generator=torch.Generator().manual_seed(seed))
-    return to_numpy(samples)
+    samples = to_numpy(density.sample(n_samples, generator=torch.Generator().manual_seed(seed)))
+    if isinstance(density, GaussianMixture) and density.means.shape[0] > 1:
+        means = to_numpy(density.means)
+        hubs = len(samples) + np.arange(len(means))
+        return np.concatenate([samples, means]), hubs
+    return samples, None
 
 
 def _grid_edges(grid_size, dim):
