@@ -756,16 +756,29 @@ class ConformalMetric(RiemannianMetric):
             return super().dist(point_a, point_b)
         return self.log_solver.solve(point_b, point_a).dist
 
-    def dist_pairwise(self, points, n_jobs=1, **joblib_kwargs):
-        """Pairwise distances, all pairs solved in one vectorised batch.
+    def dist_pairwise(
+        self, points, n_jobs=1, batch_size=None, progress=None, client=None, **joblib_kwargs
+    ):
+        """Pairwise distances, solved in vectorised batches of pairs.
+
+        See :func:`~geomstats_density.distances.pairwise_distances`: batches of
+        ``batch_size`` pairs, one graph start for all of them, a progress bar over
+        the pairs, and optionally a Dask cluster.
 
         Parameters
         ----------
-        points : array-like, shape=[n_samples, dim]
+        points : array-like, shape=[n_samples, {dim, [n, n]}]
         n_jobs : int
             Used only by solvers without batched distances (geomstats' own).
+        batch_size : int, optional
+            Pairs per vectorised solve; memory grows linearly with it. Default
+            :data:`~geomstats_density.distances.DEFAULT_BATCH_SIZE`.
+        progress : bool or None
+            Show a progress bar over the pairs; None shows it from 64 pairs on.
+        client : distributed.Client, optional
+            Solve the batches on this Dask cluster.
         **joblib_kwargs
-            Passed to joblib with such solvers.
+            Passed to joblib with solvers without batched distances.
 
         Returns
         -------
@@ -773,19 +786,15 @@ class ConformalMetric(RiemannianMetric):
         """
         if not hasattr(self.log_solver, "solve"):
             return super().dist_pairwise(points, n_jobs=n_jobs, **joblib_kwargs)
-        points = self.points_tensor(points, "points")
-        if points.ndim != 2:
-            raise ValueError(
-                f"points must have shape [n_samples, dim], got {tuple(points.shape)}."
-            )
-        rows, cols = np.triu_indices(points.shape[0], k=1)
-        upper = to_torch(
-            self.dist(self._to_points_backend(points[cols]), self._to_points_backend(points[rows]))
+        from geomstats_density.distances import DEFAULT_BATCH_SIZE, pairwise_distances
+
+        return pairwise_distances(
+            self,
+            points,
+            batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
+            progress=progress,
+            client=client,
         )
-        dist = torch.zeros(points.shape[0], points.shape[0], dtype=points.dtype)
-        dist[rows, cols] = upper
-        dist[cols, rows] = upper
-        return to_backend(dist)
 
 
 class DensityConformalMetric(ConformalMetric):

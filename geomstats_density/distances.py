@@ -1,0 +1,428 @@
+"""Many geodesic distances at once: batched, on one graph, optionally on Dask.
+
+:func:`pairwise_distances` fills the distance matrix of a set of points and
+:func:`paired_distances` measures many given pairs. Both split the pairs into
+batches of ``batch_size``, each solved by one vectorised call of the metric's
+boundary-value solver (one energy evaluation per Newton iteration serves the
+whole batch), so memory stays bounded by the batch size however many pairs
+there are. When the solver starts curves from shortest paths on a graph
+(:meth:`NewtonGeodesicSolver.start_graph
+<geomstats_density.solvers.newton.NewtonGeodesicSolver.start_graph>`), the graph
+is built once, for the box of all the points, and serves every batch. A progress
+bar counts the pairs.
+
+With a ``dask.distributed`` client the batches run as tasks on its workers: the
+metric, the graph and the points are shipped once (cloudpickle), each task solves
+``batches_per_task`` batches, and the results are the single-process results: the
+same batches are solved in the same way. ``dask[distributed]`` is the optional
+extra ``distributed``: ``pip install "geomstats-density[distributed]"``.
+
+Example::
+
+    from geomstats_density.distances import pairwise_distances
+
+    matrix = pairwise_distances(space.metric, points, batch_size=64)
+    # or, the geomstats way:
+    matrix = space.metric.dist_pairwise(points, batch_size=256)
+"""
+
+import contextlib
+import warnings
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from geomstats_density._arrays import broadcast_pair, to_backend, to_numpy, torch_threads_for
+from geomstats_density.exceptions import GeodesicConvergenceError, GeodesicConvergenceWarning
+
+# Pairs solved in one vectorised call: large enough to amortise Python overheads,
+# small enough that a batch stops refining node counts when its own hardest pair
+# is done (see docs/distances.md for the timings behind it).
+DEFAULT_BATCH_SIZE = 64
+# Below this many pairs the progress bar is noise (as for the solvers' own bars).
+PROGRESS_MIN_PAIRS = 64
+# Points whose pairwise chords are computed at once when looking for the longest.
+_CHORD_ROWS = 1 << 20
+
+
+def pairwise_distances(
+    metric, points, batch_size=DEFAULT_BATCH_SIZE, progress=None, client=None,
+    batches_per_task=1,
+):
+    """Geodesic distances between all pairs of points, solved in batches.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+        A metric whose ``log_solver`` has a batched ``solve`` (the Newton,
+        neural and manifold solvers of this package).
+    points : array-like, shape=[n_points, {dim, [n, n]}]
+    batch_size : int
+        Pairs solved in one vectorised call; memory grows linearly with it.
+    progress : bool or None
+        Show a progress bar over the pairs; None shows it from 64 pairs on.
+    client : distributed.Client, optional
+        Run the batches as tasks of this Dask cluster; None solves them here.
+    batches_per_task : int
+        Batches each Dask task solves (with a client only).
+
+    Returns
+    -------
+    dist : array-like, shape=[n_points, n_points]
+        Symmetric, zero on the diagonal: ``dist[i, j]`` is the distance from
+        ``points[i]`` to ``points[j]``, solved once for ``i < j``.
+
+    Raises
+    ------
+    ValueError
+        If ``points`` is not of shape ``[n_points, ...]`` with finite
+        coordinates, or ``batch_size`` or ``batches_per_task`` is not a
+        positive integer.
+    ImportError
+        If a client is given and ``dask.distributed`` is not installed.
+    """
+    batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
+    _check_progress(progress)
+    coordinates = _point_coordinates(metric, points, "points")
+    if coordinates.ndim != 2:
+        raise ValueError(
+            "points must have shape [n_points, *point_shape], got coordinates of "
+            f"shape {tuple(coordinates.shape)}."
+        )
+    n_points = coordinates.shape[0]
+    pairs = _UpperPairs(n_points)
+    values = _solve_pairs(
+        metric, coordinates, pairs, batch_size, progress, client, batches_per_task
+    )
+    dist = np.zeros((n_points, n_points))
+    for row in range(n_points - 1):
+        begin = pairs.offsets[row]
+        dist[row, row + 1 :] = values[begin : begin + n_points - 1 - row]
+    return to_backend(dist + dist.T)
+
+
+def paired_distances(
+    metric, points_a, points_b, batch_size=DEFAULT_BATCH_SIZE, progress=None, client=None,
+    batches_per_task=1,
+):
+    """Geodesic distances ``dist(points_a[k], points_b[k])``, solved in batches.
+
+    The batched counterpart of ``metric.dist(points_a, points_b)`` for many pairs.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    points_a, points_b : array-like, shape=[..., {dim, [n, n]}]
+        Broadcast against each other.
+    batch_size, progress, client, batches_per_task
+        As in :func:`pairwise_distances`.
+
+    Returns
+    -------
+    dist : array-like, shape=[...]
+
+    Raises
+    ------
+    ValueError
+        If the points have the wrong shape, a NaN or infinite coordinate, do not
+        broadcast, or ``batch_size`` or ``batches_per_task`` is not a positive
+        integer.
+    """
+    batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
+    _check_progress(progress)
+    start, end = broadcast_pair(
+        torch.from_numpy(_point_coordinates(metric, points_a, "points_a")),
+        torch.from_numpy(_point_coordinates(metric, points_b, "points_b")),
+    )
+    batch_shape = tuple(start.shape[:-1])
+    n_coords = start.shape[-1]
+    start = start.reshape(-1, n_coords).numpy()
+    end = end.reshape(-1, n_coords).numpy()
+    coordinates = np.concatenate([start, end])
+    pairs = _GivenPairs(len(start))
+    values = _solve_pairs(
+        metric, coordinates, pairs, batch_size, progress, client, batches_per_task
+    )
+    return to_backend(values.reshape(batch_shape))
+
+
+def _check_sizes(batch_size, batches_per_task):
+    """Positive integers, or a ValueError naming the argument."""
+    for name, value in (("batch_size", batch_size), ("batches_per_task", batches_per_task)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(batch_size), int(batches_per_task)
+
+
+def _check_progress(progress):
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise ValueError(f"progress must be True, False or None, got {progress!r}.")
+
+
+def _point_coordinates(metric, points, name):
+    """Validated coordinates ``[..., n_coords]`` of points, as a float64 numpy array."""
+    return np.ascontiguousarray(to_numpy(metric.points_tensor(points, name)))
+
+
+# ----------------------------------------------------------------------
+# Pairs, by their index in a fixed order: no list of all pairs is ever held.
+# ----------------------------------------------------------------------
+class _UpperPairs:
+    """The pairs ``(i, j)``, ``i < j``, of ``n_points`` points, row by row."""
+
+    def __init__(self, n_points):
+        self.n_points = n_points
+        rows = np.arange(n_points)
+        # Index of the first pair of each row.
+        self.offsets = rows * n_points - rows * (rows + 1) // 2
+
+    def __len__(self):
+        return self.n_points * (self.n_points - 1) // 2
+
+    def take(self, begin, stop):
+        """Point indices ``(rows, cols)`` of the pairs ``begin`` to ``stop``."""
+        index = np.arange(begin, stop)
+        rows = np.searchsorted(self.offsets, index, side="right") - 1
+        return rows, index - self.offsets[rows] + rows + 1
+
+
+class _GivenPairs:
+    """The pairs ``(k, n_pairs + k)`` of points stacked as ``[points_a; points_b]``."""
+
+    def __init__(self, n_pairs):
+        self.n_pairs = n_pairs
+
+    def __len__(self):
+        return self.n_pairs
+
+    def take(self, begin, stop):
+        index = np.arange(begin, stop)
+        return index, self.n_pairs + index
+
+
+# ----------------------------------------------------------------------
+# The functional core.
+# ----------------------------------------------------------------------
+def _solve_pairs(metric, coordinates, pairs, batch_size, progress, client, batches_per_task):
+    """Distances of all ``pairs`` of rows of ``coordinates``, shape ``[len(pairs)]``."""
+    if not hasattr(metric.log_solver, "solve"):
+        raise ValueError(
+            f"metric.log_solver ({type(metric.log_solver).__name__}) has no batched "
+            "solve: use metric.dist_pairwise, which falls back to geomstats' own loop."
+        )
+    if client is not None:
+        _check_client(client)
+    n_pairs = len(pairs)
+    values = np.zeros(n_pairs)
+    if n_pairs == 0:
+        return values
+    graph = shared_graph(metric, coordinates, pairs)
+    show = progress if progress is not None else n_pairs >= PROGRESS_MIN_PAIRS
+    task_size = batch_size * batches_per_task
+    converged = np.ones(n_pairs, dtype=bool)
+    on_failure = getattr(metric.log_solver, "on_failure", "warn")
+    with tqdm(total=n_pairs, desc="distances", unit="pair", disable=not show) as bar:
+        if client is None:
+            for begin in range(0, n_pairs, batch_size):
+                stop = min(begin + batch_size, n_pairs)
+                batch = solve_batch(metric, graph, coordinates, *pairs.take(begin, stop))
+                values[begin:stop], converged[begin:stop] = batch
+                bar.update(stop - begin)
+        else:
+            for begin, stop, batch in _dask_batches(
+                client, metric, graph, coordinates, pairs, batch_size, task_size
+            ):
+                values[begin:stop], converged[begin:stop] = batch
+                bar.update(stop - begin)
+    _report(metric.log_solver, converged, on_failure)
+    return values
+
+
+def shared_graph(metric, coordinates, pairs):
+    """The graph starting every batch, built once, or None (no graph start).
+
+    It is the graph one solve of all the pairs at once would build: for a grid,
+    the box of all the points grown by the solver's margin times the longest
+    pair; a cloud graph does not depend on the endpoints.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    coordinates : ndarray, shape=[n_points, n_coords]
+    pairs : sized object whose ``take(begin, stop)`` gives point indices
+
+    Returns
+    -------
+    graph : ConformalGraph or None
+    """
+    start_graph = getattr(metric.log_solver, "start_graph", None)
+    if start_graph is None:
+        return None
+    rows, cols = _longest_pair(coordinates, pairs)
+    if rows is None:
+        return None
+    # Endpoints with the same box and the same longest pair as all the pairs.
+    low, high = coordinates.min(0), coordinates.max(0)
+    start = np.stack([coordinates[rows], low, high])
+    end = np.stack([coordinates[cols], low, high])
+    return start_graph(metric, start, end)
+
+
+def _longest_pair(coordinates, pairs):
+    """Indices of the pair of distinct points with the longest chord, or Nones."""
+    best, longest = (None, None), 0.0
+    step = max(1, _CHORD_ROWS // max(1, coordinates.shape[1]))
+    for begin in range(0, len(pairs), step):
+        rows, cols = pairs.take(begin, min(begin + step, len(pairs)))
+        chords = np.linalg.norm(coordinates[cols] - coordinates[rows], axis=-1)
+        k = int(np.argmax(chords))
+        if chords[k] > longest:
+            best, longest = (rows[k], cols[k]), chords[k]
+    return best
+
+
+def solve_batch(metric, graph, coordinates, rows, cols):
+    """Distances from ``coordinates[rows]`` to ``coordinates[cols]``, one solve.
+
+    Pairs of equal points get 0 without a solve; the others start on the
+    graph's shortest paths when a graph is given.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    graph : ConformalGraph or None
+    coordinates : ndarray, shape=[n_points, n_coords]
+    rows, cols : ndarray of int, shape=[batch]
+
+    Returns
+    -------
+    dist : ndarray, shape=[batch]
+    converged : ndarray of bool, shape=[batch]
+    """
+    start, end = coordinates[rows], coordinates[cols]
+    dist = np.zeros(len(rows))
+    converged = np.ones(len(rows), dtype=bool)
+    moving = np.any(start != end, axis=-1)
+    if not moving.any():
+        return dist, converged
+    start, end = start[moving], end[moving]
+    solver = metric.log_solver
+    options = {}
+    if graph is not None:
+        # Sized as the solver sizes its own work: small batches run on one torch
+        # thread, here and on Dask workers alike, so the paths are the same.
+        with torch_threads_for(start.size * solver.n_nodes * 4 * metric.point_cost):
+            options["initial_curve"] = graph.curves(start, end, solver.n_nodes)
+    with _quiet(solver):
+        curve = solver.solve(
+            metric._to_points_backend(torch.from_numpy(end)),
+            metric._to_points_backend(torch.from_numpy(start)),
+            **options,
+        )
+    dist[moving] = to_numpy(curve.dist)
+    flags = getattr(curve, "converged", None)
+    if flags is not None:
+        converged[moving] = np.asarray(flags, dtype=bool)
+    return dist, converged
+
+
+@contextlib.contextmanager
+def _quiet(solver):
+    """No per-batch progress bars nor warnings: the caller reports over all pairs.
+
+    A solver that raises on failure still raises, at the first failing batch.
+    """
+    saved = {name: getattr(solver, name) for name in ("progress", "on_failure")
+             if hasattr(solver, name)}
+    if "progress" in saved:
+        solver.progress = False
+    if saved.get("on_failure") == "warn":
+        solver.on_failure = "ignore"
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(solver, name, value)
+
+
+def _report(solver, converged, on_failure):
+    """One warning (or error) for all the pairs that did not converge."""
+    failed = int(converged.size - np.count_nonzero(converged))
+    if failed == 0 or on_failure == "ignore":
+        return
+    failure = getattr(solver, "_optimiser_failure", None)
+    message = (
+        f"{failed} of {converged.size} geodesic distances did not converge"
+        + (f": {failure()}" if failure is not None else "")
+        + f", or the length did not reach tol={getattr(solver, 'tol', None)} within "
+        f"max_nodes={getattr(solver, 'max_nodes', None)} nodes. Raise those limits "
+        "(solver_options of the metric) or loosen tol."
+    )
+    if on_failure == "raise":
+        raise GeodesicConvergenceError(message)
+    warnings.warn(message, GeodesicConvergenceWarning, stacklevel=4)
+
+
+# ----------------------------------------------------------------------
+# Dask.
+# ----------------------------------------------------------------------
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError as error:
+        raise ImportError(
+            "Distances on a Dask cluster need dask.distributed: install the extra "
+            '"distributed" (pip install "geomstats-density[distributed]").'
+        ) from error
+    return distributed
+
+
+def _check_client(client):
+    if not isinstance(client, _import_distributed().Client):
+        raise ValueError(
+            f"client must be a dask.distributed Client, got {type(client).__name__}."
+        )
+
+
+class _Payload:
+    """What every task needs, shipped to the workers once."""
+
+    def __init__(self, metric, graph, coordinates, pairs, batch_size):
+        self.metric = metric
+        self.graph = graph
+        self.coordinates = coordinates
+        self.pairs = pairs
+        self.batch_size = batch_size
+
+
+def _task(payload, begin, stop):
+    """Solve the pairs ``begin`` to ``stop`` in batches of ``payload.batch_size``."""
+    dist = np.zeros(stop - begin)
+    converged = np.ones(stop - begin, dtype=bool)
+    for first in range(begin, stop, payload.batch_size):
+        last = min(first + payload.batch_size, stop)
+        rows, cols = payload.pairs.take(first, last)
+        batch = solve_batch(payload.metric, payload.graph, payload.coordinates, rows, cols)
+        dist[first - begin : last - begin], converged[first - begin : last - begin] = batch
+    return dist, converged
+
+
+def _dask_batches(client, metric, graph, coordinates, pairs, batch_size, task_size):
+    """``(begin, stop, (dist, converged))`` of each task, as the tasks finish."""
+    distributed = _import_distributed()
+    payload = _Payload(metric, graph, coordinates, pairs, batch_size)
+    [shipped] = client.scatter([payload], broadcast=True, hash=False)
+    n_pairs = len(pairs)
+    futures, ranges = [], {}
+    for begin in range(0, n_pairs, task_size):
+        stop = min(begin + task_size, n_pairs)
+        future = client.submit(_task, shipped, begin, stop, pure=False)
+        futures.append(future)
+        ranges[future.key] = (begin, stop)
+    try:
+        for future in distributed.as_completed(futures):
+            begin, stop = ranges[future.key]
+            yield begin, stop, future.result()
+    finally:
+        client.cancel([*futures, shipped])
