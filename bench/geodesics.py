@@ -639,7 +639,7 @@ def fmt_err(error):
 def fmt_ratio(ratio):
     if ratio is None or not math.isfinite(ratio):
         return "-"
-    if ratio >= 1e5:
+    if ratio >= 1e5 or ratio < 1e-3:
         return f"{ratio:.0e}"
     return f"{ratio:.2g}" if ratio < 10 else f"{ratio:,.0f}"
 

@@ -520,23 +520,8 @@ def scaling_bench(gmm2, args):
 # ----------------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------------
-def fmt_ms(seconds):
-    if not math.isfinite(seconds):
-        return "-"
-    ms = seconds * 1e3
-    return f"{ms:.3g}" if ms < 100 else f"{ms:,.0f}"
-
-
-def fmt_err(e):
-    return "-" if not math.isfinite(e) else f"{e:.1e}"
-
-
-def fmt_ratio(r):
-    if r is None or not math.isfinite(r):
-        return "-"
-    if r >= 1e5 or r < 1e-3:
-        return f"{r:.0e}"
-    return f"{r:.2g}" if r < 10 else f"{r:,.0f}"
+# The report formats bench/geodesics.py's tables use.
+fmt_ms, fmt_err, fmt_ratio = gb.fmt_time, gb.fmt_err, gb.fmt_ratio
 
 
 def ratios(peer, ours):
