@@ -781,10 +781,6 @@ def targets(all_rows, matrix):
     return lines
 
 
-def git_state():
-    return gb.git_state()
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -855,7 +851,7 @@ def main():
     finally:
         torch.set_num_threads(args.default_threads)
     meta = dict(
-        revision=git_state(),
+        revision=gb.git_state(),
         command="python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
         runtime=time.perf_counter() - started,
         load_start=load_start, load_end=os.getloadavg()[0],
