@@ -2,8 +2,9 @@
 """Latent-space geodesics with a generator in the loop: time and peak memory, ours vs the paper's.
 
 For latent dimensions D = 2, 16, 100, 512, a small float32 MLP generator
-``R^D -> R^784`` (one tanh layer of width ``max(64, D)``, so that its Jacobian
-has full rank D and the metric of ``lengths_in='samples'`` is not degenerate)
+``R^D -> R^784`` (one tanh layer of width ``max(64, 2 D)``, so that its
+Jacobian is well conditioned, of full rank D, and the metric of
+``lengths_in='samples'`` is not degenerate)
 sits in the loop of a :class:`LatentSpace`: the quality
 is the smooth typicality of the prior ``N(0, I_D)`` times the probability that a
 random linear classifier puts ``G(z)`` in class 0, and lengths are measured in
@@ -47,6 +48,10 @@ DIMS = (2, 16, 100, 512)
 QUICK_DIMS = (2, 100)
 SAMPLE_SIZE = 784
 MIN_HIDDEN = 64
+# Hidden width per latent dimension: a square random layer is nearly singular (its
+# smallest singular value is about D^{-1/2} of its largest), a 2D-wide one is not,
+# and trained decoders widen from the latent.
+WIDTH = 2
 N_CLASSES = 3
 NEURAL = dict(hidden=(100, 100, 100), n_points=20, n_steps=500, lr=1e-2)
 QUICK_NEURAL_STEPS = 100
@@ -84,7 +89,7 @@ def build_space(dim, lengths_in, method, options):
     from geomstats_density.latent import LatentSpace
 
     generator = torch.Generator().manual_seed(dim)
-    hidden = max(MIN_HIDDEN, dim)
+    hidden = max(MIN_HIDDEN, WIDTH * dim)
     mlp = torch.nn.Sequential(
         torch.nn.Linear(dim, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, SAMPLE_SIZE)
     )
@@ -214,7 +219,7 @@ def report(rows, args):
         (
             f"Python {platform.python_version()}, torch {torch.__version__}, "
             f"{multiprocessing.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in _load())}. "
-            f"Generator: MLP D-max(64, D)-{SAMPLE_SIZE} (tanh, float32 module run as float64); "
+            f"Generator: MLP D-max({MIN_HIDDEN}, {WIDTH}D)-{SAMPLE_SIZE} (tanh, float32 module run as float64); "
             "quality: smooth typicality of N(0, I) times P(class 0) of a linear classifier on G(z). "
             f"Ours: NewtonGeodesicSolver({_options(args.newton)}); neural: NeuralGeodesicSolver("
             f"{_options(solver_options('neural', args.quick, {}))})."

@@ -48,6 +48,10 @@ QUADRATURE_RULES = {
 }
 
 
+# Points per phi call when a Jacobian is built from forward-mode products.
+JACOBIAN_BATCH = 4096
+
+
 def _base_tensor(array):
     """A geomstats result as a tensor (copied: it may be a read-only numpy view)."""
     return to_torch(gs.copy(array))
@@ -313,13 +317,24 @@ class ConformalMetric(RiemannianMetric):
             return values, _gradient(values, points)
 
     def phi_jacobian(self, points):
-        """Jacobian of ``phi`` at each point, shape ``[..., m, dim]``."""
+        """Jacobian of ``phi`` at each point, shape ``[..., m, dim]``.
+
+        Columns come from forward-mode products, as many per ``phi`` call as
+        keep the call within ``JACOBIAN_BATCH`` points.
+        """
         dim = points.shape[-1]
-        columns = [
-            torch.func.jvp(self.phi, (points,), (basis.expand_as(points),))[1]
-            for basis in torch.eye(dim, dtype=points.dtype)
-        ]
-        return torch.stack(columns, dim=-1)
+        basis = torch.eye(dim, dtype=points.dtype)
+        per_call = max(1, JACOBIAN_BATCH // max(1, points[..., 0].numel()))
+        columns = []
+        for begin in range(0, dim, per_call):
+            directions = basis[begin : begin + per_call]
+            repeated = points.unsqueeze(-2).expand(*points.shape[:-1], len(directions), dim)
+            repeated = repeated.contiguous()
+            _, products = torch.func.jvp(
+                self.phi, (repeated,), (directions.expand_as(repeated).contiguous(),)
+            )
+            columns.append(products)
+        return torch.cat(columns, dim=-2).transpose(-1, -2)
 
     def _phi_second_derivative(self, points, vector_a, vector_b):
         """``D^2 phi(z)[a, b]``, shape ``[..., m]``."""

@@ -48,7 +48,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         Newton iterations allowed per node count.
     xtol : float
         Newton stops when a full Newton step moves no node by more than ``xtol``
-        times the distance between the endpoints.
+        times the distance between the endpoints, or when it predicts a decrease
+        of the energy below ``tol / 100`` of it (``1e-12`` if ``tol`` is None): a
+        length error far below ``tol``, reached even where nodes may slide at no
+        cost (directions a generator ``phi`` flattens).
     hessian : {'auto', 'blocks', 'sobolev'}
         Exact block-tridiagonal Hessian with a banded trust-region solve
         (``'blocks'``), or matrix-free truncated CG on Hessian-vector products,
@@ -137,6 +140,11 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         weights = uniform_times(self.n_nodes)[None, :, None]
         return (1 - weights) * start[:, None] + weights * end[:, None]
 
+    @property
+    def _energy_rtol(self):
+        """Relative energy decrease below which a Newton step ends the iteration."""
+        return 1e-12 if self.tol is None else 1e-2 * self.tol
+
     def _optimiser_failure(self):
         return f"Newton needed more than max_iter={self.max_iter} iterations"
 
@@ -184,7 +192,11 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             if matrix_free:
                 current = matrix_free_derivatives(metric, nodes[idx])
                 steps, is_newton = steihaug_steps(
-                    current.gradient, current.hvp, current.preconditioner, radius[idx]
+                    current.gradient,
+                    current.hvp,
+                    current.preconditioner,
+                    radius[idx],
+                    current.energy,
                 )
                 curvature = current.hvp(steps)
                 step_size = np.sqrt(
@@ -215,7 +227,17 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             if not matrix_free:
                 derivatives.put(idx[accept], at_trial.take(np.flatnonzero(accept)))
             small_step = np.max(np.abs(steps), axis=(1, 2)) <= self.xtol * chord[idx]
-            converged[idx] = is_newton & accept & (small_step | at_noise_floor)
+            settled = predicted <= self._energy_rtol * current.energy
+            if matrix_free:
+                # CG may stop at max_iter on nearly flat directions: the preconditioned
+                # gradient norm (squared, an energy) bounds what is left to gain.
+                gradient_sq = np.einsum(
+                    "bki,bki->b", current.gradient, current.preconditioner.solve(current.gradient)
+                )
+                flat = gradient_sq <= self._energy_rtol * current.energy
+            else:
+                flat = np.zeros(idx.size, dtype=bool)
+            converged[idx] = accept & ((is_newton & (small_step | settled | at_noise_floor)) | flat)
             radius[idx] = np.where(
                 ratio < 0.25,
                 0.25 * step_size,

@@ -52,7 +52,7 @@ def _dot(a, b):
     return np.einsum("bki,bki->b", a, b)
 
 
-def steihaug_steps(gradient, hvp, preconditioner, radius, max_iter=50):
+def steihaug_steps(gradient, hvp, preconditioner, radius, energy, max_iter=50):
     """Truncated preconditioned CG for ``min g.p + p.H.p / 2``, ``|p|_T <= radius``.
 
     Parameters
@@ -63,6 +63,9 @@ def steihaug_steps(gradient, hvp, preconditioner, radius, max_iter=50):
     preconditioner : SobolevPreconditioner
     radius : ndarray, shape=[batch]
         Trust radii in the Sobolev norm ``|p|_T = sqrt(p.T.p)``.
+    energy : ndarray, shape=[batch]
+        The curves' energies: ``|g|_{T^{-1}}^2`` has their unit, so the forcing
+        term compares the two.
     max_iter : int
 
     Returns
@@ -77,9 +80,11 @@ def steihaug_steps(gradient, hvp, preconditioner, radius, max_iter=50):
     preconditioned = preconditioner.solve(residual)
     direction = -preconditioned
     rho = _dot(residual, preconditioned)
-    # Eisenstat-Walker forcing: superlinear convergence without oversolving.
+    # Forcing term min(0.1, |g| / sqrt(E)): quadratic convergence without
+    # oversolving, and invariant to the scale of the energy.
     gradient_norm = np.sqrt(np.maximum(rho, 0.0))
-    target = np.minimum(0.5, np.sqrt(gradient_norm)) * gradient_norm
+    relative = gradient_norm / np.sqrt(np.maximum(energy, np.finfo(float).tiny))
+    target = np.minimum(0.1, relative) * gradient_norm
     active = gradient_norm > 0
     is_newton = ~active
     for _ in range(max_iter):
