@@ -104,6 +104,22 @@ def test_batched_solve_equals_one_by_one(half_plane):
     np.testing.assert_allclose(batched, single, rtol=1e-9)
 
 
+def test_each_curve_of_a_batch_stops_refining_on_its_own(half_plane, hyperbolic):
+    start = np.array([[0.0, 1.0], [-3.0, 0.2]])
+    end = np.array([[0.05, 1.0], [3.0, 0.2]])
+    solver = half_plane.metric.log_solver
+    alone = [solver.solve(gs.array(b), gs.array(a)) for a, b in zip(start, end)]
+    # The far pair needs more node doublings than the near one.
+    assert np.shape(alone[1].nodes)[-2] > np.shape(alone[0].nodes)[-2]
+    batch = solver.solve(gs.array(end), gs.array(start))
+    exact = as_numpy(hyperbolic.metric.dist(gs.array(start), gs.array(end)))
+    np.testing.assert_allclose(as_numpy(batch.dist), exact, rtol=1e-8)
+    np.testing.assert_array_equal(
+        as_numpy(batch.n_iterations), [int(curve.n_iterations) for curve in alone]
+    )
+    assert np.shape(batch.nodes)[-2] == np.shape(alone[1].nodes)[-2]
+
+
 def test_dist_broadcasts_one_point_against_many(half_plane, hyperbolic):
     points = gs.array(random_half_plane_points(4, seed=5))
     base = gs.array([0.3, 0.8])

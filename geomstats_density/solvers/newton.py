@@ -85,7 +85,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
     Notes
     -----
     The returned curve carries the Richardson-extrapolated nodes of the coarser
-    of the last two node counts (e.g. 33 nodes after solving with 65).
+    of the last two node counts (e.g. 33 nodes after solving with 65). In a
+    batch, each curve stops refining once it meets ``tol``; those that stop at
+    fewer nodes are resampled on their cubic spline to the batch's node count.
     """
 
     def __init__(

@@ -181,29 +181,38 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         return f"the optimiser needed more than max_iter={self.max_iter} iterations"
 
     def _refine(self, metric, nodes):
-        """Refine over node counts; Richardson-extrapolate lengths, velocities, nodes."""
+        """Refine over node counts; Richardson-extrapolate lengths, velocities, nodes.
+
+        Each curve leaves the batch once its own estimate meets ``tol`` (or it
+        stops converging), so one hard pair does not refine the whole batch.
+        """
         batch = nodes.shape[0]
         show = self.progress if self.progress is not None else batch >= PROGRESS_MIN_BATCH
         n_iterations = np.zeros(batch, dtype=int)
         trusted = np.ones(batch, dtype=bool)
+        final = [None] * batch
+        active = np.arange(batch)
         coarse = estimate = None
         with tqdm(desc="geodesics", unit="iter", disable=not show, leave=False) as bar:
-            while True:
-                bar.set_description(f"geodesics ({nodes.shape[1]} nodes)")
+            while active.size:
+                bar.set_description(f"geodesics ({nodes.shape[1]} nodes, {active.size} left)")
                 nodes, converged, iterations = self._minimise(metric, nodes, bar)
-                n_iterations += iterations
-                trusted &= converged
+                n_iterations[active] += iterations
+                trusted[active] &= converged
                 level = _Level(metric, nodes)
                 estimate = level.richardson(coarse, estimate)
                 finer = 2 * nodes.shape[1] - 1
                 # Refining curves that are not discrete geodesics only burns time.
-                if self.tol is None or finer > self.max_nodes or not converged.all() or (
-                    estimate.error is not None
-                    and np.all(estimate.error <= self.tol * estimate.dist)
-                ):
-                    break
-                coarse = level
-                nodes = self._project(metric, _resample(nodes, finer))
+                done = ~converged | (self.tol is None) | (finer > self.max_nodes)
+                if estimate.error is not None and self.tol is not None:
+                    done |= estimate.error <= self.tol * estimate.dist
+                for position in np.flatnonzero(done):
+                    final[active[position]] = estimate.take([position])
+                keep = np.flatnonzero(~done)
+                active, coarse, estimate = active[keep], level.take(keep), estimate.take(keep)
+                if keep.size:
+                    nodes = self._project(metric, _resample(nodes[keep], finer))
+        estimate = _Estimate.concatenate(final)
         if self.tol is None:
             accurate = True
         elif estimate.error is None:
@@ -309,6 +318,14 @@ class _Level:
         # Discrete Legendre transform: v_0 = g(z_0)^{-1} p_0 / 2 with p_0 = -dE/dz_0.
         self.velocity = -0.5 * momentum.numpy()
 
+    def take(self, index):
+        """The level of the curves ``index`` only."""
+        level = _Level.__new__(_Level)
+        level.nodes, level.dist, level.velocity = (
+            self.nodes[index], self.dist[index], self.velocity[index]
+        )
+        return level
+
     def richardson(self, coarse, coarse_estimate):
         """Estimate from this level and the previous one (``None`` at the first).
 
@@ -335,3 +352,38 @@ class _Estimate:
 
     def __init__(self, nodes, dist, velocity, error):
         self.nodes, self.dist, self.velocity, self.error = nodes, dist, velocity, error
+
+    def take(self, index):
+        """The estimates of the curves ``index`` only."""
+        return _Estimate(
+            self.nodes[index],
+            self.dist[index],
+            self.velocity[index],
+            None if self.error is None else self.error[index],
+        )
+
+    @classmethod
+    def concatenate(cls, parts):
+        """One batch from estimates that may end at different node counts.
+
+        Curves with fewer nodes than the most refined one are resampled on their
+        cubic spline to its node count. Errors are None if no part has one, and
+        infinite for the curves of parts without one (stopped at the first level).
+        """
+        errors = None
+        if any(part.error is not None for part in parts):
+            errors = np.concatenate(
+                [np.full(part.dist.shape, np.inf) if part.error is None else part.error for part in parts]
+            )
+        n_nodes = max(part.nodes.shape[1] for part in parts)
+        return cls(
+            np.concatenate(
+                [
+                    part.nodes if part.nodes.shape[1] == n_nodes else _resample(part.nodes, n_nodes)
+                    for part in parts
+                ]
+            ),
+            np.concatenate([part.dist for part in parts]),
+            np.concatenate([part.velocity for part in parts]),
+            errors,
+        )
