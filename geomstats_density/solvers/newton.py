@@ -193,7 +193,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             iterations[idx] += 1
             if matrix_free:
                 current = matrix_free_derivatives(metric, nodes[idx])
-                steps, is_newton = steihaug_steps(
+                steps, is_newton, gradient_sq = steihaug_steps(
                     current.gradient,
                     current.hvp,
                     current.preconditioner,
@@ -233,9 +233,6 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             if matrix_free:
                 # CG may stop at max_iter on nearly flat directions: the preconditioned
                 # gradient norm (squared, an energy) bounds what is left to gain.
-                gradient_sq = np.einsum(
-                    "bki,bki->b", current.gradient, current.preconditioner.solve(current.gradient)
-                )
                 flat = gradient_sq <= self._energy_rtol * current.energy
             else:
                 flat = np.zeros(idx.size, dtype=bool)

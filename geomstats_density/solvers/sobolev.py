@@ -74,12 +74,14 @@ def steihaug_steps(gradient, hvp, preconditioner, radius, energy, max_iter=50):
     is_newton : ndarray of bool, shape=[batch]
         True where CG met its residual tolerance inside the region (an inexact
         Newton step); False where it stopped at the boundary.
+    gradient_sq : ndarray, shape=[batch]
+        ``|g|_{T^{-1}}^2``, the squared preconditioned gradient norm (an energy).
     """
     steps = np.zeros_like(gradient)
     residual = gradient.copy()
     preconditioned = preconditioner.solve(residual)
     direction = -preconditioned
-    rho = _dot(residual, preconditioned)
+    rho = gradient_sq = _dot(residual, preconditioned)
     # Forcing term min(0.1, |g| / sqrt(E)): quadratic convergence without
     # oversolving, and invariant to the scale of the energy.
     gradient_norm = np.sqrt(np.maximum(rho, 0.0))
@@ -112,7 +114,7 @@ def steihaug_steps(gradient, hvp, preconditioner, radius, energy, max_iter=50):
             active[:, None, None], -preconditioned + beta[:, None, None] * direction, direction
         )
         rho = rho_next
-    return steps, is_newton
+    return steps, is_newton, gradient_sq
 
 
 def _sobolev_norm(preconditioner, vectors):
