@@ -22,6 +22,7 @@ from geomstats.geometry.hypersphere import Hypersphere
 from scipy.stats import multivariate_normal
 
 from geomstats_density.densities import Gaussian
+from geomstats_density.experiments.point_clouds import cloud_space
 from geomstats_density.measures import (
     CloudDensity,
     KernelMeanEmbeddingMetric,
@@ -49,18 +50,6 @@ def brute_force_mmd_squared(cloud_a, cloud_b, bandwidth):
     return (
         mean_kernel(cloud_a, cloud_a) + mean_kernel(cloud_b, cloud_b) - 2 * mean_kernel(cloud_a, cloud_b)
     )
-
-
-def cloud_space(n_points, point_dim, log_quality, bandwidth, **solver_options):
-    space = Euclidean(n_points * point_dim, equip=False)
-    space.equip_with_metric(
-        KernelMeanEmbeddingMetric,
-        log_quality=log_quality,
-        n_points=n_points,
-        bandwidth=bandwidth,
-        solver_options=solver_options,
-    )
-    return space
 
 
 def test_mmd_squared_matches_a_double_loop_over_points():
@@ -121,7 +110,7 @@ def test_gram_is_the_second_order_term_of_mmd():
 
 
 def test_metric_matrix_is_the_gram_times_the_factor():
-    space = cloud_space(3, 2, Constant(0.25), bandwidth=0.9)
+    space = cloud_space(3, Constant(0.25), 0.9, point_dim=2)
     cloud = np.random.default_rng(3).normal(size=6)
     matrix = as_numpy(space.metric.metric_matrix(cloud))
     gram = kernel_mean_embedding_gram(torch.as_tensor(cloud.reshape(3, 2)), 0.9).numpy()
@@ -135,7 +124,7 @@ def test_metric_matrix_is_the_gram_times_the_factor():
 def test_single_point_cloud_geodesic_has_the_closed_form_length(point_dim):
     # point_dim 40 runs the solver's matrix-free path (dimension above 32).
     bandwidth = 0.7
-    space = cloud_space(1, point_dim, Constant(0.5), bandwidth)
+    space = cloud_space(1, Constant(0.5), bandwidth, point_dim=point_dim)
     rng = np.random.default_rng(point_dim)
     start = rng.normal(size=point_dim)
     end = start + rng.normal(size=point_dim)
@@ -155,7 +144,7 @@ def test_separated_clouds_geodesic_moves_each_point_straight():
     grid = 6.0 * np.stack(np.meshgrid(range(3), range(2), range(2), indexing="ij"), -1)
     start = grid.reshape(n_points, 3)
     moves = np.random.default_rng(5).uniform(-0.4, 0.4, size=(n_points, 3))
-    space = cloud_space(n_points, 3, Constant(0.5), bandwidth)
+    space = cloud_space(n_points, Constant(0.5), bandwidth, point_dim=3)
     geodesic = space.metric.log_solver.solve((start + moves).ravel(), start.ravel())
     assert bool(np.all(geodesic.converged))
     exact = LN2 * np.linalg.norm(moves) / (bandwidth * n_points)
@@ -169,7 +158,7 @@ def test_exp_of_log_returns_to_the_end_cloud():
     # log reads the velocity from the discrete geodesic (MMD lengths) and the
     # metric matrix; exp integrates the geodesic equation from the kernel's
     # derivatives: they agree only if the two descriptions of the metric do.
-    space = cloud_space(3, 2, Constant(0.5), bandwidth=1.0, tol=1e-10)
+    space = cloud_space(3, Constant(0.5), 1.0, point_dim=2, tol=1e-10)
     rng = np.random.default_rng(6)
     start = rng.normal(size=6)
     end = start + 0.6 * rng.normal(size=6)
@@ -178,7 +167,7 @@ def test_exp_of_log_returns_to_the_end_cloud():
 
 
 def test_christoffels_give_the_geodesic_acceleration():
-    space = cloud_space(2, 2, Constant(0.5), bandwidth=1.0)
+    space = cloud_space(2, Constant(0.5), 1.0, point_dim=2)
     rng = np.random.default_rng(7)
     point, velocity = rng.normal(size=(2, 4))
     christoffels = as_numpy(space.metric.christoffels(point))
@@ -202,7 +191,7 @@ def test_cloud_density_is_the_sum_over_points():
 
 def test_curve_log_quality_is_minus_the_mmd_length():
     quality = RealismIndex(CloudDensity(Gaussian(np.zeros(2)), 2))
-    space = cloud_space(2, 2, quality, bandwidth=1.0)
+    space = cloud_space(2, quality, 1.0, point_dim=2)
     nodes = np.random.default_rng(9).normal(size=(4, 4))
     expected = 0.0
     for left, right in zip(nodes[:-1], nodes[1:]):
@@ -219,10 +208,10 @@ def test_bad_input_raises_clear_errors():
             Euclidean(4, equip=False), Constant(0.5), n_points=3, bandwidth=1.0
         )
     with pytest.raises(ValueError, match="bandwidth"):
-        cloud_space(2, 2, Constant(0.5), bandwidth=0.0)
+        cloud_space(2, Constant(0.5), 0.0, point_dim=2)
     with pytest.raises(ValueError, match="Euclidean"):
         KernelMeanEmbeddingMetric(Hypersphere(2), Constant(0.5), n_points=1, bandwidth=1.0)
-    space = cloud_space(2, 2, Constant(0.5), bandwidth=1.0)
+    space = cloud_space(2, Constant(0.5), 1.0, point_dim=2)
     with pytest.raises(NotImplementedError, match="infinite-dimensional"):
         space.metric.image_tensor(torch.zeros(4, dtype=torch.float64))
     with pytest.raises(ValueError, match="dim"):

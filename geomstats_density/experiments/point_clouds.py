@@ -88,14 +88,27 @@ def end_clouds(n_points=N_POINTS, distance=SITE_DISTANCE, spread=SPREAD, seed=0)
     return start.ravel(), end.ravel()
 
 
-def cloud_space(n_points, log_quality, bandwidth=BANDWIDTH, **solver_options):
-    """``Euclidean(2 k)`` with the MMD metric of a quality.
+def cloud_space(
+    n_points, log_quality, bandwidth=BANDWIDTH, point_dim=2, **solver_options
+):
+    """``Euclidean(k d)``: clouds of ``k`` points in ``R^d``, with a quality's MMD metric.
+
+    Parameters
+    ----------
+    n_points : int
+        ``k``, the points of a cloud.
+    log_quality : callable
+    bandwidth : float
+    point_dim : int
+        ``d``, the dimension of the points (2 in the experiment).
+    **solver_options
+        Options of the metric's boundary-value solver.
 
     Returns
     -------
     space : Euclidean
     """
-    space = Euclidean(2 * n_points, equip=False)
+    space = Euclidean(n_points * point_dim, equip=False)
     space.equip_with_metric(
         KernelMeanEmbeddingMetric,
         log_quality=log_quality,
