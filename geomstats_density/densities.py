@@ -28,6 +28,7 @@ import torch
 
 from geomstats_density._arrays import DTYPE, check_scalar_field, first_invalid, to_torch
 from geomstats_density.exceptions import DomainError
+from geomstats_density.jets import Jet, autodiff_jet
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -116,13 +117,54 @@ class Density:
         DomainError
             If the log-density is NaN or infinite at a point.
         """
+        points = self._checked(points)
+        return check_log_density(self.log_prob(points), points, type(self).__name__)
+
+    def _checked(self, points):
         points = to_torch(points)
         if self.dim is not None and (points.ndim == 0 or points.shape[-1] != self.dim):
             raise ValueError(
                 f"{type(self).__name__} has dimension {self.dim}; got points of shape "
                 f"{tuple(points.shape)}."
             )
-        return check_log_density(self.log_prob(points), points, type(self).__name__)
+        return points
+
+    def log_prob_jet(self, points):
+        """Log-density, its gradient and Hessian, unvalidated.
+
+        By autodiff here; the Gaussian models override it with closed forms.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet
+        """
+        return autodiff_jet(self.log_prob, points)
+
+    def jet(self, points):
+        """Log-density, its gradient and Hessian at ``points``, checked to be finite.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet
+            ``value [...]``, ``gradient [..., dim]``, ``hessian [..., dim, dim]``.
+
+        Raises
+        ------
+        DomainError
+            If the log-density is NaN or infinite at a point.
+        """
+        points = self._checked(points)
+        jet = self.log_prob_jet(points)
+        check_log_density(jet.value, points, type(self).__name__)
+        return jet
 
     def sample(self, n_samples, generator=None):
         """Draw ``n_samples`` points.
@@ -247,6 +289,14 @@ class Gaussian(Density):
         """Log-density, shape ``[...]`` for points ``[..., dim]``."""
         return self._log_max - 0.5 * self.mahalanobis_sq(points)
 
+    def log_prob_jet(self, points):
+        """Log-density, gradient ``-S^{-1} (z - mean)`` and Hessian ``-S^{-1}``."""
+        precision = torch.eye(self.dim, dtype=DTYPE)
+        if self.scale_tril is not None:
+            precision = torch.cholesky_inverse(self.scale_tril)
+        gradient = -(points - self.mean) @ precision
+        return Jet(self.log_prob(points), gradient, (-precision).expand(*points.shape, self.dim))
+
     def sample(self, n_samples, generator=None):
         """Draw ``n_samples`` points, shape ``[n_samples, dim]``."""
         noise = torch.randn(n_samples, self.dim, dtype=DTYPE, generator=generator)
@@ -350,6 +400,15 @@ class GaussianMixture(Density):
         """Log-density, shape ``[...]`` for points ``[..., dim]``."""
         return torch.logsumexp(self.component_log_probs(points), dim=-1)
 
+    def log_prob_jet(self, points):
+        """Log-density, gradient and Hessian in closed form.
+
+        See :func:`_mixture_jet`.
+        """
+        return _mixture_jet(
+            points, self.means, self.log_weights + self._log_norms, self.precisions_cholesky
+        )
+
     def sample(self, n_samples, generator=None):
         """Draw ``n_samples`` points, shape ``[n_samples, dim]``."""
         components = torch.multinomial(
@@ -441,6 +500,12 @@ class KernelDensity(Density):
         log_kernels = self._log_weights - 0.5 * (diff * diff).sum(-1)
         return torch.logsumexp(log_kernels, dim=-1) + self._log_norm
 
+    def log_prob_jet(self, points):
+        """Log-density, gradient and Hessian in closed form (a mixture of kernels)."""
+        return _mixture_jet(
+            points, self.data, self._log_weights + self._log_norm, scale=self.bandwidth
+        )
+
     def sample(self, n_samples, generator=None):
         """Draw ``n_samples`` points, shape ``[n_samples, dim]``."""
         centres = torch.multinomial(self.weights, n_samples, replacement=True, generator=generator)
@@ -451,6 +516,55 @@ class KernelDensity(Density):
         with torch.no_grad():
             best = torch.argsort(self(self.data), descending=True)[:32]
         return self.data[best]
+
+
+def _mixture_jet(points, means, log_weights, factors=None, scale=None):
+    """Jet of the log-density of a Gaussian mixture, in closed form.
+
+    With ``P_k = U_k U_k^T`` the precisions, responsibilities ``r_k`` and
+    component gradients ``g_k = -P_k (z - mean_k)``, the gradient is
+    ``g = sum_k r_k g_k`` and the Hessian ``sum_k r_k (g_k g_k^T - P_k) - g g^T``.
+    Arrays are laid out ``[component, coordinate, point]``: torch reduces over
+    leading axes far faster than over a short last one.
+
+    Parameters
+    ----------
+    points : torch.Tensor, shape=[..., dim]
+    means : torch.Tensor, shape=[n_components, dim]
+    log_weights : torch.Tensor, shape=[n_components]
+        Log-weights plus the components' log normalising constants.
+    factors : torch.Tensor, shape=[n_components, dim, dim], optional
+        ``U_k``; or, for isotropic components, ``scale`` with ``U_k = I / scale``.
+    scale : float, optional
+    """
+    batch_shape, dim = points.shape[:-1], points.shape[-1]
+    diff = points.reshape(-1, dim).T.unsqueeze(0) - means.unsqueeze(-1)
+    if factors is None:
+        whitened = diff / scale
+        gradients = -whitened / scale
+        precision = torch.eye(dim, dtype=points.dtype).unsqueeze(-1) / scale**2
+    else:
+        whitened = factors.transpose(-1, -2) @ diff
+        gradients = -(factors @ whitened)
+        precisions = factors @ factors.transpose(-1, -2)
+    components = log_weights.unsqueeze(-1) - 0.5 * (whitened * whitened).sum(1)
+    value = torch.logsumexp(components, dim=0)
+    responsibilities = torch.exp(components - value)
+    weighted = responsibilities.unsqueeze(1) * gradients
+    gradient = weighted.sum(0)
+    if factors is not None:
+        n_components = means.shape[0]
+        precision = (
+            precisions.reshape(n_components, dim * dim).T @ responsibilities
+        ).reshape(dim, dim, -1)
+    # Row by row: sum_k r_k g_k g_k^T without a [component, dim, dim, point] array.
+    second_moment = torch.stack([(weighted[:, i : i + 1] * gradients).sum(0) for i in range(dim)])
+    hessian = second_moment - precision - gradient.unsqueeze(1) * gradient.unsqueeze(0)
+    return Jet(
+        value.reshape(batch_shape),
+        gradient.T.reshape(*batch_shape, dim),
+        hessian.permute(2, 0, 1).reshape(*batch_shape, dim, dim),
+    )
 
 
 class LogProbDensity(Density):

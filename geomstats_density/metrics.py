@@ -38,6 +38,7 @@ from geomstats_density._arrays import (
     to_torch,
 )
 from geomstats_density.exceptions import DomainError
+from geomstats_density.jets import autodiff_jet
 from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
 
 
@@ -315,6 +316,42 @@ class ConformalMetric(RiemannianMetric):
                 points = points.detach().requires_grad_(True)
             values = self.log_factor_tensor(points)
             return values, _gradient(values, points)
+
+    def log_factor_jet(self, points):
+        """``f``, ``grad f`` and ``Hess f`` at each point.
+
+        In closed form where the factor knows its derivatives (a quality or a
+        callable with a ``jet`` method, :mod:`geomstats_density.jets`); by
+        autodiff otherwise.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet
+
+        Raises
+        ------
+        DomainError
+            If a value is NaN or infinite.
+        """
+        jet = None if self._embedded else self._closed_form_jet(points)
+        if jet is None:
+            return autodiff_jet(self.log_factor_tensor, points)
+        if isinstance(self.geometry, ConformallyFlat):
+            jet = jet + autodiff_jet(self.geometry.log_factor, points)
+        finite = torch.isfinite(jet.value)
+        if not bool(finite.all()):
+            index = tuple(int(i) for i in torch.nonzero(~finite)[0])
+            raise DomainError(self._domain_error_message(points[index], jet.value[index]))
+        return jet
+
+    def _closed_form_jet(self, points):
+        """The user factor's own jet, or None."""
+        jet = getattr(self._log_factor, "jet", None)
+        return None if jet is None else jet(points)
 
     def phi_jacobian(self, points):
         """Jacobian of ``phi`` at each point, shape ``[..., m, dim]``.
@@ -778,13 +815,15 @@ class ConformalMetric(RiemannianMetric):
 
         See :func:`~geomstats_density.distances.pairwise_distances`: batches of
         ``batch_size`` pairs, one graph start for all of them, a progress bar over
-        the pairs, and optionally a Dask cluster.
+        the pairs, and optionally worker processes or a Dask cluster.
 
         Parameters
         ----------
         points : array-like, shape=[n_samples, {dim, [n, n]}]
         n_jobs : int
-            Used only by solvers without batched distances (geomstats' own).
+            Worker processes solving the batches (joblib's loky backend); 1
+            solves them in this process, -1 uses every core. With solvers
+            without batched distances (geomstats' own), passed to geomstats.
         batch_size : int, optional
             Pairs per vectorised solve; memory grows linearly with it. Default
             :data:`~geomstats_density.distances.DEFAULT_BATCH_SIZE`.
@@ -809,6 +848,7 @@ class ConformalMetric(RiemannianMetric):
             batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
             progress=progress,
             client=client,
+            n_jobs=n_jobs,
         )
 
 
@@ -870,6 +910,16 @@ class DensityConformalMetric(ConformalMetric):
             index = tuple(int(i) for i in torch.nonzero(~valid)[0])
             raise DomainError(self._domain_error_message(points[index], values[index]))
         return values
+
+    def _closed_form_jet(self, points):
+        jet = getattr(self.log_quality, "jet", None)
+        log_quality = None if jet is None else jet(points)
+        if log_quality is None:
+            return None
+        value = log_quality.value
+        # f = 2 log(-log Q), with f' = 2 / log Q and f'' = -2 / log Q^2; where log Q
+        # is not in (-inf, 0), f is not finite and the caller reports the point.
+        return log_quality.chain(2.0 * torch.log(-value), 2.0 / value, -2.0 / value**2)
 
     def _log_factor_from_quality(self, points):
         log_quality = self.log_quality(points)

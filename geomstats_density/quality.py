@@ -34,6 +34,7 @@ from scipy.interpolate import CubicSpline
 from geomstats_density._arrays import DTYPE, check_scalar_field, first_invalid, to_torch
 from geomstats_density.densities import Gaussian, as_density
 from geomstats_density.exceptions import DomainError
+from geomstats_density.jets import Jet, elementwise_derivatives
 
 DEFAULT_EPS = 0.1
 
@@ -79,6 +80,29 @@ def smooth_log_probability(log_probability, eps=DEFAULT_EPS):
     # NaN once its arguments differ by more than ~709.
     excess = math.log1p(-eps) + log_probability - floor
     return floor + torch.nn.functional.softplus(excess, threshold=50.0)
+
+
+def smooth_log_probability_derivatives(log_probability, first, second, eps=DEFAULT_EPS):
+    """:func:`smooth_log_probability` and its first two derivatives by the chain rule.
+
+    Parameters
+    ----------
+    log_probability, first, second : torch.Tensor, shape=[...]
+        ``log P`` and its first two derivatives with respect to some scalar.
+
+    Returns
+    -------
+    log_quality, first, second : torch.Tensor, shape=[...]
+        ``log Q`` and its first two derivatives with respect to that scalar.
+    """
+    log_quality = smooth_log_probability(log_probability, eps)
+    # d softplus(x) / dx = sigmoid(x), with x = log(1 - eps) + log P - log(eps / 2).
+    slope = torch.sigmoid(math.log1p(-eps) + log_probability - math.log(eps / 2))
+    return (
+        log_quality,
+        slope * first,
+        slope * (1 - slope) * first**2 + slope * second,
+    )
 
 
 def _log_lower_gamma_series(a, x):
@@ -368,6 +392,10 @@ class EmpiricalLogDensityLaw:
         """``log(1 - F_h(s))``, shape ``[...]``."""
         return self._log_sf_table(log_density)
 
+    def log_cdf_derivatives(self, log_density):
+        """``log F_h(s)`` and its first two derivatives in ``s``, each ``[...]``."""
+        return self._log_cdf_table.derivatives(log_density)
+
 
 # The smoothed laws are tabulated on this many points, from this many bandwidths
 # below the smallest sample to as many above the largest.
@@ -404,12 +432,23 @@ class _SplineTable:
         self.low, self.step = low, float(grid[1] - grid[0])
         self.n_pieces = coefficients.shape[1]
 
-    def __call__(self, points):
+    def _piece(self, points):
         index = torch.floor((points.detach() - self.low) / self.step).long() + 1
         index = index.clamp(0, self.n_pieces - 1)
-        offset = points - self.knots[index]
-        cubic, quadratic, linear, constant = self.coefficients[:, index]
+        return points - self.knots[index], self.coefficients[:, index]
+
+    def __call__(self, points):
+        offset, (cubic, quadratic, linear, constant) = self._piece(points)
         return ((cubic * offset + quadratic) * offset + linear) * offset + constant
+
+    def derivatives(self, points):
+        """The function and its first two derivatives at ``points``, each ``[...]``."""
+        offset, (cubic, quadratic, linear, constant) = self._piece(points.detach())
+        return (
+            ((cubic * offset + quadratic) * offset + linear) * offset + constant,
+            (3 * cubic * offset + 2 * quadratic) * offset + linear,
+            6 * cubic * offset + 2 * quadratic,
+        )
 
 
 def log_density_law(density, n_samples=4096, generator=None):
@@ -439,11 +478,25 @@ class Quality:
     """Base of the qualities: a callable returning ``log Q``; ``*`` multiplies them.
 
     Subclasses implement :meth:`__call__`, mapping points ``[..., dim]`` to
-    ``log Q`` ``[...]``.
+    ``log Q`` ``[...]``, and :meth:`jet` where ``log Q`` has closed-form
+    derivatives.
     """
 
     def __call__(self, points):
         raise NotImplementedError
+
+    def jet(self, points):
+        """``log Q``, its gradient and Hessian, or None if only autodiff knows them.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet or None
+        """
+        return None
 
     def __mul__(self, other):
         if not callable(other):
@@ -473,6 +526,13 @@ class Constant(Quality):
     def __call__(self, points):
         return torch.full(points.shape[:-1], math.log(self.q), dtype=points.dtype)
 
+    def jet(self, points):
+        return Jet(
+            self(points),
+            torch.zeros_like(points),
+            torch.zeros(*points.shape, points.shape[-1], dtype=points.dtype),
+        )
+
 
 class Product(Quality):
     """Product of qualities: ``log Q = sum_j log Q_j``.
@@ -497,9 +557,46 @@ class Product(Quality):
     def __call__(self, points):
         return sum(factor(points) for factor in self.factors)
 
+    def jet(self, points):
+        jets = [getattr(factor, "jet", lambda _: None)(points) for factor in self.factors]
+        if any(jet is None for jet in jets):
+            return None
+        return sum(jets[1:], jets[0])
 
-class _DensityQuality(Quality):
-    """Shared set-up of the qualities read from a log-density."""
+
+class _LogDensityQuality(Quality):
+    """A smoothed probability ``P`` that is an element-wise function of ``log p(z)``.
+
+    Its jet is the density's (closed form for the Gaussian models) composed with
+    that function's first two derivatives.
+    """
+
+    def _log_probability_of(self, log_density):
+        """``log P`` from ``log p(z)``, element-wise, shape ``[...]``."""
+        raise NotImplementedError
+
+    def log_probability(self, points):
+        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
+        return self._log_probability_of(self.density(points))
+
+    def log_quality_of(self, log_density):
+        """``log Q`` from ``log p(z)``, element-wise, shape ``[...]``."""
+        return smooth_log_probability(self._log_probability_of(log_density), self.eps)
+
+    def __call__(self, points):
+        return self.log_quality_of(self.density(points))
+
+    def jet(self, points):
+        density_jet = self.density.jet(points)
+        return density_jet.chain(*self._log_quality_derivatives(density_jet.value))
+
+    def _log_quality_derivatives(self, log_density):
+        """``log Q`` and its first two derivatives in ``log p``, each ``[...]``."""
+        return elementwise_derivatives(self.log_quality_of, log_density)
+
+
+class _DensityQuality(_LogDensityQuality):
+    """Shared set-up of the qualities read from the law of ``log p(X)``."""
 
     def __init__(self, density, eps, n_samples, generator):
         self.density = as_density(density)
@@ -550,12 +647,14 @@ class RealismIndex(_DensityQuality):
     def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, generator=None):
         super().__init__(density, eps, n_samples, generator)
 
-    def log_probability(self, points):
-        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
-        return self.law.log_cdf(self.density(points))
+    def _log_probability_of(self, log_density):
+        return self.law.log_cdf(log_density)
 
-    def __call__(self, points):
-        return smooth_log_probability(self.log_probability(points), self.eps)
+    def _log_quality_derivatives(self, log_density):
+        closed_form = getattr(self.law, "log_cdf_derivatives", None)
+        if closed_form is None:
+            return super()._log_quality_derivatives(log_density)
+        return smooth_log_probability_derivatives(*closed_form(log_density), self.eps)
 
 
 class Typicality(_DensityQuality):
@@ -599,16 +698,11 @@ class Typicality(_DensityQuality):
         super().__init__(density, eps, n_samples, generator)
         self.form = form
 
-    def log_probability(self, points):
-        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
-        log_density = self.density(points)
+    def _log_probability_of(self, log_density):
         return log_two_sided(self.law.log_cdf(log_density), self.law.log_sf(log_density), self.form)
 
-    def __call__(self, points):
-        return smooth_log_probability(self.log_probability(points), self.eps)
 
-
-class DensityRatio(Quality):
+class DensityRatio(_LogDensityQuality):
     r"""The density relative to its maximum, ``P(z) = p(z) / max p``.
 
     Parameters
@@ -628,12 +722,8 @@ class DensityRatio(Quality):
         self.eps = check_eps(eps)
         self.log_max = float(self.density.log_max() if log_max is None else log_max)
 
-    def log_probability(self, points):
-        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
-        return torch.clamp(self.density(points) - self.log_max, max=0.0)
-
-    def __call__(self, points):
-        return smooth_log_probability(self.log_probability(points), self.eps)
+    def _log_probability_of(self, log_density):
+        return torch.clamp(log_density - self.log_max, max=0.0)
 
 
 class Feature(Quality):
@@ -767,4 +857,8 @@ def fermat_log_factor(log_density, beta=1.0):
     def log_factor(points):
         return -2.0 * beta * density(points)
 
+    def jet(points):
+        return density.jet(points).then(lambda log_density: -2.0 * beta * log_density)
+
+    log_factor.jet = jet
     return log_factor

@@ -145,40 +145,6 @@ def _autodiff_pieces(metric, nodes):
     )
 
 
-def log_factor_jets(metric, points):
-    """Log-factor, its gradient and Hessian at each point.
-
-    Parameters
-    ----------
-    metric : ConformalMetric
-    points : ndarray, shape=[..., dim]
-
-    Returns
-    -------
-    value : ndarray, shape=[...]
-    gradient : ndarray, shape=[..., dim]
-    hessian : ndarray, shape=[..., dim, dim]
-    """
-    dim = points.shape[-1]
-    tensor = torch.from_numpy(points).requires_grad_(True)
-    with torch.enable_grad():
-        value = metric.log_factor_tensor(tensor)
-        gradient = torch.zeros_like(tensor)
-        hessian = torch.zeros(*points.shape, dim, dtype=tensor.dtype)
-        if value.requires_grad:
-            (gradient,) = torch.autograd.grad(value.sum(), tensor, create_graph=True)
-        if gradient.requires_grad:
-            seeds = torch.eye(dim, dtype=tensor.dtype).reshape(dim, *[1] * (tensor.ndim - 1), dim)
-            (rows,) = torch.autograd.grad(
-                gradient,
-                tensor,
-                grad_outputs=seeds.expand(dim, *points.shape),
-                is_grads_batched=True,
-            )
-            hessian = rows.movedim(0, -2)
-    return value.detach().numpy(), gradient.detach().numpy(), hessian.detach().numpy()
-
-
 def _conformal_pieces(metric, nodes):
     """Closed-form piece derivatives of ``e = n |b - a|^2 sum_q c_q exp(f(x_q))``.
 
@@ -192,7 +158,8 @@ def _conformal_pieces(metric, nodes):
     left, right = nodes[:, :-1], nodes[:, 1:]
     times, weights = metric.quadrature_rule
     points = np.stack([(1 - t) * left + t * right for t in times], axis=0)
-    value, gradient, hessian = log_factor_jets(metric, points)
+    jet = metric.log_factor_jet(torch.from_numpy(points))
+    value, gradient, hessian = (array.numpy() for array in jet)
     factor = np.exp(value)[..., None]
     scaled = weights[:, None, None, None] * factor * gradient
     curvature = (weights[:, None, None, None, None] * factor[..., None]) * (

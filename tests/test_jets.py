@@ -1,0 +1,140 @@
+"""Closed-form jets (value, gradient, Hessian) against autodiff, and what uses them."""
+
+import numpy as np
+import pytest
+import torch
+
+from geomstats.geometry.euclidean import Euclidean
+
+from geomstats_density import DensityConformalMetric, DomainError
+from geomstats_density.densities import Gaussian, GaussianMixture, KernelDensity
+from geomstats_density.jets import autodiff_jet
+from geomstats_density.quality import (
+    Constant,
+    DensityRatio,
+    Feature,
+    RealismIndex,
+    Typicality,
+    fermat_log_factor,
+)
+from geomstats_density.solvers import NewtonGeodesicSolver
+from geomstats_density.solvers.banded import BlockTridiagonal, batch_cholesky_solve
+
+DIM = 3
+
+
+def seeded():
+    return torch.Generator().manual_seed(0)
+
+
+def mixture(dim=DIM, n_components=4):
+    rng = np.random.default_rng(1)
+    covariances = np.stack(
+        [np.eye(dim) * 0.5 + 0.2 * np.outer(v, v) for v in rng.normal(size=(n_components, dim))]
+    )
+    return GaussianMixture(
+        rng.uniform(0.5, 1.5, n_components), rng.normal(size=(n_components, dim)) * 2, covariances
+    )
+
+
+def points(dim=DIM):
+    return torch.from_numpy(np.random.default_rng(2).normal(size=(4, 5, dim)) * 1.5)
+
+
+def assert_jets_close(closed_form, reference):
+    for name, a, b in zip(("value", "gradient", "hessian"), closed_form, reference):
+        assert a.shape == b.shape, name
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize(
+    "density",
+    [
+        mixture(),
+        KernelDensity(np.random.default_rng(3).normal(size=(40, DIM)), 0.5),
+        Gaussian(np.ones(DIM), np.eye(DIM) + 0.3 * np.ones((DIM, DIM))),
+    ],
+    ids=["mixture", "kernel", "gaussian"],
+)
+def test_density_jets_match_autodiff(density):
+    assert_jets_close(density.jet(points()), autodiff_jet(density, points()))
+
+
+@pytest.mark.parametrize(
+    "make_quality",
+    [
+        lambda: RealismIndex(mixture(), generator=seeded()),
+        lambda: RealismIndex(Gaussian(np.zeros(DIM))),
+        lambda: Typicality(mixture(), generator=seeded(), form="smooth"),
+        lambda: DensityRatio(mixture()),
+        lambda: RealismIndex(mixture(), generator=seeded()) * Constant(0.5),
+    ],
+    ids=["realism-mixture", "realism-gaussian", "typicality", "ratio", "product"],
+)
+def test_quality_jets_match_autodiff(make_quality):
+    quality = make_quality()
+    assert_jets_close(quality.jet(points()), autodiff_jet(quality, points()))
+
+
+def test_fermat_factor_jet_matches_autodiff():
+    log_factor = fermat_log_factor(mixture(), beta=0.7)
+    assert_jets_close(log_factor.jet(points()), autodiff_jet(log_factor, points()))
+
+
+def test_qualities_without_closed_form_have_no_jet():
+    feature = Feature(lambda x: torch.stack([x[:, 0], -x[:, 0]], -1), target=0)
+    assert feature.jet(points()) is None
+    assert (RealismIndex(mixture(), generator=seeded()) * feature).jet(points()) is None
+
+
+def metric_of(log_quality, dim=DIM, **solver_options):
+    space = Euclidean(dim, equip=False)
+    space.equip_with_metric(
+        DensityConformalMetric, log_quality=log_quality, solver_options=solver_options
+    )
+    return space
+
+
+def test_metric_jet_matches_autodiff_and_reports_points_outside_the_domain():
+    metric = metric_of(RealismIndex(mixture(), generator=seeded())).metric
+    assert_jets_close(metric.log_factor_jet(points()), autodiff_jet(metric.log_factor_tensor, points()))
+    # A "quality" of 1 is outside the domain: log Q = 0 gives an infinite factor.
+    one = metric_of(Constant(0.5)).metric
+    one.log_quality.q = 1.0
+    with pytest.raises(DomainError, match="log_quality must be finite and < 0"):
+        one.log_factor_jet(points())
+
+
+def test_newton_on_closed_form_jets_equals_newton_on_autodiff():
+    """The same geodesics whether the realism index's derivatives are closed form or not."""
+    quality = RealismIndex(mixture(dim=2, n_components=5), generator=seeded())
+    closed = metric_of(quality, dim=2, tol=1e-6, initialization="line")
+    # A plain function hides the quality's jet: the metric falls back to autodiff.
+    autodiff = metric_of(lambda z: quality(z), dim=2, tol=1e-6, initialization="line")
+    a = np.array([[-2.0, 0.5], [1.0, -1.0]])
+    b = np.array([[2.0, 1.0], [-1.5, 2.0]])
+    closed_curve = closed.metric.log_solver.solve(b, a)
+    autodiff_curve = autodiff.metric.log_solver.solve(b, a)
+    assert closed_curve.converged.all() and autodiff_curve.converged.all()
+    np.testing.assert_allclose(closed_curve.dist, autodiff_curve.dist, rtol=1e-9)
+
+
+def test_batch_cholesky_solves_the_definite_matrices_and_flags_the_others():
+    rng = np.random.default_rng(4)
+    batch, n_blocks, dim = 5, 6, 2
+    lower = rng.normal(size=(batch, n_blocks - 1, dim, dim)) * 0.3
+    diagonal = np.stack([np.eye(dim) * 3.0] * n_blocks * batch).reshape(batch, n_blocks, dim, dim)
+    diagonal[1, 2] = np.diag([3.0, -1.0])  # indefinite
+    diagonal[4, 0] = np.diag([-2.0, 3.0])  # indefinite, last of the batch
+    hessian = BlockTridiagonal(diagonal, lower)
+    rhs = rng.normal(size=(batch, n_blocks * dim))
+    solution, positive = batch_cholesky_solve(hessian.band(), rhs.reshape(-1), batch)
+    np.testing.assert_array_equal(positive, [True, False, True, True, False])
+    for b in np.flatnonzero(positive):
+        dense = np.zeros((n_blocks * dim, n_blocks * dim))
+        for k in range(n_blocks):
+            dense[k * dim : (k + 1) * dim, k * dim : (k + 1) * dim] = diagonal[b, k]
+        for k in range(n_blocks - 1):
+            dense[(k + 1) * dim : (k + 2) * dim, k * dim : (k + 1) * dim] = lower[b, k]
+            dense[k * dim : (k + 1) * dim, (k + 1) * dim : (k + 2) * dim] = lower[b, k].T
+        np.testing.assert_allclose(solution[b], np.linalg.solve(dense, rhs[b]), rtol=1e-10)
