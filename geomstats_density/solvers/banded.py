@@ -55,12 +55,8 @@ class BlockTridiagonal:
     def __getitem__(self, index):
         return BlockTridiagonal(self.diagonal[index], self.lower[index])
 
-    def band(self, shift=0.0):
-        """Lower band storage of the stacked batch plus ``shift * I``.
-
-        Parameters
-        ----------
-        shift : float or ndarray, shape=[batch]
+    def band(self):
+        """Lower band storage of the stacked batch.
 
         Returns
         -------
@@ -76,7 +72,6 @@ class BlockTridiagonal:
         band[diag_band, batch_index, diag_col] = self.diagonal[:, :, rows, cols]
         if n_blocks > 1:
             band[lower_band, batch_index, lower_col] = self.lower[:, :, p, q]
-        band[0] += np.reshape(shift, (-1, 1))
         return band.reshape(2 * dim, batch * size)
 
     def matvec(self, vector):
@@ -112,6 +107,46 @@ def cholesky_solve(band, rhs):
     return solution, factor
 
 
+def batch_cholesky_solve(band, rhs, batch):
+    """Solve each positive definite matrix of a stacked batch; flag the others.
+
+    One LAPACK factorisation of the whole band when every matrix is positive
+    definite; otherwise the matrix where it failed is set aside and the
+    factorisation resumes after it.
+
+    Parameters
+    ----------
+    band : ndarray, shape=[2 dim, batch * size]
+    rhs : ndarray, shape=[batch * size]
+    batch : int
+
+    Returns
+    -------
+    solution : ndarray, shape=[batch, size]
+        Zero for the matrices that are not positive definite.
+    positive : ndarray of bool, shape=[batch]
+    """
+    size = band.shape[1] // batch
+    solution = np.zeros((batch, size))
+    positive = np.ones(batch, dtype=bool)
+    start = 0
+    while start < batch:
+        columns = slice(start * size, None)
+        factor, info = lapack.dpbtrf(band[:, columns], lower=1)
+        failed = batch if info == 0 else start + (info - 1) // size
+        if failed > start:
+            if info != 0:  # the factor is not usable past the failure: redo the head
+                columns = slice(start * size, failed * size)
+                factor, _ = lapack.dpbtrf(band[:, columns], lower=1)
+            solution[start:failed] = lapack.dpbtrs(factor, rhs[columns], lower=1)[0].reshape(
+                failed - start, size
+            )
+        if failed < batch:
+            positive[failed] = False
+        start = failed + 1
+    return solution, positive
+
+
 def trust_region_step(hessian, gradient, radius, max_secular_iter=8):
     """Approximately minimise ``g.p + p.H.p / 2`` subject to ``|p| <= radius``.
 
@@ -145,7 +180,7 @@ def trust_region_step(hessian, gradient, radius, max_secular_iter=8):
     if step is None:
         lowest_eigenvalue, lowest_eigenvector = _lowest_eigenpair(band, scale)
         shift_floor = -lowest_eigenvalue
-        step, factor, shift = _shifted_solve(hessian, gradient, shift_floor, scale)
+        step, factor, shift = _shifted_solve(band, gradient, shift_floor, scale)
         if step is not None and np.linalg.norm(step) < radius:
             # Hard case (the gradient barely sees the negative curvature, e.g. zero
             # at a symmetric saddle): reach the boundary along the eigenvector, on
@@ -161,19 +196,21 @@ def trust_region_step(hessian, gradient, radius, max_secular_iter=8):
             break
         whitened, _ = lapack.dtbtrs(factor, step, uplo="L")
         shift += (norm / np.linalg.norm(whitened)) ** 2 * (norm - radius) / radius
-        step, factor, shift = _shifted_solve(hessian, gradient, max(shift, shift_floor), scale)
+        step, factor, shift = _shifted_solve(band, gradient, max(shift, shift_floor), scale)
     if step is None or np.linalg.norm(step) > 1.5 * radius:
         step = -radius * gradient / max(np.linalg.norm(gradient), np.finfo(float).tiny)
     return step, False
 
 
-def _shifted_solve(hessian, gradient, shift_floor, scale, max_attempts=40):
+def _shifted_solve(band, gradient, shift_floor, scale, max_attempts=40):
     """``-(H + mu I)^{-1} g`` for the smallest ``mu`` above ``shift_floor`` that
     factors, raising the offset until the Cholesky factorisation succeeds."""
     offset = 1e-8 * scale
     for _ in range(max_attempts):
         shift = shift_floor + offset
-        step, factor = cholesky_solve(hessian.band(shift), -gradient)
+        shifted = band.copy()
+        shifted[0] += shift
+        step, factor = cholesky_solve(shifted, -gradient)
         if step is not None:
             return step, factor, shift
         offset *= 4.0

@@ -253,7 +253,7 @@ class ManifoldGeodesicSolver(RefiningGeodesicSolver):
             f"iterations to reach gtol={self.gtol}"
         )
 
-    def _minimise(self, metric, nodes, bar):
+    def _minimise(self, metric, nodes, bar, warm_state=None):
         """Riemannian trust regions on the interior nodes of a batch of curves."""
         problem = _CurveProblem(metric, nodes)
         optimizer = TrustRegions(
@@ -268,7 +268,8 @@ class ManifoldGeodesicSolver(RefiningGeodesicSolver):
             Delta0=INITIAL_RADIUS * scale,
         )
         gradient_norms = problem.gradient_norms(result.point)
-        return problem.curves(result.point), gradient_norms <= self.gtol, result.iterations
+        converged = gradient_norms <= self.gtol
+        return problem.curves(result.point), converged, result.iterations, None
 
 
 def _embedded_metric(space):

@@ -15,7 +15,7 @@ import torch
 
 from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import DomainError
-from geomstats_density.solvers.banded import cholesky_solve, trust_region_step
+from geomstats_density.solvers.banded import batch_cholesky_solve, trust_region_step
 from geomstats_density.solvers.derivatives import (
     EnergyDerivatives,
     energy_derivatives,
@@ -150,8 +150,17 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
     def _optimiser_failure(self):
         return f"Newton needed more than max_iter={self.max_iter} iterations"
 
-    def _minimise(self, metric, nodes, bar):
-        """Trust-region Newton on the interior nodes of a batch of curves."""
+    def _minimise(self, metric, nodes, bar, warm_state=None):
+        """Trust-region Newton on the interior nodes of a batch of curves.
+
+        ``warm_state`` holds trust radii from the previous node count: a
+        warm-started curve moves little, and the large radius of a cold start
+        costs several rejected steps wherever its Hessian is not yet positive
+        definite. With exact blocks it is the smaller of the final radius and how
+        far the curve moved (the next node count moves it less); matrix-free, the
+        final radius.
+        """
+        start_nodes = nodes
         nodes = nodes.copy()
         batch, n_nodes, dim = nodes.shape
         matrix_free = self.hessian == "sobolev" or (
@@ -185,6 +194,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             radius = 5.0 * np.sqrt(derivatives.energy)
         else:
             radius = chord * np.sqrt(n_nodes - 2)
+        if warm_state is not None:
+            # Twice the nodes: the same displacement has sqrt(2) times the Euclidean
+            # norm, about the same Sobolev norm.
+            radius = np.minimum(radius, warm_state * (1.0 if matrix_free else np.sqrt(2.0)))
         smallest_radius = 1e-15 * radius
         for _ in range(self.max_iter):
             idx = np.flatnonzero(~converged & ~stuck)
@@ -236,33 +249,30 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                 flat = gradient_sq <= self._energy_rtol * current.energy
             else:
                 flat = np.zeros(idx.size, dtype=bool)
-            converged[idx] = accept & ((is_newton & (small_step | settled | at_noise_floor)) | flat)
-            radius[idx] = np.where(
-                ratio < 0.25,
-                0.25 * step_size,
-                np.where(
-                    (ratio > 0.75) & (step_size > 0.99 * radius[idx]),
-                    2 * radius[idx],
-                    radius[idx],
-                ),
-            )
+            done = accept & ((is_newton & (small_step | settled | at_noise_floor)) | flat)
+            converged[idx] = done
+            # A final step at rounding level says nothing of the model's reach: the
+            # radius of a converged curve is kept for the next node count.
+            updated = np.where(ratio < 0.25, 0.25 * step_size, radius[idx])
+            at_boundary = step_size > 0.99 * radius[idx]
+            updated = np.where((ratio > 0.75) & at_boundary, 2 * radius[idx], updated)
+            radius[idx] = np.where(done, radius[idx], updated)
             stuck[idx] = radius[idx] <= smallest_radius[idx]
             bar.update(1)
             bar.set_postfix(converged=f"{converged.sum()}/{batch}")
-        return nodes, converged, iterations
+        if not matrix_free:
+            moved = np.linalg.norm((nodes - start_nodes).reshape(batch, -1), axis=-1)
+            radius = np.minimum(radius, np.maximum(moved, 1e-3 * chord * np.sqrt(n_nodes - 2)))
+        return nodes, converged, iterations, radius
 
 
 def _steps(derivatives, radius):
     """Trust-region steps for a batch: one LAPACK call when all are plain Newton."""
     hessian, gradient = derivatives.hessian, derivatives.gradient
     batch, n_blocks, dim = gradient.shape
-    steps, _ = cholesky_solve(hessian.band(), -gradient.reshape(-1))
-    if steps is not None:
-        steps = steps.reshape(batch, n_blocks, dim)
-        fits = np.linalg.norm(steps.reshape(batch, -1), axis=-1) <= radius
-    else:
-        steps = np.zeros_like(gradient)
-        fits = np.zeros(batch, dtype=bool)
+    steps, positive = batch_cholesky_solve(hessian.band(), -gradient.reshape(-1), batch)
+    steps = steps.reshape(batch, n_blocks, dim)
+    fits = positive & (np.linalg.norm(steps.reshape(batch, -1), axis=-1) <= radius)
     for b in np.flatnonzero(~fits):
         step, is_newton = trust_region_step(hessian[b : b + 1], gradient[b].reshape(-1), radius[b])
         steps[b] = step.reshape(n_blocks, dim)

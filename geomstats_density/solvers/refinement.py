@@ -162,14 +162,22 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         """Starting curves ``[batch, n_nodes, n_coords]`` joining ``start`` to ``end``."""
 
     @abstractmethod
-    def _minimise(self, metric, nodes, bar):
+    def _minimise(self, metric, nodes, bar, warm_state=None):
         """Minimise the energy of a batch of curves at their node count.
+
+        Parameters
+        ----------
+        warm_state : ndarray, shape=[batch, ...], optional
+            What the previous node count's minimisation returned for these
+            curves (e.g. trust radii); None at the first node count.
 
         Returns
         -------
         nodes : ndarray, shape=[batch, n_nodes, n_coords]
         converged : ndarray of bool, shape=[batch]
         iterations : ndarray of int, shape=[batch]
+        warm_state : ndarray, shape=[batch, ...] or None
+            Passed to the next node count's minimisation of the same curves.
         """
 
     def _project(self, metric, nodes):
@@ -192,11 +200,13 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         trusted = np.ones(batch, dtype=bool)
         final = [None] * batch
         active = np.arange(batch)
-        coarse = estimate = None
+        coarse = estimate = warm_state = None
         with tqdm(desc="geodesics", unit="iter", disable=not show, leave=False) as bar:
             while active.size:
                 bar.set_description(f"geodesics ({nodes.shape[1]} nodes, {active.size} left)")
-                nodes, converged, iterations = self._minimise(metric, nodes, bar)
+                nodes, converged, iterations, warm_state = self._minimise(
+                    metric, nodes, bar, warm_state
+                )
                 n_iterations[active] += iterations
                 trusted[active] &= converged
                 level = _Level(metric, nodes)
@@ -210,6 +220,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                     final[active[position]] = estimate.take([position])
                 keep = np.flatnonzero(~done)
                 active, coarse, estimate = active[keep], level.take(keep), estimate.take(keep)
+                if warm_state is not None:
+                    warm_state = warm_state[keep]
                 if keep.size:
                     nodes = self._project(metric, _resample(nodes[keep], finer))
         estimate = _Estimate.concatenate(final)
