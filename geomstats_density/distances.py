@@ -11,7 +11,10 @@ there are. When the solver starts curves from shortest paths on a graph
 is built once, for the box of all the points, and serves every batch. A progress
 bar counts the pairs.
 
-With a ``dask.distributed`` client the batches run as tasks on its workers: the
+With ``n_jobs`` other than 1 the batches run in that many worker processes of
+this machine (joblib's loky backend, as in scikit-learn), each with its share of
+the cores for torch. With a ``dask.distributed`` client they run as tasks on its
+workers: the
 metric, the graph and the points are shipped once (cloudpickle), each task solves
 ``batches_per_task`` batches, and the results are the single-process results: the
 same batches are solved in the same way. ``dask[distributed]`` is the optional
@@ -21,14 +24,16 @@ Example::
 
     from geomstats_density.distances import pairwise_distances
 
-    matrix = pairwise_distances(space.metric, points, batch_size=64)
+    matrix = pairwise_distances(space.metric, points, batch_size=128)
     # or, the geomstats way:
     matrix = space.metric.dist_pairwise(points, batch_size=256)
 """
 
 import contextlib
+import os
 import warnings
 
+import joblib
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -39,7 +44,7 @@ from geomstats_density.exceptions import GeodesicConvergenceError, GeodesicConve
 # Pairs solved in one vectorised call: large enough to amortise Python overheads,
 # small enough that a batch stops refining node counts when its own hardest pair
 # is done (see docs/distances.md for the timings behind it).
-DEFAULT_BATCH_SIZE = 64
+DEFAULT_BATCH_SIZE = 128
 # Below this many pairs the progress bar is noise (as for the solvers' own bars).
 PROGRESS_MIN_PAIRS = 64
 # Points whose pairwise chords are computed at once when looking for the longest.
@@ -48,7 +53,7 @@ _CHORD_ROWS = 1 << 20
 
 def pairwise_distances(
     metric, points, batch_size=DEFAULT_BATCH_SIZE, progress=None, client=None,
-    batches_per_task=1,
+    batches_per_task=1, n_jobs=1,
 ):
     """Geodesic distances between all pairs of points, solved in batches.
 
@@ -65,7 +70,12 @@ def pairwise_distances(
     client : distributed.Client, optional
         Run the batches as tasks of this Dask cluster; None solves them here.
     batches_per_task : int
-        Batches each Dask task solves (with a client only).
+        Batches each task solves (with a client or ``n_jobs`` other than 1).
+    n_jobs : int
+        Worker processes of this machine solving the batches (joblib's loky
+        backend); 1 solves them in this process, -1 uses every core. Worker
+        processes take a few seconds to start the first time: worth it for
+        hundreds of pairs and more.
 
     Returns
     -------
@@ -77,13 +87,15 @@ def pairwise_distances(
     ------
     ValueError
         If ``points`` is not of shape ``[n_points, ...]`` with finite
-        coordinates, or ``batch_size`` or ``batches_per_task`` is not a
-        positive integer.
+        coordinates, ``batch_size`` or ``batches_per_task`` is not a positive
+        integer, ``n_jobs`` is 0 or not an integer, or both ``n_jobs`` and
+        ``client`` ask for workers.
     ImportError
         If a client is given and ``dask.distributed`` is not installed.
     """
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     _check_progress(progress)
+    _check_jobs(n_jobs, client)
     coordinates = _point_coordinates(metric, points, "points")
     if coordinates.ndim != 2:
         raise ValueError(
@@ -93,7 +105,7 @@ def pairwise_distances(
     n_points = coordinates.shape[0]
     pairs = _UpperPairs(n_points)
     values = _solve_pairs(
-        metric, coordinates, pairs, batch_size, progress, client, batches_per_task
+        metric, coordinates, pairs, batch_size, progress, client, batches_per_task, n_jobs
     )
     dist = np.zeros((n_points, n_points))
     for row in range(n_points - 1):
@@ -104,7 +116,7 @@ def pairwise_distances(
 
 def paired_distances(
     metric, points_a, points_b, batch_size=DEFAULT_BATCH_SIZE, progress=None, client=None,
-    batches_per_task=1,
+    batches_per_task=1, n_jobs=1,
 ):
     """Geodesic distances ``dist(points_a[k], points_b[k])``, solved in batches.
 
@@ -115,7 +127,7 @@ def paired_distances(
     metric : ConformalMetric
     points_a, points_b : array-like, shape=[..., {dim, [n, n]}]
         Broadcast against each other.
-    batch_size, progress, client, batches_per_task
+    batch_size, progress, client, batches_per_task, n_jobs
         As in :func:`pairwise_distances`.
 
     Returns
@@ -126,11 +138,12 @@ def paired_distances(
     ------
     ValueError
         If the points have the wrong shape, a NaN or infinite coordinate, do not
-        broadcast, or ``batch_size`` or ``batches_per_task`` is not a positive
-        integer.
+        broadcast, or the other arguments are invalid (as in
+        :func:`pairwise_distances`).
     """
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     _check_progress(progress)
+    _check_jobs(n_jobs, client)
     start, end = broadcast_pair(
         torch.from_numpy(_point_coordinates(metric, points_a, "points_a")),
         torch.from_numpy(_point_coordinates(metric, points_b, "points_b")),
@@ -142,7 +155,7 @@ def paired_distances(
     coordinates = np.concatenate([start, end])
     pairs = _GivenPairs(len(start))
     values = _solve_pairs(
-        metric, coordinates, pairs, batch_size, progress, client, batches_per_task
+        metric, coordinates, pairs, batch_size, progress, client, batches_per_task, n_jobs
     )
     return to_backend(values.reshape(batch_shape))
 
@@ -153,6 +166,13 @@ def _check_sizes(batch_size, batches_per_task):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(batch_size), int(batches_per_task)
+
+
+def _check_jobs(n_jobs, client):
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}.")
+    if client is not None and n_jobs != 1:
+        raise ValueError("Pass either a Dask client or n_jobs, not both.")
 
 
 def _check_progress(progress):
@@ -204,7 +224,9 @@ class _GivenPairs:
 # ----------------------------------------------------------------------
 # The functional core.
 # ----------------------------------------------------------------------
-def _solve_pairs(metric, coordinates, pairs, batch_size, progress, client, batches_per_task):
+def _solve_pairs(
+    metric, coordinates, pairs, batch_size, progress, client, batches_per_task, n_jobs=1
+):
     """Distances of all ``pairs`` of rows of ``coordinates``, shape ``[len(pairs)]``."""
     if not hasattr(metric.log_solver, "solve"):
         raise ValueError(
@@ -222,19 +244,20 @@ def _solve_pairs(metric, coordinates, pairs, batch_size, progress, client, batch
     task_size = batch_size * batches_per_task
     converged = np.ones(n_pairs, dtype=bool)
     on_failure = getattr(metric.log_solver, "on_failure", "warn")
+    payload = _Payload(metric, graph, coordinates, pairs, batch_size)
+    if client is not None:
+        batches = _dask_batches(client, payload, task_size)
+    elif joblib.effective_n_jobs(n_jobs) > 1:
+        batches = _process_batches(n_jobs, payload, task_size)
+    else:
+        batches = (
+            (begin, stop, _task(payload, begin, stop))
+            for begin, stop in _task_ranges(n_pairs, batch_size)
+        )
     with tqdm(total=n_pairs, desc="distances", unit="pair", disable=not show) as bar:
-        if client is None:
-            for begin in range(0, n_pairs, batch_size):
-                stop = min(begin + batch_size, n_pairs)
-                batch = solve_batch(metric, graph, coordinates, *pairs.take(begin, stop))
-                values[begin:stop], converged[begin:stop] = batch
-                bar.update(stop - begin)
-        else:
-            for begin, stop, batch in _dask_batches(
-                client, metric, graph, coordinates, pairs, batch_size, task_size
-            ):
-                values[begin:stop], converged[begin:stop] = batch
-                bar.update(stop - begin)
+        for begin, stop, batch in batches:
+            values[begin:stop], converged[begin:stop] = batch
+            bar.update(stop - begin)
     _report(metric.log_solver, converged, on_failure)
     return values
 
@@ -365,7 +388,7 @@ def _report(solver, converged, on_failure):
 
 
 # ----------------------------------------------------------------------
-# Dask.
+# Tasks: in this process, in local worker processes, on Dask.
 # ----------------------------------------------------------------------
 def _import_distributed():
     try:
@@ -408,15 +431,33 @@ def _task(payload, begin, stop):
     return dist, converged
 
 
-def _dask_batches(client, metric, graph, coordinates, pairs, batch_size, task_size):
+def _task_ranges(n_pairs, task_size):
+    return [(begin, min(begin + task_size, n_pairs)) for begin in range(0, n_pairs, task_size)]
+
+
+def _process_task(payload, begin, stop, torch_threads):
+    """:func:`_task` in a worker process, with its share of the cores for torch."""
+    torch.set_num_threads(torch_threads)
+    return begin, stop, _task(payload, begin, stop)
+
+
+def _process_batches(n_jobs, payload, task_size):
+    """``(begin, stop, (dist, converged))`` of each task of local worker processes."""
+    n_workers = joblib.effective_n_jobs(n_jobs)
+    torch_threads = max(1, (os.cpu_count() or 1) // n_workers)
+    parallel = joblib.Parallel(n_jobs=n_workers, return_as="generator_unordered")
+    return parallel(
+        joblib.delayed(_process_task)(payload, begin, stop, torch_threads)
+        for begin, stop in _task_ranges(len(payload.pairs), task_size)
+    )
+
+
+def _dask_batches(client, payload, task_size):
     """``(begin, stop, (dist, converged))`` of each task, as the tasks finish."""
     distributed = _import_distributed()
-    payload = _Payload(metric, graph, coordinates, pairs, batch_size)
     [shipped] = client.scatter([payload], broadcast=True, hash=False)
-    n_pairs = len(pairs)
     futures, ranges = [], {}
-    for begin in range(0, n_pairs, task_size):
-        stop = min(begin + task_size, n_pairs)
+    for begin, stop in _task_ranges(len(payload.pairs), task_size):
         future = client.submit(_task, shipped, begin, stop, pure=False)
         futures.append(future)
         ranges[future.key] = (begin, stop)

@@ -209,6 +209,29 @@ def test_missing_dask_names_the_extra(half_plane, monkeypatch):
         pairwise_distances(half_plane.metric, points, client=object())
 
 
+def test_worker_processes_equal_local(half_plane):
+    """n_jobs=2: the same batches solved in two processes give the same matrix."""
+    space, points = ring_space(n_points=6)
+    local = as_numpy(pairwise_distances(space.metric, points, batch_size=4))
+    np.testing.assert_array_equal(
+        as_numpy(space.metric.dist_pairwise(points, batch_size=4, n_jobs=2)), local
+    )
+    half_plane.metric.log_solver.tol = 1e-5  # equality needs no accuracy: keep it quick
+    points_a = gs.array(random_half_plane_points(5, seed=3))
+    points_b = gs.array(random_half_plane_points(5, seed=4))
+    np.testing.assert_array_equal(
+        as_numpy(paired_distances(half_plane.metric, points_a, points_b, batch_size=2, n_jobs=-1)),
+        as_numpy(paired_distances(half_plane.metric, points_a, points_b, batch_size=2)),
+    )
+
+
+@pytest.mark.parametrize("n_jobs", [0, 1.5, True, "2"])
+def test_bad_n_jobs_raises(half_plane, n_jobs):
+    points = gs.array(random_half_plane_points(3, seed=1))
+    with pytest.raises(ValueError, match="n_jobs must be a non-zero integer"):
+        pairwise_distances(half_plane.metric, points, n_jobs=n_jobs)
+
+
 # ----------------------------------------------------------------------
 # Dask: a local cluster of two worker processes.
 # ----------------------------------------------------------------------
@@ -255,6 +278,12 @@ def test_dask_ships_the_graph_and_the_density(dask_client):
         as_numpy(paired_distances(space.metric, points_a, points_b, client=dask_client)),
         as_numpy(paired_distances(space.metric, points_a, points_b)),
     )
+
+
+def test_client_and_n_jobs_together_raise(half_plane, dask_client):
+    points = gs.array(random_half_plane_points(3, seed=1))
+    with pytest.raises(ValueError, match="either a Dask client or n_jobs"):
+        pairwise_distances(half_plane.metric, points, client=dask_client, n_jobs=2)
 
 
 def test_bad_client_raises(half_plane):
