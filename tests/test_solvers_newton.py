@@ -67,6 +67,20 @@ def test_half_plane_dist_log_match_geomstats_closed_form(half_plane, hyperbolic,
     )
 
 
+def test_midpoint_quadrature_half_plane_matches_closed_form(hyperbolic):
+    space = Euclidean(2, equip=False)
+    space.equip_with_metric(
+        ConformalMetric, log_factor=lambda z: -2.0 * torch.log(z[..., 1]), quadrature="midpoint"
+    )
+    start = random_half_plane_points(4, seed=5)
+    end = random_half_plane_points(4, seed=6)
+    np.testing.assert_allclose(
+        as_numpy(space.metric.dist(gs.array(start), gs.array(end))),
+        as_numpy(hyperbolic.metric.dist(gs.array(start), gs.array(end))),
+        rtol=1e-7,
+    )
+
+
 def test_half_plane_geodesic_points_match_closed_form(half_plane, hyperbolic):
     start, end = gs.array([-1.0, 0.5]), gs.array([2.0, 1.5])
     times = gs.linspace(0.0, 1.0, 11)

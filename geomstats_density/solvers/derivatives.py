@@ -157,9 +157,7 @@ def _conformal_pieces(metric, nodes):
     n_pieces = nodes.shape[1] - 1
     left, right = nodes[:, :-1], nodes[:, 1:]
     times, weights = metric.quadrature_rule
-    points = np.stack([(1 - t) * left + t * right for t in times], axis=0)
-    jet = metric.log_factor_jet(torch.from_numpy(points))
-    value, gradient, hessian = (array.numpy() for array in jet)
+    value, gradient, hessian = _quadrature_jets(metric, nodes, times)
     factor = np.exp(value)[..., None]
     scaled = weights[:, None, None, None] * factor * gradient
     curvature = (weights[:, None, None, None, None] * factor[..., None]) * (
@@ -191,6 +189,40 @@ def _conformal_pieces(metric, nodes):
     grad_right = n_pieces * (2 * average[..., None] * chord + sq_chord[..., None] * average_right)
     energy = n_pieces * (sq_chord * average).sum(-1)
     return energy, grad_left, grad_right, piece_hessian
+
+
+def _quadrature_jets(metric, nodes, times):
+    """Log-factor jets at ``(1 - t) z_i + t z_{i+1}`` for each rule time ``t``.
+
+    Each of value, gradient and Hessian has shape ``[n_times, batch, n_pieces, ...]``.
+    Rules that sample the ends of the chords (Simpson's) share the nodes between
+    neighbouring pieces: their jets are evaluated once.
+    """
+    left, right = nodes[:, :-1], nodes[:, 1:]
+    inner = [t for t in times if 0 < t < 1]
+    at_ends = len(inner) < len(times)
+    points = [nodes] if at_ends else []
+    points += [((1 - t) * left + t * right) for t in inner]
+    flat = np.concatenate([p.reshape(-1, nodes.shape[-1]) for p in points])
+    jets = [array.numpy() for array in metric.log_factor_jet(torch.from_numpy(flat))]
+    batch, n_nodes = nodes.shape[:2]
+    split = batch * n_nodes if at_ends else 0
+    out = []
+    for array in jets:
+        tail = array.shape[1:]
+        node_values = array[:split].reshape(batch, n_nodes, *tail) if at_ends else None
+        inner_values = array[split:].reshape(len(inner), batch, n_nodes - 1, *tail)
+        by_time, k = [], 0
+        for t in times:
+            if t == 0:
+                by_time.append(node_values[:, :-1])
+            elif t == 1:
+                by_time.append(node_values[:, 1:])
+            else:
+                by_time.append(inner_values[k])
+                k += 1
+        out.append(np.stack(by_time))
+    return out
 
 
 def energy_start_gradient(metric, nodes):
