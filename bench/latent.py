@@ -90,13 +90,18 @@ def build_space(dim, lengths_in, method, options):
 
     generator = torch.Generator().manual_seed(dim)
     hidden = max(MIN_HIDDEN, WIDTH * dim)
+    # float32 whatever torch's default dtype (geomstats' pytorch backend sets float64),
+    # so that both backends draw the same weights and solve the same problem.
     mlp = torch.nn.Sequential(
-        torch.nn.Linear(dim, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, SAMPLE_SIZE)
+        torch.nn.Linear(dim, hidden, dtype=torch.float32),
+        torch.nn.Tanh(),
+        torch.nn.Linear(hidden, SAMPLE_SIZE, dtype=torch.float32),
     )
-    classifier = torch.nn.Linear(SAMPLE_SIZE, N_CLASSES)
+    classifier = torch.nn.Linear(SAMPLE_SIZE, N_CLASSES, dtype=torch.float32)
     with torch.no_grad():
         for parameter in (*mlp.parameters(), *classifier.parameters()):
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) / math.sqrt(parameter.shape[-1]))
+            weights = torch.randn(parameter.shape, generator=generator, dtype=torch.float32)
+            parameter.copy_(weights / math.sqrt(parameter.shape[-1]))
     return LatentSpace(
         mlp,
         dim,
