@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from geomstats.geometry.euclidean import Euclidean
+from geomstats.geometry.poincare_half_space import PoincareHalfSpace
 
 from geomstats_density import DensityConformalMetric, DomainError
 from geomstats_density.densities import Gaussian, GaussianMixture, KernelDensity
@@ -103,6 +104,19 @@ def test_metric_jet_matches_autodiff_and_reports_points_outside_the_domain():
     one.log_quality.q = 1.0
     with pytest.raises(DomainError, match="log_quality must be finite and < 0"):
         one.log_factor_jet(points())
+
+
+def test_metric_jet_on_a_poincare_model_adds_the_model_factor():
+    space = PoincareHalfSpace(2, equip=False)
+    space.equip_with_metric(
+        DensityConformalMetric,
+        log_quality=RealismIndex(mixture(dim=2, n_components=3), generator=seeded()),
+    )
+    upper = points(dim=2).clone()
+    upper[..., 1] = torch.exp(upper[..., 1])
+    assert_jets_close(
+        space.metric.log_factor_jet(upper), autodiff_jet(space.metric.log_factor_tensor, upper)
+    )
 
 
 def test_newton_on_closed_form_jets_equals_newton_on_autodiff():
