@@ -227,6 +227,29 @@ def test_sobolev_steps_agree_with_exact_blocks(half_plane, hyperbolic):
     )
 
 
+@pytest.mark.parametrize("radius", [1e3, 0.05], ids=["interior", "boundary"])
+def test_steihaug_returns_the_hessian_times_its_steps(radius):
+    """CG's H p (from its residuals) equals a direct product, inside and on the boundary."""
+    from geomstats_density.solvers.sobolev import SobolevPreconditioner, steihaug_steps
+
+    rng = np.random.default_rng(0)
+    batch, n_interior, dim = 3, 5, 4
+    size = n_interior * dim
+    factors = rng.normal(size=(batch, size, size))
+    hessians = factors @ np.swapaxes(factors, -1, -2) / size + np.eye(size)
+    hessians[2] -= 1.5 * np.eye(size)  # indefinite: CG leaves along negative curvature
+
+    def hvp(vectors):
+        return np.einsum("bij,bj->bi", hessians, vectors.reshape(batch, size)).reshape(vectors.shape)
+
+    gradient = rng.normal(size=(batch, n_interior, dim))
+    preconditioner = SobolevPreconditioner(np.ones((batch, n_interior + 1)))
+    steps, _, _, curvature = steihaug_steps(
+        gradient, hvp, preconditioner, np.full(batch, radius), np.ones(batch)
+    )
+    np.testing.assert_allclose(curvature, hvp(steps), rtol=1e-8, atol=1e-10)
+
+
 def test_non_convergence_is_reported(half_plane):
     start, end = gs.array([-3.0, 0.2]), gs.array([3.0, 0.2])
     half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, max_iter=2)

@@ -206,14 +206,13 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             iterations[idx] += 1
             if matrix_free:
                 current = matrix_free_derivatives(metric, nodes[idx])
-                steps, is_newton, gradient_sq = steihaug_steps(
+                steps, is_newton, gradient_sq, curvature = steihaug_steps(
                     current.gradient,
                     current.hvp,
                     current.preconditioner,
                     radius[idx],
                     current.energy,
                 )
-                curvature = current.hvp(steps)
                 step_size = np.sqrt(
                     np.einsum("bki,bki->b", steps, current.preconditioner.apply(steps))
                 )

@@ -76,8 +76,12 @@ def steihaug_steps(gradient, hvp, preconditioner, radius, energy, max_iter=50):
         Newton step); False where it stopped at the boundary.
     gradient_sq : ndarray, shape=[batch]
         ``|g|_{T^{-1}}^2``, the squared preconditioned gradient norm (an energy).
+    curvature : ndarray, shape=[batch, n_interior, dim]
+        ``H p`` for the returned steps, from CG's own products (the residual is
+        ``g + H p``), so the model's decrease costs no further product.
     """
     steps = np.zeros_like(gradient)
+    boundary_curvature = np.zeros_like(gradient)
     residual = gradient.copy()
     preconditioned = preconditioner.solve(residual)
     direction = -preconditioned
@@ -101,6 +105,7 @@ def steihaug_steps(gradient, hvp, preconditioner, radius, energy, max_iter=50):
         if to_boundary.any():
             tau = _boundary_tau(preconditioner, steps, direction, radius)
             steps[to_boundary] += tau[to_boundary, None, None] * direction[to_boundary]
+            boundary_curvature[to_boundary] = tau[to_boundary, None, None] * curvature_vector[to_boundary]
             active &= ~to_boundary
         steps[active] = candidate[active]
         residual[active] += alpha[active, None, None] * curvature_vector[active]
@@ -114,7 +119,9 @@ def steihaug_steps(gradient, hvp, preconditioner, radius, energy, max_iter=50):
             active[:, None, None], -preconditioned + beta[:, None, None] * direction, direction
         )
         rho = rho_next
-    return steps, is_newton, gradient_sq
+    # The residual stopped updating when a curve reached the boundary: H p is its
+    # residual's H p_k plus tau H d there.
+    return steps, is_newton, gradient_sq, residual - gradient + boundary_curvature
 
 
 def _sobolev_norm(preconditioner, vectors):
