@@ -14,11 +14,11 @@ bar counts the pairs.
 With ``n_jobs`` other than 1 the batches run in that many worker processes of
 this machine (joblib's loky backend, as in scikit-learn), each with its share of
 the cores for torch. With a ``dask.distributed`` client they run as tasks on its
-workers: the
-metric, the graph and the points are shipped once (cloudpickle), each task solves
-``batches_per_task`` batches, and the results are the single-process results: the
-same batches are solved in the same way. ``dask[distributed]`` is the optional
-extra ``distributed``: ``pip install "geomstats-density[distributed]"``.
+workers: the metric, the graph and the points are shipped once (cloudpickle),
+each task solves ``batches_per_task`` batches. Either way the results are the
+single-process results: the same batches are solved in the same way.
+``dask[distributed]`` is the optional extra ``distributed``:
+``pip install "geomstats-density[distributed]"``.
 
 Example::
 
