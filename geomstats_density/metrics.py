@@ -237,11 +237,14 @@ class ConformalMetric(RiemannianMetric):
             If a value is NaN or infinite.
         """
         values = self._base_plus(self._log_factor(self.from_coordinates(points)), points)
-        finite = torch.isfinite(values)
-        if not bool(finite.all()):
-            index = tuple(int(i) for i in torch.nonzero(~finite)[0])
-            raise DomainError(self._domain_error_message(points[index], values[index]))
+        self._raise_where_invalid(torch.isfinite(values), values, points)
         return values
+
+    def _raise_where_invalid(self, valid, values, points):
+        """A DomainError naming the first point where ``valid`` is False."""
+        if not bool(valid.all()):
+            index = tuple(int(i) for i in torch.nonzero(~valid)[0])
+            raise DomainError(self._domain_error_message(points[index], values[index]))
 
     def log_factor_or_inf(self, points):
         """``f(z)`` where finite, ``+inf`` outside the domain (for graph searches).
@@ -342,10 +345,7 @@ class ConformalMetric(RiemannianMetric):
             return autodiff_jet(self.log_factor_tensor, points)
         if isinstance(self.geometry, ConformallyFlat):
             jet = jet + autodiff_jet(self.geometry.log_factor, points)
-        finite = torch.isfinite(jet.value)
-        if not bool(finite.all()):
-            index = tuple(int(i) for i in torch.nonzero(~finite)[0])
-            raise DomainError(self._domain_error_message(points[index], jet.value[index]))
+        self._raise_where_invalid(torch.isfinite(jet.value), jet.value, points)
         return jet
 
     def _closed_form_jet(self, points):
@@ -905,10 +905,7 @@ class DensityConformalMetric(ConformalMetric):
         """
         values = self.log_quality(self.from_coordinates(points))
         check_scalar_field(values, points, "log_quality")
-        valid = torch.isfinite(values) & (values < 0)
-        if not bool(valid.all()):
-            index = tuple(int(i) for i in torch.nonzero(~valid)[0])
-            raise DomainError(self._domain_error_message(points[index], values[index]))
+        self._raise_where_invalid(torch.isfinite(values) & (values < 0), values, points)
         return values
 
     def _closed_form_jet(self, points):
