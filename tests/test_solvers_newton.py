@@ -98,6 +98,21 @@ def test_default_dist_reaches_its_error_estimate(half_plane, hyperbolic):
     assert error / float(curve.dist) < 1e-8
 
 
+@pytest.mark.parametrize("tol", [1e-6, 1e-8])
+def test_dist_error_estimates_the_true_error_far_apart(half_plane, hyperbolic, tol):
+    # Far apart, the extrapolations converge like h^4 from the fourth node count on,
+    # and the estimate is the geometric tail of their changes (the closed form says
+    # how good it is; the change alone overstates the error about 15 times).
+    start, end = gs.array([-1.0, 0.3]), gs.array([3.0, 0.9])
+    curve = NewtonGeodesicSolver(half_plane, tol=tol).solve(end, start)
+    exact = float(hyperbolic.metric.dist(start, end))
+    error = abs(float(curve.dist) - exact) / exact
+    estimate = float(curve.dist_error) / float(curve.dist)
+    assert curve.converged
+    assert error <= tol
+    assert estimate / 2 <= error <= 2 * estimate
+
+
 def test_unrefined_length_error_is_second_order(half_plane, hyperbolic):
     """The midpoint energy makes the discrete length error O(h^2): halving h / 4."""
     start, end = gs.array([0.0, 1.0]), gs.array([1.5, 2.0])

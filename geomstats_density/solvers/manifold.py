@@ -175,8 +175,9 @@ class ManifoldGeodesicSolver(RefiningGeodesicSolver):
         Nodes of the first, coarsest curve (endpoints included).
     tol : float or None
         Target relative error of the length. Node counts double from ``n_nodes``
-        until two successive Richardson extrapolations agree to ``tol``. None
-        solves once with ``n_nodes`` nodes and returns the plain discrete length.
+        until the estimated error of the Richardson-extrapolated length is below
+        ``tol`` (returned as ``curve.dist_error``). None solves once with
+        ``n_nodes`` nodes and returns the plain discrete length.
     max_nodes : int
         Largest node count tried before reporting that ``tol`` was not met.
     max_iter : int

@@ -3,7 +3,8 @@
 A solver of this kind minimises the discrete energy of curves with ``n`` nodes,
 then doubles the number of pieces, warm-starts from the cubic spline through the
 solution, and Richardson-extrapolates lengths, start velocities and nodes,
-``(4 X_{h/2} - X_h) / 3``, until two successive extrapolations agree to ``tol``.
+``(4 X_{h/2} - X_h) / 3``, until the estimated error of the extrapolated length
+(:meth:`_Level.richardson`) is below ``tol``.
 The quadratures of the energy are symmetric, so the errors are even in the node
 spacing ``h`` and each extrapolation cancels the ``h^2`` term.
 
@@ -50,8 +51,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         Nodes of the first, coarsest curve (endpoints included).
     tol : float or None
         Target relative error of the length. Node counts double from ``n_nodes``
-        until two successive Richardson extrapolations agree to ``tol``. None
-        solves once with ``n_nodes`` nodes and returns the plain discrete length.
+        until the estimated error of the Richardson-extrapolated length is below
+        ``tol`` (returned as ``curve.dist_error``). None solves once with
+        ``n_nodes`` nodes and returns the plain discrete length.
     max_nodes : int
         Largest node count tried before reporting that ``tol`` was not met.
     max_iter : int
@@ -342,28 +344,48 @@ class _Level:
         """Estimate from this level and the previous one (``None`` at the first).
 
         The error of the first extrapolation is bounded by that of the finer raw
-        length; later ones by the change from the previous extrapolation.
+        length. Later ones are read from the change ``d_k`` from the previous
+        extrapolation: where the changes keep their sign and shrink by a factor
+        ``r`` per level, the error left is the geometric tail ``d_k / (r - 1)``,
+        with ``r`` clipped to [2, 16] (16 is the contraction of the ``h^4`` term
+        that Richardson leaves); elsewhere, and at the second change, ``d_k``.
         """
         if coarse is None:
             return _Estimate(self.nodes, self.dist, self.velocity, error=None)
         dist = (4 * self.dist - coarse.dist) / 3
+        change = None
         if coarse_estimate.error is None:
             error = np.abs(self.dist - coarse.dist) / 3
         else:
-            error = np.abs(dist - coarse_estimate.dist)
+            change = dist - coarse_estimate.dist
+            error = np.abs(change)
+            if coarse_estimate.change is not None:
+                error = error / (_contraction(coarse_estimate.change, change) - 1)
         return _Estimate(
             nodes=(4 * self.nodes[:, ::2] - coarse.nodes) / 3,
             dist=dist,
             velocity=(4 * self.velocity - coarse.velocity) / 3,
             error=error,
+            change=change,
         )
 
 
-class _Estimate:
-    """Best estimates for a batch of geodesics."""
+def _contraction(previous, change):
+    """Observed factor by which the changes shrink, in [2, 16]; 2 if their sign flips."""
+    ratio = np.abs(previous) / np.maximum(np.abs(change), np.finfo(float).tiny)
+    return np.where(previous * change > 0, np.clip(ratio, 2.0, 16.0), 2.0)
 
-    def __init__(self, nodes, dist, velocity, error):
+
+class _Estimate:
+    """Best estimates for a batch of geodesics.
+
+    ``change`` is the signed change of the length from the previous estimate
+    (None before the second extrapolation), which the next one's error needs.
+    """
+
+    def __init__(self, nodes, dist, velocity, error, change=None):
         self.nodes, self.dist, self.velocity, self.error = nodes, dist, velocity, error
+        self.change = change
 
     def take(self, index):
         """The estimates of the curves ``index`` only."""
@@ -372,6 +394,7 @@ class _Estimate:
             self.dist[index],
             self.velocity[index],
             None if self.error is None else self.error[index],
+            None if self.change is None else self.change[index],
         )
 
     @classmethod
