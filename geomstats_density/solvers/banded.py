@@ -11,10 +11,6 @@ import functools
 import numpy as np
 from scipy.linalg import lapack
 
-# Bisection steps on the smallest eigenvalue: from Gershgorin's bound to 1e-6 of
-# the diagonal's scale takes about 30.
-MAX_BISECTIONS = 64
-
 
 @functools.lru_cache(maxsize=64)
 def _band_indices(n_blocks, dim):
@@ -147,15 +143,23 @@ def batch_cholesky_solve(band, rhs, batch):
     return solution, positive
 
 
-def trust_region_step(hessian, gradient, radius, max_secular_iter=8):
+def trust_region_step(hessian, gradient, radius, band=None, max_factorisations=40):
     """Approximately minimise ``g.p + p.H.p / 2`` subject to ``|p| <= radius``.
 
     The Moré-Sorensen method on one band matrix: the Newton step if ``H`` is
     positive definite and the step fits; otherwise ``p(mu) = -(H + mu I)^{-1} g``
-    with ``mu`` found by Newton's method on the secular equation. When ``H`` has
-    negative curvature the gradient does not see (the straight line through a
-    symmetric obstacle is such a saddle), the step follows the eigenvector of the
-    smallest eigenvalue to the boundary: this is what lets the solver leave saddles.
+    for a shift ``mu`` kept in a bracket ``[mu_low, mu_high]`` of the solution:
+    Newton's method on the secular equation ``1 / |p(mu)| = 1 / radius`` where it
+    stays in the bracket, geometric bisection elsewhere, and each failed Cholesky
+    factorisation raises ``mu_low``. It stops when ``|p|`` is within 10% of the
+    radius. When ``H`` has negative curvature that the gradient does not see (the
+    straight line through a symmetric obstacle is such a saddle, with zero
+    gradient), ``p`` stays short for every shift that factors: the step then goes
+    on to the boundary along an approximate eigenvector of the smallest
+    eigenvalue (inverse iteration with the factor of ``H + mu I``), once that
+    reaches the model's minimum within 10% (Moré and Sorensen's hard-case test).
+    This is what lets the solver leave saddles. No eigenvalue is computed
+    otherwise.
 
     Parameters
     ----------
@@ -163,6 +167,11 @@ def trust_region_step(hessian, gradient, radius, max_secular_iter=8):
         A batch of one matrix.
     gradient : ndarray, shape=[size]
     radius : float
+    band : ndarray, shape=[2 dim, size], optional
+        ``hessian.band()``, if the caller has it.
+    max_factorisations : int
+        Cholesky factorisations allowed; past them the best step found so far
+        is returned, brought to the boundary.
 
     Returns
     -------
@@ -170,104 +179,97 @@ def trust_region_step(hessian, gradient, radius, max_secular_iter=8):
     is_newton : bool
         True if the step is the plain Newton step of a positive definite ``H``.
     """
-    band = hessian.band()
+    band = hessian.band() if band is None else band
     step, factor = cholesky_solve(band, -gradient)
     if step is not None and np.linalg.norm(step) <= radius:
         return step, True
 
     scale = max(float(hessian.diagonal_scale()[0]), np.finfo(float).tiny)
-    shift_floor = 0.0
-    if step is None:
-        lowest_eigenvalue, lowest_eigenvector = _lowest_eigenpair(band, scale)
-        shift_floor = -lowest_eigenvalue
-        step, factor, shift = _shifted_solve(band, gradient, shift_floor, scale)
-        if step is not None and np.linalg.norm(step) < radius:
-            # Hard case (the gradient barely sees the negative curvature, e.g. zero
-            # at a symmetric saddle): reach the boundary along the eigenvector, on
-            # the side where the model decreases.
-            return _to_boundary(step, lowest_eigenvector, gradient, radius), False
-    else:
-        shift = 0.0
-    for _ in range(max_secular_iter):
+    lowest_bound, highest_bound = _gershgorin_bounds(band)
+    gradient_norm = np.linalg.norm(gradient)
+    # |p(mu)| <= |g| / (lambda_min + mu): the step fits once mu >= |g| / radius - lambda_min.
+    shift_low = max(0.0, -float(np.min(band[0])), gradient_norm / radius - highest_bound)
+    shift_high = max(gradient_norm / radius - lowest_bound, shift_low)
+    shift = 0.0
+    best = None  # the last step of a positive definite shift: (step, factor, shift)
+    for _ in range(max_factorisations):
+        newton = None
         if step is None:
+            shift_low = max(shift_low, shift)
+        else:
+            best = (step, factor, shift)
+            norm = np.linalg.norm(step)
+            if abs(norm - radius) <= 0.1 * radius:
+                return step, False
+            if norm < radius:
+                shift_high = min(shift_high, shift)
+                eigenvector, curvature = _inverse_iteration(band, factor, shift)
+                # The smallest eigenvalue is at most the Rayleigh quotient.
+                shift_low = max(shift_low, shift - curvature)
+                boundary = _to_boundary(step, eigenvector, gradient, radius)
+                model_scale = step @ (-gradient) + shift * radius**2
+                if np.sum((boundary - step) ** 2) * curvature <= 0.1 * model_scale:
+                    return boundary, False
+            else:
+                shift_low = max(shift_low, shift)
+            if norm > 0:
+                whitened, _ = lapack.dtbtrs(factor, step, uplo="L")
+                newton = shift + (norm / np.linalg.norm(whitened)) ** 2 * (norm - radius) / radius
+        if shift_high - shift_low <= 1e-12 * (scale + shift_high):
             break
-        norm = np.linalg.norm(step)
-        if abs(norm - radius) <= 0.1 * radius:
-            break
-        whitened, _ = lapack.dtbtrs(factor, step, uplo="L")
-        shift += (norm / np.linalg.norm(whitened)) ** 2 * (norm - radius) / radius
-        step, factor, shift = _shifted_solve(band, gradient, max(shift, shift_floor), scale)
-    if step is None or np.linalg.norm(step) > 1.5 * radius:
-        step = -radius * gradient / max(np.linalg.norm(gradient), np.finfo(float).tiny)
-    return step, False
-
-
-def _shifted_solve(band, gradient, shift_floor, scale, max_attempts=40):
-    """``-(H + mu I)^{-1} g`` for the smallest ``mu`` above ``shift_floor`` that
-    factors, raising the offset until the Cholesky factorisation succeeds."""
-    offset = 1e-8 * scale
-    for _ in range(max_attempts):
-        shift = shift_floor + offset
+        if newton is not None and shift_low < newton < shift_high:
+            shift = newton
+        else:
+            shift = max(np.sqrt(shift_low * shift_high), shift_low + 1e-2 * (shift_high - shift_low))
         shifted = band.copy()
         shifted[0] += shift
         step, factor = cholesky_solve(shifted, -gradient)
-        if step is not None:
-            return step, factor, shift
-        offset *= 4.0
-    return None, None, shift_floor + offset
+    if best is None:
+        return -radius * gradient / max(gradient_norm, np.finfo(float).tiny), False
+    step, factor, shift = best
+    if np.linalg.norm(step) > radius:
+        return step * (radius / np.linalg.norm(step)), False
+    eigenvector, _ = _inverse_iteration(band, factor, shift)
+    return _to_boundary(step, eigenvector, gradient, radius), False
 
 
-def _lowest_eigenpair(band, scale, rtol=1e-6, n_inverse_iterations=3):
-    """Smallest eigenvalue of a symmetric band matrix that is not positive
-    definite, and a unit eigenvector.
-
-    The eigenvalue by bisection on positive definiteness (the band Cholesky
-    factorisation of ``H - sigma I`` succeeds iff ``sigma`` is below it),
-    between Gershgorin's lower bound and 0, to ``rtol * scale``: each step costs
-    ``O(size * width^2)``, where LAPACK's banded eigensolver costs
-    ``O(size^2 * width)`` (0.6 s for a 16-D curve of 512 nodes). The eigenvector
-    by inverse iteration with the Cholesky factor of ``H - sigma I`` just below it.
-
-    Returns
-    -------
-    eigenvalue : float
-        An upper bound within ``rtol * scale`` of the smallest eigenvalue.
-    vector : ndarray, shape=[size]
-    """
+def _gershgorin_bounds(band):
+    """Lower and upper bounds of the eigenvalues of a symmetric band matrix."""
     size = band.shape[1]
     off_diagonal = np.zeros(size)
     for k in range(1, band.shape[0]):
         magnitude = np.abs(band[k, : size - k])
         off_diagonal[: size - k] += magnitude
         off_diagonal[k:] += magnitude
-    low = float(np.min(band[0] - off_diagonal)) - rtol * scale
-    factor = _shifted_cholesky(band, low)
-    while factor is None:  # rounding: Gershgorin's bound was not quite low enough
-        low -= rtol * (scale + abs(low))
-        factor = _shifted_cholesky(band, low)
-    high = 0.0
-    for _ in range(MAX_BISECTIONS):
-        if high - low <= rtol * scale:
-            break
-        middle = 0.5 * (low + high)
-        candidate = _shifted_cholesky(band, middle)
-        if candidate is None:
-            high = middle
-        else:
-            low, factor = middle, candidate
-    vector = np.random.default_rng(0).standard_normal(size)
-    for _ in range(n_inverse_iterations):
+    return float(np.min(band[0] - off_diagonal)), float(np.max(band[0] + off_diagonal))
+
+
+def _inverse_iteration(band, factor, shift, n_iterations=3):
+    """Unit vector near the eigenvector of the smallest eigenvalue of ``H``, and
+    ``v.(H + shift I).v``, from the Cholesky factor of ``H + shift I``."""
+    vector = _start_vector(band.shape[1])
+    for _ in range(n_iterations):
         vector, _ = lapack.dpbtrs(factor, vector, lower=1)
         vector /= np.linalg.norm(vector)
-    return high, vector
+    return vector, float(vector @ _band_matvec(band, vector)) + shift
 
 
-def _shifted_cholesky(band, shift):
-    """Band Cholesky factor of ``H - shift I``, or None if it is not positive definite."""
-    shifted = band.copy()
-    shifted[0] -= shift
-    factor, info = lapack.dpbtrf(shifted, lower=1)
-    return factor if info == 0 else None
+@functools.lru_cache(maxsize=16)
+def _start_vector(size):
+    """A fixed random vector: inverse iteration from it is reproducible."""
+    vector = np.random.default_rng(0).standard_normal(size)
+    vector.flags.writeable = False
+    return vector
+
+
+def _band_matvec(band, vector):
+    """Product of a symmetric matrix in lower band storage with a vector."""
+    out = band[0] * vector
+    size = band.shape[1]
+    for k in range(1, band.shape[0]):
+        out[k:] += band[k, : size - k] * vector[: size - k]
+        out[: size - k] += band[k, : size - k] * vector[k:]
+    return out
 
 
 def _to_boundary(step, direction, gradient, radius):

@@ -270,11 +270,18 @@ def _steps(derivatives, radius):
     """Trust-region steps for a batch: one LAPACK call when all are plain Newton."""
     hessian, gradient = derivatives.hessian, derivatives.gradient
     batch, n_blocks, dim = gradient.shape
-    steps, positive = batch_cholesky_solve(hessian.band(), -gradient.reshape(-1), batch)
+    band = hessian.band()
+    steps, positive = batch_cholesky_solve(band, -gradient.reshape(-1), batch)
     steps = steps.reshape(batch, n_blocks, dim)
     fits = positive & (np.linalg.norm(steps.reshape(batch, -1), axis=-1) <= radius)
+    size = n_blocks * dim
     for b in np.flatnonzero(~fits):
-        step, is_newton = trust_region_step(hessian[b : b + 1], gradient[b].reshape(-1), radius[b])
+        step, is_newton = trust_region_step(
+            hessian[b : b + 1],
+            gradient[b].reshape(-1),
+            radius[b],
+            band=band[:, b * size : (b + 1) * size],
+        )
         steps[b] = step.reshape(n_blocks, dim)
         fits[b] = is_newton
     return steps, fits
