@@ -75,19 +75,67 @@ def straight_edge_lengths(metric, left, right, n_pieces):
     -------
     lengths : ndarray, shape=[n_edges]
     """
-    times = torch.linspace(0.0, 1.0, n_pieces + 1, dtype=DTYPE)[:, None]
+    n_edges = len(left)
+    return edge_lengths(
+        metric,
+        np.concatenate([left, right]),
+        np.arange(n_edges),
+        np.arange(n_edges, 2 * n_edges),
+        n_pieces,
+    )
+
+
+def edge_lengths(metric, vertices, tails, heads, n_pieces):
+    """Conformal lengths of straight edges between vertices, as :func:`straight_edge_lengths`.
+
+    The factor and the image of each vertex are evaluated once, however many
+    edges it ends: a grid vertex ends 8 edges in 2-D, and its edges' two-piece
+    rule then costs 2.4 times fewer evaluations than edge by edge.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    vertices : ndarray, shape=[n_vertices, dim]
+    tails, heads : ndarray of int, shape=[n_edges]
+    n_pieces : int
+
+    Returns
+    -------
+    lengths : ndarray, shape=[n_edges]
+    """
+    if len(tails) == 0:
+        return np.zeros(0)
+    points = torch.from_numpy(vertices)
+    inner_times = torch.linspace(0.0, 1.0, n_pieces + 1, dtype=DTYPE)[1:-1, None]
     lengths = []
     with torch.no_grad():
-        for begin in range(0, len(left), EDGE_CHUNK):
-            tail = torch.from_numpy(left[begin : begin + EDGE_CHUNK])[:, None]
-            head = torch.from_numpy(right[begin : begin + EDGE_CHUNK])[:, None]
-            points = tail + times * (head - tail)
-            root_factor = torch.exp(0.5 * metric.log_factor_or_inf(points))
-            image = metric.image_tensor(points)
+        vertex_root, vertex_image = _root_factors_and_images(metric, points)
+        for begin in range(0, len(tails), EDGE_CHUNK):
+            tail = torch.as_tensor(tails[begin : begin + EDGE_CHUNK], dtype=torch.long)
+            head = torch.as_tensor(heads[begin : begin + EDGE_CHUNK], dtype=torch.long)
+            start, stop = points[tail][:, None], points[head][:, None]
+            inner_root, inner_image = _root_factors_and_images(
+                metric, start + inner_times * (stop - start)
+            )
+            root = torch.cat([vertex_root[tail, None], inner_root, vertex_root[head, None]], 1)
+            image = torch.cat([vertex_image[tail, None], inner_image, vertex_image[head, None]], 1)
             pieces = torch.linalg.vector_norm(image[:, 1:] - image[:, :-1], dim=-1)
-            mean_root = 0.5 * (root_factor[:, 1:] + root_factor[:, :-1])
+            mean_root = 0.5 * (root[:, 1:] + root[:, :-1])
             lengths.append(to_numpy((pieces * mean_root).sum(-1)))
-    return np.concatenate(lengths) if lengths else np.zeros(0)
+    return np.concatenate(lengths)
+
+
+def _root_factors_and_images(metric, points):
+    """``exp(f / 2)`` (infinite outside the domain) and ``phi`` at points ``[..., dim]``,
+    in chunks of ``EDGE_CHUNK`` points."""
+    flat = points.reshape(-1, points.shape[-1])
+    roots, images = [], []
+    for begin in range(0, len(flat), EDGE_CHUNK):
+        chunk = flat[begin : begin + EDGE_CHUNK]
+        roots.append(torch.exp(0.5 * metric.log_factor_or_inf(chunk)))
+        images.append(metric.image_tensor(chunk))
+    root, image = torch.cat(roots), torch.cat(images)
+    return root.reshape(points.shape[:-1]), image.reshape(*points.shape[:-1], image.shape[-1])
 
 
 class ConformalGraph:
@@ -111,10 +159,10 @@ class ConformalGraph:
     """
 
     def __init__(self, metric, vertices, tails, heads, n_pieces, n_attach, long_edges=None):
-        weights = straight_edge_lengths(metric, vertices[tails], vertices[heads], n_pieces)
+        weights = edge_lengths(metric, vertices, tails, heads, n_pieces)
         if long_edges is not None and len(long_edges):
-            long_weights = straight_edge_lengths(
-                metric, vertices[long_edges[:, 0]], vertices[long_edges[:, 1]], PAIR_EDGE_PIECES
+            long_weights = edge_lengths(
+                metric, vertices, long_edges[:, 0], long_edges[:, 1], PAIR_EDGE_PIECES
             )
             tails = np.concatenate([tails, long_edges[:, 0]])
             heads = np.concatenate([heads, long_edges[:, 1]])
