@@ -226,30 +226,39 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                 np.einsum("bki,bki->b", current.gradient, steps)
                 + 0.5 * np.einsum("bki,bki->b", steps, curvature)
             )
+            small_step = np.max(np.abs(steps), axis=(1, 2)) <= self.xtol * chord[idx]
+            settled = predicted <= self._energy_rtol * current.energy
+            at_noise_floor = np.abs(predicted) <= 1e-13 * np.abs(current.energy)
+            # The step that ends a curve's iteration if the energy confirms it.
+            last = is_newton & (small_step | settled | at_noise_floor)
             trial = nodes[idx].copy()
             trial[:, 1:-1] += steps
             if matrix_free:
                 trial_energy = _energies_or_inf(metric, trial)
             else:
-                # Derivatives at the trial point serve the next iteration if accepted.
-                at_trial = _derivatives_or_inf(metric, trial)
-                trial_energy = at_trial.energy
+                # A last step needs the trial energy only; the derivatives at other
+                # trial curves serve the next iteration if accepted.
+                trial_energy = np.empty(idx.size)
+                if last.any():
+                    trial_energy[last] = _energies_or_inf(metric, trial[last])
+                further = np.flatnonzero(~last)
+                if further.size:
+                    at_trial = _derivatives_or_inf(metric, trial[further])
+                    trial_energy[further] = at_trial.energy
             actual = current.energy - trial_energy
-            at_noise_floor = np.abs(predicted) <= 1e-13 * np.abs(current.energy)
             ratio = np.where(predicted > 0, actual / np.where(predicted > 0, predicted, 1), -1)
             accept = (ratio > 1e-4) | (is_newton & at_noise_floor & np.isfinite(actual))
             nodes[idx[accept]] = trial[accept]
-            if not matrix_free:
-                derivatives.put(idx[accept], at_trial.take(np.flatnonzero(accept)))
-            small_step = np.max(np.abs(steps), axis=(1, 2)) <= self.xtol * chord[idx]
-            settled = predicted <= self._energy_rtol * current.energy
+            if not matrix_free and further.size:
+                taken = accept[further]
+                derivatives.put(idx[further[taken]], at_trial.take(np.flatnonzero(taken)))
             if matrix_free:
                 # CG may stop at max_iter on nearly flat directions: the preconditioned
                 # gradient norm (squared, an energy) bounds what is left to gain.
                 flat = gradient_sq <= self._energy_rtol * current.energy
             else:
                 flat = np.zeros(idx.size, dtype=bool)
-            done = accept & ((is_newton & (small_step | settled | at_noise_floor)) | flat)
+            done = accept & (last | flat)
             converged[idx] = done
             # A final step at rounding level says nothing of the model's reach: the
             # radius of a converged curve is kept for the next node count.
