@@ -234,6 +234,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         else:
             accurate = estimate.error <= self.tol * estimate.dist
         estimate.nodes = self._project(metric, estimate.nodes)
+        estimate.velocity = estimate.chords.velocities(metric)
         estimate.converged = trusted & accurate
         estimate.n_iterations = n_iterations
         return estimate
@@ -320,23 +321,25 @@ def _resample(nodes, n_nodes):
 
 
 class _Level:
-    """Discrete geodesics at one node count: lengths, start velocities, nodes."""
+    """Discrete geodesics at one node count: lengths, nodes, first chords.
+
+    The start velocity is read from the first chord (:meth:`_Chords.velocities`),
+    once, for the levels the final estimates combine.
+    """
 
     def __init__(self, metric, nodes):
         self.nodes = nodes
-        start_gradient = torch.from_numpy(energy_start_gradient(metric, nodes))
         with torch.no_grad():
             sq_lengths = metric.curve_sq_lengths(torch.from_numpy(nodes))
-            momentum = metric.sharp_tensor(torch.from_numpy(nodes[:, 0]), start_gradient)
         self.dist = torch.sqrt(sq_lengths).sum(-1).numpy()
-        # Discrete Legendre transform: v_0 = g(z_0)^{-1} p_0 / 2 with p_0 = -dE/dz_0.
-        self.velocity = -0.5 * momentum.numpy()
+        self.chords = nodes[:, :2]
+        self.n_pieces = np.full(nodes.shape[0], nodes.shape[1] - 1)
 
     def take(self, index):
         """The level of the curves ``index`` only."""
         level = _Level.__new__(_Level)
-        level.nodes, level.dist, level.velocity = (
-            self.nodes[index], self.dist[index], self.velocity[index]
+        level.nodes, level.dist, level.chords, level.n_pieces = (
+            self.nodes[index], self.dist[index], self.chords[index], self.n_pieces[index]
         )
         return level
 
@@ -351,7 +354,12 @@ class _Level:
         that Richardson leaves); elsewhere, and at the second change, ``d_k``.
         """
         if coarse is None:
-            return _Estimate(self.nodes, self.dist, self.velocity, error=None)
+            return _Estimate(
+                self.nodes,
+                self.dist,
+                _Chords.of(self, self, (1.0, 0.0)),
+                error=None,
+            )
         dist = (4 * self.dist - coarse.dist) / 3
         change = None
         if coarse_estimate.error is None:
@@ -364,7 +372,7 @@ class _Level:
         return _Estimate(
             nodes=(4 * self.nodes[:, ::2] - coarse.nodes) / 3,
             dist=dist,
-            velocity=(4 * self.velocity - coarse.velocity) / 3,
+            chords=_Chords.of(self, coarse, (4 / 3, -1 / 3)),
             error=error,
             change=change,
         )
@@ -376,6 +384,55 @@ def _contraction(previous, change):
     return np.where(previous * change > 0, np.clip(ratio, 2.0, 16.0), 2.0)
 
 
+class _Chords:
+    """First chords of the levels whose start velocities an estimate combines.
+
+    Attributes
+    ----------
+    chords : ndarray, shape=[batch, 2, 2, n_coords]
+        The first two nodes of the finer and of the coarser level.
+    n_pieces : ndarray of int, shape=[batch, 2]
+    weights : ndarray, shape=[batch, 2]
+        Richardson's weights (4/3, -1/3), or (1, 0) at the first level.
+    """
+
+    def __init__(self, chords, n_pieces, weights):
+        self.chords, self.n_pieces, self.weights = chords, n_pieces, weights
+
+    @classmethod
+    def of(cls, fine, coarse, weights):
+        batch = fine.chords.shape[0]
+        return cls(
+            np.stack([fine.chords, coarse.chords], axis=1),
+            np.stack([fine.n_pieces, coarse.n_pieces], axis=1),
+            np.broadcast_to(np.asarray(weights), (batch, 2)),
+        )
+
+    def take(self, index):
+        return _Chords(self.chords[index], self.n_pieces[index], self.weights[index])
+
+    @classmethod
+    def concatenate(cls, parts):
+        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in
+                     ("chords", "n_pieces", "weights")))
+
+    def velocities(self, metric):
+        """Combined start velocities, shape ``[batch, n_coords]``: one autodiff pass.
+
+        Discrete Legendre transform: ``v_0 = g(z_0)^{-1} p_0 / 2`` with
+        ``p_0 = -dE/dz_0``, the momentum of each level's discrete energy.
+        """
+        batch, n_levels, _, n_coords = self.chords.shape
+        chords = self.chords.reshape(-1, 2, n_coords)
+        gradient = energy_start_gradient(metric, chords, self.n_pieces.reshape(-1))
+        with torch.no_grad():
+            momentum = metric.sharp_tensor(
+                torch.from_numpy(chords[:, 0]), torch.from_numpy(gradient)
+            ).numpy()
+        momentum = momentum.reshape(batch, n_levels, n_coords)
+        return -0.5 * np.einsum("bl,blc->bc", self.weights, momentum)
+
+
 class _Estimate:
     """Best estimates for a batch of geodesics.
 
@@ -383,8 +440,8 @@ class _Estimate:
     (None before the second extrapolation), which the next one's error needs.
     """
 
-    def __init__(self, nodes, dist, velocity, error, change=None):
-        self.nodes, self.dist, self.velocity, self.error = nodes, dist, velocity, error
+    def __init__(self, nodes, dist, chords, error, change=None):
+        self.nodes, self.dist, self.chords, self.error = nodes, dist, chords, error
         self.change = change
 
     def take(self, index):
@@ -392,7 +449,7 @@ class _Estimate:
         return _Estimate(
             self.nodes[index],
             self.dist[index],
-            self.velocity[index],
+            self.chords.take(index),
             None if self.error is None else self.error[index],
             None if self.change is None else self.change[index],
         )
@@ -419,6 +476,6 @@ class _Estimate:
                 ]
             ),
             np.concatenate([part.dist for part in parts]),
-            np.concatenate([part.velocity for part in parts]),
+            _Chords.concatenate([part.chords for part in parts]),
             errors,
         )
