@@ -27,13 +27,14 @@ from paper_problems import (
 )
 
 
-def test_constant_factor_gives_scaled_straight_lines():
-    space = Euclidean(3, equip=False)
+@pytest.mark.parametrize("dim", [3, 512])  # exact Hessian blocks; matrix-free steps
+def test_constant_factor_gives_scaled_straight_lines(dim):
+    space = Euclidean(dim, equip=False)
     space.equip_with_metric(
         ConformalMetric, log_factor=lambda z: torch.full(z.shape[:-1], 1.3, dtype=z.dtype)
     )
     rng = np.random.default_rng(0)
-    start, end = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    start, end = rng.normal(size=(4, dim)), rng.normal(size=(4, dim))
     np.testing.assert_allclose(
         as_numpy(space.metric.dist(gs.array(start), gs.array(end))),
         math.exp(0.65) * np.linalg.norm(end - start, axis=-1),
