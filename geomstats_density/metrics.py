@@ -407,7 +407,7 @@ class ConformalMetric(RiemannianMetric):
         if self._embedded:
             tangent = self.geometry.to_tangent(covectors, points)
             return tangent / (self.geometry.metric_scale * factor)
-        if self.phi is None:
+        if self.euclidean_chords:
             # G_0 = I. (A batched solve with an expanded identity can also fail in MKL.)
             return covectors / factor
         base = self.base_metric_matrix_tensor(points)
