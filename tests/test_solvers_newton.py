@@ -287,3 +287,40 @@ def test_geomstats_path_straightening_runs_on_the_metric(half_plane, hyperbolic)
     assert float(half_plane.metric.dist(start, end)) == pytest.approx(
         float(hyperbolic.metric.dist(start, end)), rel=5e-2
     )
+
+
+def test_backtracking_takes_a_part_of_an_overlong_step_that_decreases_the_energy(half_plane):
+    # A steepest-descent step 4 times as long as the best one along it (by the
+    # curvature along the gradient): it raises the energy, so a part of it is taken
+    # where Armijo's condition holds on the energy evaluated independently
+    # (curve_energy), and the nodes move by that part.
+    from geomstats_density.energy import curve_energy
+    from geomstats_density.solvers.derivatives import matrix_free_derivatives
+    from geomstats_density.solvers.newton import _backtrack
+
+    metric = half_plane.metric
+    times = np.linspace(0.0, 1.0, 9)[:, None]
+    line = np.array([-1.0, 1.0]) + times * np.array([2.0, 0.0])
+    nodes = np.stack([line, line + [0.0, 0.5]])
+    current = matrix_free_derivatives(metric, nodes)
+    gradient = current.gradient
+    along = np.einsum("bki,bki->b", gradient, current.hvp(gradient))
+    steps = -4.0 * (np.einsum("bki,bki->b", gradient, gradient) / along)[:, None, None] * gradient
+    trial = nodes.copy()
+    trial[:, 1:-1] += steps
+    with torch.no_grad():
+        trial_energy = curve_energy(metric, torch.from_numpy(trial)).numpy()
+    trial_energy = np.where(np.isnan(trial_energy), np.inf, trial_energy)
+    assert np.all(trial_energy > current.energy)
+    moved = nodes.copy()
+    fraction = _backtrack(
+        metric, moved, np.arange(2), steps, current, trial_energy, np.zeros(2, dtype=bool)
+    )
+    assert np.all((fraction >= 0.1) & (fraction <= 0.5))
+    expected = nodes.copy()
+    expected[:, 1:-1] += fraction[:, None, None] * steps
+    np.testing.assert_allclose(moved, expected)
+    with torch.no_grad():
+        energy = curve_energy(metric, torch.from_numpy(moved)).numpy()
+    slope = np.einsum("bki,bki->b", current.gradient, steps)
+    assert np.all(energy <= current.energy + 1e-4 * fraction * slope)

@@ -263,6 +263,11 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             # A final step at rounding level says nothing of the model's reach: the
             # radius of a converged curve is kept for the next node count.
             updated = np.where(ratio < 0.25, 0.25 * step_size, radius[idx])
+            if matrix_free:
+                # A rejected step cost a whole CG solve: take a part of it instead if
+                # its energy decreases enough, the new radius being that part.
+                fraction = _backtrack(metric, nodes, idx, steps, current, trial_energy, accept)
+                updated = np.where(fraction > 0, fraction * step_size, updated)
             at_boundary = step_size > 0.99 * radius[idx]
             updated = np.where((ratio > 0.75) & at_boundary, 2 * radius[idx], updated)
             radius[idx] = np.where(done, radius[idx], updated)
@@ -273,6 +278,35 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             moved = np.linalg.norm((nodes - start_nodes).reshape(batch, -1), axis=-1)
             radius = np.minimum(radius, np.maximum(moved, 1e-3 * chord * np.sqrt(n_nodes - 2)))
         return nodes, converged, iterations, radius
+
+
+def _backtrack(metric, nodes, idx, steps, current, trial_energy, accept):
+    """Take a fraction of each rejected descent step where it decreases the energy.
+
+    The fraction minimises the quadratic through the energy and its slope at the
+    curve and the energy at the rejected trial, clipped to [0.1, 0.5]; it is
+    taken if it meets Armijo's condition. Updates ``nodes`` in place.
+
+    Returns
+    -------
+    fraction : ndarray, shape=[len(idx)]
+        The fraction taken, 0 where none was.
+    """
+    fraction = np.zeros(idx.size)
+    slope = np.einsum("bki,bki->b", current.gradient, steps)
+    retry = np.flatnonzero(~accept & (slope < 0))
+    if retry.size == 0:
+        return fraction
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bend = trial_energy[retry] - current.energy[retry] - slope[retry]
+        candidate = np.clip(np.nan_to_num(-slope[retry] / (2 * bend), nan=0.5), 0.1, 0.5)
+    shorter = nodes[idx[retry]].copy()
+    shorter[:, 1:-1] += candidate[:, None, None] * steps[retry]
+    decrease = current.energy[retry] - _energies_or_inf(metric, shorter)
+    taken = decrease >= -1e-4 * candidate * slope[retry]
+    nodes[idx[retry[taken]]] = shorter[taken]
+    fraction[retry[taken]] = candidate[taken]
+    return fraction
 
 
 def _steps(derivatives, radius):
