@@ -14,6 +14,8 @@ import torch
 
 import geomstats.backend as gs
 
+from geomstats_density.exceptions import DomainError
+
 DTYPE = torch.float64
 
 # Below this many scalars per evaluation, torch's intra-op threads cost more than
@@ -118,6 +120,39 @@ def broadcast_pair(point_a, point_b):
             f"Cannot broadcast points of shapes {tuple(point_a.shape)} and "
             f"{tuple(point_b.shape)}."
         ) from error
+
+
+def solve_positive_definite(matrix, rhs, name="metric matrix"):
+    """``matrix^{-1} rhs`` for symmetric positive definite matrices, by Cholesky.
+
+    Not ``torch.linalg.solve``: its batched LU fails in the MKL of torch's CPU
+    wheels for batches of matrices of order 256 or more on several threads ("Pivots
+    given to lu_solve must all be greater or equal to 1"), and a metric matrix is
+    positive definite anyway.
+
+    Parameters
+    ----------
+    matrix : torch.Tensor, shape=[..., n, n]
+    rhs : torch.Tensor, shape=[..., n, k]
+    name : str
+        What the matrix is, for the error message.
+
+    Returns
+    -------
+    solution : torch.Tensor, shape=[..., n, k]
+
+    Raises
+    ------
+    DomainError
+        If some matrix is not positive definite.
+    """
+    factor, info = torch.linalg.cholesky_ex(matrix)
+    if bool((info != 0).any()):
+        raise DomainError(
+            f"The {name} is not positive definite at some point (is the Jacobian of "
+            "phi of full rank there?)."
+        )
+    return torch.cholesky_solve(rhs, factor)
 
 
 @contextlib.contextmanager

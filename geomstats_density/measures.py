@@ -27,7 +27,12 @@ import math
 
 import torch
 
-from geomstats_density._arrays import check_points, to_backend, to_torch
+from geomstats_density._arrays import (
+    check_points,
+    solve_positive_definite,
+    to_backend,
+    to_torch,
+)
 from geomstats_density.densities import Density, as_density
 from geomstats_density.manifolds import base_geometry
 from geomstats_density.metrics import DensityConformalMetric
@@ -410,7 +415,7 @@ class KernelMeanEmbeddingMetric(DensityConformalMetric):
             (gradient,) = torch.autograd.grad(pairing.sum(), position, create_graph=True)
             (transport,) = torch.autograd.grad((gradient * velocity).sum(), probe)
         force = transport - 0.5 * gradient.detach()
-        return -torch.linalg.solve(matrix.detach(), force.unsqueeze(-1)).squeeze(-1)
+        return -solve_positive_definite(matrix.detach(), force.unsqueeze(-1)).squeeze(-1)
 
     def christoffels(self, base_point=None):
         r"""Christoffel symbols from the metric matrix, contravariant index first.
@@ -444,7 +449,7 @@ class KernelMeanEmbeddingMetric(DensityConformalMetric):
         )
         matrix = self.metric_matrix_tensor(points)
         batch = points.shape[:-1]
-        raised = torch.linalg.solve(
+        raised = solve_positive_definite(
             matrix, lowered.reshape(*batch, dim * dim, dim).transpose(-1, -2)
         )
         return to_backend(raised.reshape(*batch, dim, dim, dim).detach())

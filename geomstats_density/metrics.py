@@ -34,6 +34,7 @@ from geomstats.geometry.riemannian_metric import RiemannianMetric
 from geomstats_density._arrays import (
     check_scalar_field,
     check_points,
+    solve_positive_definite,
     to_backend,
     to_torch,
 )
@@ -408,10 +409,9 @@ class ConformalMetric(RiemannianMetric):
             tangent = self.geometry.to_tangent(covectors, points)
             return tangent / (self.geometry.metric_scale * factor)
         if self.euclidean_chords:
-            # G_0 = I. (A batched solve with an expanded identity can also fail in MKL.)
-            return covectors / factor
+            return covectors / factor  # G_0 = I
         base = self.base_metric_matrix_tensor(points)
-        return torch.linalg.solve(base, covectors.unsqueeze(-1)).squeeze(-1) / factor
+        return solve_positive_definite(base, covectors.unsqueeze(-1)).squeeze(-1) / factor
 
     def image_tensor(self, points):
         """``phi(z)``, or ``z`` itself when ``phi`` is the identity."""

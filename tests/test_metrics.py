@@ -144,6 +144,34 @@ def gaussian_log_quality(z):
     return -LN2 - 0.5 * (z * z).sum(-1)
 
 
+def test_sharp_of_a_batch_through_a_wide_linear_map_matches_numpy():
+    # phi(z) = A z on R^300: g = e^f A^T A everywhere. Batches of such matrices
+    # made torch's LU solve fail on two threads (MKL); the index is raised here by
+    # Cholesky, checked against numpy's solve.
+    dim = 300
+    matrix = np.random.default_rng(0).normal(size=(400, dim)) / 20.0
+    linear = torch.from_numpy(matrix)
+    space = Euclidean(dim, equip=False)
+    space.equip_with_metric(
+        ConformalMetric,
+        log_factor=lambda z: 0.1 * (z * z).sum(-1),
+        phi=lambda z: z @ linear.T,
+    )
+    rng = np.random.default_rng(1)
+    points, covectors = rng.normal(size=(3, dim)), rng.normal(size=(3, dim))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        raised = space.metric.sharp_tensor(torch.from_numpy(points), torch.from_numpy(covectors))
+    finally:
+        torch.set_num_threads(threads)
+    gram = matrix.T @ matrix
+    expected = np.stack(
+        [np.linalg.solve(np.exp(0.1 * p @ p) * gram, c) for p, c in zip(points, covectors)]
+    )
+    np.testing.assert_allclose(raised.numpy(), expected, rtol=1e-8)
+
+
 def test_density_metric_factor_is_squared_log_quality():
     space = Euclidean(2, equip=False)
     space.equip_with_metric(DensityConformalMetric, log_quality=gaussian_log_quality)
