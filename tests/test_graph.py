@@ -265,3 +265,27 @@ def test_16d_mixture_is_within_one_percent_of_a_dense_graph():
     points = np.concatenate(points)
     reference = dijkstra_lengths(space.metric, points, edges, start, end, 10, n_nodes=33)
     assert_within_one_percent(space, start, end, reference, dict(n_nodes=33, tol=None))
+
+
+@pytest.mark.parametrize("n_pieces", [1, 2, 5])
+def test_edge_lengths_on_the_half_plane_match_the_integral(n_pieces):
+    # Vertical edges of the half-plane: int_a^b dy / y = log(b / a) exactly; the
+    # trapezoid rule on n pieces is above it by the closed-form trapezoid error,
+    # and edges sharing a vertex give the same lengths as edges on their own.
+    from geomstats_density.solvers.graph import edge_lengths, straight_edge_lengths
+
+    space = Euclidean(2, equip=False)
+    space.equip_with_metric(ConformalMetric, log_factor=lambda z: -2.0 * torch.log(z[..., 1]))
+    heights = np.array([0.5, 1.0, 2.0, 4.0])
+    vertices = np.stack([np.zeros(4), heights], axis=-1)
+    tails, heads = np.array([0, 1, 2, 0]), np.array([1, 2, 3, 3])
+    shared = edge_lengths(space.metric, vertices, tails, heads, n_pieces)
+    alone = straight_edge_lengths(space.metric, vertices[tails], vertices[heads], n_pieces)
+    np.testing.assert_allclose(shared, alone, rtol=1e-15)
+    low, high = heights[tails], heights[heads]
+    nodes = low[:, None] + (high - low)[:, None] * np.linspace(0, 1, n_pieces + 1)
+    trapezoid = ((high - low) / n_pieces) * (
+        0.5 / nodes[:, 0] + 0.5 / nodes[:, -1] + (1 / nodes[:, 1:-1]).sum(-1)
+    )
+    np.testing.assert_allclose(shared, trapezoid, rtol=1e-14)
+    assert np.all(shared >= np.log(high / low))

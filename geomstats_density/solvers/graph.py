@@ -113,12 +113,16 @@ def edge_lengths(metric, vertices, tails, heads, n_pieces):
         for begin in range(0, len(tails), EDGE_CHUNK):
             tail = torch.as_tensor(tails[begin : begin + EDGE_CHUNK], dtype=torch.long)
             head = torch.as_tensor(heads[begin : begin + EDGE_CHUNK], dtype=torch.long)
-            start, stop = points[tail][:, None], points[head][:, None]
-            inner_root, inner_image = _root_factors_and_images(
-                metric, start + inner_times * (stop - start)
-            )
-            root = torch.cat([vertex_root[tail, None], inner_root, vertex_root[head, None]], 1)
-            image = torch.cat([vertex_image[tail, None], inner_image, vertex_image[head, None]], 1)
+            roots, images = [vertex_root[tail, None]], [vertex_image[tail, None]]
+            if n_pieces > 1:
+                start, stop = points[tail][:, None], points[head][:, None]
+                inner_root, inner_image = _root_factors_and_images(
+                    metric, start + inner_times * (stop - start)
+                )
+                roots.append(inner_root)
+                images.append(inner_image)
+            root = torch.cat([*roots, vertex_root[head, None]], 1)
+            image = torch.cat([*images, vertex_image[head, None]], 1)
             pieces = torch.linalg.vector_norm(image[:, 1:] - image[:, :-1], dim=-1)
             mean_root = 0.5 * (root[:, 1:] + root[:, :-1])
             lengths.append(to_numpy((pieces * mean_root).sum(-1)))
