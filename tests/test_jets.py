@@ -152,3 +152,49 @@ def test_batch_cholesky_solves_the_definite_matrices_and_flags_the_others():
             dense[(k + 1) * dim : (k + 2) * dim, k * dim : (k + 1) * dim] = lower[b, k]
             dense[k * dim : (k + 1) * dim, (k + 1) * dim : (k + 2) * dim] = lower[b, k].T
         np.testing.assert_allclose(solution[b], np.linalg.solve(dense, rhs[b]), rtol=1e-10)
+
+
+@pytest.mark.parametrize("quadrature", ["simpson", "midpoint"])
+@pytest.mark.parametrize("phi", [None, "tanh"])
+def test_energy_derivatives_match_finite_differences_of_the_energy(quadrature, phi):
+    # The energy's gradient and Hessian blocks (closed-form pieces without phi,
+    # autodiff pieces with one) against central differences of curve_energy, the
+    # energy's one definition.
+    from geomstats_density.energy import curve_energy
+    from geomstats_density.solvers.derivatives import energy_derivatives
+
+    space = Euclidean(DIM, equip=False)
+    space.equip_with_metric(
+        DensityConformalMetric,
+        log_quality=RealismIndex(mixture(), generator=seeded()),
+        phi=None if phi is None else torch.tanh,
+        quadrature=quadrature,
+    )
+    metric = space.metric
+    rng = np.random.default_rng(4)
+    times = np.linspace(0.0, 1.0, 7)[None, :, None]
+    nodes = (1 - times) * rng.normal(size=(2, 1, DIM)) + times * rng.normal(size=(2, 1, DIM))
+    nodes[:, 1:-1] += 0.3 * rng.normal(size=(2, 5, DIM))
+    derivatives = energy_derivatives(metric, nodes)
+
+    def energy(x):
+        with torch.no_grad():
+            return curve_energy(metric, torch.from_numpy(x)).numpy()
+
+    step = 1e-5
+    direction = rng.normal(size=derivatives.gradient.shape)
+    plus, minus = nodes.copy(), nodes.copy()
+    plus[:, 1:-1] += step * direction
+    minus[:, 1:-1] -= step * direction
+    slope = (energy(plus) - energy(minus)) / (2 * step)
+    np.testing.assert_allclose(
+        np.einsum("bki,bki->b", derivatives.gradient, direction), slope, rtol=1e-7
+    )
+    plus_gradient = energy_derivatives(metric, plus).gradient
+    minus_gradient = energy_derivatives(metric, minus).gradient
+    np.testing.assert_allclose(
+        derivatives.hessian.matvec(direction),
+        (plus_gradient - minus_gradient) / (2 * step),
+        rtol=1e-6,
+        atol=1e-6 * np.abs(derivatives.hessian.matvec(direction)).max(),
+    )

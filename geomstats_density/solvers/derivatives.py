@@ -100,16 +100,17 @@ def energy_derivatives(metric, nodes):
     derivatives : EnergyDerivatives
     """
     if metric.euclidean_chords:
-        energy, grad_left, grad_right, piece_hessian = _conformal_pieces(metric, nodes)
+        energy, grad_left, grad_right, blocks = _conformal_pieces(metric, nodes)
     else:
-        energy, grad_left, grad_right, piece_hessian = _autodiff_pieces(metric, nodes)
-    dim = nodes.shape[-1]
-    diagonal = piece_hessian[:, :-1, dim:, dim:] + piece_hessian[:, 1:, :dim, :dim]
-    lower = piece_hessian[:, 1:-1, dim:, :dim]
+        energy, grad_left, grad_right, blocks = _autodiff_pieces(metric, nodes)
+    left_left, left_right, right_right = blocks
     return EnergyDerivatives(
         energy=energy,
         gradient=grad_left[:, 1:] + grad_right[:, :-1],
-        hessian=BlockTridiagonal(diagonal, lower),
+        hessian=BlockTridiagonal(
+            right_right[:, :-1] + left_left[:, 1:],
+            np.swapaxes(left_right[:, 1:-1], -1, -2),
+        ),
     )
 
 
@@ -141,7 +142,11 @@ def _autodiff_pieces(metric, nodes):
         energy.detach().numpy(),
         grad_left.detach().numpy(),
         grad_right.detach().numpy(),
-        piece_hessian,
+        (
+            piece_hessian[..., :dim, :dim],
+            piece_hessian[..., :dim, dim:],
+            piece_hessian[..., dim:, dim:],
+        ),
     )
 
 
@@ -153,42 +158,50 @@ def _conformal_pieces(metric, nodes):
     ``W`` has ``W_a = sum c_q (1 - t_q) exp(f) grad f``,
     ``W_aa = sum c_q (1 - t_q)^2 K_q``, ``W_ab = sum c_q t_q (1 - t_q) K_q`` and
     symmetrically; the products with ``s = |b - a|^2`` follow by Leibniz's rule.
+
+    Returns the energy ``[batch]``, the pieces' gradients with respect to their
+    left and right ends ``[batch, n_pieces, dim]``, and their Hessian blocks
+    (left-left, left-right, right-right), each ``[batch, n_pieces, dim, dim]``.
     """
     n_pieces = nodes.shape[1] - 1
-    left, right = nodes[:, :-1], nodes[:, 1:]
+    chord = nodes[:, 1:] - nodes[:, :-1]
     times, weights = metric.quadrature_rule
     value, gradient, hessian = _quadrature_jets(metric, nodes, times)
-    factor = np.exp(value)[..., None]
-    scaled = weights[:, None, None, None] * factor * gradient
-    curvature = (weights[:, None, None, None, None] * factor[..., None]) * (
-        gradient[..., :, None] * gradient[..., None, :] + hessian
-    )
-    t = times[:, None, None, None]
-    average = np.einsum("q,qbn->bn", weights, factor[..., 0])
-    average_left = ((1 - t) * scaled).sum(0)
-    average_right = (t * scaled).sum(0)
-    average_ll = ((1 - t[..., None]) ** 2 * curvature).sum(0)
-    average_rr = (t[..., None] ** 2 * curvature).sum(0)
-    average_lr = (t[..., None] * (1 - t[..., None]) * curvature).sum(0)
+    factor = np.exp(value)
+    slope = factor[..., None] * gradient
+    curvature = factor[..., None, None] * (gradient[..., :, None] * gradient[..., None, :] + hessian)
+    average = _weighted_sum(weights, factor)
+    average_left = _weighted_sum(weights * (1 - times), slope)
+    average_right = _weighted_sum(weights * times, slope)
+    average_ll = _weighted_sum(weights * (1 - times) ** 2, curvature)
+    average_rr = _weighted_sum(weights * times**2, curvature)
+    average_lr = _weighted_sum(weights * times * (1 - times), curvature)
 
-    chord = right - left
     sq_chord = (chord * chord).sum(-1)
     identity = np.eye(nodes.shape[-1])
-    outer = lambda u, v: u[..., :, None] * v[..., None, :]  # noqa: E731
-    w, s = average[..., None, None], sq_chord[..., None, None]
-    hessian_ll = 2 * w * identity - 2 * outer(chord, average_left) - 2 * outer(average_left, chord)
-    hessian_rr = 2 * w * identity + 2 * outer(chord, average_right) + 2 * outer(average_right, chord)
-    hessian_lr = -2 * w * identity - 2 * outer(chord, average_right) + 2 * outer(average_left, chord)
-    piece_hessian = n_pieces * np.block(
-        [
-            [hessian_ll + s * average_ll, hessian_lr + s * average_lr],
-            [np.swapaxes(hessian_lr + s * average_lr, -1, -2), hessian_rr + s * average_rr],
-        ]
-    )
+    w, s = 2 * average[..., None, None], sq_chord[..., None, None]
+    chord_left = 2 * chord[..., :, None] * average_left[..., None, :]
+    chord_right = 2 * chord[..., :, None] * average_right[..., None, :]
+    left_left = w * identity - chord_left - np.swapaxes(chord_left, -1, -2) + s * average_ll
+    right_right = w * identity + chord_right + np.swapaxes(chord_right, -1, -2) + s * average_rr
+    left_right = -w * identity - chord_right + np.swapaxes(chord_left, -1, -2) + s * average_lr
     grad_left = n_pieces * (-2 * average[..., None] * chord + sq_chord[..., None] * average_left)
     grad_right = n_pieces * (2 * average[..., None] * chord + sq_chord[..., None] * average_right)
     energy = n_pieces * (sq_chord * average).sum(-1)
-    return energy, grad_left, grad_right, piece_hessian
+    return energy, grad_left, grad_right, (
+        n_pieces * left_left,
+        n_pieces * left_right,
+        n_pieces * right_right,
+    )
+
+
+def _weighted_sum(weights, arrays):
+    """``sum_q weights[q] * arrays[q]``: a rule has one to three points, and a loop
+    over them makes no temporary of the whole stack."""
+    total = weights[0] * arrays[0]
+    for weight, array in zip(weights[1:], arrays[1:]):
+        total += weight * array
+    return total
 
 
 def _quadrature_jets(metric, nodes, times):
