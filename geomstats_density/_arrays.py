@@ -122,8 +122,8 @@ def broadcast_pair(point_a, point_b):
         ) from error
 
 
-def solve_positive_definite(matrix, rhs, name="metric matrix"):
-    """``matrix^{-1} rhs`` for symmetric positive definite matrices, by Cholesky.
+def solve_positive_definite(matrix, rhs):
+    """``matrix^{-1} rhs`` for symmetric positive definite (metric) matrices, by Cholesky.
 
     Not ``torch.linalg.solve``: its batched LU fails in the MKL of torch's CPU
     wheels for batches of matrices of order 256 or more on several threads ("Pivots
@@ -134,8 +134,6 @@ def solve_positive_definite(matrix, rhs, name="metric matrix"):
     ----------
     matrix : torch.Tensor, shape=[..., n, n]
     rhs : torch.Tensor, shape=[..., n, k]
-    name : str
-        What the matrix is, for the error message.
 
     Returns
     -------
@@ -149,8 +147,9 @@ def solve_positive_definite(matrix, rhs, name="metric matrix"):
     factor, info = torch.linalg.cholesky_ex(matrix)
     if bool((info != 0).any()):
         raise DomainError(
-            f"The {name} is not positive definite at some point (is the Jacobian of "
-            "phi of full rank there?)."
+            "A metric matrix is not positive definite at some point: the metric is "
+            "degenerate there (a map phi whose Jacobian is not of full rank, or a "
+            "cloud with coincident points)."
         )
     return torch.cholesky_solve(rhs, factor)
 

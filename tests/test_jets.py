@@ -18,7 +18,6 @@ from geomstats_density.quality import (
     Typicality,
     fermat_log_factor,
 )
-from geomstats_density.solvers import NewtonGeodesicSolver
 from geomstats_density.solvers.banded import BlockTridiagonal, batch_cholesky_solve
 
 DIM = 3

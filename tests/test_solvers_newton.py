@@ -312,9 +312,11 @@ def test_backtracking_takes_a_part_of_an_overlong_step_that_decreases_the_energy
         trial_energy = curve_energy(metric, torch.from_numpy(trial)).numpy()
     trial_energy = np.where(np.isnan(trial_energy), np.inf, trial_energy)
     assert np.all(trial_energy > current.energy)
+    slope = np.einsum("bki,bki->b", current.gradient, steps)
     moved = nodes.copy()
     fraction = _backtrack(
-        metric, moved, np.arange(2), steps, current, trial_energy, np.zeros(2, dtype=bool)
+        metric, moved, np.arange(2), steps, slope, current.energy, trial_energy,
+        np.zeros(2, dtype=bool),
     )
     assert np.all((fraction >= 0.1) & (fraction <= 0.5))
     expected = nodes.copy()
@@ -322,5 +324,4 @@ def test_backtracking_takes_a_part_of_an_overlong_step_that_decreases_the_energy
     np.testing.assert_allclose(moved, expected)
     with torch.no_grad():
         energy = curve_energy(metric, torch.from_numpy(moved)).numpy()
-    slope = np.einsum("bki,bki->b", current.gradient, steps)
     assert np.all(energy <= current.energy + 1e-4 * fraction * slope)

@@ -222,10 +222,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                 steps, is_newton = _steps(current, radius[idx])
                 curvature = current.hessian.matvec(steps)
                 step_size = np.linalg.norm(steps.reshape(idx.size, -1), axis=-1)
-            predicted = -(
-                np.einsum("bki,bki->b", current.gradient, steps)
-                + 0.5 * np.einsum("bki,bki->b", steps, curvature)
-            )
+            slope = np.einsum("bki,bki->b", current.gradient, steps)
+            predicted = -(slope + 0.5 * np.einsum("bki,bki->b", steps, curvature))
             small_step = np.max(np.abs(steps), axis=(1, 2)) <= self.xtol * chord[idx]
             settled = predicted <= self._energy_rtol * current.energy
             at_noise_floor = np.abs(predicted) <= 1e-13 * np.abs(current.energy)
@@ -266,7 +264,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             if matrix_free:
                 # A rejected step cost a whole CG solve: take a part of it instead if
                 # its energy decreases enough, the new radius being that part.
-                fraction = _backtrack(metric, nodes, idx, steps, current, trial_energy, accept)
+                fraction = _backtrack(
+                    metric, nodes, idx, steps, slope, current.energy, trial_energy, accept
+                )
                 updated = np.where(fraction > 0, fraction * step_size, updated)
             at_boundary = step_size > 0.99 * radius[idx]
             updated = np.where((ratio > 0.75) & at_boundary, 2 * radius[idx], updated)
@@ -280,12 +280,13 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         return nodes, converged, iterations, radius
 
 
-def _backtrack(metric, nodes, idx, steps, current, trial_energy, accept):
+def _backtrack(metric, nodes, idx, steps, slope, energy, trial_energy, accept):
     """Take a fraction of each rejected descent step where it decreases the energy.
 
-    The fraction minimises the quadratic through the energy and its slope at the
-    curve and the energy at the rejected trial, clipped to [0.1, 0.5]; it is
-    taken if it meets Armijo's condition. Updates ``nodes`` in place.
+    The fraction minimises the quadratic through the energy and its slope
+    ``g.p`` at the curve and the energy at the rejected trial, clipped to
+    [0.1, 0.5]; it is taken if it meets Armijo's condition. Updates ``nodes`` in
+    place.
 
     Returns
     -------
@@ -293,16 +294,15 @@ def _backtrack(metric, nodes, idx, steps, current, trial_energy, accept):
         The fraction taken, 0 where none was.
     """
     fraction = np.zeros(idx.size)
-    slope = np.einsum("bki,bki->b", current.gradient, steps)
     retry = np.flatnonzero(~accept & (slope < 0))
     if retry.size == 0:
         return fraction
     with np.errstate(divide="ignore", invalid="ignore"):
-        bend = trial_energy[retry] - current.energy[retry] - slope[retry]
+        bend = trial_energy[retry] - energy[retry] - slope[retry]
         candidate = np.clip(np.nan_to_num(-slope[retry] / (2 * bend), nan=0.5), 0.1, 0.5)
     shorter = nodes[idx[retry]].copy()
     shorter[:, 1:-1] += candidate[:, None, None] * steps[retry]
-    decrease = current.energy[retry] - _energies_or_inf(metric, shorter)
+    decrease = energy[retry] - _energies_or_inf(metric, shorter)
     taken = decrease >= -1e-4 * candidate * slope[retry]
     nodes[idx[retry[taken]]] = shorter[taken]
     fraction[retry[taken]] = candidate[taken]

@@ -332,15 +332,11 @@ class _Level:
         with torch.no_grad():
             sq_lengths = metric.curve_sq_lengths(torch.from_numpy(nodes))
         self.dist = torch.sqrt(sq_lengths).sum(-1).numpy()
-        self.chords = nodes[:, :2]
-        self.n_pieces = np.full(nodes.shape[0], nodes.shape[1] - 1)
 
     def take(self, index):
         """The level of the curves ``index`` only."""
         level = _Level.__new__(_Level)
-        level.nodes, level.dist, level.chords, level.n_pieces = (
-            self.nodes[index], self.dist[index], self.chords[index], self.n_pieces[index]
-        )
+        level.nodes, level.dist = self.nodes[index], self.dist[index]
         return level
 
     def richardson(self, coarse, coarse_estimate):
@@ -401,10 +397,13 @@ class _Chords:
 
     @classmethod
     def of(cls, fine, coarse, weights):
-        batch = fine.chords.shape[0]
+        """The first chords of two levels (``_Level``) of the same curves."""
+        batch = fine.nodes.shape[0]
         return cls(
-            np.stack([fine.chords, coarse.chords], axis=1),
-            np.stack([fine.n_pieces, coarse.n_pieces], axis=1),
+            np.stack([fine.nodes[:, :2], coarse.nodes[:, :2]], axis=1),
+            np.broadcast_to(
+                [fine.nodes.shape[1] - 1, coarse.nodes.shape[1] - 1], (batch, 2)
+            ),
             np.broadcast_to(np.asarray(weights), (batch, 2)),
         )
 
@@ -424,10 +423,15 @@ class _Chords:
         """
         batch, n_levels, _, n_coords = self.chords.shape
         chords = self.chords.reshape(-1, 2, n_coords)
-        gradient = energy_start_gradient(metric, chords, self.n_pieces.reshape(-1))
+        # Curves that stopped at the first level weigh their second chord by 0.
+        needed = self.weights.reshape(-1) != 0
+        gradient = energy_start_gradient(
+            metric, chords[needed], self.n_pieces.reshape(-1)[needed]
+        )
+        momentum = np.zeros((batch * n_levels, n_coords))
         with torch.no_grad():
-            momentum = metric.sharp_tensor(
-                torch.from_numpy(chords[:, 0]), torch.from_numpy(gradient)
+            momentum[needed] = metric.sharp_tensor(
+                torch.from_numpy(chords[needed, 0]), torch.from_numpy(gradient)
             ).numpy()
         momentum = momentum.reshape(batch, n_levels, n_coords)
         return -0.5 * np.einsum("bl,blc->bc", self.weights, momentum)
