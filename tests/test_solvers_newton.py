@@ -266,6 +266,45 @@ def test_steihaug_returns_the_hessian_times_its_steps(radius):
     np.testing.assert_allclose(curvature, hvp(steps), rtol=1e-8, atol=1e-10)
 
 
+def test_steihaug_stops_at_a_residual_the_energy_tolerance_ignores():
+    """CG stops once |g + H p|_{T^-1} <= enough (checked with dense algebra), in fewer
+    products than the forcing term (here |g| / 10) asks; a gradient already below it
+    gives no step."""
+    from geomstats_density.solvers.sobolev import SobolevPreconditioner, steihaug_steps
+
+    rng = np.random.default_rng(1)
+    batch, n_interior, dim = 2, 6, 5
+    size = n_interior * dim
+    factors = rng.normal(size=(batch, size, size))
+    hessians = factors @ np.swapaxes(factors, -1, -2) / size + 0.05 * np.eye(size)
+    products = []
+
+    def hvp(vectors):
+        products.append(1)
+        return np.einsum("bij,bj->bi", hessians, vectors.reshape(batch, size)).reshape(vectors.shape)
+
+    gradient = rng.normal(size=(batch, n_interior, dim))
+    gradient[1] *= 1e-6
+    preconditioner = SobolevPreconditioner(np.ones((batch, n_interior + 1)))
+    t_matrix = np.kron(
+        2 * (2 * np.eye(n_interior) - np.eye(n_interior, k=1) - np.eye(n_interior, k=-1)),
+        np.eye(dim),
+    )
+    g = gradient.reshape(batch, size)
+    gradient_norm = np.sqrt(np.einsum("bi,bi->b", g, np.linalg.solve(t_matrix, g.T).T))
+    radius, energy = np.full(batch, 1e6), np.ones(batch)
+    enough = 0.5 * gradient_norm[0]
+    steps, is_newton, _, _ = steihaug_steps(gradient, hvp, preconditioner, radius, energy, enough)
+    with_enough = len(products)
+    products.clear()
+    steihaug_steps(gradient, hvp, preconditioner, radius, energy)
+    residual = g[0] + hessians[0] @ steps[0].reshape(-1)
+    assert np.sqrt(residual @ np.linalg.solve(t_matrix, residual)) <= enough
+    assert with_enough < len(products)
+    assert is_newton.all()
+    np.testing.assert_array_equal(steps[1], 0.0)
+
+
 def test_non_convergence_is_reported(half_plane):
     start, end = gs.array([-3.0, 0.2]), gs.array([3.0, 0.2])
     half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, max_iter=2)

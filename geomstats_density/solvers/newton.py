@@ -213,6 +213,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                     current.preconditioner,
                     radius[idx],
                     current.energy,
+                    # A residual worth a tenth of the energy tolerance: solving
+                    # further would not change whether the curve has converged.
+                    enough=np.sqrt(0.2 * self._energy_rtol * current.energy),
                 )
                 step_size = np.sqrt(
                     np.einsum("bki,bki->b", steps, current.preconditioner.apply(steps))

@@ -52,7 +52,7 @@ def _dot(a, b):
     return np.einsum("bki,bki->b", a, b)
 
 
-def steihaug_steps(gradient, hvp, preconditioner, radius, energy, max_iter=50):
+def steihaug_steps(gradient, hvp, preconditioner, radius, energy, enough=0.0, max_iter=50):
     """Truncated preconditioned CG for ``min g.p + p.H.p / 2``, ``|p|_T <= radius``.
 
     Parameters
@@ -66,6 +66,11 @@ def steihaug_steps(gradient, hvp, preconditioner, radius, energy, max_iter=50):
     energy : ndarray, shape=[batch]
         The curves' energies: ``|g|_{T^{-1}}^2`` has their unit, so the forcing
         term compares the two.
+    enough : float or ndarray, shape=[batch]
+        Residual norm ``|r|_{T^{-1}}`` at which CG stops whatever the forcing
+        term asks: about ``|r|^2 / 2`` of energy is left to gain, so a residual
+        that the caller's energy tolerance ignores is not worth more products.
+        Curves whose gradient is already that small take a zero step.
     max_iter : int
 
     Returns
@@ -90,8 +95,8 @@ def steihaug_steps(gradient, hvp, preconditioner, radius, energy, max_iter=50):
     # oversolving, and invariant to the scale of the energy.
     gradient_norm = np.sqrt(np.maximum(rho, 0.0))
     relative = gradient_norm / np.sqrt(np.maximum(energy, np.finfo(float).tiny))
-    target = np.minimum(0.1, relative) * gradient_norm
-    active = gradient_norm > 0
+    target = np.maximum(np.minimum(0.1, relative) * gradient_norm, enough)
+    active = gradient_norm > target
     is_newton = ~active
     for _ in range(max_iter):
         if not active.any():
