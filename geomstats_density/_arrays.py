@@ -122,6 +122,12 @@ def broadcast_pair(point_a, point_b):
         ) from error
 
 
+def unit_vectors(vectors):
+    """``vectors`` divided by their norms along the last axis; zero where the norm is."""
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
 def solve_positive_definite(matrix, rhs):
     """``matrix^{-1} rhs`` for symmetric positive definite (metric) matrices, by Cholesky.
 

@@ -305,6 +305,64 @@ def test_steihaug_stops_at_a_residual_the_energy_tolerance_ignores():
     np.testing.assert_array_equal(steps[1], 0.0)
 
 
+def _sobolev_dense(n_interior, dim):
+    """T (x) I for unit weights, as a dense matrix."""
+    t = 2 * (2 * np.eye(n_interior) - np.eye(n_interior, k=1) - np.eye(n_interior, k=-1))
+    return np.kron(t, np.eye(dim))
+
+
+def test_sobolev_preconditioner_with_stiff_directions_is_the_dense_operator():
+    """apply and solve against T (x) I + blockdiag(s_i s_i^T) built densely."""
+    from geomstats_density.solvers.sobolev import SobolevPreconditioner
+
+    rng = np.random.default_rng(2)
+    batch, n_interior, dim = 2, 7, 3
+    stiff = rng.normal(size=(batch, n_interior, dim)) * 3
+    preconditioner = SobolevPreconditioner(np.ones((batch, n_interior + 1))).with_stiff(stiff)
+    vectors = rng.normal(size=(batch, n_interior, dim))
+    for b in range(batch):
+        dense = _sobolev_dense(n_interior, dim)
+        for i in range(n_interior):
+            block = slice(i * dim, (i + 1) * dim)
+            dense[block, block] += np.outer(stiff[b, i], stiff[b, i])
+        np.testing.assert_allclose(
+            preconditioner.apply(vectors)[b].reshape(-1), dense @ vectors[b].reshape(-1), rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            preconditioner.solve(vectors)[b].reshape(-1),
+            np.linalg.solve(dense, vectors[b].reshape(-1)),
+            rtol=1e-10,
+        )
+
+
+def test_stiff_directions_find_each_nodes_mass_term():
+    """H = T (x) I + blockdiag(m_i u_i u_i^T + small): one power step from a tilted
+    start recovers u_i and m_i (to the small part's size)."""
+    from geomstats_density.solvers.sobolev import SobolevPreconditioner, stiff_directions
+
+    rng = np.random.default_rng(3)
+    batch, n_interior, dim = 1, 6, 5
+    axes = rng.normal(size=(batch, n_interior, dim))
+    axes /= np.linalg.norm(axes, axis=-1, keepdims=True)
+    masses = rng.uniform(50, 100, size=(batch, n_interior))
+    hessian = _sobolev_dense(n_interior, dim)
+    for i in range(n_interior):
+        block = slice(i * dim, (i + 1) * dim)
+        hessian[block, block] += masses[0, i] * np.outer(axes[0, i], axes[0, i]) + 0.01 * np.eye(dim)
+
+    def hvp(vectors):
+        return (hessian @ vectors.reshape(-1)).reshape(vectors.shape)
+
+    start = axes + 0.5 * rng.normal(size=axes.shape)
+    start /= np.linalg.norm(start, axis=-1, keepdims=True)
+    preconditioner = SobolevPreconditioner(np.ones((batch, n_interior + 1)))
+    stiff, _ = stiff_directions(hvp, preconditioner, start, n_power=1)
+    found = np.linalg.norm(stiff, axis=-1)
+    np.testing.assert_allclose(found**2, masses + 0.01, rtol=1e-3)
+    alignment = np.abs(np.einsum("bki,bki->bk", stiff / found[..., None], axes))
+    np.testing.assert_allclose(alignment, 1.0, atol=1e-3)
+
+
 def test_non_convergence_is_reported(half_plane):
     start, end = gs.array([-3.0, 0.2]), gs.array([3.0, 0.2])
     half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, max_iter=2)

@@ -13,6 +13,7 @@ Richardson extrapolation (:mod:`~geomstats_density.solvers.refinement`).
 import numpy as np
 import torch
 
+from geomstats_density._arrays import unit_vectors
 from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import DomainError
 from geomstats_density.solvers.banded import batch_cholesky_solve, trust_region_step
@@ -23,10 +24,17 @@ from geomstats_density.solvers.derivatives import (
 )
 from geomstats_density.solvers.graph import GlobalStart
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
-from geomstats_density.solvers.sobolev import steihaug_steps
+from geomstats_density.solvers.sobolev import (
+    MAX_CAPACITANCE_ENTRIES,
+    steihaug_steps,
+    stiff_directions,
+)
 
 # Above this dimension, Hessian blocks cost more than matrix-free CG steps.
 MAX_BLOCK_DIM = 32
+# Power iterations for the stiff directions at the first iteration of a node
+# count; later iterations take one step from the previous directions.
+STIFF_POWER_ITERATIONS = 2
 
 
 class NewtonGeodesicSolver(RefiningGeodesicSolver):
@@ -56,7 +64,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
     hessian : {'auto', 'blocks', 'sobolev'}
         Exact block-tridiagonal Hessian with a banded trust-region solve
         (``'blocks'``), or matrix-free truncated CG on Hessian-vector products,
-        preconditioned by the curve's Sobolev operator (``'sobolev'``,
+        preconditioned by the curve's Sobolev operator and, without ``phi``,
+        each node's stiffest direction (``'sobolev'``,
         :mod:`~geomstats_density.solvers.sobolev`). ``'auto'`` takes blocks up
         to dimension 32.
     initialization : {'auto', 'line', 'graph', 'grid'}
@@ -189,6 +198,16 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                 f"({n_nodes} nodes) from {nodes[~finite][0, 0].tolist()}: is the "
                 "log-factor finite and twice differentiable along it?"
             )
+        # Matrix-free steps on a conformal metric add each node's stiffest direction
+        # to the preconditioner (sobolev.stiff_directions). Through a generator the
+        # pullback's anisotropy is spread over many directions: one does not pay.
+        stiff = (
+            matrix_free
+            and metric.euclidean_chords
+            and batch * (n_nodes - 2) ** 2 <= MAX_CAPACITANCE_ENTRIES
+        )
+        if stiff:
+            directions = _log_factor_directions(metric, nodes)
         # Radii: Euclidean over all interior coordinates for the exact blocks, the
         # Sobolev norm (whose square scales like the energy) for the matrix-free steps.
         if matrix_free:
@@ -200,13 +219,21 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             # norm, about the same Sobolev norm.
             radius = np.minimum(radius, warm_state * (1.0 if matrix_free else np.sqrt(2.0)))
         smallest_radius = 1e-15 * radius
-        for _ in range(self.max_iter):
+        for iteration in range(self.max_iter):
             idx = np.flatnonzero(~converged & ~stuck)
             if idx.size == 0:
                 break
             iterations[idx] += 1
             if matrix_free:
                 current = matrix_free_derivatives(metric, nodes[idx])
+                if stiff:
+                    masses, directions[idx] = stiff_directions(
+                        current.hvp,
+                        current.preconditioner,
+                        directions[idx],
+                        n_power=STIFF_POWER_ITERATIONS if iteration == 0 else 0,
+                    )
+                    current.preconditioner = current.preconditioner.with_stiff(masses)
                 steps, is_newton, gradient_sq, curvature = steihaug_steps(
                     current.gradient,
                     current.hvp,
@@ -331,6 +358,12 @@ def _steps(derivatives, radius):
         steps[b] = step.reshape(n_blocks, dim)
         fits[b] = is_newton
     return steps, fits
+
+
+def _log_factor_directions(metric, nodes):
+    """Unit gradients of the log-factor at the interior nodes (zero where it vanishes)."""
+    _, gradient = metric.log_factor_and_gradient(torch.from_numpy(nodes[:, 1:-1]))
+    return unit_vectors(gradient.detach().numpy())
 
 
 def _energies_or_inf(metric, nodes):

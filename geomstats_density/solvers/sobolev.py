@@ -7,10 +7,22 @@ the curve's Sobolev (discrete ``H^1``) operator: the part of the Hessian that th
 energy has when the factor is frozen, ``T (x) I_dim`` with ``T`` tridiagonal. It
 captures the stiffness that grows with the node count, so the CG iteration count
 stays flat as nodes double; its solve costs ``O(n dim)``.
+
+What it misses is the factor's own curvature, a mass term on each node: the
+Hessian of ``e^f`` weighed by the squared chords. Where that term has one
+dominant direction per node (the radial direction of a Gaussian prior's
+typical shell), :func:`stiff_directions` finds it by power iteration on
+``H - T (x) I`` and the preconditioner adds it, ``T (x) I + blockdiag(s_i s_i^T)``
+(Woodbury's identity with an ``n x n`` capacitance matrix).
 """
 
 import numpy as np
 from scipy.linalg import solveh_banded
+
+from geomstats_density._arrays import unit_vectors
+
+# Largest capacitance matrices (batch x n^2 entries) the stiff directions may use.
+MAX_CAPACITANCE_ENTRIES = 2**22
 
 
 class SobolevPreconditioner:
@@ -21,11 +33,34 @@ class SobolevPreconditioner:
     weights : ndarray, shape=[batch, n_pieces]
         ``omega_i``: each piece's energy divided by its squared Euclidean chord.
         A piece contributes ``2 omega_i [[I, -I], [-I, I]]`` to its two nodes.
+    stiff : ndarray, shape=[batch, n_pieces - 1, dim], optional
+        One stiff direction per interior node, scaled so that ``s_i s_i^T`` is
+        the node's mass term (:func:`stiff_directions`): the operator is then
+        ``T (x) I + blockdiag(s_i s_i^T)``.
     """
 
-    def __init__(self, weights):
+    def __init__(self, weights, stiff=None):
         self.diagonal = 2 * (weights[:, :-1] + weights[:, 1:])
         self.off = -2 * weights[:, 1:-1]
+        self._set_stiff(stiff)
+
+    def with_stiff(self, stiff):
+        """The same ``T`` plus the mass term ``blockdiag(s_i s_i^T)``."""
+        other = SobolevPreconditioner.__new__(SobolevPreconditioner)
+        other.diagonal, other.off = self.diagonal, self.off
+        other._set_stiff(stiff)
+        return other
+
+    def _set_stiff(self, stiff):
+        self.stiff = stiff
+        if stiff is None:
+            return
+        # Woodbury: P^{-1} = A^{-1} - A^{-1} S C^{-1} S^T A^{-1} with A = T (x) I and
+        # C = I + (T^{-1})_ij s_i.s_j, positive definite by Schur's product theorem.
+        batch, size, _ = stiff.shape
+        t_inverse = self._solve_t(np.tile(np.eye(size), (batch, 1))).reshape(batch, size, size)
+        gram = np.einsum("bik,bjk->bij", stiff, stiff)
+        self._capacitance_inverse = np.linalg.inv(np.eye(size) + t_inverse * gram)
 
     def _band(self):
         batch, size = self.diagonal.shape
@@ -34,18 +69,70 @@ class SobolevPreconditioner:
         band[1, :, :-1] = self.off
         return band.reshape(2, batch * size)
 
-    def solve(self, vectors):
-        """``(T (x) I)^{-1} v`` for ``v`` of shape ``[batch, n_interior, dim]``."""
-        batch, size, dim = vectors.shape
-        solution = solveh_banded(self._band(), vectors.reshape(batch * size, dim), lower=True)
-        return solution.reshape(batch, size, dim)
+    def _solve_t(self, columns):
+        """``T^{-1}`` applied to ``[batch * size, k]`` columns, curve by curve."""
+        return solveh_banded(self._band(), columns, lower=True)
 
-    def apply(self, vectors):
-        """``(T (x) I) v`` for ``v`` of shape ``[batch, n_interior, dim]``."""
+    def _solve_sobolev(self, vectors):
+        batch, size, dim = vectors.shape
+        return self._solve_t(vectors.reshape(batch * size, dim)).reshape(batch, size, dim)
+
+    def _apply_sobolev(self, vectors):
         out = self.diagonal[..., None] * vectors
         out[:, 1:] += self.off[..., None] * vectors[:, :-1]
         out[:, :-1] += self.off[..., None] * vectors[:, 1:]
         return out
+
+    def solve(self, vectors):
+        """The operator's inverse applied to ``v`` of shape ``[batch, n_interior, dim]``."""
+        base = self._solve_sobolev(vectors)
+        if self.stiff is None:
+            return base
+        projected = np.einsum("bki,bki->bk", self.stiff, base)
+        weights = np.einsum("bkl,bl->bk", self._capacitance_inverse, projected)
+        return base - self._solve_sobolev(self.stiff * weights[..., None])
+
+    def apply(self, vectors):
+        """The operator applied to ``v`` of shape ``[batch, n_interior, dim]``."""
+        out = self._apply_sobolev(vectors)
+        if self.stiff is not None:
+            out += self.stiff * np.einsum("bki,bki->bk", self.stiff, vectors)[..., None]
+        return out
+
+
+def stiff_directions(hvp, preconditioner, directions, n_power=0):
+    """One stiff direction per node of what the Hessian has beyond ``T (x) I``.
+
+    Power iteration on the node-wise action of ``M = H - T (x) I``: each node's
+    direction ``u_i`` becomes ``(M u)_i / |(M u)_i|``. For a field of directions
+    that varies smoothly along the curve, ``T``'s coupling between neighbours
+    cancels and ``(M u)_i`` is the node's mass term applied to ``u_i``.
+
+    Parameters
+    ----------
+    hvp : callable
+        ``v -> H v`` on arrays of shape ``[batch, n_interior, dim]``.
+    preconditioner : SobolevPreconditioner
+        Without stiff directions: ``T (x) I``.
+    directions : ndarray, shape=[batch, n_interior, dim]
+        Unit starting directions (the previous iteration's, or the gradients of
+        the log-factor at the nodes).
+    n_power : int
+        Power iterations before the one that measures the mass.
+
+    Returns
+    -------
+    stiff : ndarray, shape=[batch, n_interior, dim]
+        ``sqrt(max(m_i, 0)) u_i`` with ``m_i = u_i . (M u)_i``.
+    following : ndarray, shape=[batch, n_interior, dim]
+        The next power iterate, a warm start for the next Newton iteration.
+    """
+    for _ in range(n_power + 1):
+        mass_products = hvp(directions) - preconditioner.apply(directions)
+        mass = np.einsum("bki,bki->bk", directions, mass_products)
+        stiff = directions * np.sqrt(np.maximum(mass, 0.0))[..., None]
+        directions = unit_vectors(mass_products)
+    return stiff, directions
 
 
 def _dot(a, b):
