@@ -201,12 +201,12 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         # Matrix-free steps on a conformal metric add each node's stiffest direction
         # to the preconditioner (sobolev.stiff_directions). Through a generator the
         # pullback's anisotropy is spread over many directions: one does not pay.
-        stiff = (
+        use_stiff = (
             matrix_free
             and metric.euclidean_chords
             and batch * (n_nodes - 2) ** 2 <= MAX_CAPACITANCE_ENTRIES
         )
-        if stiff:
+        if use_stiff:
             directions = _log_factor_directions(metric, nodes)
         # Radii: Euclidean over all interior coordinates for the exact blocks, the
         # Sobolev norm (whose square scales like the energy) for the matrix-free steps.
@@ -226,7 +226,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             iterations[idx] += 1
             if matrix_free:
                 current = matrix_free_derivatives(metric, nodes[idx])
-                if stiff:
+                if use_stiff:
                     masses, directions[idx] = stiff_directions(
                         current.hvp,
                         current.preconditioner,

@@ -33,34 +33,37 @@ class SobolevPreconditioner:
     weights : ndarray, shape=[batch, n_pieces]
         ``omega_i``: each piece's energy divided by its squared Euclidean chord.
         A piece contributes ``2 omega_i [[I, -I], [-I, I]]`` to its two nodes.
-    stiff : ndarray, shape=[batch, n_pieces - 1, dim], optional
-        One stiff direction per interior node, scaled so that ``s_i s_i^T`` is
-        the node's mass term (:func:`stiff_directions`): the operator is then
-        ``T (x) I + blockdiag(s_i s_i^T)``.
+
+    :meth:`with_stiff` adds a mass term ``blockdiag(s_i s_i^T)``.
     """
 
-    def __init__(self, weights, stiff=None):
+    def __init__(self, weights):
         self.diagonal = 2 * (weights[:, :-1] + weights[:, 1:])
         self.off = -2 * weights[:, 1:-1]
-        self._set_stiff(stiff)
+        self.stiff = None
 
     def with_stiff(self, stiff):
-        """The same ``T`` plus the mass term ``blockdiag(s_i s_i^T)``."""
-        other = SobolevPreconditioner.__new__(SobolevPreconditioner)
-        other.diagonal, other.off = self.diagonal, self.off
-        other._set_stiff(stiff)
-        return other
+        """The same ``T`` plus the mass term ``blockdiag(s_i s_i^T)``.
 
-    def _set_stiff(self, stiff):
-        self.stiff = stiff
-        if stiff is None:
-            return
+        Parameters
+        ----------
+        stiff : ndarray, shape=[batch, n_interior, dim]
+            One direction per interior node, scaled so that ``s_i s_i^T`` is the
+            node's mass term (:func:`stiff_directions`).
+
+        Returns
+        -------
+        preconditioner : SobolevPreconditioner
+        """
+        other = SobolevPreconditioner.__new__(SobolevPreconditioner)
+        other.diagonal, other.off, other.stiff = self.diagonal, self.off, stiff
         # Woodbury: P^{-1} = A^{-1} - A^{-1} S C^{-1} S^T A^{-1} with A = T (x) I and
         # C = I + (T^{-1})_ij s_i.s_j, positive definite by Schur's product theorem.
         batch, size, _ = stiff.shape
         t_inverse = self._solve_t(np.tile(np.eye(size), (batch, 1))).reshape(batch, size, size)
         gram = np.einsum("bik,bjk->bij", stiff, stiff)
-        self._capacitance_inverse = np.linalg.inv(np.eye(size) + t_inverse * gram)
+        other._capacitance_inverse = np.linalg.inv(np.eye(size) + t_inverse * gram)
+        return other
 
     def _band(self):
         batch, size = self.diagonal.shape
@@ -141,6 +144,8 @@ def _dot(a, b):
 
 def steihaug_steps(gradient, hvp, preconditioner, radius, energy, enough=0.0, max_iter=50):
     """Truncated preconditioned CG for ``min g.p + p.H.p / 2``, ``|p|_T <= radius``.
+
+    ``T`` is the preconditioner's operator, its stiff directions included.
 
     Parameters
     ----------
