@@ -28,13 +28,13 @@ MAX_CAPACITANCE_ENTRIES = 2**22
 class SobolevPreconditioner:
     """``T (x) I`` for a batch of curves, ``T`` tridiagonal over interior nodes.
 
+    :meth:`with_stiff` adds a mass term ``blockdiag(s_i s_i^T)``.
+
     Parameters
     ----------
     weights : ndarray, shape=[batch, n_pieces]
         ``omega_i``: each piece's energy divided by its squared Euclidean chord.
         A piece contributes ``2 omega_i [[I, -I], [-I, I]]`` to its two nodes.
-
-    :meth:`with_stiff` adds a mass term ``blockdiag(s_i s_i^T)``.
     """
 
     def __init__(self, weights):
