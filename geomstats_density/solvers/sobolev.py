@@ -107,9 +107,10 @@ def stiff_directions(hvp, preconditioner, directions, n_power=0):
     """One stiff direction per node of what the Hessian has beyond ``T (x) I``.
 
     Power iteration on the node-wise action of ``M = H - T (x) I``: each node's
-    direction ``u_i`` becomes ``(M u)_i / |(M u)_i|``. For a field of directions
-    that varies smoothly along the curve, ``T``'s coupling between neighbours
-    cancels and ``(M u)_i`` is the node's mass term applied to ``u_i``.
+    direction ``u_i`` becomes ``(M u)_i / |(M u)_i|``. ``M`` is block
+    tridiagonal too: its diagonal blocks carry the mass term, and its blocks
+    between neighbours (the factor's gradient times the chords) perturb the
+    iteration, little where the mass term dominates.
 
     Parameters
     ----------
