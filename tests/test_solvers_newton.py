@@ -266,6 +266,12 @@ def test_steihaug_returns_the_hessian_times_its_steps(radius):
     np.testing.assert_allclose(curvature, hvp(steps), rtol=1e-8, atol=1e-10)
 
 
+def _sobolev_dense(n_interior, dim):
+    """T (x) I for unit weights, as a dense matrix."""
+    t = 2 * (2 * np.eye(n_interior) - np.eye(n_interior, k=1) - np.eye(n_interior, k=-1))
+    return np.kron(t, np.eye(dim))
+
+
 def test_steihaug_stops_at_a_residual_the_energy_tolerance_ignores():
     """CG stops once |g + H p|_{T^-1} <= enough (checked with dense algebra), in fewer
     products than the forcing term (here |g| / 10) asks; a gradient already below it
@@ -286,10 +292,7 @@ def test_steihaug_stops_at_a_residual_the_energy_tolerance_ignores():
     gradient = rng.normal(size=(batch, n_interior, dim))
     gradient[1] *= 1e-6
     preconditioner = SobolevPreconditioner(np.ones((batch, n_interior + 1)))
-    t_matrix = np.kron(
-        2 * (2 * np.eye(n_interior) - np.eye(n_interior, k=1) - np.eye(n_interior, k=-1)),
-        np.eye(dim),
-    )
+    t_matrix = _sobolev_dense(n_interior, dim)
     g = gradient.reshape(batch, size)
     gradient_norm = np.sqrt(np.einsum("bi,bi->b", g, np.linalg.solve(t_matrix, g.T).T))
     radius, energy = np.full(batch, 1e6), np.ones(batch)
@@ -303,12 +306,6 @@ def test_steihaug_stops_at_a_residual_the_energy_tolerance_ignores():
     assert with_enough < len(products)
     assert is_newton.all()
     np.testing.assert_array_equal(steps[1], 0.0)
-
-
-def _sobolev_dense(n_interior, dim):
-    """T (x) I for unit weights, as a dense matrix."""
-    t = 2 * (2 * np.eye(n_interior) - np.eye(n_interior, k=1) - np.eye(n_interior, k=-1))
-    return np.kron(t, np.eye(dim))
 
 
 def test_sobolev_preconditioner_with_stiff_directions_is_the_dense_operator():
