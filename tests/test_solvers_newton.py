@@ -17,6 +17,8 @@ from geomstats_density import (
     GeodesicConvergenceWarning,
     NewtonGeodesicSolver,
 )
+from geomstats_density.densities import GaussianMixture
+from geomstats_density.quality import RealismIndex
 from conftest import as_numpy, random_half_plane_points
 from paper_problems import (
     EXACT_LENGTHS,
@@ -112,6 +114,28 @@ def test_dist_error_estimates_the_true_error_far_apart(half_plane, hyperbolic, t
     assert curve.converged
     assert error <= tol
     assert estimate / 2 <= error <= 2 * estimate
+
+
+def test_coarse_start_does_not_accept_a_tunnelling_curve():
+    """Five nodes across a six-mode mixture: the 5- and 9-node discrete geodesics
+    tunnel (their chords skip the low-density gaps), and their lengths alone put
+    the error at 0.9% where it is 8%; the spline check refines on and meets tol."""
+    rng = np.random.default_rng(0)
+    angles = np.linspace(0, 2 * np.pi, 7)[:-1] + rng.uniform(-0.2, 0.2, 6)
+    means = np.stack([3 * np.cos(angles), 3 * np.sin(angles)], -1)
+    covariances = np.stack([np.eye(2) * rng.uniform(0.3, 0.6) for _ in range(6)])
+    quality = RealismIndex(
+        GaussianMixture(np.ones(6), means, covariances), generator=torch.Generator().manual_seed(0)
+    )
+    space = Euclidean(2, equip=False)
+    space.equip_with_metric(DensityConformalMetric, log_quality=quality)
+    start, end = gs.array(means[0]), gs.array(means[3])
+    reference = float(NewtonGeodesicSolver(space, tol=1e-9, max_nodes=2049).solve(end, start).dist)
+    coarse = NewtonGeodesicSolver(space, n_nodes=5, tol=1e-2).solve(end, start)
+    error = abs(float(coarse.dist) - reference) / reference
+    assert coarse.converged
+    assert error <= 1e-2
+    assert error <= float(coarse.dist_error) / float(coarse.dist)
 
 
 def test_unrefined_length_error_is_second_order(half_plane, hyperbolic):
