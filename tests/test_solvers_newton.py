@@ -19,6 +19,7 @@ from geomstats_density import (
 )
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.quality import RealismIndex
+from geomstats_density.solvers.refinement import _resample
 from conftest import as_numpy, random_half_plane_points
 from paper_problems import (
     EXACT_LENGTHS,
@@ -136,6 +137,20 @@ def test_coarse_start_does_not_accept_a_tunnelling_curve():
     assert coarse.converged
     assert error <= 1e-2
     assert error <= float(coarse.dist_error) / float(coarse.dist)
+
+
+@pytest.mark.parametrize("n_given", [5, 17, 1025])  # cached matrix; scipy above 2^18 entries
+def test_refinement_resampling_reproduces_cubic_curves(n_given):
+    """Not-a-knot cubic splines are exact on cubics: the warm start of the next node
+    count is the cubic itself, at any node count."""
+    times = np.linspace(0.0, 1.0, n_given)
+    coefficients = np.array([[1.0, -2.0, 0.5, 3.0], [0.0, 1.0, -4.0, 2.0]])
+    cubic = lambda t: np.stack([np.polyval(c, t) for c in coefficients], -1)  # noqa: E731
+    nodes = np.stack([cubic(times), 2 * cubic(times)])
+    for n_nodes in (2 * n_given - 1, 7):
+        expected = cubic(np.linspace(0.0, 1.0, n_nodes))
+        resampled = _resample(nodes, n_nodes)
+        np.testing.assert_allclose(resampled, np.stack([expected, 2 * expected]), atol=1e-12)
 
 
 def test_unrefined_length_error_is_second_order(half_plane, hyperbolic):
