@@ -214,13 +214,17 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 )
                 n_iterations[active] += iterations
                 trusted[active] &= converged
+                level = _Level(metric, nodes)
+                estimate = level.richardson(coarse, estimate)
                 finer = 2 * nodes.shape[1] - 1
                 finer_nodes = self._project(metric, _resample(nodes, finer))
-                level = _Level(metric, nodes)
-                estimate = level.richardson(coarse, estimate, metric, finer_nodes)
                 # Refining curves that are not discrete geodesics only burns time.
                 done = ~converged | (self.tol is None) | (finer > self.max_nodes)
                 if estimate.error is not None and self.tol is not None:
+                    stopping = np.flatnonzero(done | (estimate.error <= self.tol * estimate.dist))
+                    if stopping.size:
+                        spline_dist = _lengths_or_nan(metric, finer_nodes[stopping])
+                        estimate.check_resolution(stopping, level.dist[stopping], spline_dist)
                     done |= estimate.error <= self.tol * estimate.dist
                 for position in np.flatnonzero(done):
                     final[active[position]] = estimate.take([position])
@@ -356,22 +360,17 @@ class _Level:
         level.nodes, level.dist = self.nodes[index], self.dist[index]
         return level
 
-    def richardson(self, coarse, coarse_estimate, metric, finer_nodes):
+    def richardson(self, coarse, coarse_estimate):
         """Estimate from this level and the previous one (``None`` at the first).
 
         The error of the first extrapolation is bounded by that of the finer raw
-        length, ``delta = |L_h - L_2h| / 3``, if the curves are resolved, that is
-        if the lengths follow ``L_h = L + C h^2``. Two levels cannot show that a
-        coarse curve is not tunnelling across a region where the factor is
-        large, so a third length checks it: the curves' cubic splines
-        (``finer_nodes``, shape ``[batch, 2 n - 1, n_coords]``) measured at
-        spacing ``h / 2`` should have length ``L + (L_h - L) / 4``, up to
-        ``O(h^4)``; a larger miss becomes the error, and the curve refines on.
-        Later errors are read from the change ``d_k`` from the previous
-        extrapolation: where the changes keep their sign and shrink by a factor
-        ``r`` per level, the error left is the geometric tail ``d_k / (r - 1)``,
-        with ``r`` clipped to [2, 16] (16 is the contraction of the ``h^4`` term
-        that Richardson leaves); elsewhere, and at the second change, ``d_k``.
+        length, ``|L_h - L_2h| / 3``. Later ones are read from the change ``d_k``
+        from the previous extrapolation: where the changes keep their sign and
+        shrink by a factor ``r`` per level, the error left is the geometric tail
+        ``d_k / (r - 1)``, with ``r`` clipped to [2, 16] (16 is the contraction
+        of the ``h^4`` term that Richardson leaves); elsewhere, and at the second
+        change, ``d_k``. Both assume the curves resolved
+        (:meth:`_Estimate.check_resolution`).
         """
         if coarse is None:
             return _Estimate(
@@ -389,9 +388,6 @@ class _Level:
             error = np.abs(change)
             if coarse_estimate.change is not None:
                 error = error / (_contraction(coarse_estimate.change, change) - 1)
-        h2_term = self.dist - dist
-        miss = np.abs(_Level(metric, finer_nodes).dist - (dist + h2_term / 4))
-        error = np.where(miss > np.abs(h2_term), np.maximum(error, miss), error)
         return _Estimate(
             nodes=(4 * self.nodes[:, ::2] - coarse.nodes) / 3,
             dist=dist,
@@ -399,6 +395,16 @@ class _Level:
             error=error,
             change=change,
         )
+
+
+def _lengths_or_nan(metric, nodes):
+    """Lengths of polygonal curves; NaN (no check) for those that leave the domain."""
+    try:
+        return _Level(metric, nodes).dist
+    except DomainError:
+        if len(nodes) == 1:
+            return np.full(1, np.nan)
+        return np.concatenate([_lengths_or_nan(metric, nodes[b : b + 1]) for b in range(len(nodes))])
 
 
 def _contraction(previous, change):
@@ -474,6 +480,31 @@ class _Estimate:
     def __init__(self, nodes, dist, chords, error, change=None):
         self.nodes, self.dist, self.chords, self.error = nodes, dist, chords, error
         self.change = change
+
+    def check_resolution(self, index, raw_dist, spline_dist):
+        """Raise the errors of curves whose lengths do not follow ``L_h = L + C h^2``.
+
+        The error estimates assume that model, which levels of coarse curves
+        tunnelling across a region where the factor is large can seem to follow.
+        A third length checks it: the curves' cubic splines measured at spacing
+        ``h / 2`` should have length ``L + (L_h - L) / 4`` up to ``O(h^4)``.
+        Where they miss it by more than the ``h^2`` term ``L_h - L`` itself, the
+        miss becomes the error, and the curve refines on. Checked only where the
+        decision depends on it: the curves about to stop.
+
+        Parameters
+        ----------
+        index : ndarray of int
+            The curves checked.
+        raw_dist : ndarray, shape=[len(index)]
+            Their lengths ``L_h`` at the finer level the estimate combines.
+        spline_dist : ndarray, shape=[len(index)]
+            Lengths of their cubic splines at spacing ``h / 2``; NaN skips a curve.
+        """
+        dist, error = self.dist[index], self.error[index]
+        h2_term = raw_dist - dist
+        miss = np.abs(spline_dist - (dist + h2_term / 4))
+        self.error[index] = np.where(miss > np.abs(h2_term), np.maximum(error, miss), error)
 
     def take(self, index):
         """The estimates of the curves ``index`` only."""
