@@ -148,9 +148,26 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             return nodes_of_curve(initial_curve, start, end, self.n_nodes)
         graph = self.start_graph(metric, start, end)
         if graph is not None:
-            return graph.curves(start, end, self.n_nodes)
+            return self._graph_curves(metric, graph, start, end)
         weights = uniform_times(self.n_nodes)[None, :, None]
         return (1 - weights) * start[:, None] + weights * end[:, None]
+
+    def _graph_curves(self, metric, graph, start, end):
+        """The graph's paths with ``n_nodes`` nodes, or more where fewer leave the domain.
+
+        A path that hugs a region the metric refuses (a quality raising
+        ``DomainError`` there) stays outside it, but chords between few of its
+        points cut across: the node count doubles, for the whole batch, until
+        every curve's energy is finite or ``max_nodes`` is reached.
+        """
+        n_nodes = self.n_nodes
+        nodes = graph.curves(start, end, n_nodes)
+        while 2 * n_nodes - 1 <= self.max_nodes and not np.isfinite(
+            _energies_or_inf(metric, nodes)
+        ).all():
+            n_nodes = 2 * n_nodes - 1
+            nodes = graph.curves(start, end, n_nodes)
+        return nodes
 
     @property
     def _energy_rtol(self):
