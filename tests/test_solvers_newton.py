@@ -274,6 +274,19 @@ def test_paper_example_4_runs_over_the_cube_faces():
     assert np.max(np.abs(1.0 - np.max(np.abs(nodes), axis=-1))) < 0.05  # on the surface
 
 
+def test_default_start_restarts_a_stalled_line_solve_from_the_grid():
+    """Example 4 with every default: from the line, Newton stalls inside the cube
+    (68% off); 'auto' solves that curve again from the grid's path and keeps it."""
+    space = plane(on_cube, dim=3, on_failure="ignore")
+    start, end = gs.array([0.0, 0.0, 1.0]), gs.array([1.0, 0.0, 0.0])
+    line = NewtonGeodesicSolver(space, initialization="line", on_failure="ignore")
+    from_line = line.solve(end, start)
+    restarted = space.metric.log_solver.solve(end, start)
+    assert float(from_line.dist) > 1.5 * EXACT_LENGTHS[4]
+    assert float(restarted.dist) == pytest.approx(EXACT_LENGTHS[4], rel=1e-2)
+    assert int(restarted.n_iterations) > int(from_line.n_iterations)  # both solves counted
+
+
 def test_sobolev_steps_agree_with_exact_blocks(half_plane, hyperbolic):
     start, end = gs.array([0.0, 1.0]), gs.array([3.0, 0.5])
     half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, hessian="sobolev")

@@ -384,7 +384,9 @@ class GlobalStart:
         graph over samples of the quality's density. ``'auto'``: as ``'graph'``
         where ``points`` are given or the quality's density is multimodal (a
         Gaussian mixture of several components, a kernel density estimate), as
-        ``'line'`` elsewhere; the test costs nothing.
+        ``'line'`` elsewhere; the test costs nothing. Curves that ``'auto'``
+        started on the line and that do not converge are solved again from a
+        graph's path (:meth:`restart_graph`), each keeping the shorter result.
     points : array-like, shape=[n_points, dim], optional
         Vertices of the cloud graph, e.g. encodings of a data set.
     options : dict, optional
@@ -439,10 +441,33 @@ class GlobalStart:
 
     def graph(self, metric, start, end):
         """The graph for curves from ``start`` to ``end`` (``[batch, dim]``), or None."""
-        dim = start.shape[-1]
-        kind = self.kind(metric, dim)
+        kind = self.kind(metric, start.shape[-1])
         if kind is None:
             return None
+        return self._build(metric, start, end, kind)
+
+    def restart_graph(self, metric, start, end):
+        """The graph for curves that ``'auto'`` started on the line and that failed.
+
+        A grid in dimensions 1 to 3, else a cloud of samples of the quality's
+        density; None where ``initialization`` is not ``'auto'``, where the
+        curves did not start on the line, or where no graph can be built (no
+        density, or one that cannot sample).
+        """
+        dim = start.shape[-1]
+        if self.initialization != "auto" or self.kind(metric, dim) is not None:
+            return None
+        if dim in GRID_SIZES:
+            return self._build(metric, start, end, "grid")
+        if quality_density(metric) is None:
+            return None
+        try:
+            return self._build(metric, start, end, "points")
+        except NotImplementedError:  # a density that cannot sample
+            return None
+
+    def _build(self, metric, start, end, kind):
+        dim = start.shape[-1]
         if kind == "grid":
             return grid_graph(
                 metric, start, end, self.options["grid_size"], self.options["margin"]

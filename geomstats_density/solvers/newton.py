@@ -78,8 +78,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         samples of the quality's density. ``'auto'`` (default) acts as
         ``'graph'`` where ``graph_points`` are given or the quality's density is
         multimodal (a Gaussian mixture of several components, a kernel density
-        estimate), and as ``'line'`` elsewhere
-        (:class:`~geomstats_density.solvers.graph.GlobalStart`).
+        estimate), and as ``'line'`` elsewhere; curves it started on the line
+        that do not converge are solved again from a graph's path (a grid in
+        dimensions 1 to 3, else density samples), each keeping the shorter
+        result (:class:`~geomstats_density.solvers.graph.GlobalStart`).
     graph_points : array-like, shape=[n_points, dim], optional
         Vertices of the graph start, e.g. encodings of a data set.
     graph_options : dict, optional
@@ -151,6 +153,32 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             return self._graph_curves(metric, graph, start, end)
         weights = uniform_times(self.n_nodes)[None, :, None]
         return (1 - weights) * start[:, None] + weights * end[:, None]
+
+    def _restart_failures(self, metric, start, end, estimate):
+        """Curves ``'auto'`` started on the line that did not converge, solved again from a graph.
+
+        The line is the start where nothing says the density is multimodal, but a
+        local solve from it can stall (a kinked quality, a thin shell around an
+        obstacle): those curves start again on the shortest paths of
+        :meth:`~geomstats_density.solvers.graph.GlobalStart.restart_graph` and each
+        keeps the shorter of its two results (``n_iterations`` counts both solves).
+        """
+        failed = np.flatnonzero(~estimate.converged)
+        if failed.size == 0:
+            return estimate
+        graph = self.global_start.restart_graph(metric, start[failed], end[failed])
+        if graph is None:
+            return estimate
+        try:
+            again = self._refine(
+                metric, self._graph_curves(metric, graph, start[failed], end[failed])
+            )
+        except ValueError:  # no usable path (none finite, or leaving the domain)
+            return estimate
+        better = again.converged | (again.dist < estimate.dist[failed])
+        merged = estimate.replaced(failed[better], again, np.flatnonzero(better))
+        merged.n_iterations[failed] = estimate.n_iterations[failed] + again.n_iterations
+        return merged
 
     def _graph_curves(self, metric, graph, start, end):
         """The graph's paths with ``n_nodes`` nodes, or more where fewer leave the domain.

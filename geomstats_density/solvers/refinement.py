@@ -13,6 +13,7 @@ momentum ``p_0 = -dE/dz_0`` of the discrete energy is a second-order
 approximation of ``2 g(z_0) v_0``.
 """
 
+import copy
 import functools
 import warnings
 from abc import ABC, abstractmethod
@@ -149,6 +150,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             nodes = self._initial_nodes(metric, start[moving], end[moving], initial_curve)
             with torch_threads_for(nodes.size * 4 * metric.point_cost):
                 estimate = self._refine(metric, nodes)
+                if initial_curve is None:
+                    estimate = self._restart_failures(metric, start[moving], end[moving], estimate)
         curve = self._assemble(metric, start, moving, estimate, batch_shape)
         self._report(curve)
         return curve
@@ -184,6 +187,13 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         warm_state : ndarray, shape=[batch, ...] or None
             Passed to the next node count's minimisation of the same curves.
         """
+
+    def _restart_failures(self, metric, start, end, estimate):
+        """The estimates after solving again, from a better start, curves that failed.
+
+        None are solved again here; subclasses may.
+        """
+        return estimate
 
     def _project(self, metric, nodes):
         """Nodes brought back where the space's points live (identity here)."""
@@ -515,6 +525,25 @@ class _Estimate:
             None if self.error is None else self.error[index],
             None if self.change is None else self.change[index],
         )
+
+    def replaced(self, index, other, rows):
+        """Final estimates whose curves ``index`` are ``other``'s curves ``rows``.
+
+        Both are final (:meth:`RefiningGeodesicSolver._refine`); nodes are resampled
+        on their cubic splines to the larger node count, a missing error is infinite.
+        """
+        n_nodes = max(self.nodes.shape[1], other.nodes.shape[1])
+        merged = copy.copy(self)
+        merged.nodes = _resample(self.nodes, n_nodes)
+        merged.nodes[index] = _resample(other.nodes[rows], n_nodes)
+        for name in ("dist", "velocity", "converged", "n_iterations"):
+            values = getattr(self, name).copy()
+            values[index] = getattr(other, name)[rows]
+            setattr(merged, name, values)
+        if self.error is not None or other.error is not None:
+            merged.error = np.full(self.dist.shape, np.inf) if self.error is None else self.error.copy()
+            merged.error[index] = np.inf if other.error is None else other.error[rows]
+        return merged
 
     @classmethod
     def concatenate(cls, parts):
