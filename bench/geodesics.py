@@ -558,7 +558,9 @@ def ours_methods(problem):
         methods.append(ours_method(problem, "ours (one level: tol=None, n_nodes=33)",
                                    dict(tol=None, n_nodes=33)))
         return methods
-    methods.append(ours_method(problem, "ours (kink settings)", KINK_OPTIONS))
+    # From the line itself: 'auto' would restart its stalled solve from the grid.
+    methods.append(ours_method(problem, "ours (kink settings)",
+                               dict(KINK_OPTIONS, initialization="line")))
     if HAS_GRID_START:
         methods.append(ours_method(problem, "ours (kink settings, grid start)",
                                    dict(KINK_OPTIONS, initialization="grid"),
