@@ -14,6 +14,7 @@ from geomstats_density import ConformalMetric, DensityConformalMetric, NewtonGeo
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.quality import RealismIndex
 from geomstats_density.solvers.graph import grid_graph, point_graph
+from geomstats_density.solvers.refinement import _resample
 from conftest import as_numpy
 
 RADIUS = 3.0
@@ -238,12 +239,12 @@ def test_2d_mixture_is_within_one_percent_of_a_fine_grid():
     assert_within_one_percent(space, start, end, reference, dict(n_nodes=65, tol=None))
 
 
-def test_16d_mixture_is_within_one_percent_of_a_dense_graph():
-    """Eight modes of widths 0.5 to 0.8 in a 16-D box of side 6. The reference graph:
-    5000 density samples, each joined to its 10 nearest, and the means joined
-    pairwise by chains of 20 segments (in 16-D a sample graph alone falls apart
-    into one piece per mode). From the straight line three pairs stay 35% to 62%
-    above the graph start's lengths."""
+@pytest.fixture(scope="module")
+def mixture_16d():
+    """Eight modes of widths 0.5 to 0.8 in a 16-D box of side 6, six random pairs, and
+    their reference lengths. The reference graph: 5000 density samples, each joined to
+    its 10 nearest, and the means joined pairwise by chains of 20 segments (in 16-D a
+    sample graph alone falls apart into one piece per mode)."""
     space, means, widths = random_mixture_space(16, 8, 6.0, (0.5, 0.8), seed=10)
     start, end = random_pairs(means, widths, 6, seed=11)
     from scipy.spatial import cKDTree
@@ -264,7 +265,29 @@ def test_16d_mixture_is_within_one_percent_of_a_dense_graph():
     edges = edges[edges[:, 0] != edges[:, 1]]
     points = np.concatenate(points)
     reference = dijkstra_lengths(space.metric, points, edges, start, end, 10, n_nodes=33)
-    assert_within_one_percent(space, start, end, reference, dict(n_nodes=33, tol=None))
+    return space, start, end, reference
+
+
+def test_16d_mixture_is_within_one_percent_of_a_dense_graph(mixture_16d):
+    """From the straight line three pairs stay 35% to 62% above the graph start's lengths."""
+    assert_within_one_percent(*mixture_16d, dict(n_nodes=33, tol=None))
+
+
+@pytest.mark.parametrize("n_nodes", [5, 9])
+def test_16d_mixture_from_few_nodes_does_not_tunnel(mixture_16d, n_nodes):
+    """With few nodes a discrete geodesic can tunnel (chords skipping the gaps between
+    modes, where the factor is large) and the finer ones refined from it too: from 5
+    and 9 nodes three or four of the six pairs did, at every node count up to 1025.
+    Those start over; every length is then one of a real curve, its spline measured
+    on 2049 nodes, and within 1% of the reference."""
+    space, start, end, reference = mixture_16d
+    curve = NewtonGeodesicSolver(space, n_nodes=n_nodes, tol=1e-2).solve(gs.array(end), gs.array(start))
+    dist = as_numpy(curve.dist)
+    assert np.all(as_numpy(curve.converged))
+    assert np.all(dist <= 1.01 * reference), dist / reference
+    fine = _resample(as_numpy(curve.nodes), 2049)
+    fine_lengths = np.array([polyline_length(space.metric, nodes[None]) for nodes in fine])
+    assert np.all(fine_lengths <= 1.05 * dist), fine_lengths / dist
 
 
 @pytest.mark.parametrize("n_pieces", [1, 2, 5])
