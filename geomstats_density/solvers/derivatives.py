@@ -197,9 +197,13 @@ def _conformal_pieces(metric, nodes):
 
 def _weighted_sum(weights, arrays):
     """``sum_q weights[q] * arrays[q]``: a rule has one to three points, and a loop
-    over them makes no temporary of the whole stack."""
-    total = weights[0] * arrays[0]
-    for weight, array in zip(weights[1:], arrays[1:]):
+    over them makes no temporary of the whole stack. Zero weights (an end of the
+    chord in Simpson's rule times ``t`` or ``1 - t``) are skipped."""
+    terms = [(weight, array) for weight, array in zip(weights, arrays) if weight != 0]
+    if not terms:
+        return np.zeros_like(arrays[0])
+    total = terms[0][0] * terms[0][1]
+    for weight, array in terms[1:]:
         total += weight * array
     return total
 
