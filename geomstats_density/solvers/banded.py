@@ -209,9 +209,7 @@ def _more_sorensen(band, gradient, radius, scale, factor, positive, step, max_fa
     gradient_norm = np.linalg.norm(gradient, axis=1)
     diagonal = band[0].reshape(batch, size)
     # |p(mu)| <= |g| / (lambda_min + mu): the step fits once mu >= |g| / radius - lambda_min.
-    shift_low = np.maximum.reduce(
-        [np.zeros(batch), -diagonal.min(axis=1), gradient_norm / radius - highest_bound]
-    )
+    shift_low = np.maximum(np.maximum(0.0, -diagonal.min(axis=1)), gradient_norm / radius - highest_bound)
     shift_high = np.maximum(gradient_norm / radius - lowest_bound, shift_low)
     shift = np.zeros(batch)
     result = np.empty((batch, size))
@@ -219,12 +217,10 @@ def _more_sorensen(band, gradient, radius, scale, factor, positive, step, max_fa
     # The last step of a positive definite shift, and its shift.
     has_best = np.zeros(batch, dtype=bool)
     best_step, best_shift = np.zeros((batch, size)), np.zeros(batch)
-    # The matrices still iterating; ``step``, ``factor``, ``positive`` are theirs at ``shift``.
-    active = np.arange(batch)
+    active = np.arange(batch)  # iterating, with ``step``/``factor``/``positive`` at ``shift``
     for _ in range(max_factorisations):
         newton = np.full(active.size, np.nan)
-        failed = active[~positive]
-        shift_low[failed] = np.maximum(shift_low[failed], shift[failed])
+        shift_low[active[~positive]] = np.maximum(shift_low[active[~positive]], shift[active[~positive]])
         rows = np.flatnonzero(positive)
         if rows.size:
             curves = active[rows]
@@ -243,11 +239,8 @@ def _more_sorensen(band, gradient, radius, scale, factor, positive, step, max_fa
                 # The smallest eigenvalue is at most the Rayleigh quotient.
                 shift_low[c] = np.maximum(shift_low[c], shift[c] - curvature)
                 boundary = _to_boundary(current[short], eigenvector, gradient[c], radius[c])
-                model_scale = (
-                    np.einsum("bi,bi->b", current[short], -gradient[c]) + shift[c] * radius[c] ** 2
-                )
-                extension = np.sum((boundary - current[short]) ** 2, axis=1)
-                hard = extension * curvature <= 0.1 * model_scale
+                model_scale = np.einsum("bi,bi->b", current[short], -gradient[c]) + shift[c] * radius[c] ** 2
+                hard = np.sum((boundary - current[short]) ** 2, axis=1) * curvature <= 0.1 * model_scale
                 result[c[hard]], finished[c[hard]] = boundary[hard], True
             long = ~close & (norm >= radius[curves])
             shift_low[curves[long]] = np.maximum(shift_low[curves[long]], shift[curves[long]])
@@ -260,8 +253,7 @@ def _more_sorensen(band, gradient, radius, scale, factor, positive, step, max_fa
                 newton[rows[moving]] = shift[c] + (n / np.linalg.norm(whitened, axis=1)) ** 2 * (
                     n - radius[c]
                 ) / radius[c]
-        low, high = shift_low[active], shift_high[active]
-        going = ~finished[active] & (high - low > 1e-12 * (scale[active] + high))
+        going = ~finished[active] & (shift_high[active] - shift_low[active] > 1e-12 * (scale[active] + shift_high[active]))
         active, newton = active[going], newton[going]
         if active.size == 0:
             break
@@ -275,9 +267,7 @@ def _more_sorensen(band, gradient, radius, scale, factor, positive, step, max_fa
     # Past the factorisations, or with a collapsed bracket: the best step, to the boundary.
     left = np.flatnonzero(~finished)
     if left.size:
-        result[left] = _best_on_boundary(
-            band, gradient, radius, has_best, best_step, best_shift, left
-        )
+        result[left] = _best_on_boundary(band, gradient, radius, has_best, best_step, best_shift, left)
     return result
 
 
