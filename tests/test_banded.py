@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from geomstats_density.solvers.banded import BlockTridiagonal, trust_region_steps
+from geomstats_density.solvers.banded import BlockTridiagonal, trust_region_step
 
 N_BLOCKS, DIM = 7, 2
 
@@ -54,11 +54,11 @@ def model(dense, gradient, step):
     return gradient @ step + 0.5 * step @ dense @ step
 
 
-CASES = ["newton fits", "positive definite, long", "indefinite", "hard case", "saddle"]
-
-
-def subproblem(case, seed):
-    """A Hessian (banded and dense), a gradient and a radius of the kind ``case`` names."""
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(
+    "case", ["newton fits", "positive definite, long", "indefinite", "hard case", "saddle"]
+)
+def test_step_reaches_the_exact_subproblem_minimum(case, seed):
     rng = np.random.default_rng(seed)
     hessian, dense = random_block_tridiagonal(rng, shift=8.0 if "newton" in case or "positive" in case else 0.0)
     eigenvalues, vectors = np.linalg.eigh(dense)
@@ -70,10 +70,7 @@ def subproblem(case, seed):
     radius = {"newton fits": 10.0, "positive definite, long": 0.05}.get(case, 1.0)
     if case != "newton fits":
         assert case == "positive definite, long" or eigenvalues[0] < 0
-    return hessian, dense, gradient, radius
-
-
-def assert_near_the_exact_minimum(case, dense, gradient, radius, step, is_newton):
+    step, is_newton = trust_region_step(hessian, gradient, radius)
     exact = exact_step(dense, gradient, radius)
     assert is_newton == (case == "newton fits")
     assert np.linalg.norm(step) <= 1.1 * radius
@@ -83,42 +80,3 @@ def assert_near_the_exact_minimum(case, dense, gradient, radius, step, is_newton
     assert model(dense, gradient, step) <= 0.81 * best
     if case == "newton fits":
         np.testing.assert_allclose(step, exact, rtol=1e-10)
-
-
-@pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("case", CASES)
-def test_step_reaches_the_exact_subproblem_minimum(case, seed):
-    hessian, dense, gradient, radius = subproblem(case, seed)
-    steps, is_newton = trust_region_steps(hessian, gradient[None], [radius])
-    assert_near_the_exact_minimum(case, dense, gradient, radius, steps[0], is_newton[0])
-
-
-def test_a_batch_of_all_cases_is_solved_as_each_alone():
-    """One stacked batch mixing every case: each matrix keeps its own shifts, bracket
-    and stopping point, so its step is the one it gets alone."""
-    problems = [(case, *subproblem(case, seed)) for seed in range(4) for case in CASES]
-    hessian = BlockTridiagonal(
-        np.concatenate([p[1].diagonal for p in problems]), np.concatenate([p[1].lower for p in problems])
-    )
-    gradients = np.stack([p[3] for p in problems])
-    radii = np.array([p[4] for p in problems])
-    steps, is_newton = trust_region_steps(hessian, gradients, radii)
-    for b, (case, alone_hessian, dense, gradient, radius) in enumerate(problems):
-        assert_near_the_exact_minimum(case, dense, gradient, radius, steps[b], is_newton[b])
-        alone, _ = trust_region_steps(alone_hessian, gradient[None], [radius])
-        np.testing.assert_allclose(steps[b], alone[0], rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("max_factorisations", [1, 2, 3])
-def test_a_step_cut_short_stays_in_the_region_and_decreases_the_model(max_factorisations):
-    """Past ``max_factorisations`` the best shifted step found so far is brought to the
-    boundary: a step in the region (up to the 10% the method allows) that decreases the
-    model where the gradient is not zero."""
-    problems = [(case, *subproblem(case, seed)) for seed in range(4) for case in CASES]
-    for case, hessian, dense, gradient, radius in problems:
-        steps, _ = trust_region_steps(
-            hessian, gradient[None], [radius], max_factorisations=max_factorisations
-        )
-        assert np.linalg.norm(steps[0]) <= 1.1 * radius
-        if case != "saddle":
-            assert model(dense, gradient, steps[0]) < 0

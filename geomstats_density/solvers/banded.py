@@ -82,68 +82,71 @@ class BlockTridiagonal:
         return np.einsum("bkii->b", self.diagonal) / self.size
 
 
-def batch_cholesky(band, batch):
-    """Band Cholesky factors of the positive definite matrices of a stacked batch.
+def cholesky_solve(band, rhs):
+    """Solve with a band matrix if it is positive definite.
+
+    Parameters
+    ----------
+    band : ndarray, shape=[2 dim, size]
+    rhs : ndarray, shape=[size]
+
+    Returns
+    -------
+    solution : ndarray, shape=[size], or None if not positive definite
+    factor : ndarray or None
+        The band Cholesky factor.
+    """
+    factor, info = lapack.dpbtrf(band, lower=1)
+    if info != 0:
+        return None, None
+    solution, _ = lapack.dpbtrs(factor, rhs, lower=1)
+    return solution, factor
+
+
+def batch_cholesky_solve(band, rhs, batch):
+    """Solve each positive definite matrix of a stacked batch; flag the others.
 
     One LAPACK factorisation of the whole band when every matrix is positive
-    definite. LAPACK stops at the first matrix that is not, with the columns
-    before it factored: the factorisation resumes, in place, after it.
+    definite; otherwise the matrix where it failed is set aside and the
+    factorisation resumes after it.
 
     Parameters
     ----------
     band : ndarray, shape=[2 dim, batch * size]
+    rhs : ndarray, shape=[batch * size]
     batch : int
 
     Returns
     -------
-    factor : ndarray, shape=[2 dim, batch * size]
-        The stacked factors; zero for the matrices that are not positive definite.
+    solution : ndarray, shape=[batch, size]
+        Zero for the matrices that are not positive definite.
     positive : ndarray of bool, shape=[batch]
     """
     size = band.shape[1] // batch
-    # Column-major: the columns from any matrix on are contiguous, factored in place.
-    factor = np.array(band, order="F")
+    solution = np.zeros((batch, size))
     positive = np.ones(batch, dtype=bool)
     start = 0
     while start < batch:
-        _, info = lapack.dpbtrf(factor[:, start * size :], lower=1, overwrite_ab=1)
-        if info == 0:
-            break
-        failed = start + (info - 1) // size
-        positive[failed] = False
-        factor[:, failed * size : (failed + 1) * size] = 0.0
+        columns = slice(start * size, None)
+        factor, info = lapack.dpbtrf(band[:, columns], lower=1)
+        failed = batch if info == 0 else start + (info - 1) // size
+        if failed > start:
+            if info != 0:  # the factor is not usable past the failure: redo the head
+                columns = slice(start * size, failed * size)
+                factor, _ = lapack.dpbtrf(band[:, columns], lower=1)
+            solution[start:failed] = lapack.dpbtrs(factor, rhs[columns], lower=1)[0].reshape(
+                failed - start, size
+            )
+        if failed < batch:
+            positive[failed] = False
         start = failed + 1
-    return factor, positive
+    return solution, positive
 
 
-def _solve_factored(factor, rhs, positive):
-    """``[batch, size]`` solutions with stacked factors; zero where ``positive`` is False."""
-    batch, size = rhs.shape
-    solution = np.zeros((batch, size))
-    if positive.all():
-        solution[:] = lapack.dpbtrs(factor, rhs.reshape(-1), lower=1)[0].reshape(batch, size)
-    elif positive.any():
-        solution[positive] = lapack.dpbtrs(
-            _curves(factor, positive, size), rhs[positive].reshape(-1), lower=1
-        )[0].reshape(-1, size)
-    return solution
+def trust_region_step(hessian, gradient, radius, band=None, max_factorisations=40):
+    """Approximately minimise ``g.p + p.H.p / 2`` subject to ``|p| <= radius``.
 
-
-def _curves(band, index, size):
-    """The stacked band of the matrices ``index`` (indices or a boolean mask)."""
-    return band[:, _columns(index, size)]
-
-
-def _columns(index, size):
-    """Band columns of the matrices ``index`` of order ``size``."""
-    index = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index)
-    return (index[:, None] * size + np.arange(size)).reshape(-1)
-
-
-def trust_region_steps(hessian, gradient, radius, band=None, max_factorisations=40):
-    """Approximately minimise ``g.p + p.H.p / 2`` subject to ``|p| <= radius``, for a batch.
-
-    The Moré-Sorensen method on band matrices: the Newton step if ``H`` is
+    The Moré-Sorensen method on one band matrix: the Newton step if ``H`` is
     positive definite and the step fits; otherwise ``p(mu) = -(H + mu I)^{-1} g``
     for a shift ``mu`` kept in a bracket ``[mu_low, mu_high]`` of the solution:
     Newton's method on the secular equation ``1 / |p(mu)| = 1 / radius`` where it
@@ -156,177 +159,99 @@ def trust_region_steps(hessian, gradient, radius, band=None, max_factorisations=
     eigenvalue (inverse iteration with the factor of ``H + mu I``), once that
     reaches the model's minimum within 10% (Moré and Sorensen's hard-case test).
     This is what lets the solver leave saddles. No eigenvalue is computed
-    otherwise. Each iteration factors the shifted matrices of all the curves
-    still iterating in one stacked LAPACK call.
+    otherwise.
 
     Parameters
     ----------
     hessian : BlockTridiagonal
-        A batch of matrices.
-    gradient : ndarray, shape=[batch, size]
-    radius : array-like, shape=[batch]
-    band : ndarray, shape=[2 dim, batch * size], optional
+        A batch of one matrix.
+    gradient : ndarray, shape=[size]
+    radius : float
+    band : ndarray, shape=[2 dim, size], optional
         ``hessian.band()``, if the caller has it.
     max_factorisations : int
-        Factorisations allowed per matrix after the first; past them the best
-        step found so far is returned, brought to the boundary.
+        Cholesky factorisations allowed; past them the best step found so far
+        is returned, brought to the boundary.
 
     Returns
     -------
-    steps : ndarray, shape=[batch, size]
-    is_newton : ndarray of bool, shape=[batch]
-        True where the step is the plain Newton step of a positive definite ``H``.
+    step : ndarray, shape=[size]
+    is_newton : bool
+        True if the step is the plain Newton step of a positive definite ``H``.
     """
-    batch, size = gradient.shape
     band = hessian.band() if band is None else band
-    radius = np.broadcast_to(np.asarray(radius, dtype=float), (batch,))
-    factor, positive = batch_cholesky(band, batch)
-    steps = _solve_factored(factor, -gradient, positive)
-    is_newton = positive & (np.linalg.norm(steps, axis=1) <= radius)
-    shifted = np.flatnonzero(~is_newton)
-    if shifted.size:
-        steps[shifted] = _more_sorensen(
-            _curves(band, shifted, size),
-            gradient[shifted],
-            radius[shifted],
-            np.maximum(hessian.diagonal_scale()[shifted], np.finfo(float).tiny),
-            _curves(factor, shifted, size),
-            positive[shifted],
-            steps[shifted],
-            max_factorisations,
-        )
-    return steps, is_newton
+    step, factor = cholesky_solve(band, -gradient)
+    if step is not None and np.linalg.norm(step) <= radius:
+        return step, True
 
-
-def _more_sorensen(band, gradient, radius, scale, factor, positive, step, max_factorisations):
-    """The shifted steps of :func:`trust_region_steps`, from the unshifted attempt.
-
-    ``factor``, ``positive`` and ``step`` are those of the unshifted matrices; all
-    arrays are per matrix, the band and factor stacked.
-    """
-    batch, size = gradient.shape
-    lowest_bound, highest_bound = _gershgorin_bounds(band, batch)
-    gradient_norm = np.linalg.norm(gradient, axis=1)
-    diagonal = band[0].reshape(batch, size)
+    scale = max(float(hessian.diagonal_scale()[0]), np.finfo(float).tiny)
+    lowest_bound, highest_bound = _gershgorin_bounds(band)
+    gradient_norm = np.linalg.norm(gradient)
     # |p(mu)| <= |g| / (lambda_min + mu): the step fits once mu >= |g| / radius - lambda_min.
-    shift_low = np.maximum(np.maximum(0.0, -diagonal.min(axis=1)), gradient_norm / radius - highest_bound)
-    shift_high = np.maximum(gradient_norm / radius - lowest_bound, shift_low)
-    shift = np.zeros(batch)
-    result = np.empty((batch, size))
-    finished = np.zeros(batch, dtype=bool)
-    # The last step of a positive definite shift, and its shift.
-    has_best = np.zeros(batch, dtype=bool)
-    best_step, best_shift = np.zeros((batch, size)), np.zeros(batch)
-    active = np.arange(batch)  # iterating, with ``step``/``factor``/``positive`` at ``shift``
+    shift_low = max(0.0, -float(np.min(band[0])), gradient_norm / radius - highest_bound)
+    shift_high = max(gradient_norm / radius - lowest_bound, shift_low)
+    shift = 0.0
+    best = None  # the last step of a positive definite shift: (step, factor, shift)
     for _ in range(max_factorisations):
-        newton = np.full(active.size, np.nan)
-        shift_low[active[~positive]] = np.maximum(shift_low[active[~positive]], shift[active[~positive]])
-        rows = np.flatnonzero(positive)
-        if rows.size:
-            curves = active[rows]
-            current, current_factor = step[rows], _curves(factor, rows, size)
-            has_best[curves], best_step[curves], best_shift[curves] = True, current, shift[curves]
-            norm = np.linalg.norm(current, axis=1)
-            close = np.abs(norm - radius[curves]) <= 0.1 * radius[curves]
-            result[curves[close]], finished[curves[close]] = current[close], True
-            short = np.flatnonzero(~close & (norm < radius[curves]))
-            if short.size:
-                c = curves[short]
-                shift_high[c] = np.minimum(shift_high[c], shift[c])
-                eigenvector, curvature = _inverse_iteration(
-                    _curves(band, c, size), _curves(current_factor, short, size), shift[c]
-                )
+        newton = None
+        if step is None:
+            shift_low = max(shift_low, shift)
+        else:
+            best = (step, factor, shift)
+            norm = np.linalg.norm(step)
+            if abs(norm - radius) <= 0.1 * radius:
+                return step, False
+            if norm < radius:
+                shift_high = min(shift_high, shift)
+                eigenvector, curvature = _inverse_iteration(band, factor, shift)
                 # The smallest eigenvalue is at most the Rayleigh quotient.
-                shift_low[c] = np.maximum(shift_low[c], shift[c] - curvature)
-                boundary = _to_boundary(current[short], eigenvector, gradient[c], radius[c])
-                model_scale = np.einsum("bi,bi->b", current[short], -gradient[c]) + shift[c] * radius[c] ** 2
-                hard = np.sum((boundary - current[short]) ** 2, axis=1) * curvature <= 0.1 * model_scale
-                result[c[hard]], finished[c[hard]] = boundary[hard], True
-            long = ~close & (norm >= radius[curves])
-            shift_low[curves[long]] = np.maximum(shift_low[curves[long]], shift[curves[long]])
-            moving = np.flatnonzero(~finished[curves] & (norm > 0))
-            if moving.size:
-                whitened = lapack.dtbtrs(
-                    _curves(current_factor, moving, size), current[moving].reshape(-1), uplo="L"
-                )[0].reshape(-1, size)
-                c, n = curves[moving], norm[moving]
-                newton[rows[moving]] = shift[c] + (n / np.linalg.norm(whitened, axis=1)) ** 2 * (
-                    n - radius[c]
-                ) / radius[c]
-        going = ~finished[active] & (shift_high[active] - shift_low[active] > 1e-12 * (scale[active] + shift_high[active]))
-        active, newton = active[going], newton[going]
-        if active.size == 0:
+                shift_low = max(shift_low, shift - curvature)
+                boundary = _to_boundary(step, eigenvector, gradient, radius)
+                model_scale = step @ (-gradient) + shift * radius**2
+                if np.sum((boundary - step) ** 2) * curvature <= 0.1 * model_scale:
+                    return boundary, False
+            else:
+                shift_low = max(shift_low, shift)
+            if norm > 0:
+                whitened, _ = lapack.dtbtrs(factor, step, uplo="L")
+                newton = shift + (norm / np.linalg.norm(whitened)) ** 2 * (norm - radius) / radius
+        if shift_high - shift_low <= 1e-12 * (scale + shift_high):
             break
-        low, high = shift_low[active], shift_high[active]
-        inside = (low < newton) & (newton < high)  # False where newton is NaN
-        shift[active] = np.where(
-            inside, newton, np.maximum(np.sqrt(low * high), low + 1e-2 * (high - low))
-        )
-        factor, positive = batch_cholesky(_shifted(band, active, shift[active], size), active.size)
-        step = _solve_factored(factor, -gradient[active], positive)
-    # Past the factorisations, or with a collapsed bracket: the best step, to the boundary.
-    left = np.flatnonzero(~finished)
-    if left.size:
-        result[left] = _best_on_boundary(band, gradient, radius, has_best, best_step, best_shift, left)
-    return result
+        if newton is not None and shift_low < newton < shift_high:
+            shift = newton
+        else:
+            shift = max(np.sqrt(shift_low * shift_high), shift_low + 1e-2 * (shift_high - shift_low))
+        shifted = band.copy()
+        shifted[0] += shift
+        step, factor = cholesky_solve(shifted, -gradient)
+    if best is None:
+        return -radius * gradient / max(gradient_norm, np.finfo(float).tiny), False
+    step, factor, shift = best
+    if np.linalg.norm(step) > radius:
+        return step * (radius / np.linalg.norm(step)), False
+    eigenvector, _ = _inverse_iteration(band, factor, shift)
+    return _to_boundary(step, eigenvector, gradient, radius), False
 
 
-def _best_on_boundary(band, gradient, radius, has_best, best_step, best_shift, index):
-    """Steps of the matrices ``index`` from their best shifted steps, brought to the boundary."""
-    size = gradient.shape[1]
-    out = np.empty((index.size, size))
-    none = ~has_best[index]
-    norm = np.maximum(np.linalg.norm(gradient[index[none]], axis=1), np.finfo(float).tiny)
-    out[none] = -(radius[index[none]] / norm)[:, None] * gradient[index[none]]
-    best_norm = np.linalg.norm(best_step[index], axis=1)
-    long = has_best[index] & (best_norm > radius[index])
-    out[long] = best_step[index[long]] * (radius[index[long]] / best_norm[long])[:, None]
-    short = has_best[index] & ~long
-    if short.any():
-        c = index[short]
-        factor, _ = batch_cholesky(_shifted(band, c, best_shift[c], size), c.size)
-        eigenvector, _ = _inverse_iteration(_curves(band, c, size), factor, best_shift[c])
-        out[short] = _to_boundary(best_step[c], eigenvector, gradient[c], radius[c])
-    return out
-
-
-def _shifted(band, index, shift, size):
-    """The stacked band of the matrices ``index``, each plus its ``shift`` times the identity."""
-    shifted = _curves(band, index, size)
-    shifted[0] += np.repeat(shift, size)
-    return shifted
-
-
-def _gershgorin_bounds(band, batch):
-    """Lower and upper bounds of the eigenvalues of each symmetric band matrix, ``[batch]`` each."""
+def _gershgorin_bounds(band):
+    """Lower and upper bounds of the eigenvalues of a symmetric band matrix."""
     size = band.shape[1]
     off_diagonal = np.zeros(size)
     for k in range(1, band.shape[0]):
         magnitude = np.abs(band[k, : size - k])
         off_diagonal[: size - k] += magnitude
         off_diagonal[k:] += magnitude
-    lower = (band[0] - off_diagonal).reshape(batch, -1)
-    upper = (band[0] + off_diagonal).reshape(batch, -1)
-    return lower.min(axis=1), upper.max(axis=1)
+    return float(np.min(band[0] - off_diagonal)), float(np.max(band[0] + off_diagonal))
 
 
 def _inverse_iteration(band, factor, shift, n_iterations=3):
-    """Unit vectors near the eigenvectors of the smallest eigenvalues of stacked ``H``,
-    and ``v.(H + shift I).v``, from the Cholesky factors of ``H + shift I``.
-
-    Returns
-    -------
-    vectors : ndarray, shape=[batch, size]
-    curvatures : ndarray, shape=[batch]
-    """
-    batch = shift.size
-    size = band.shape[1] // batch
-    vectors = np.tile(_start_vector(size), (batch, 1))
+    """Unit vector near the eigenvector of the smallest eigenvalue of ``H``, and
+    ``v.(H + shift I).v``, from the Cholesky factor of ``H + shift I``."""
+    vector = _start_vector(band.shape[1])
     for _ in range(n_iterations):
-        vectors = lapack.dpbtrs(factor, vectors.reshape(-1), lower=1)[0].reshape(batch, size)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    products = _band_matvec(band, vectors.reshape(-1)).reshape(batch, size)
-    return vectors, np.einsum("bi,bi->b", vectors, products) + shift
+        vector, _ = lapack.dpbtrs(factor, vector, lower=1)
+        vector /= np.linalg.norm(vector)
+    return vector, float(vector @ _band_matvec(band, vector)) + shift
 
 
 @functools.lru_cache(maxsize=16)
@@ -348,10 +273,8 @@ def _band_matvec(band, vector):
 
 
 def _to_boundary(step, direction, gradient, radius):
-    """``step + tau * direction`` with ``|.| = radius``, ``tau`` of descent sign, per row."""
-    sign = np.where(np.einsum("bi,bi->b", gradient, direction) > 0, -1.0, 1.0)
-    a = np.einsum("bi,bi->b", direction, direction)
-    b = 2 * np.einsum("bi,bi->b", step, direction)
-    c = np.einsum("bi,bi->b", step, step) - radius**2
-    tau = (-b * sign + np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))) / (2 * a)
-    return step + (sign * tau)[:, None] * direction
+    """``step + tau * direction`` with ``|.| = radius``, ``tau`` of descent sign."""
+    sign = -1.0 if gradient @ direction > 0 else 1.0
+    a, b, c = direction @ direction, 2 * (step @ direction), step @ step - radius**2
+    tau = (-b * sign + np.sqrt(max(b * b - 4 * a * c, 0.0))) / (2 * a)
+    return step + sign * tau * direction

@@ -16,7 +16,7 @@ import torch
 from geomstats_density._arrays import unit_vectors
 from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import DomainError
-from geomstats_density.solvers.banded import trust_region_steps
+from geomstats_density.solvers.banded import batch_cholesky_solve, trust_region_step
 from geomstats_density.solvers.derivatives import (
     EnergyDerivatives,
     energy_derivatives,
@@ -385,13 +385,24 @@ def _backtrack(metric, nodes, idx, steps, slope, energy, trial_energy, accept):
 
 
 def _steps(derivatives, radius):
-    """Trust-region steps for a batch, and whether each is the plain Newton step."""
-    gradient = derivatives.gradient
+    """Trust-region steps for a batch: one LAPACK call when all are plain Newton."""
+    hessian, gradient = derivatives.hessian, derivatives.gradient
     batch, n_blocks, dim = gradient.shape
-    steps, is_newton = trust_region_steps(
-        derivatives.hessian, gradient.reshape(batch, -1), radius
-    )
-    return steps.reshape(batch, n_blocks, dim), is_newton
+    band = hessian.band()
+    steps, positive = batch_cholesky_solve(band, -gradient.reshape(-1), batch)
+    steps = steps.reshape(batch, n_blocks, dim)
+    fits = positive & (np.linalg.norm(steps.reshape(batch, -1), axis=-1) <= radius)
+    size = n_blocks * dim
+    for b in np.flatnonzero(~fits):
+        step, is_newton = trust_region_step(
+            hessian[b : b + 1],
+            gradient[b].reshape(-1),
+            radius[b],
+            band=band[:, b * size : (b + 1) * size],
+        )
+        steps[b] = step.reshape(n_blocks, dim)
+        fits[b] = is_newton
+    return steps, fits
 
 
 def _log_factor_directions(metric, nodes):
