@@ -107,8 +107,9 @@ def batch_cholesky_solve(band, rhs, batch):
     """Solve each positive definite matrix of a stacked batch; flag the others.
 
     One LAPACK factorisation of the whole band when every matrix is positive
-    definite; otherwise the matrix where it failed is set aside and the
-    factorisation resumes after it.
+    definite. LAPACK stops at the first matrix that is not, with the columns
+    before it factored: those are solved, and the factorisation resumes, in
+    place, after it.
 
     Parameters
     ----------
@@ -123,20 +124,19 @@ def batch_cholesky_solve(band, rhs, batch):
     positive : ndarray of bool, shape=[batch]
     """
     size = band.shape[1] // batch
+    # Column-major: the columns from any matrix on are contiguous, factored in place
+    # (a copy of the rest of the band at each failure made many failures quadratic).
+    factor = np.array(band, order="F")
     solution = np.zeros((batch, size))
     positive = np.ones(batch, dtype=bool)
     start = 0
     while start < batch:
-        columns = slice(start * size, None)
-        factor, info = lapack.dpbtrf(band[:, columns], lower=1)
+        _, info = lapack.dpbtrf(factor[:, start * size :], lower=1, overwrite_ab=1)
         failed = batch if info == 0 else start + (info - 1) // size
         if failed > start:
-            if info != 0:  # the factor is not usable past the failure: redo the head
-                columns = slice(start * size, failed * size)
-                factor, _ = lapack.dpbtrf(band[:, columns], lower=1)
-            solution[start:failed] = lapack.dpbtrs(factor, rhs[columns], lower=1)[0].reshape(
-                failed - start, size
-            )
+            columns = slice(start * size, failed * size)
+            solved, _ = lapack.dpbtrs(factor[:, columns], rhs[columns], lower=1)
+            solution[start:failed] = solved.reshape(failed - start, size)
         if failed < batch:
             positive[failed] = False
         start = failed + 1
