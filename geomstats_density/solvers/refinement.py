@@ -44,6 +44,9 @@ MAX_SPLINE_MATRIX_ENTRIES = 1 << 18
 # 1.11 at most on resolved curves, a 6-mode mixture from 5 nodes; 1.5 to 2.6 on
 # tunnelling ones, 16-D mixtures.)
 TUNNEL_RATIO = 1.25
+# Relative error estimate below which a curve's levels agree: it is checked for
+# tunnels only when about to stop.
+RESOLVED_ERROR = 1e-3
 
 
 class RefiningGeodesicSolver(LogSolver, ABC):
@@ -237,12 +240,23 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 # Refining curves that are not discrete geodesics only burns time.
                 done = ~converged | (self.tol is None) | (finer > self.max_nodes)
                 if self.tol is not None:
-                    # Each curve's cubic spline at half the spacing, the next level's start.
-                    spline_dist = _lengths_or_nan(metric, finer_nodes)
+                    # The length of each curve's cubic spline at half the spacing (the
+                    # next level's start), where a decision depends on it: curves about
+                    # to stop, and those whose levels do not agree yet (a tunnel opens
+                    # only from a curve that is not resolved).
+                    error = (
+                        np.full(active.size, np.inf)
+                        if estimate.error is None
+                        else estimate.error / estimate.dist
+                    )
+                    stopping = done | (error <= self.tol)
+                    measured = np.flatnonzero(stopping | ~(error <= RESOLVED_ERROR))
+                    spline_dist = np.full(active.size, np.nan)
+                    if measured.size:
+                        spline_dist[measured] = _lengths_or_nan(metric, finer_nodes[measured])
                     if estimate.error is not None:
-                        stopping = np.flatnonzero(done | (estimate.error <= self.tol * estimate.dist))
                         estimate.check_resolution(
-                            stopping, level.dist[stopping], spline_dist[stopping]
+                            np.flatnonzero(stopping), level.dist[stopping], spline_dist[stopping]
                         )
                         done |= estimate.error <= self.tol * estimate.dist
                     # A discrete geodesic can tunnel at any node count, and so would
