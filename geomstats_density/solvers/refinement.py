@@ -215,7 +215,10 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         """Refine over node counts; Richardson-extrapolate lengths, velocities, nodes.
 
         Each curve leaves the batch once its own estimate meets ``tol`` (or it
-        stops converging), so one hard pair does not refine the whole batch.
+        stops converging), so one hard pair does not refine the whole batch. A
+        curve whose discrete geodesic tunnels (its spline at half the spacing is
+        more than ``TUNNEL_RATIO`` times longer) starts over at the next count from
+        its starting curve.
         """
         batch = nodes.shape[0]
         show = self.progress if self.progress is not None else batch >= PROGRESS_MIN_BATCH
