@@ -386,7 +386,8 @@ class GlobalStart:
         Gaussian mixture of several components, a kernel density estimate), as
         ``'line'`` elsewhere; the test costs nothing. Curves that ``'auto'``
         started on the line and that do not converge are solved again from a
-        graph's path (:meth:`restart_graph`), each keeping the shorter result.
+        graph's path (:meth:`restart_graph`), each keeping that result if it
+        converged or is shorter.
     points : array-like, shape=[n_points, dim], optional
         Vertices of the cloud graph, e.g. encodings of a data set.
     options : dict, optional

@@ -80,8 +80,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         multimodal (a Gaussian mixture of several components, a kernel density
         estimate), and as ``'line'`` elsewhere; curves it started on the line
         that do not converge are solved again from a graph's path (a grid in
-        dimensions 1 to 3, else density samples), each keeping the shorter
-        result (:class:`~geomstats_density.solvers.graph.GlobalStart`).
+        dimensions 1 to 3, else density samples), each keeping that result if it
+        converged or is shorter (:class:`~geomstats_density.solvers.graph.GlobalStart`).
     graph_points : array-like, shape=[n_points, dim], optional
         Vertices of the graph start, e.g. encodings of a data set.
     graph_options : dict, optional
@@ -160,8 +160,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         The line is the start where nothing says the density is multimodal, but a
         local solve from it can stall (a kinked quality, a thin shell around an
         obstacle): those curves start again on the shortest paths of
-        :meth:`~geomstats_density.solvers.graph.GlobalStart.restart_graph` and each
-        keeps the shorter of its two results (``n_iterations`` counts both solves).
+        :meth:`~geomstats_density.solvers.graph.GlobalStart.restart_graph`; each
+        keeps the second result if it converged or is shorter, else the first
+        (``n_iterations`` counts both solves).
         """
         failed = np.flatnonzero(~estimate.converged)
         if failed.size == 0:

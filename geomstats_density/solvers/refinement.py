@@ -364,8 +364,10 @@ def nodes_of_curve(curve, start, end, n_nodes):
 
 
 def _resample(nodes, n_nodes):
-    """Nodes at ``n_nodes`` uniform times on the cubic spline through ``nodes``."""
+    """Nodes at ``n_nodes`` uniform times on the cubic spline through ``nodes`` (a copy)."""
     n_given = nodes.shape[1]
+    if n_given == n_nodes:  # the spline through the nodes, at the nodes' own times
+        return nodes.copy()
     if n_given * n_nodes <= MAX_SPLINE_MATRIX_ENTRIES:
         resampled = np.matmul(_spline_matrix(n_given, n_nodes), nodes)
     else:
