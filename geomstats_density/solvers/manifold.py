@@ -77,6 +77,7 @@ from geomstats_density.solvers.newton import MAX_BLOCK_DIM
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
 from geomstats_density.solvers.ode import GeodesicODESolver
 from geomstats_density.solvers.sobolev import SobolevPreconditioner
+from geomstats_density.solvers.status import LevelStatus
 
 # Trust-region radii in the Sobolev norm of the per-curve normalised energy, in
 # which a radius of 1 allows moving a curve by about its own length.
@@ -269,8 +270,8 @@ class ManifoldGeodesicSolver(RefiningGeodesicSolver):
             Delta0=INITIAL_RADIUS * scale,
         )
         gradient_norms = problem.gradient_norms(result.point)
-        converged = gradient_norms <= self.gtol
-        return problem.curves(result.point), converged, result.iterations, None
+        status = np.where(gradient_norms <= self.gtol, LevelStatus.STATIONARY, LevelStatus.MAX_ITER)
+        return problem.curves(result.point), status, result.iterations, None
 
 
 def _embedded_metric(space):

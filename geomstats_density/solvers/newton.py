@@ -24,6 +24,7 @@ from geomstats_density.solvers.derivatives import (
 )
 from geomstats_density.solvers.graph import GlobalStart
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
+from geomstats_density.solvers.status import LevelStatus
 from geomstats_density.solvers.sobolev import (
     MAX_CAPACITANCE_ENTRIES,
     steihaug_steps,
@@ -353,7 +354,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         if not matrix_free:
             moved = np.linalg.norm((nodes - start_nodes).reshape(batch, -1), axis=-1)
             radius = np.minimum(radius, np.maximum(moved, 1e-3 * chord * np.sqrt(n_nodes - 2)))
-        return nodes, converged, iterations, radius
+        status = np.where(converged, LevelStatus.STATIONARY, LevelStatus.MAX_ITER)
+        return nodes, status, iterations, radius
 
 
 def _backtrack(metric, nodes, idx, steps, slope, energy, trial_energy, accept):

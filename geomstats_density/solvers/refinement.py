@@ -34,6 +34,7 @@ from geomstats_density.exceptions import (
     GeodesicConvergenceWarning,
 )
 from geomstats_density.solvers.derivatives import energy_start_gradient
+from geomstats_density.solvers.status import LevelStatus
 
 # Below this many curves a progress bar is noise.
 PROGRESS_MIN_BATCH = 64
@@ -190,7 +191,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         Returns
         -------
         nodes : ndarray, shape=[batch, n_nodes, n_coords]
-        converged : ndarray of bool, shape=[batch]
+        status : ndarray of int, shape=[batch]
+            :class:`~geomstats_density.solvers.status.LevelStatus` of each curve.
         iterations : ndarray of int, shape=[batch]
         warm_state : ndarray, shape=[batch, ...] or None
             Passed to the next node count's minimisation of the same curves.
@@ -231,9 +233,10 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         with tqdm(desc="geodesics", unit="iter", disable=not show, leave=False) as bar:
             while active.size:
                 bar.set_description(f"geodesics ({nodes.shape[1]} nodes, {active.size} left)")
-                nodes, converged, iterations, warm_state = self._minimise(
+                nodes, status, iterations, warm_state = self._minimise(
                     metric, nodes, bar, warm_state
                 )
+                converged = LevelStatus.minimised(status)
                 n_iterations[active] += iterations
                 trusted[active] &= converged
                 level = _Level(metric, nodes)

@@ -1,0 +1,48 @@
+"""Why a solver stopped, per curve: the contract between optimisers and refinement.
+
+An optimiser minimising the discrete energy at one node count reports a
+:class:`LevelStatus` per curve; the refinement over node counts reads it to decide
+which curves refine on, and the returned curves carry what applied in the end.
+"""
+
+import enum
+
+
+class LevelStatus(enum.IntEnum):
+    """How the minimisation of one curve at one node count ended.
+
+    Attributes
+    ----------
+    STATIONARY
+        The optimiser's own stationarity test held (a full Newton step settles the
+        energy to its tolerance).
+    SETTLED
+        The energy converges linearly (kinked energies, where Newton's model is
+        exact only on one side) and the estimated remaining decrease is below the
+        energy tolerance.
+    MAX_ITER
+        The iteration budget ran out first. The nodes are the best found; the next
+        node count may start from them.
+    FAILED
+        The curve cannot be evaluated (its starting curve leaves the metric's
+        domain, or the energy is not finite there): the nodes are not a solution.
+    """
+
+    STATIONARY = 0
+    SETTLED = 1
+    MAX_ITER = 2
+    FAILED = 3
+
+    @classmethod
+    def minimised(cls, status):
+        """Whether each status is a minimum to tolerance (STATIONARY or SETTLED).
+
+        Parameters
+        ----------
+        status : ndarray of int, shape=[...]
+
+        Returns
+        -------
+        minimised : ndarray of bool, shape=[...]
+        """
+        return status <= cls.SETTLED
