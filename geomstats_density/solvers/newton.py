@@ -5,9 +5,15 @@ metric's quadrature of the factor) is minimised over its interior nodes by a
 trust-region Newton method on the exact block-tridiagonal Hessian
 (:mod:`~geomstats_density.solvers.banded`), which converges quadratically and,
 thanks to the exact subproblem, leaves saddle curves such as the straight line
-through a symmetric obstacle. In high dimension the steps are matrix-free
-(:mod:`~geomstats_density.solvers.sobolev`). Node counts then double with
-Richardson extrapolation (:mod:`~geomstats_density.solvers.refinement`).
+through a symmetric obstacle. Through a map ``phi`` the blocks may linearise
+``phi`` (Gauss-Newton, exact for piecewise-linear networks); in high dimension the
+steps are matrix-free (:mod:`~geomstats_density.solvers.sobolev`). One
+trust-region loop takes its steps from these strategies
+(:mod:`~geomstats_density.solvers.steps`) and stops each curve with a
+:class:`~geomstats_density.solvers.status.LevelStatus`: on kinked energies, where
+Newton converges only linearly, once the geometric tail of the energy's decrease
+is below the tolerance. Node counts then double with Richardson extrapolation
+(:mod:`~geomstats_density.solvers.refinement`).
 """
 
 import numpy as np
@@ -28,12 +34,17 @@ from geomstats_density.solvers.steps import (
 
 # Above this dimension, Hessian blocks cost more than matrix-free CG steps.
 MAX_BLOCK_DIM = 32
-import os
-AUTO_GN = os.environ.get('AUTO_GN') == '1'
+# From this dimension on, 'auto' takes Gauss-Newton blocks on pull-back metrics:
+# phi's Jacobians (one forward-mode product per coordinate) cost less than
+# the double backward of the exact blocks (two per coordinate).
+MIN_GAUSS_NEWTON_DIM = 8
 HESSIAN_OPTIONS = ("auto", "blocks", "gauss-newton", "sobolev")
 # Iterations in each half of the window over which the stall test compares the
 # energy's decrease.
-STALL_HALF_WINDOW = 3
+STALL_HALF_WINDOW = 4
+# The rate estimated from two half windows is noisy (rejected steps decrease
+# nothing): the estimated tail must be this many times below the tolerance.
+STALL_SAFETY = 30.0
 # Starting nodes where the energy's derivatives are not finite move off the
 # chord by this fraction of its length, ten times more at each of a few tries.
 NUDGE = 1e-7
@@ -64,13 +75,17 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         of the energy below ``tol / 100`` of it (``1e-12`` if ``tol`` is None): a
         length error far below ``tol``, reached even where nodes may slide at no
         cost (directions a generator ``phi`` flattens).
-    hessian : {'auto', 'blocks', 'sobolev'}
+    hessian : {'auto', 'blocks', 'gauss-newton', 'sobolev'}
         Exact block-tridiagonal Hessian with a banded trust-region solve
-        (``'blocks'``), or matrix-free truncated CG on Hessian-vector products,
-        preconditioned by the curve's Sobolev operator and, without ``phi``,
-        each node's stiffest direction (``'sobolev'``,
+        (``'blocks'``); the same solve on the Hessian with ``phi`` linearised at
+        the nodes, for metrics with ``phi`` (``'gauss-newton'``: it needs
+        ``phi``'s Jacobians only, and is exact where ``phi`` is piecewise
+        linear, such as a ReLU network); or matrix-free truncated CG on
+        Hessian-vector products, preconditioned by the curve's Sobolev operator
+        and, without ``phi``, each node's stiffest direction (``'sobolev'``,
         :mod:`~geomstats_density.solvers.sobolev`). ``'auto'`` takes blocks up
-        to dimension 32.
+        to dimension 32, Gauss-Newton blocks from dimension 8 where ``phi`` is
+        given (:mod:`~geomstats_density.solvers.steps`).
     initialization : {'auto', 'line', 'graph', 'grid'}
         Starting curve: the straight line (``'line'``), or the shortest path on
         a graph with conformal edge lengths, which finds the right basin when the
@@ -220,7 +235,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             )
         if self.hessian == "sobolev" or (self.hessian == "auto" and dim > MAX_BLOCK_DIM):
             strategy = MatrixFreeSteps
-        elif self.hessian == "gauss-newton" or (self.hessian == "auto" and pullback and AUTO_GN):
+        elif self.hessian == "gauss-newton" or (
+            self.hessian == "auto" and pullback and dim >= MIN_GAUSS_NEWTON_DIM
+        ):
             strategy = GaussNewtonSteps
         else:
             strategy = BlockNewtonSteps
@@ -362,7 +379,7 @@ class _EnergyHistory:
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = second / first
             tail = second * rate / (1 - rate)
-        return converging & (tail <= rtol * np.abs(window[:, -1]))
+        return converging & (STALL_SAFETY * tail <= rtol * np.abs(window[:, -1]))
 
 
 def _polygon_if_lower(metric, nodes):
