@@ -194,7 +194,7 @@ def gauss_newton_derivatives(metric, nodes):
 
 
 def _conformal_pieces(metric, nodes):
-    """Closed-form piece derivatives where pieces are Euclidean chords (see :func:`_factor_pieces`)."""
+    """Closed-form piece derivatives of Euclidean chords (:func:`_factor_pieces`, ``J = I``)."""
     chord = nodes[:, 1:] - nodes[:, :-1]
     return _factor_pieces(metric, nodes, (chord * chord).sum(-1), chord, chord)
 
@@ -257,8 +257,9 @@ def _factor_pieces(metric, nodes, sq_chord, pull_left, pull_right, grams=None):
     left_left = w * gram_ll - chord_left - np.swapaxes(chord_left, -1, -2) + s * average_ll
     right_right = w * gram_rr + chord_right + np.swapaxes(chord_right, -1, -2) + s * average_rr
     left_right = -w * gram_lr - cross_right + cross_left + s * average_lr
-    grad_left = n_pieces * (-2 * average[..., None] * pull_left + sq_chord[..., None] * average_left)
-    grad_right = n_pieces * (2 * average[..., None] * pull_right + sq_chord[..., None] * average_right)
+    along = sq_chord[..., None]
+    grad_left = n_pieces * (-2 * average[..., None] * pull_left + along * average_left)
+    grad_right = n_pieces * (2 * average[..., None] * pull_right + along * average_right)
     energy = n_pieces * (sq_chord * average).sum(-1)
     return energy, grad_left, grad_right, (
         n_pieces * left_left,

@@ -320,7 +320,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             # A final step at rounding level says nothing of the model's reach: the
             # radius of a converged curve is kept for the next node count.
             updated = np.where(ratio < 0.25, 0.25 * proposal.step_size, radius[idx])
-            fraction, part_energy = strategy.rescue(nodes, idx, proposal, slope, trial_energy, accept)
+            fraction, part_energy = strategy.rescue(
+                nodes, idx, proposal, slope, trial_energy, accept
+            )
             updated = np.where(fraction > 0, fraction * proposal.step_size, updated)
             at_boundary = proposal.step_size > 0.99 * radius[idx]
             updated = np.where((ratio > 0.75) & at_boundary, 2 * radius[idx], updated)
