@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from geomstats_density._arrays import unit_vectors
+from geomstats_density._validation import check_choice, check_positive_float
 from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import DomainError
 from geomstats_density.solvers.banded import batch_cholesky_solve, trust_region_step
@@ -119,10 +120,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         progress=None,
     ):
         super().__init__(space, n_nodes, tol, max_nodes, max_iter, on_failure, progress)
-        if hessian not in ("auto", "blocks", "sobolev"):
-            raise ValueError(
-                f"hessian must be 'auto', 'blocks' or 'sobolev', got {hessian!r}."
-            )
+        xtol = check_positive_float(xtol, "xtol")
+        check_choice(hessian, "hessian", ("auto", "blocks", "sobolev"))
         self.xtol = xtol
         self.hessian = hessian
         self.global_start = GlobalStart(initialization, graph_points, graph_options)
