@@ -375,13 +375,17 @@ def _report(solver, converged, on_failure):
     if failed == 0 or on_failure == "ignore":
         return
     failure = getattr(solver, "_optimiser_failure", None)
-    message = (
-        f"{failed} of {converged.size} geodesic distances did not converge"
-        + (f": {failure()}" if failure is not None else "")
-        + f", or the length did not reach tol={getattr(solver, 'tol', None)} within "
-        f"max_nodes={getattr(solver, 'max_nodes', None)} nodes. Raise those limits "
-        "(solver_options of the metric) or loosen tol."
+    message = f"{failed} of {converged.size} geodesic distances did not converge" + (
+        f": {failure()}" if failure is not None else ""
     )
+    if hasattr(solver, "max_nodes"):
+        message += (
+            f", or the length did not reach tol={solver.tol} within "
+            f"max_nodes={solver.max_nodes} nodes. Raise those limits "
+            "(solver_options of the metric) or loosen tol."
+        )
+    else:
+        message += ". Raise the solver's limits (solver_options of the metric)."
     if on_failure == "raise":
         raise GeodesicConvergenceError(message)
     warnings.warn(message, GeodesicConvergenceWarning, stacklevel=4)
