@@ -63,13 +63,13 @@ class NeuralGeodesicSolver(LogSolver):
     seed : int
         Seed of the weight initialisation and of the random times.
     rtol : float
-        A curve has converged when the mean energy of its last
-        ``n_steps // 10`` steps (at least 5) differs from that of the as many
-        steps before by less than ``rtol`` of it ...
+        Largest relative change of a converged curve's mean energy between the
+        last ``n_steps // 10`` steps (at least 5) and as many steps before.
     gtol : float
-        ... and the mean norm of its energy's gradient over the last of these
-        steps is below ``gtol`` times its largest norm over the first as many
-        steps. Training stops at ``n_steps`` either way.
+        Largest norm of a converged curve's mean energy gradient over those last
+        steps, relative to its largest gradient norm over as many first steps.
+        Training runs ``n_steps`` steps either way; ``curve.converged`` says
+        whether both tests passed.
     on_failure : {'warn', 'raise', 'ignore'}
         What to do when a curve has not converged: emit a
         :class:`~geomstats_density.GeodesicConvergenceWarning`, raise a
@@ -192,14 +192,16 @@ class NeuralGeodesicSolver(LogSolver):
             with torch.no_grad():
                 times = torch.linspace(0, 1, self.n_nodes, dtype=start.dtype)
                 nodes = curve(times.expand(batch, -1))
-            finer = DiscreteCurve(nodes.numpy()).resample(2 * self.n_nodes - 1)
-            dist = curve_length(metric, to_torch(finer.nodes))
+                finer = DiscreteCurve(nodes.numpy()).resample(2 * self.n_nodes - 1)
+                dist = curve_length(metric, to_torch(finer.nodes))
         finite = torch.isfinite(dist)
         if not bool(finite.all()):
             raise DomainError("The neural curve left the metric's domain during training.")
-        converged = _converged(
-            energies, _norms(mean_gradients) / first_norms, self.rtol, self.gtol
+        # Curves whose gradient was zero from the first step stand still: ratio 0.
+        ratio = np.divide(
+            _norms(mean_gradients), first_norms, out=np.zeros(batch), where=first_norms > 0
         )
+        converged = _converged(energies, ratio, self.rtol, self.gtol)
         result = GeodesicCurve(
             nodes=nodes.reshape(*batch_shape, self.n_nodes, dim),
             metric=metric,
