@@ -4,8 +4,9 @@ Every example ends in one of three ways, never another:
 
 * a correct answer: finite, not flagged, and right where a closed form is known
   (a constant factor ``e^c``: ``dist = e^(c/2) |b - a|`` and ``exp(v, a) = a + v``;
-  a factor between ``e^lo`` and ``e^hi`` on the plane:
-  ``e^(lo/2) |b - a| <= dist <= e^(hi/2) |b - a|``);
+  a factor (or a quality's ``log(Q)^2``) between ``e^lo`` and ``e^hi`` on the
+  plane: ``e^(lo/2) |b - a| <= dist <= e^(hi/2) |b - a|``; the hyperbolic
+  half-plane: geomstats' closed forms);
 * a flagged answer: ``converged`` False or a
   :class:`~geomstats_density.GeodesicConvergenceWarning`;
 * a clear exception: :class:`~geomstats_density.DomainError`,
@@ -33,6 +34,7 @@ from geomstats.geometry.poincare_half_space import PoincareHalfSpace
 
 from geomstats_density import (
     ConformalMetric,
+    DensityConformalMetric,
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
@@ -376,6 +378,36 @@ def test_factors_with_nan_regions(factor, hole, endpoints):
         # The returned curve avoids the hole: its nodes are all in the domain.
         nodes = torch.from_numpy(as_numpy(curve.nodes))
         assert torch.isfinite(with_hole(nodes)).all()
+
+
+@FUZZ
+@given(factor=bounded_factors(), endpoints=endpoint_batches())
+def test_random_qualities(factor, endpoints):
+    """``log Q = -e^(f/2)`` for a bounded ``f``, or ``log Q`` that reaches 0 (``Q = 1``)."""
+    log_factor, low, high, names = factor
+    start, end = endpoints
+    space = Euclidean(2, equip=False)
+    # Where f > high - 0.5 the quality is 1 there: outside the domain when f reaches it.
+    cut = high - 0.5 if "step" in names else math.inf
+
+    def log_quality(z):
+        f = log_factor(z)
+        return torch.where(f > cut, torch.zeros_like(f), -torch.exp(0.5 * f))
+
+    space.equip_with_metric(
+        DensityConformalMetric, log_quality=log_quality, solver_options=NEWTON_BUDGET
+    )
+    outcome = Outcome(lambda: space.metric.log_solver.solve(gs.array(end), gs.array(start)))
+    if not outcome.answered:
+        return
+    curve = outcome.value
+    dist = as_numpy(curve.dist)
+    if outcome.check_answer(dist, curve.converged):
+        # log(Q)^2 = e^f: the factor's bounds.
+        chord = np.linalg.norm(end - start, axis=-1)
+        assert np.all(dist >= math.exp(low / 2) * chord * (1 - 1e-6)), (names, dist)
+        if math.isinf(cut):
+            assert np.all(dist <= math.exp(high / 2) * chord * (1 + 1e-6)), (names, dist)
 
 
 # ----------------------------------------------------------------------
