@@ -40,7 +40,7 @@ from geomstats_density.exceptions import (
 METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
 # Evaluations of the geodesic equation allowed per integration by default: seconds
 # to tens of seconds for closed-form factors, far more than smooth geodesics need.
-DEFAULT_MAX_EVALUATIONS = 50_000
+DEFAULT_MAX_EVALUATIONS = 100_000
 
 
 class GeodesicODESolver(ExpSolver):
