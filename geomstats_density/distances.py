@@ -29,7 +29,7 @@ Example::
     matrix = space.metric.dist_pairwise(points, batch_size=256)
 """
 
-import contextlib
+import copy
 import os
 import warnings
 
@@ -39,6 +39,7 @@ import torch
 from tqdm.auto import tqdm
 
 from geomstats_density._arrays import broadcast_pair, to_backend, to_numpy, torch_threads_for
+from geomstats_density._validation import check_bool_or_none, check_positive_int
 from geomstats_density.exceptions import GeodesicConvergenceError, GeodesicConvergenceWarning
 
 # Pairs solved in one vectorised call: large enough to amortise Python overheads,
@@ -94,7 +95,7 @@ def pairwise_distances(
         If a client is given and ``dask.distributed`` is not installed.
     """
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
-    _check_progress(progress)
+    check_bool_or_none(progress, "progress")
     _check_jobs(n_jobs, client)
     coordinates = _point_coordinates(metric, points, "points")
     if coordinates.ndim != 2:
@@ -142,7 +143,7 @@ def paired_distances(
         :func:`pairwise_distances`).
     """
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
-    _check_progress(progress)
+    check_bool_or_none(progress, "progress")
     _check_jobs(n_jobs, client)
     start, end = broadcast_pair(
         torch.from_numpy(_point_coordinates(metric, points_a, "points_a")),
@@ -162,10 +163,10 @@ def paired_distances(
 
 def _check_sizes(batch_size, batches_per_task):
     """Positive integers, or a ValueError naming the argument."""
-    for name, value in (("batch_size", batch_size), ("batches_per_task", batches_per_task)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(batch_size), int(batches_per_task)
+    return (
+        check_positive_int(batch_size, "batch_size"),
+        check_positive_int(batches_per_task, "batches_per_task"),
+    )
 
 
 def _check_jobs(n_jobs, client):
@@ -173,11 +174,6 @@ def _check_jobs(n_jobs, client):
         raise ValueError(f"n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}.")
     if client is not None and n_jobs != 1:
         raise ValueError("Pass either a Dask client or n_jobs, not both.")
-
-
-def _check_progress(progress):
-    if progress is not None and not isinstance(progress, (bool, np.bool_)):
-        raise ValueError(f"progress must be True, False or None, got {progress!r}.")
 
 
 def _point_coordinates(metric, points, name):
@@ -330,19 +326,18 @@ def solve_batch(metric, graph, coordinates, rows, cols):
     if not moving.any():
         return dist, converged
     start, end = start[moving], end[moving]
-    solver = metric.log_solver
+    solver = _quiet(metric.log_solver)
     options = {}
     if graph is not None:
         # Sized as the solver sizes its own work: small batches run on one torch
         # thread, here and on Dask workers alike, so the paths are the same.
         with torch_threads_for(start.size * solver.n_nodes * 4 * metric.point_cost):
             options["initial_curve"] = graph.curves(start, end, solver.n_nodes)
-    with _quiet(solver):
-        curve = solver.solve(
-            metric._to_points_backend(torch.from_numpy(end)),
-            metric._to_points_backend(torch.from_numpy(start)),
-            **options,
-        )
+    curve = solver.solve(
+        metric._to_points_backend(torch.from_numpy(end)),
+        metric._to_points_backend(torch.from_numpy(start)),
+        **options,
+    )
     dist[moving] = to_numpy(curve.dist)
     flags = getattr(curve, "converged", None)
     if flags is not None:
@@ -350,23 +345,28 @@ def solve_batch(metric, graph, coordinates, rows, cols):
     return dist, converged
 
 
-@contextlib.contextmanager
 def _quiet(solver):
-    """No per-batch progress bars nor warnings: the caller reports over all pairs.
+    """A shallow copy of ``solver`` without progress bars nor warnings, for one batch.
 
-    A solver that raises on failure still raises, at the first failing batch.
+    The caller reports over all pairs. The solver itself is left as it is, so
+    that concurrent calls on one metric (threads) see the user's settings; the
+    copy shares its caches (a graph built once). A solver that raises on failure
+    still raises, at the first failing batch.
+
+    Parameters
+    ----------
+    solver : LogSolver
+
+    Returns
+    -------
+    solver : LogSolver
     """
-    saved = {name: getattr(solver, name) for name in ("progress", "on_failure")
-             if hasattr(solver, name)}
-    if "progress" in saved:
-        solver.progress = False
-    if saved.get("on_failure") == "warn":
-        solver.on_failure = "ignore"
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(solver, name, value)
+    quiet = copy.copy(solver)
+    if hasattr(quiet, "progress"):
+        quiet.progress = False
+    if getattr(quiet, "on_failure", None) == "warn":
+        quiet.on_failure = "ignore"
+    return quiet
 
 
 def _report(solver, converged, on_failure):
@@ -375,13 +375,17 @@ def _report(solver, converged, on_failure):
     if failed == 0 or on_failure == "ignore":
         return
     failure = getattr(solver, "_optimiser_failure", None)
-    message = (
-        f"{failed} of {converged.size} geodesic distances did not converge"
-        + (f": {failure()}" if failure is not None else "")
-        + f", or the length did not reach tol={getattr(solver, 'tol', None)} within "
-        f"max_nodes={getattr(solver, 'max_nodes', None)} nodes. Raise those limits "
-        "(solver_options of the metric) or loosen tol."
+    message = f"{failed} of {converged.size} geodesic distances did not converge" + (
+        f": {failure()}" if failure is not None else ""
     )
+    if hasattr(solver, "max_nodes"):
+        message += (
+            f", or the length did not reach tol={solver.tol} within "
+            f"max_nodes={solver.max_nodes} nodes. Raise those limits "
+            "(solver_options of the metric) or loosen tol."
+        )
+    else:
+        message += ". Raise the solver's limits (solver_options of the metric)."
     if on_failure == "raise":
         raise GeodesicConvergenceError(message)
     warnings.warn(message, GeodesicConvergenceWarning, stacklevel=4)

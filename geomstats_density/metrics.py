@@ -38,6 +38,7 @@ from geomstats_density._arrays import (
     to_backend,
     to_torch,
 )
+from geomstats_density._validation import check_float64
 from geomstats_density.exceptions import DomainError
 from geomstats_density.jets import autodiff_jet
 from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
@@ -283,6 +284,7 @@ class ConformalMetric(RiemannianMetric):
     def _base_plus(self, values, points):
         """Check the callable's values; add a conformally flat model's own factor."""
         check_scalar_field(values, points, "log_factor")
+        check_float64(values, "log_factor")
         if isinstance(self.geometry, ConformallyFlat):
             return values + self.geometry.log_factor(points)
         return values
@@ -314,12 +316,29 @@ class ConformalMetric(RiemannianMetric):
         -------
         log_factor : torch.Tensor, shape=[...]
         gradient : torch.Tensor, shape=[..., dim]
+
+        Raises
+        ------
+        DomainError
+            If a value or a gradient is NaN or infinite (a factor not
+            differentiable there, such as a norm at 0): the geodesic equation
+            and the Christoffel symbols need the gradient.
         """
         with torch.enable_grad():
             if not points.requires_grad:
                 points = points.detach().requires_grad_(True)
             values = self.log_factor_tensor(points)
-            return values, _gradient(values, points)
+            gradient = _gradient(values, points)
+        finite = torch.isfinite(gradient).all(-1)
+        if not bool(finite.all()):
+            index = tuple(int(i) for i in torch.nonzero(~finite)[0])
+            raise DomainError(
+                f"The gradient of log_factor is not finite "
+                f"({gradient[index].detach().tolist()}) at point "
+                f"{self.from_coordinates(points[index]).detach().tolist()}: the geodesic "
+                "equation needs a factor differentiable there."
+            )
+        return values, gradient
 
     def log_factor_jet(self, points):
         """``f``, ``grad f`` and ``Hess f`` at each point.
@@ -908,6 +927,7 @@ class DensityConformalMetric(ConformalMetric):
         """
         values = self.log_quality(self.from_coordinates(points))
         check_scalar_field(values, points, "log_quality")
+        check_float64(values, "log_quality")
         self._raise_where_invalid(torch.isfinite(values) & (values < 0), values, points)
         return values
 
@@ -924,6 +944,7 @@ class DensityConformalMetric(ConformalMetric):
     def _log_factor_from_quality(self, points):
         log_quality = self.log_quality(points)
         check_scalar_field(log_quality, points, "log_quality", self._space.point_ndim)
+        check_float64(log_quality, "log_quality")
         # Not finite exactly where log Q is not in (-inf, 0).
         return 2.0 * torch.log(-log_quality)
 

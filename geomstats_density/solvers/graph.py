@@ -32,6 +32,12 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from geomstats_density._arrays import DTYPE, to_numpy
+from geomstats_density._validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_positive_int,
+)
 from geomstats_density.densities import GaussianMixture, KernelDensity
 from geomstats_density.quality import Product
 
@@ -403,10 +409,7 @@ class GlobalStart:
     """
 
     def __init__(self, initialization="auto", points=None, options=None):
-        if initialization not in INITIALIZATIONS:
-            raise ValueError(
-                f"initialization must be one of {list(INITIALIZATIONS)}, got {initialization!r}."
-            )
+        check_choice(initialization, "initialization", INITIALIZATIONS)
         unknown = sorted(set(options or {}) - set(GRAPH_DEFAULTS))
         if unknown:
             raise ValueError(
@@ -425,7 +428,7 @@ class GlobalStart:
                 )
         self.initialization = initialization
         self.points = points
-        self.options = {**GRAPH_DEFAULTS, **(options or {})}
+        self.options = _checked_graph_options({**GRAPH_DEFAULTS, **(options or {})})
         self._cloud = None
 
     def kind(self, metric, dim):
@@ -485,6 +488,17 @@ class GlobalStart:
                 )
             self._cloud = point_graph(metric, points, self.options["n_neighbors"], hubs)
         return self._cloud
+
+
+def _checked_graph_options(options):
+    """The graph options, each checked, in canonical types."""
+    return {
+        "grid_size": check_int(options["grid_size"], "graph_options['grid_size']", 2, True),
+        "margin": check_float(options["margin"], "graph_options['margin']", 0.0, strict=False),
+        "n_neighbors": check_positive_int(options["n_neighbors"], "graph_options['n_neighbors']"),
+        "n_samples": check_int(options["n_samples"], "graph_options['n_samples']", 2),
+        "seed": check_int(options["seed"], "graph_options['seed']", 0),
+    }
 
 
 def density_samples(metric, n_samples, seed):

@@ -62,6 +62,7 @@ from geomstats_density._arrays import (
     to_numpy,
     to_torch,
 )
+from geomstats_density._validation import check_positive_float
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve
 from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import (
@@ -123,7 +124,7 @@ class ManifoldExpSolver(GeodesicODESolver):
     ----------
     space : Manifold
         Hypersphere or ``SpecialOrthogonal(3)`` equipped with a conformal metric.
-    method, rtol, atol
+    method, rtol, atol, max_evaluations, max_time, on_failure
         As in :class:`GeodesicODESolver`.
     """
 
@@ -156,11 +157,7 @@ class ManifoldExpSolver(GeodesicODESolver):
         n_coords = geometry.n_coords
         velocity = geometry.to_tangent(velocity, position).detach().numpy().reshape(-1, n_coords)
         position = position.detach().numpy().reshape(-1, n_coords)
-        out = np.empty((position.shape[0], times.size, n_coords))
-        # gamma(-t) is the geodesic of velocity -v, so negative times integrate forwards.
-        for sign, mask in ((1.0, times >= 0), (-1.0, times < 0)):
-            if mask.any():
-                out[:, mask] = self._integrate(position, sign * velocity, sign * times[mask])
+        out = self._integrate_both_ways(position, velocity, times)
         points = geometry.project(torch.from_numpy(out)).reshape(*batch_shape, times.size, n_coords)
         return to_backend(geometry.unflatten(points))
 
@@ -220,9 +217,7 @@ class ManifoldGeodesicSolver(RefiningGeodesicSolver):
         progress=None,
     ):
         super().__init__(space, n_nodes, tol, max_nodes, max_iter, on_failure, progress)
-        if not gtol > 0:
-            raise ValueError(f"gtol must be positive, got {gtol}.")
-        self.gtol = gtol
+        self.gtol = check_positive_float(gtol, "gtol")
 
     def _endpoints(self, metric, point, base_point):
         _, geometry = _embedded_metric(self._space)

@@ -12,6 +12,7 @@ carry a batch axis), which is the same as training them one by one.
 """
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -19,9 +20,25 @@ from tqdm.auto import tqdm
 
 from geomstats.numerics.geodesic import LogSolver
 
-from geomstats_density._arrays import broadcast_pair, check_points, torch_threads_for
-from geomstats_density.curves import GeodesicCurve
-from geomstats_density.exceptions import DomainError
+from geomstats_density._arrays import broadcast_pair, check_points, to_torch, torch_threads_for
+from geomstats_density._validation import (
+    check_bool_or_none,
+    check_float,
+    check_int,
+    check_on_failure,
+    check_positive_float,
+    check_positive_int,
+)
+from geomstats_density.curves import DiscreteCurve, GeodesicCurve
+from geomstats_density.energy import curve_length
+from geomstats_density.exceptions import (
+    DomainError,
+    GeodesicConvergenceError,
+    GeodesicConvergenceWarning,
+)
+
+# Fewest steps in each of the two windows the convergence test compares.
+MIN_WINDOW = 5
 
 
 class NeuralGeodesicSolver(LogSolver):
@@ -40,13 +57,32 @@ class NeuralGeodesicSolver(LogSolver):
     lr : float
         Adam learning rate.
     betas : tuple of float
-        Adam moment decay rates.
+        Adam moment decay rates, each in [0, 1).
     n_nodes : int
-        Uniform times at which the trained curve is returned and measured.
+        Uniform times at which the trained curve is returned.
     seed : int
         Seed of the weight initialisation and of the random times.
+    rtol : float
+        Largest relative change of a converged curve's mean energy between the
+        last ``n_steps // 10`` steps (at least 5) and as many steps before.
+    gtol : float
+        Largest norm of a converged curve's mean energy gradient over those last
+        steps, relative to its largest gradient norm over as many first steps.
+        Training runs ``n_steps`` steps either way; ``curve.converged`` says
+        whether both tests passed.
+    on_failure : {'warn', 'raise', 'ignore'}
+        What to do when a curve has not converged: emit a
+        :class:`~geomstats_density.GeodesicConvergenceWarning`, raise a
+        :class:`~geomstats_density.GeodesicConvergenceError`, or only flag
+        ``curve.converged``.
     progress : bool or None
         Show a progress bar over the steps; None shows it above 1000 steps.
+
+    Notes
+    -----
+    The energy is differentiated with respect to the curves' own weights only
+    (``torch.autograd.grad``): the networks and tensors the metric's callables
+    hold are left as they are (no ``.grad`` written, no flag changed).
     """
 
     def __init__(
@@ -59,20 +95,34 @@ class NeuralGeodesicSolver(LogSolver):
         betas=(0.9, 0.999),
         n_nodes=257,
         seed=0,
+        rtol=1e-3,
+        gtol=0.1,
+        on_failure="warn",
         progress=None,
     ):
         super().__init__(solves_bvp=True)
-        if n_points < 2 or n_nodes < 2 or n_steps < 1:
-            raise ValueError("n_points and n_nodes must be >= 2 and n_steps >= 1.")
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise ValueError(f"hidden must be a tuple of positive integers, got {hidden!r}.")
         self._space = space
-        self.hidden = tuple(hidden)
-        self.n_points = n_points
-        self.n_steps = n_steps
-        self.lr = lr
-        self.betas = betas
-        self.n_nodes = n_nodes
-        self.seed = seed
-        self.progress = progress
+        self.hidden = tuple(
+            check_positive_int(width, f"hidden[{i}]") for i, width in enumerate(hidden)
+        )
+        self.n_points = check_int(n_points, "n_points", minimum=2)
+        self.n_steps = check_positive_int(n_steps, "n_steps")
+        self.lr = check_positive_float(lr, "lr")
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}.")
+        self.betas = tuple(
+            check_float(beta, f"betas[{i}]", 0.0, 1.0, strict=False) for i, beta in enumerate(betas)
+        )
+        if self.betas[0] == 1.0 or self.betas[1] == 1.0:
+            raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}.")
+        self.n_nodes = check_int(n_nodes, "n_nodes", minimum=2)
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.rtol = check_positive_float(rtol, "rtol")
+        self.gtol = check_positive_float(gtol, "gtol")
+        self.on_failure = check_on_failure(on_failure)
+        self.progress = check_bool_or_none(progress, "progress")
 
     def log(self, point, base_point):
         """Initial velocity of the trained curve, ``gamma'(0)``, shape ``[..., dim]``."""
@@ -92,7 +142,18 @@ class NeuralGeodesicSolver(LogSolver):
         Returns
         -------
         curve : GeodesicCurve
-            ``dist`` is the discrete length at ``n_nodes`` uniform times.
+            Nodes at ``n_nodes`` uniform times; ``dist`` is the metric's
+            discrete length (:func:`~geomstats_density.energy.curve_length`) of
+            the cubic spline through them at twice the resolution, as a
+            returned curve is measured; ``converged`` says whether the training
+            met ``rtol`` and ``gtol``.
+
+        Raises
+        ------
+        DomainError
+            If a curve leaves the metric's domain.
+        GeodesicConvergenceError
+            If a curve has not converged and ``on_failure='raise'``.
         """
         metric = self._space.metric
         dim = self._space.dim
@@ -102,43 +163,109 @@ class NeuralGeodesicSolver(LogSolver):
         batch_shape = tuple(start.shape[:-1])
         start = start.detach().reshape(-1, dim)
         end = end.detach().reshape(-1, dim)
+        batch = start.shape[0]
         generator = torch.Generator().manual_seed(self.seed)
         curve = _MLPCurve(start, end, self.hidden, generator)
         optimizer = torch.optim.Adam(curve.parameters, lr=self.lr, betas=self.betas)
         show = self.progress if self.progress is not None else self.n_steps > 1000
         width = max(max(self.hidden, default=1), metric.point_cost)
-        with torch_threads_for(start.shape[0] * self.n_points * width):
-            for _ in tqdm(range(self.n_steps), desc="neural geodesics", disable=not show):
-                times = _random_times(start.shape[0], self.n_points, generator)
-                loss = _energy(metric, curve, times).sum()
-                optimizer.zero_grad()
-                loss.backward()
+        energies = np.empty((self.n_steps, batch))
+        first_norms = np.zeros(batch)
+        window = _window(self.n_steps)
+        mean_gradients = [torch.zeros_like(parameter) for parameter in curve.parameters]
+        with torch_threads_for(batch * self.n_points * width):
+            for step in tqdm(range(self.n_steps), desc="neural geodesics", disable=not show):
+                times = _random_times(batch, self.n_points, generator)
+                with torch.enable_grad():
+                    energy = _energy(metric, curve, times)
+                    gradients = torch.autograd.grad(energy.sum(), curve.parameters)
+                for parameter, gradient in zip(curve.parameters, gradients):
+                    parameter.grad = gradient
                 optimizer.step()
-            with torch.enable_grad():
-                origin = torch.zeros(start.shape[0], 1, dtype=start.dtype, requires_grad=True)
-                first = curve(origin)[:, 0]
-                velocity = torch.stack(
-                    [
-                        torch.autograd.grad(first[:, j].sum(), origin, retain_graph=True)[0][:, 0]
-                        for j in range(dim)
-                    ],
-                    dim=-1,
-                )
+                energies[step] = energy.detach().numpy()
+                if step < window:
+                    first_norms = np.maximum(first_norms, _norms(gradients))
+                if step >= self.n_steps - window:
+                    for total, gradient in zip(mean_gradients, gradients):
+                        total += gradient / window
+            velocity = curve.initial_velocity()
             with torch.no_grad():
                 times = torch.linspace(0, 1, self.n_nodes, dtype=start.dtype)
-                nodes = curve(times.expand(start.shape[0], -1))
-                dist = torch.sqrt(metric.curve_sq_lengths(nodes)).sum(-1)
+                nodes = curve(times.expand(batch, -1))
+                finer = DiscreteCurve(nodes.numpy()).resample(2 * self.n_nodes - 1)
+                dist = curve_length(metric, to_torch(finer.nodes))
         finite = torch.isfinite(dist)
         if not bool(finite.all()):
             raise DomainError("The neural curve left the metric's domain during training.")
-        return GeodesicCurve(
+        # Curves whose gradient was zero from the first step stand still: ratio 0.
+        ratio = np.divide(
+            _norms(mean_gradients), first_norms, out=np.zeros(batch), where=first_norms > 0
+        )
+        converged = _converged(energies, ratio, self.rtol, self.gtol)
+        result = GeodesicCurve(
             nodes=nodes.reshape(*batch_shape, self.n_nodes, dim),
             metric=metric,
             dist=dist.reshape(batch_shape),
-            initial_velocity=velocity.detach().reshape(*batch_shape, dim),
-            converged=np.ones(batch_shape, dtype=bool),
+            initial_velocity=velocity.reshape(*batch_shape, dim),
+            converged=converged.reshape(batch_shape),
             n_iterations=np.full(batch_shape, self.n_steps),
         )
+        self._report(converged)
+        return result
+
+    def _optimiser_failure(self):
+        """Why curves fail, for reports over many solves."""
+        return (
+            f"the training's energy did not settle to rtol={self.rtol} with its gradient "
+            f"below gtol={self.gtol} of its first norm within n_steps={self.n_steps}"
+        )
+
+    def _report(self, converged):
+        failed = int(converged.size - np.count_nonzero(converged))
+        if failed == 0 or self.on_failure == "ignore":
+            return
+        message = (
+            f"{failed} of {converged.size} neural geodesics did not converge: "
+            f"{self._optimiser_failure()}. Raise n_steps or tune lr."
+        )
+        if self.on_failure == "raise":
+            raise GeodesicConvergenceError(message)
+        warnings.warn(message, GeodesicConvergenceWarning, stacklevel=3)
+
+
+def _window(n_steps):
+    """Steps in each of the two windows the convergence test compares."""
+    return max(MIN_WINDOW, n_steps // 10)
+
+
+def _norms(gradients):
+    """Norm of each curve's gradient over all its weights, shape ``[batch]``."""
+    return torch.sqrt(sum((g * g).flatten(1).sum(-1) for g in gradients)).numpy()
+
+
+def _converged(energies, gradient_ratio, rtol, gtol):
+    """Whether each curve's training settled, shape ``[batch]``.
+
+    Parameters
+    ----------
+    energies : ndarray, shape=[n_steps, batch]
+        The energy at each step's random times.
+    gradient_ratio : ndarray, shape=[batch]
+        Norm of the mean gradient over the last window of steps over the
+        largest gradient norm over the first: small where the steps' gradients
+        only fluctuate around zero (their mean cancels), near 1 where they
+        still point downhill together.
+    rtol, gtol : float
+        As in :class:`NeuralGeodesicSolver`.
+    """
+    n_steps = energies.shape[0]
+    window = _window(n_steps)
+    if n_steps < 2 * window:
+        return np.zeros(energies.shape[1], dtype=bool)
+    last = energies[-window:].mean(0)
+    before = energies[-2 * window : -window].mean(0)
+    settled = np.abs(last - before) <= rtol * np.abs(last)
+    return settled & (gradient_ratio <= gtol)
 
 
 def _random_times(batch, n_points, generator):
@@ -178,6 +305,13 @@ class _MLPCurve:
             if i < len(layers) - 1:
                 x = torch.relu(x)
         return x
+
+    def initial_velocity(self):
+        """``gamma'(0)`` of each curve, shape ``[batch, dim]``, by forward-mode autodiff."""
+        origin = torch.zeros(self.start.shape[0], 1, dtype=self.start.dtype)
+        with torch.no_grad():
+            _, velocity = torch.func.jvp(self, (origin,), (torch.ones_like(origin),))
+        return velocity[:, 0]
 
     def __call__(self, times):
         """Points at ``times`` of shape ``[batch, n_times]``: ``[batch, n_times, dim]``."""

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from geomstats_density._arrays import unit_vectors
+from geomstats_density._validation import check_choice, check_positive_float
 from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import DomainError
 from geomstats_density.solvers.graph import GlobalStart
@@ -136,11 +137,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         progress=None,
     ):
         super().__init__(space, n_nodes, tol, max_nodes, max_iter, on_failure, progress)
-        if hessian not in HESSIAN_OPTIONS:
-            raise ValueError(
-                "hessian must be 'auto', 'blocks', 'gauss-newton' or 'sobolev', "
-                f"got {hessian!r}."
-            )
+        xtol = check_positive_float(xtol, "xtol")
+        check_choice(hessian, "hessian", HESSIAN_OPTIONS)
         self.xtol = xtol
         self.hessian = hessian
         self.global_start = GlobalStart(initialization, graph_points, graph_options)

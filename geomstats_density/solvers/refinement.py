@@ -26,6 +26,13 @@ from tqdm.auto import tqdm
 from geomstats.numerics.geodesic import LogSolver
 
 from geomstats_density._arrays import broadcast_pair, to_numpy, torch_threads_for
+from geomstats_density._validation import (
+    check_bool_or_none,
+    check_int,
+    check_on_failure,
+    check_positive_float,
+    check_positive_int,
+)
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve
 from geomstats_density.energy import uniform_times
 from geomstats_density.exceptions import (
@@ -83,14 +90,12 @@ class RefiningGeodesicSolver(LogSolver, ABC):
 
     def __init__(self, space, n_nodes, tol, max_nodes, max_iter, on_failure, progress):
         super().__init__(solves_bvp=True)
-        if n_nodes < 3:
-            raise ValueError(f"n_nodes must be at least 3, got {n_nodes}.")
-        if tol is not None and not tol > 0:
-            raise ValueError(f"tol must be positive or None, got {tol}.")
-        if on_failure not in ("warn", "raise", "ignore"):
-            raise ValueError(
-                f"on_failure must be 'warn', 'raise' or 'ignore', got {on_failure!r}."
-            )
+        n_nodes = check_int(n_nodes, "n_nodes", minimum=3)
+        tol = check_positive_float(tol, "tol", allow_none=True)
+        max_nodes = check_int(max_nodes, "max_nodes", minimum=n_nodes)
+        max_iter = check_positive_int(max_iter, "max_iter")
+        check_on_failure(on_failure)
+        progress = check_bool_or_none(progress, "progress")
         self._space = space
         self.n_nodes = n_nodes
         self.tol = tol
