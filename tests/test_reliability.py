@@ -270,7 +270,7 @@ def test_solvers_leave_a_users_network_alone(method):
         (dict(progress="yes"), "progress must be True, False or None, got 'yes'"),
         (dict(tol="1e-3"), "tol must be a finite number .* or None, got '1e-3'"),
         (dict(n_nodes=17.5), "n_nodes must be an integer >= 3, got 17.5"),
-        (dict(hessian="exact"), r"hessian must be one of \['auto', 'blocks', 'sobolev'\]"),
+        (dict(hessian="exact"), r"hessian must be one of \['auto', 'blocks', 'gauss-newton', 'sobolev'\]"),
         (dict(graph_options=dict(grid_size=0)), r"graph_options\['grid_size'\] must be an integer >= 2"),
         (dict(graph_options=dict(margin=-1.0)), r"graph_options\['margin'\] must be"),
         (dict(graph_options=dict(n_neighbors=2.5)), r"graph_options\['n_neighbors'\] must be"),
