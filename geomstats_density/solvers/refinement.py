@@ -367,6 +367,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                             measured[checked], contradicted[checked] = self._check_length(
                                 metric, checked_estimate, checked, done
                             )
+                    # A curve that is not a discrete geodesic says nothing of the
+                    # distance's error, only that its length bounds the distance.
+                    returned.error[raw_returned] = np.inf
                     done |= trusted & (estimate.error <= self.tol * estimate.dist)
                 for position in np.flatnonzero(done):
                     final[active[position]] = (
