@@ -293,19 +293,19 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 if failed.size:
                     for position in failed:
                         reason = reasons.get(position, "the optimiser cannot evaluate the energy on it.")
-                        if coarse is None:
+                        # It stops at the previous node count, if that was solved and
+                        # its curve stays in the domain.
+                        if coarse is not None:
+                            previous = estimate.take([position])
+                            if previous.error is None:
+                                previous.error = np.full(1, np.inf)
+                            measured, contradicted = self._check_length(
+                                metric, previous, np.arange(1), np.ones(1, dtype=bool)
+                            )
+                        if coarse is None or not np.isfinite(measured[0]):
                             final[active[position]] = _Estimate.failed(nodes[position : position + 1])
                             record.fail(active[position], reason)
                             continue
-                        # It stops at the previous node count, which could be solved.
-                        previous = estimate.take([position])
-                        if previous.error is None:
-                            previous.error = np.full(1, np.inf)
-                        measured, contradicted = (
-                            (np.full(1, np.nan), np.zeros(1, dtype=bool))
-                            if self.tol is None
-                            else self._check_length(metric, previous, np.arange(1), np.ones(1, bool))
-                        )
                         final[active[position]] = previous
                         record.stop(
                             active[position], coarse.nodes.shape[1], coarse_minimised[position],
@@ -354,8 +354,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 if self.tol is not None:
                     if estimate.error is None:
                         estimate.error = np.full(active.size, np.inf)
-                    raw_returned = np.flatnonzero(done & ~trusted) if coarse is not None else []
-                    if len(raw_returned):
+                    raw_returned = np.flatnonzero(done & ~trusted)
+                    if raw_returned.size and coarse is not None:
                         returned = level.richardson(None, None)
                         returned.error = estimate.error.copy()
                     met = trusted & (estimate.error <= self.tol * estimate.dist)
@@ -363,7 +363,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                         (np.flatnonzero((done & trusted) | met), estimate),
                         (raw_returned, returned),
                     ):
-                        if len(checked):
+                        if checked.size:
                             measured[checked], contradicted[checked] = self._check_length(
                                 metric, checked_estimate, checked, done
                             )
@@ -387,11 +387,12 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 if not keep.size:
                     break
                 finer_nodes = self._project(metric, _resample(nodes[keep], finer))
+                known = spline_dist[keep]
                 if self.tol is not None:
-                    finer_nodes = self._restart_tunnels(
-                        metric, level, estimate, keep, finer_nodes, starts[active[keep]]
+                    finer_nodes, known = self._restart_tunnels(
+                        metric, level, estimate, keep, finer_nodes, starts[active[keep]], known
                     )
-                finer_nodes = self._inside(metric, nodes[keep], finer_nodes)
+                finer_nodes = self._inside(metric, nodes[keep], finer_nodes, np.isfinite(known))
                 active, coarse, estimate = active[keep], level.take(keep), estimate.take(keep)
                 coarse_minimised, coarse_spline_dist = minimised[keep], spline_dist[keep]
                 if warm_state is not None:
@@ -436,28 +437,40 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         )
         return length, replaced
 
-    def _restart_tunnels(self, metric, level, estimate, keep, finer_nodes, starts):
+    def _restart_tunnels(self, metric, level, estimate, keep, finer_nodes, starts, spline_dist):
         """Next-level starts, with tunnelling curves started over from their starting curves.
 
         A discrete geodesic can tunnel at any node count, and so would the finer
         ones started from it. Its cubic spline at half the spacing (the next
         level's start) is measured where a tunnel can open: curves whose levels
         do not agree yet (error above ``RESOLVED_ERROR``).
+
+        Parameters
+        ----------
+        spline_dist : ndarray, shape=[len(keep)]
+            Lengths of ``finer_nodes`` measured already, NaN elsewhere; filled in
+            place where measured here.
+
+        Returns
+        -------
+        finer_nodes : ndarray, shape=[len(keep), n_nodes, n_coords]
+        spline_dist : ndarray, shape=[len(keep)]
+            The lengths of the returned starts, NaN where unknown.
         """
         error = estimate.error[keep] / estimate.dist[keep]
-        measured = np.flatnonzero(~(error <= RESOLVED_ERROR))
-        if not measured.size:
-            return finer_nodes
-        spline_dist = polygon_lengths(metric, finer_nodes[measured], outside="nan")
-        tunnelling = measured[spline_dist > TUNNEL_RATIO * level.dist[keep[measured]]]
+        measured = np.flatnonzero(~(error <= RESOLVED_ERROR) & np.isnan(spline_dist))
+        if measured.size:
+            spline_dist[measured] = polygon_lengths(metric, finer_nodes[measured], outside="nan")
+        tunnelling = np.flatnonzero(spline_dist > TUNNEL_RATIO * level.dist[keep])
         if tunnelling.size:
             finer_nodes[tunnelling] = self._project(
                 metric, _resample(starts[tunnelling], finer_nodes.shape[1])
             )
             level.restart(keep[tunnelling])
-        return finer_nodes
+            spline_dist[tunnelling] = np.nan
+        return finer_nodes, spline_dist
 
-    def _inside(self, metric, nodes, finer_nodes):
+    def _inside(self, metric, nodes, finer_nodes, inside):
         """The next level's starts, kept in the metric's domain.
 
         The cubic spline through a discrete geodesic whose nodes are unevenly
@@ -475,9 +488,12 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             Solved curves.
         finer_nodes : ndarray, shape=[batch, 2 n - 1, n_coords]
             Their cubic-spline resamplings; changed in place.
+        inside : ndarray of bool, shape=[batch]
+            The curves known to stay inside (their length was measured).
         """
         n_nodes = finer_nodes.shape[1]
-        outside = np.flatnonzero(_leave_domain(metric, finer_nodes))
+        unknown = np.flatnonzero(~inside)
+        outside = unknown[_leave_domain(metric, finer_nodes[unknown])]
         for resample in (resample_nodes_monotone, resample_nodes_linear):
             if not outside.size:
                 break
@@ -714,6 +730,8 @@ def _leave_domain(metric, nodes):
     -------
     leaves : ndarray of bool, shape=[batch]
     """
+    if not len(nodes):
+        return np.zeros(0, dtype=bool)
     return ~np.isfinite(polygon_lengths(metric, nodes, outside="nan"))
 
 
