@@ -122,7 +122,9 @@ def polygon_lengths(metric, nodes, outside="raise"):
             raise
         if batch == 1:
             return np.full(1, np.nan)
-        return np.concatenate([polygon_lengths(metric, nodes[b : b + 1], outside) for b in range(batch)])
+        return np.concatenate(
+            [polygon_lengths(metric, nodes[b : b + 1], outside) for b in range(batch)]
+        )
 
 
 def measured_lengths(metric, nodes_at, n_pieces, outside="raise"):

@@ -254,7 +254,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
 
         A curve that cannot be solved (its starting curve leaves the metric's
         domain, the optimiser reports it ``FAILED``) leaves the batch at once,
-        with a NaN length; the others are solved.
+        with a NaN length, and the others are solved; past the first node count,
+        it stops at the last count solved instead, if that curve stays in the
+        domain.
 
         Parameters
         ----------
@@ -269,7 +271,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         -------
         estimate : _Estimate
             With ``velocity``, ``converged``, ``n_iterations``, ``status`` and
-            ``message`` per curve.
+            what :meth:`_message` words, per curve (:meth:`_finish`).
         """
         batch = nodes.shape[0]
         show = self.progress if self.progress is not None else batch >= PROGRESS_MIN_BATCH
@@ -292,7 +294,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 failed = np.flatnonzero(status == LevelStatus.FAILED)
                 if failed.size:
                     for position in failed:
-                        reason = reasons.get(position, "the optimiser cannot evaluate the energy on it.")
+                        reason = reasons.get(
+                            position, "the optimiser cannot evaluate the energy on it."
+                        )
                         # It stops at the previous node count, if that was solved and
                         # its curve stays in the domain.
                         if coarse is not None:
@@ -303,7 +307,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                                 metric, previous, np.arange(1), np.ones(1, dtype=bool)
                             )
                         if coarse is None or not np.isfinite(measured[0]):
-                            final[active[position]] = _Estimate.failed(nodes[position : position + 1])
+                            final[active[position]] = _Estimate.failed(
+                                nodes[position : position + 1]
+                            )
                             record.fail(active[position], reason)
                             continue
                         final[active[position]] = previous
@@ -547,7 +553,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         states = [part[3] for part in parts]
         template = next((state for state in states if state is not None), None)
         if template is not None:
-            states = [np.full_like(template, np.nan) if state is None else state for state in states]
+            states = [
+                np.full_like(template, np.nan) if state is None else state for state in states
+            ]
         return (
             np.concatenate([part[0] for part in parts]),
             np.concatenate([part[1] for part in parts]),
@@ -622,7 +630,10 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 stop = "tol=None solves one node count"
             else:
                 stop = f"max_nodes={self.max_nodes} reached"
-            return f"{self._optimiser_failure()} at {n_nodes} nodes; stopped: {stop} ({solved}; {accuracy})"
+            return (
+                f"{self._optimiser_failure()} at {n_nodes} nodes; stopped: {stop} "
+                f"({solved}; {accuracy})"
+            )
         return f"tol={self.tol} not met within max_nodes={self.max_nodes} ({solved}; {accuracy})"
 
     def _assemble(self, metric, start, moving, estimate, batch_shape):
