@@ -574,6 +574,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         estimate = _Estimate.concatenate(final)
         failed = record.failed
         if self.tol is None:
+            estimate.error = None  # not estimated
             accurate = np.ones(len(failed), dtype=bool)
         else:
             accurate = estimate.error <= self.tol * estimate.dist
