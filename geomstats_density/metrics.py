@@ -25,6 +25,8 @@ them the geomstats way::
     sphere.metric.geodesic(point_a, point_b)
 """
 
+import copy
+
 import numpy as np
 import torch
 
@@ -148,6 +150,9 @@ class ConformalMetric(RiemannianMetric):
     conformal metric on an open set of ``R^n``), while :meth:`log_factor` returns
     ``f`` itself.
     """
+
+    # Constant subtracted from the log-factor (:meth:`shifted`).
+    _log_factor_shift = 0.0
 
     def __init__(
         self,
@@ -282,12 +287,36 @@ class ConformalMetric(RiemannianMetric):
         return torch.where(torch.isfinite(values), values, torch.inf)
 
     def _base_plus(self, values, points):
-        """Check the callable's values; add a conformally flat model's own factor."""
+        """Check the callable's values; add a conformally flat model's own factor.
+
+        The shift of :meth:`shifted` is subtracted.
+        """
         check_scalar_field(values, points, "log_factor")
         check_float64(values, "log_factor")
         if isinstance(self.geometry, ConformallyFlat):
-            return values + self.geometry.log_factor(points)
-        return values
+            values = values + self.geometry.log_factor(points)
+        return values - self._log_factor_shift if self._log_factor_shift else values
+
+    def shifted(self, shift):
+        """This metric times ``exp(-shift)``: a copy whose log-factor is ``f - shift``.
+
+        A constant shift rescales every length by ``exp(-shift / 2)`` and leaves
+        geodesics, their nodes and velocities unchanged: solvers measure in a
+        copy shifted by a typical value of ``f``, so that ``exp(f)`` neither
+        underflows nor overflows, and scale lengths back. The copy is shallow;
+        this metric is left unchanged (other threads may be using it).
+
+        Parameters
+        ----------
+        shift : float
+
+        Returns
+        -------
+        metric : ConformalMetric
+        """
+        metric = copy.copy(self)
+        metric._log_factor_shift = self._log_factor_shift + float(shift)
+        return metric
 
     def _outside_model_message(self, point):
         """Why a point is outside a Poincare model, or None."""
@@ -365,6 +394,8 @@ class ConformalMetric(RiemannianMetric):
             return autodiff_jet(self.log_factor_tensor, points)
         if isinstance(self.geometry, ConformallyFlat):
             jet = jet + autodiff_jet(self.geometry.log_factor, points)
+        if self._log_factor_shift:
+            jet = jet._replace(value=jet.value - self._log_factor_shift)
         self._raise_where_invalid(torch.isfinite(jet.value), jet.value, points)
         return jet
 

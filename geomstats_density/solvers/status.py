@@ -46,3 +46,29 @@ class LevelStatus(enum.IntEnum):
         minimised : ndarray of bool, shape=[...]
         """
         return status <= cls.SETTLED
+
+
+class CurveStatus(enum.IntEnum):
+    """How the solve of one curve ended, over all node counts: ``curve.status``.
+
+    Attributes
+    ----------
+    CONVERGED
+        The last node counts were minimised to tolerance, the estimated error of
+        the length is below ``tol``, and the returned curve's own length agrees.
+    MAX_ITER
+        The optimiser did not minimise the last node counts within its iteration
+        budget: the curve is not a discrete geodesic to tolerance.
+    MAX_NODES
+        The last node counts were minimised, but at ``max_nodes`` the length's
+        estimated error is above ``tol``, or the returned curve's own length
+        contradicts the estimate (``dist`` is then that length).
+    FAILED
+        The curve cannot be solved (it leaves the metric's domain, or the energy
+        is not finite on it): ``dist`` and ``initial_velocity`` are NaN.
+    """
+
+    CONVERGED = 0
+    MAX_ITER = 1
+    MAX_NODES = 2
+    FAILED = 3
