@@ -234,12 +234,6 @@ def test_half_plane_distance_is_right_or_flagged(start, end, n_nodes, tol):
         np.testing.assert_allclose(dist, exact, rtol=10 * tol, atol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 19 (Newton/refinement branches): the spline through a coarse solved "
-    "curve of 3 nodes, resampled for the next node count, dips below the half-plane and "
-    "the solver raises a DomainError blaming the starting curve",
-)
 @FUZZ
 @given(
     start_x=st.floats(-3, 3),

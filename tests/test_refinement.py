@@ -112,7 +112,7 @@ def test_mixed_batch_returns_the_solvable_pairs():
     the others in the batch are, and the impossible one says why."""
 
     def two_halves(z):
-        return torch.where(z[..., 0].abs() < 0.5, torch.inf, 0.0)
+        return torch.where(z[..., 0].abs() < 0.5, torch.inf, torch.zeros_like(z[..., 0]))
 
     space = plane(two_halves, initialization="line")
     start = np.array([[1.0, 0.0], [-1.0, 0.0], [-2.0, 1.0]])

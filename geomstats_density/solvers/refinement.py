@@ -418,6 +418,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         ``tol * dist`` and its estimated error gets that difference as its error:
         it refines on unless ``done``, else its measured length becomes its
         estimate (the error also covering the measurement's own). A curve that
+        stops (``done``) with an error above ``tol * dist`` also reports its
+        measured length. A curve that
         cannot be measured (its spline leaves the domain) gets an infinite error.
         Updates ``estimate`` in place.
 
@@ -441,7 +443,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         estimate.error[distrusted] = np.where(
             np.isnan(difference[contradicts]), np.inf, np.maximum(error, difference)[contradicts]
         )
-        replaced = contradicts & done[checked] & np.isfinite(length)
+        # A curve that stops short of tol reports what it is: its own length.
+        unmet = ~(estimate.error[checked] <= self.tol * dist)
+        replaced = (contradicts | unmet) & done[checked] & np.isfinite(length)
         estimate.dist[checked[replaced]] = length[replaced]
         estimate.error[checked[replaced]] = np.maximum(
             estimate.error[checked[replaced]], length_error[replaced]
