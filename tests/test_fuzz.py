@@ -23,7 +23,6 @@ import warnings
 from datetime import timedelta
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
