@@ -449,7 +449,7 @@ def test_backtracking_takes_a_part_of_an_overlong_step_that_decreases_the_energy
     # (curve_energy), and the nodes move by that part.
     from geomstats_density.energy import curve_energy
     from geomstats_density.solvers.derivatives import matrix_free_derivatives
-    from geomstats_density.solvers.newton import _backtrack
+    from geomstats_density.solvers.steps import MatrixFreeSteps, Proposal
 
     metric = half_plane.metric
     times = np.linspace(0.0, 1.0, 9)[:, None]
@@ -467,9 +467,9 @@ def test_backtracking_takes_a_part_of_an_overlong_step_that_decreases_the_energy
     assert np.all(trial_energy > current.energy)
     slope = np.einsum("bki,bki->b", current.gradient, steps)
     moved = nodes.copy()
-    fraction = _backtrack(
-        metric, moved, np.arange(2), steps, slope, current.energy, trial_energy,
-        np.zeros(2, dtype=bool),
+    proposal = Proposal(current.energy, gradient, steps, None, None, None, None)
+    fraction, part_energy = MatrixFreeSteps(metric, 1e-10).rescue(
+        moved, np.arange(2), proposal, slope, trial_energy, np.zeros(2, dtype=bool)
     )
     assert np.all((fraction >= 0.1) & (fraction <= 0.5))
     expected = nodes.copy()
@@ -478,3 +478,4 @@ def test_backtracking_takes_a_part_of_an_overlong_step_that_decreases_the_energy
     with torch.no_grad():
         energy = curve_energy(metric, torch.from_numpy(moved)).numpy()
     assert np.all(energy <= current.energy + 1e-4 * fraction * slope)
+    np.testing.assert_allclose(part_energy, energy, rtol=1e-12)

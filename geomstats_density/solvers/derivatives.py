@@ -100,9 +100,12 @@ def energy_derivatives(metric, nodes):
     derivatives : EnergyDerivatives
     """
     if metric.euclidean_chords:
-        energy, grad_left, grad_right, blocks = _conformal_pieces(metric, nodes)
-    else:
-        energy, grad_left, grad_right, blocks = _autodiff_pieces(metric, nodes)
+        return _assembled(*_conformal_pieces(metric, nodes))
+    return _assembled(*_autodiff_pieces(metric, nodes))
+
+
+def _assembled(energy, grad_left, grad_right, blocks):
+    """The curves' derivatives from their pieces': node gradients, Hessian blocks."""
     left_left, left_right, right_right = blocks
     return EnergyDerivatives(
         energy=energy,
@@ -150,21 +153,85 @@ def _autodiff_pieces(metric, nodes):
     )
 
 
+def gauss_newton_derivatives(metric, nodes):
+    """Energy, gradient and block-tridiagonal Gauss-Newton Hessian through ``phi``.
+
+    With ``phi`` the metric's map, piece ``i`` has energy
+    ``n W_i |phi(z_{i+1}) - phi(z_i)|^2``, ``W_i`` the factor averaged along the
+    latent chord. The energy and gradient are exact; the Hessian is exact but for
+    the terms in the second derivatives of ``phi``, so it needs ``phi``'s
+    Jacobians at the nodes only (forward-mode products, no double backward
+    through ``phi``), and it is the exact Hessian wherever ``phi`` is piecewise
+    linear (ReLU, LeakyReLU, max-pooling networks). Its ``phi`` part is positive
+    semi-definite; the factor's terms are kept in full.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+        With ``phi`` on a vector space.
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+
+    Returns
+    -------
+    derivatives : EnergyDerivatives
+    """
+    tensor = torch.from_numpy(nodes)
+    with torch.no_grad():
+        image = metric.image_tensor(tensor).numpy()
+        jacobian = metric.phi_jacobian(tensor).detach().numpy()
+    difference = image[:, 1:] - image[:, :-1]
+    left_jacobian, right_jacobian = jacobian[:, :-1], jacobian[:, 1:]
+    gram = np.einsum("bnmk,bnml->bnkl", jacobian, jacobian)
+    pieces = _factor_pieces(
+        metric,
+        nodes,
+        (difference * difference).sum(-1),
+        np.einsum("bimk,bim->bik", left_jacobian, difference),
+        np.einsum("bimk,bim->bik", right_jacobian, difference),
+        (gram[:, :-1], np.einsum("bimk,biml->bikl", left_jacobian, right_jacobian), gram[:, 1:]),
+    )
+    return _assembled(*pieces)
+
+
 def _conformal_pieces(metric, nodes):
-    """Closed-form piece derivatives of ``e = n |b - a|^2 sum_q c_q exp(f(x_q))``.
+    """Closed-form piece derivatives of Euclidean chords (:func:`_factor_pieces`, ``J = I``)."""
+    chord = nodes[:, 1:] - nodes[:, :-1]
+    return _factor_pieces(metric, nodes, (chord * chord).sum(-1), chord, chord)
+
+
+def _factor_pieces(metric, nodes, sq_chord, pull_left, pull_right, grams=None):
+    """Closed-form piece derivatives of ``e = n s(a, b) sum_q c_q exp(f(x_q))``.
 
     With ``x_q = (1 - t_q) a + t_q b`` the quadrature points of the metric's rule
     and ``K_q = exp(f) (grad f grad f^T + Hess f)`` at ``x_q``, the factor average
     ``W`` has ``W_a = sum c_q (1 - t_q) exp(f) grad f``,
     ``W_aa = sum c_q (1 - t_q)^2 K_q``, ``W_ab = sum c_q t_q (1 - t_q) K_q`` and
-    symmetrically; the products with ``s = |b - a|^2`` follow by Leibniz's rule.
+    symmetrically; the products with ``s`` follow by Leibniz's rule. The squared
+    base length ``s = |phi(b) - phi(a)|^2`` has gradients ``-2 J_a^T d`` and
+    ``2 J_b^T d`` (``d = phi(b) - phi(a)``) and, ``phi`` linearised, Hessian
+    blocks ``2 J_a^T J_a``, ``-2 J_a^T J_b``, ``2 J_b^T J_b``: for Euclidean
+    chords ``J = I`` and these are exact.
 
-    Returns the energy ``[batch]``, the pieces' gradients with respect to their
-    left and right ends ``[batch, n_pieces, dim]``, and their Hessian blocks
-    (left-left, left-right, right-right), each ``[batch, n_pieces, dim, dim]``.
+    Parameters
+    ----------
+    metric : ConformalMetric
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    sq_chord : ndarray, shape=[batch, n_pieces]
+        ``s`` of each piece.
+    pull_left, pull_right : ndarray, shape=[batch, n_pieces, dim]
+        ``J_a^T d`` and ``J_b^T d``.
+    grams : tuple of ndarray, shape=[batch, n_pieces, dim, dim], optional
+        ``J_a^T J_a``, ``J_a^T J_b``, ``J_b^T J_b``; None for the identity.
+
+    Returns
+    -------
+    energy : ndarray, shape=[batch]
+    grad_left, grad_right : ndarray, shape=[batch, n_pieces, dim]
+        The pieces' gradients with respect to their left and right ends.
+    blocks : tuple of ndarray, shape=[batch, n_pieces, dim, dim]
+        Their Hessian blocks (left-left, left-right, right-right).
     """
     n_pieces = nodes.shape[1] - 1
-    chord = nodes[:, 1:] - nodes[:, :-1]
     times, weights = metric.quadrature_rule
     value, gradient, hessian = _quadrature_jets(metric, nodes, times)
     factor = np.exp(value)
@@ -177,16 +244,22 @@ def _conformal_pieces(metric, nodes):
     average_rr = _weighted_sum(weights * times**2, curvature)
     average_lr = _weighted_sum(weights * times * (1 - times), curvature)
 
-    sq_chord = (chord * chord).sum(-1)
-    identity = np.eye(nodes.shape[-1])
     w, s = 2 * average[..., None, None], sq_chord[..., None, None]
-    chord_left = 2 * chord[..., :, None] * average_left[..., None, :]
-    chord_right = 2 * chord[..., :, None] * average_right[..., None, :]
-    left_left = w * identity - chord_left - np.swapaxes(chord_left, -1, -2) + s * average_ll
-    right_right = w * identity + chord_right + np.swapaxes(chord_right, -1, -2) + s * average_rr
-    left_right = -w * identity - chord_right + np.swapaxes(chord_left, -1, -2) + s * average_lr
-    grad_left = n_pieces * (-2 * average[..., None] * chord + sq_chord[..., None] * average_left)
-    grad_right = n_pieces * (2 * average[..., None] * chord + sq_chord[..., None] * average_right)
+    if grams is None:
+        identity = np.eye(nodes.shape[-1])
+        gram_ll = gram_lr = gram_rr = identity
+    else:
+        gram_ll, gram_lr, gram_rr = grams
+    chord_left = 2 * pull_left[..., :, None] * average_left[..., None, :]
+    chord_right = 2 * pull_right[..., :, None] * average_right[..., None, :]
+    cross_right = 2 * pull_left[..., :, None] * average_right[..., None, :]
+    cross_left = 2 * average_left[..., :, None] * pull_right[..., None, :]
+    left_left = w * gram_ll - chord_left - np.swapaxes(chord_left, -1, -2) + s * average_ll
+    right_right = w * gram_rr + chord_right + np.swapaxes(chord_right, -1, -2) + s * average_rr
+    left_right = -w * gram_lr - cross_right + cross_left + s * average_lr
+    along = sq_chord[..., None]
+    grad_left = n_pieces * (-2 * average[..., None] * pull_left + along * average_left)
+    grad_right = n_pieces * (2 * average[..., None] * pull_right + along * average_right)
     energy = n_pieces * (sq_chord * average).sum(-1)
     return energy, grad_left, grad_right, (
         n_pieces * left_left,

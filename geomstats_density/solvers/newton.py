@@ -5,9 +5,15 @@ metric's quadrature of the factor) is minimised over its interior nodes by a
 trust-region Newton method on the exact block-tridiagonal Hessian
 (:mod:`~geomstats_density.solvers.banded`), which converges quadratically and,
 thanks to the exact subproblem, leaves saddle curves such as the straight line
-through a symmetric obstacle. In high dimension the steps are matrix-free
-(:mod:`~geomstats_density.solvers.sobolev`). Node counts then double with
-Richardson extrapolation (:mod:`~geomstats_density.solvers.refinement`).
+through a symmetric obstacle. Through a map ``phi`` the blocks may linearise
+``phi`` (Gauss-Newton, exact for piecewise-linear networks); in high dimension the
+steps are matrix-free (:mod:`~geomstats_density.solvers.sobolev`). One
+trust-region loop takes its steps from these strategies
+(:mod:`~geomstats_density.solvers.steps`) and stops each curve with a
+:class:`~geomstats_density.solvers.status.LevelStatus`: on kinked energies, where
+Newton converges only linearly, once the geometric tail of the energy's decrease
+is below the tolerance. Node counts then double with Richardson extrapolation
+(:mod:`~geomstats_density.solvers.refinement`).
 """
 
 import numpy as np
@@ -16,26 +22,33 @@ import torch
 from geomstats_density._arrays import unit_vectors
 from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import DomainError
-from geomstats_density.solvers.banded import batch_cholesky_solve, trust_region_step
-from geomstats_density.solvers.derivatives import (
-    EnergyDerivatives,
-    energy_derivatives,
-    matrix_free_derivatives,
-)
 from geomstats_density.solvers.graph import GlobalStart
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
 from geomstats_density.solvers.status import LevelStatus
-from geomstats_density.solvers.sobolev import (
-    MAX_CAPACITANCE_ENTRIES,
-    steihaug_steps,
-    stiff_directions,
+from geomstats_density.solvers.steps import (
+    BlockNewtonSteps,
+    GaussNewtonSteps,
+    MatrixFreeSteps,
+    energies_or_inf,
 )
 
 # Above this dimension, Hessian blocks cost more than matrix-free CG steps.
 MAX_BLOCK_DIM = 32
-# Power iterations for the stiff directions at the first iteration of a node
-# count; later iterations take one step from the previous directions.
-STIFF_POWER_ITERATIONS = 2
+# From this dimension on, 'auto' takes Gauss-Newton blocks on pull-back metrics:
+# phi's Jacobians (one forward-mode product per coordinate) cost less than
+# the double backward of the exact blocks (two per coordinate).
+MIN_GAUSS_NEWTON_DIM = 8
+HESSIAN_OPTIONS = ("auto", "blocks", "gauss-newton", "sobolev")
+# Iterations in each half of the window over which the stall test compares the
+# energy's decrease.
+STALL_HALF_WINDOW = 4
+# The rate estimated from two half windows is noisy (rejected steps decrease
+# nothing): the estimated tail must be this many times below the tolerance.
+STALL_SAFETY = 30.0
+# Starting nodes where the energy's derivatives are not finite move off the
+# chord by this fraction of its length, ten times more at each of a few tries.
+NUDGE = 1e-7
+NUDGE_TRIES = 3
 
 
 class NewtonGeodesicSolver(RefiningGeodesicSolver):
@@ -62,13 +75,17 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         of the energy below ``tol / 100`` of it (``1e-12`` if ``tol`` is None): a
         length error far below ``tol``, reached even where nodes may slide at no
         cost (directions a generator ``phi`` flattens).
-    hessian : {'auto', 'blocks', 'sobolev'}
+    hessian : {'auto', 'blocks', 'gauss-newton', 'sobolev'}
         Exact block-tridiagonal Hessian with a banded trust-region solve
-        (``'blocks'``), or matrix-free truncated CG on Hessian-vector products,
-        preconditioned by the curve's Sobolev operator and, without ``phi``,
-        each node's stiffest direction (``'sobolev'``,
+        (``'blocks'``); the same solve on the Hessian with ``phi`` linearised at
+        the nodes, for metrics with ``phi`` (``'gauss-newton'``: it needs
+        ``phi``'s Jacobians only, and is exact where ``phi`` is piecewise
+        linear, such as a ReLU network); or matrix-free truncated CG on
+        Hessian-vector products, preconditioned by the curve's Sobolev operator
+        and, without ``phi``, each node's stiffest direction (``'sobolev'``,
         :mod:`~geomstats_density.solvers.sobolev`). ``'auto'`` takes blocks up
-        to dimension 32.
+        to dimension 32, Gauss-Newton blocks from dimension 8 where ``phi`` is
+        given (:mod:`~geomstats_density.solvers.steps`).
     initialization : {'auto', 'line', 'graph', 'grid'}
         Starting curve: the straight line (``'line'``), or the shortest path on
         a graph with conformal edge lengths, which finds the right basin when the
@@ -119,9 +136,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         progress=None,
     ):
         super().__init__(space, n_nodes, tol, max_nodes, max_iter, on_failure, progress)
-        if hessian not in ("auto", "blocks", "sobolev"):
+        if hessian not in HESSIAN_OPTIONS:
             raise ValueError(
-                f"hessian must be 'auto', 'blocks' or 'sobolev', got {hessian!r}."
+                "hessian must be 'auto', 'blocks', 'gauss-newton' or 'sobolev', "
+                f"got {hessian!r}."
             )
         self.xtol = xtol
         self.hessian = hessian
@@ -193,7 +211,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         n_nodes = self.n_nodes
         nodes = graph.curves(start, end, n_nodes)
         while 2 * n_nodes - 1 <= self.max_nodes and not np.isfinite(
-            _energies_or_inf(metric, nodes)
+            energies_or_inf(metric, nodes)
         ).all():
             n_nodes = 2 * n_nodes - 1
             nodes = graph.curves(start, end, n_nodes)
@@ -207,241 +225,274 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
     def _optimiser_failure(self):
         return f"Newton needed more than max_iter={self.max_iter} iterations"
 
+    def _step_strategy(self, metric, dim):
+        """The step strategy for curves in dimension ``dim`` (the ``hessian`` option)."""
+        pullback = metric.phi is not None and not metric.euclidean_chords
+        if self.hessian == "gauss-newton" and not pullback:
+            raise ValueError(
+                "hessian='gauss-newton' needs a metric with a map phi (a pull-back "
+                "metric); this metric has none."
+            )
+        if self.hessian == "sobolev" or (self.hessian == "auto" and dim > MAX_BLOCK_DIM):
+            strategy = MatrixFreeSteps
+        elif self.hessian == "gauss-newton" or (
+            self.hessian == "auto" and pullback and dim >= MIN_GAUSS_NEWTON_DIM
+        ):
+            strategy = GaussNewtonSteps
+        else:
+            strategy = BlockNewtonSteps
+        return strategy(metric, self._energy_rtol)
+
     def _minimise(self, metric, nodes, bar, warm_state=None):
-        """Trust-region Newton on the interior nodes of a batch of curves.
+        """Trust-region minimisation of the energy of a batch of curves.
+
+        The steps come from a strategy (:mod:`~geomstats_density.solvers.steps`);
+        this loop accepts or rejects them by the ratio of actual to predicted
+        decrease, updates the radii and stops each curve:
+
+        * STATIONARY: a full Newton step moves no node by more than ``xtol``
+          times the chord, or predicts a decrease below the energy tolerance;
+        * SETTLED: the energy converges linearly (a kink where the optimum lies:
+          Newton's model is exact on one side only) and the geometric tail of its
+          decreases is below the energy tolerance, or no step of any size
+          decreases it any more (the radius collapsed);
+        * MAX_ITER: ``max_iter`` ran out first;
+        * FAILED: the starting curve's energy is not finite (it leaves the
+          domain): its nodes are returned unchanged and the others are solved.
+          Starting nodes where only the derivatives are not finite (a cone point
+          of a norm) move off the chord by a tiny offset first.
 
         ``warm_state`` holds trust radii from the previous node count: a
         warm-started curve moves little, and the large radius of a cold start
         costs several rejected steps wherever its Hessian is not yet positive
-        definite. With exact blocks it is the smaller of the final radius and how
-        far the curve moved (the next node count moves it less); matrix-free, the
-        final radius.
+        definite.
+
+        Raises
+        ------
+        DomainError
+            If every starting curve leaves the metric's domain.
+        ValueError
+            If on every starting curve the energy or its derivatives are not
+            finite.
         """
+        if warm_state is not None:
+            nodes = _polygon_if_lower(metric, nodes)
         start_nodes = nodes
         nodes = nodes.copy()
         batch, n_nodes, dim = nodes.shape
-        matrix_free = self.hessian == "sobolev" or (
-            self.hessian == "auto" and dim > MAX_BLOCK_DIM
-        )
+        strategy = self._step_strategy(metric, dim)
         chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
-        converged = np.zeros(batch, dtype=bool)
-        stuck = np.zeros(batch, dtype=bool)
+        status = np.full(batch, LevelStatus.MAX_ITER)
         iterations = np.zeros(batch, dtype=int)
-        try:
-            derivatives = (matrix_free_derivatives if matrix_free else energy_derivatives)(
-                metric, nodes
-            )
-        except DomainError as error:
-            raise DomainError(
-                f"The starting curve ({n_nodes} nodes) leaves the metric's domain: "
-                f"{error} Pass an initial_curve that stays inside it."
-            ) from None
-        finite = derivatives.finite() if not matrix_free else np.isfinite(
-            derivatives.gradient
-        ).all(axis=(1, 2)) & np.isfinite(derivatives.energy)
-        if not finite.all():
-            raise ValueError(
-                f"The energy or its derivatives overflow on the starting curve "
-                f"({n_nodes} nodes) from {nodes[~finite][0, 0].tolist()}: is the "
-                "log-factor finite and twice differentiable along it?"
-            )
-        # Matrix-free steps on a conformal metric add each node's stiffest direction
-        # to the preconditioner (sobolev.stiff_directions). Through a generator the
-        # pullback's anisotropy is spread over many directions: one does not pay.
-        use_stiff = (
-            matrix_free
-            and metric.euclidean_chords
-            and batch * (n_nodes - 2) ** 2 <= MAX_CAPACITANCE_ENTRIES
-        )
-        if use_stiff:
-            directions = _log_factor_directions(metric, nodes)
-        # Radii: Euclidean over all interior coordinates for the exact blocks, the
-        # Sobolev norm (whose square scales like the energy) for the matrix-free steps.
-        if matrix_free:
-            radius = 5.0 * np.sqrt(derivatives.energy)
-        else:
-            radius = chord * np.sqrt(n_nodes - 2)
-        if warm_state is not None:
-            # Twice the nodes: the same displacement has sqrt(2) times the Euclidean
-            # norm, about the same Sobolev norm.
-            radius = np.minimum(radius, warm_state * (1.0 if matrix_free else np.sqrt(2.0)))
+        active, derivatives = _smooth_start(strategy, metric, nodes, chord)
+        failed = np.ones(batch, dtype=bool)
+        failed[active] = False
+        nodes[failed] = start_nodes[failed]
+        status[failed] = LevelStatus.FAILED
+        radius = strategy.begin(nodes, active, derivatives, warm_state, chord)
+        history = _EnergyHistory(batch)
+        history.record(active, derivatives.energy)
+        running = ~failed
         smallest_radius = 1e-15 * radius
         for iteration in range(self.max_iter):
-            idx = np.flatnonzero(~converged & ~stuck)
+            idx = np.flatnonzero(running)
             if idx.size == 0:
                 break
             iterations[idx] += 1
-            if matrix_free:
-                current = matrix_free_derivatives(metric, nodes[idx])
-                if use_stiff:
-                    masses, directions[idx] = stiff_directions(
-                        current.hvp,
-                        current.preconditioner,
-                        directions[idx],
-                        n_power=STIFF_POWER_ITERATIONS if iteration == 0 else 0,
-                    )
-                    current.preconditioner = current.preconditioner.with_stiff(masses)
-                steps, is_newton, gradient_sq, curvature = steihaug_steps(
-                    current.gradient,
-                    current.hvp,
-                    current.preconditioner,
-                    radius[idx],
-                    current.energy,
-                    # A residual worth a tenth of the energy tolerance: solving
-                    # further would not change whether the curve has converged.
-                    enough=np.sqrt(0.2 * self._energy_rtol * current.energy),
-                )
-                step_size = np.sqrt(
-                    np.einsum("bki,bki->b", steps, current.preconditioner.apply(steps))
-                )
-            else:
-                current = derivatives.take(idx)
-                steps, is_newton = _steps(current, radius[idx])
-                curvature = current.hessian.matvec(steps)
-                step_size = np.linalg.norm(steps.reshape(idx.size, -1), axis=-1)
-            slope = np.einsum("bki,bki->b", current.gradient, steps)
-            predicted = -(slope + 0.5 * np.einsum("bki,bki->b", steps, curvature))
+            proposal = strategy.propose(nodes, idx, radius[idx], iteration)
+            energy, steps = proposal.energy, proposal.steps
+            slope = np.einsum("bki,bki->b", proposal.gradient, steps)
+            predicted = -(slope + 0.5 * np.einsum("bki,bki->b", steps, proposal.curvature))
             small_step = np.max(np.abs(steps), axis=(1, 2)) <= self.xtol * chord[idx]
-            settled = predicted <= self._energy_rtol * current.energy
-            at_noise_floor = np.abs(predicted) <= 1e-13 * np.abs(current.energy)
+            settled = predicted <= self._energy_rtol * energy
+            at_noise_floor = np.abs(predicted) <= 1e-13 * np.abs(energy)
             # The step that ends a curve's iteration if the energy confirms it.
-            last = is_newton & (small_step | settled | at_noise_floor)
+            last = proposal.is_newton & (small_step | settled | at_noise_floor)
             trial = nodes[idx].copy()
             trial[:, 1:-1] += steps
-            if matrix_free:
-                trial_energy = _energies_or_inf(metric, trial)
-            else:
-                # A last step needs the trial energy only; the derivatives at other
-                # trial curves serve the next iteration if accepted.
-                trial_energy = np.empty(idx.size)
-                if last.any():
-                    trial_energy[last] = _energies_or_inf(metric, trial[last])
-                further = np.flatnonzero(~last)
-                if further.size:
-                    at_trial = _derivatives_or_inf(metric, trial[further])
-                    trial_energy[further] = at_trial.energy
-            actual = current.energy - trial_energy
+            trial_energy = strategy.trial_energies(trial, last)
+            actual = energy - trial_energy
             ratio = np.where(predicted > 0, actual / np.where(predicted > 0, predicted, 1), -1)
-            accept = (ratio > 1e-4) | (is_newton & at_noise_floor & np.isfinite(actual))
+            accept = (ratio > 1e-4) | (proposal.is_newton & at_noise_floor & np.isfinite(actual))
             nodes[idx[accept]] = trial[accept]
-            if not matrix_free and further.size:
-                taken = accept[further]
-                derivatives.put(idx[further[taken]], at_trial.take(np.flatnonzero(taken)))
-            if matrix_free:
-                # CG may stop at max_iter on nearly flat directions: the preconditioned
-                # gradient norm (squared, an energy) bounds what is left to gain.
-                flat = gradient_sq <= self._energy_rtol * current.energy
-            else:
-                flat = np.zeros(idx.size, dtype=bool)
-            done = accept & (last | flat)
-            converged[idx] = done
+            strategy.accepted(idx, accept)
+            done = accept & (last | proposal.flat)
             # A final step at rounding level says nothing of the model's reach: the
             # radius of a converged curve is kept for the next node count.
-            updated = np.where(ratio < 0.25, 0.25 * step_size, radius[idx])
-            if matrix_free:
-                # A rejected step cost a whole CG solve: take a part of it instead if
-                # its energy decreases enough, the new radius being that part.
-                fraction = _backtrack(
-                    metric, nodes, idx, steps, slope, current.energy, trial_energy, accept
-                )
-                updated = np.where(fraction > 0, fraction * step_size, updated)
-            at_boundary = step_size > 0.99 * radius[idx]
+            updated = np.where(ratio < 0.25, 0.25 * proposal.step_size, radius[idx])
+            fraction, part_energy = strategy.rescue(
+                nodes, idx, proposal, slope, trial_energy, accept
+            )
+            updated = np.where(fraction > 0, fraction * proposal.step_size, updated)
+            at_boundary = proposal.step_size > 0.99 * radius[idx]
             updated = np.where((ratio > 0.75) & at_boundary, 2 * radius[idx], updated)
             radius[idx] = np.where(done, radius[idx], updated)
-            stuck[idx] = radius[idx] <= smallest_radius[idx]
+            energy = np.where(accept, trial_energy, np.where(fraction > 0, part_energy, energy))
+            history.record(idx, energy)
+            stalled = ~done & (
+                history.settled(idx, self._energy_rtol) | (radius[idx] <= smallest_radius[idx])
+            )
+            status[idx[done]] = LevelStatus.STATIONARY
+            status[idx[stalled]] = LevelStatus.SETTLED
+            running[idx] = ~done & ~stalled
             bar.update(1)
-            bar.set_postfix(converged=f"{converged.sum()}/{batch}")
-        if not matrix_free:
-            moved = np.linalg.norm((nodes - start_nodes).reshape(batch, -1), axis=-1)
-            radius = np.minimum(radius, np.maximum(moved, 1e-3 * chord * np.sqrt(n_nodes - 2)))
-        status = np.where(converged, LevelStatus.STATIONARY, LevelStatus.MAX_ITER)
+            bar.set_postfix(converged=f"{(~running & ~failed).sum()}/{batch}")
+        radius = strategy.warm_state(start_nodes, nodes, radius, chord)
         return nodes, status, iterations, radius
 
 
-def _backtrack(metric, nodes, idx, steps, slope, energy, trial_energy, accept):
-    """Take a fraction of each rejected descent step where it decreases the energy.
+class _EnergyHistory:
+    """The last energies of each curve, and the stall test on their decrease.
 
-    The fraction minimises the quadratic through the energy and its slope
-    ``g.p`` at the curve and the energy at the rejected trial, clipped to
-    [0.1, 0.5]; it is taken if it meets Armijo's condition. Updates ``nodes`` in
-    place.
+    Kinked energies make trust-region Newton converge linearly: the decrease
+    over one half of a window of iterations, ``S_2``, against that over the half
+    before, ``S_1``, estimates the rate ``r = S_2 / S_1`` per half window, and the
+    decrease still to come as the geometric tail ``S_2 r / (1 - r)``.
+
+    Parameters
+    ----------
+    batch : int
+    """
+
+    def __init__(self, batch):
+        self.energies = np.full((batch, 2 * STALL_HALF_WINDOW + 1), np.nan)
+
+    def record(self, idx, energy):
+        """Append the energies of the curves ``idx`` after an iteration."""
+        self.energies[idx, :-1] = self.energies[idx, 1:]
+        self.energies[idx, -1] = energy
+
+    def settled(self, idx, rtol):
+        """Whether the estimated remaining decrease is below ``rtol`` times the energy.
+
+        Parameters
+        ----------
+        idx : ndarray of int, shape=[n_idx]
+        rtol : float
+
+        Returns
+        -------
+        settled : ndarray of bool, shape=[n_idx]
+        """
+        window = self.energies[idx]
+        first = window[:, 0] - window[:, STALL_HALF_WINDOW]
+        second = window[:, STALL_HALF_WINDOW] - window[:, -1]
+        converging = (second > 0) & (second < first)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = second / first
+            tail = second * rate / (1 - rate)
+        return converging & (STALL_SAFETY * tail <= rtol * np.abs(window[:, -1]))
+
+
+def _polygon_if_lower(metric, nodes):
+    """Each curve, or its polygon through its even nodes where that has the lower energy.
+
+    A finer node count starts from a curve through the coarser curve's nodes
+    (its even nodes). Where the geodesic has corners (a kinked quality: edges of
+    a cube, a circle it hugs) a smooth interpolation overshoots into costly
+    regions, and the coarse polygon itself, with its odd nodes at the midpoints
+    of their neighbours, starts lower.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    nodes : ndarray, shape=[batch, n_nodes, dim]
 
     Returns
     -------
-    fraction : ndarray, shape=[len(idx)]
-        The fraction taken, 0 where none was.
+    nodes : ndarray, shape=[batch, n_nodes, dim]
     """
-    fraction = np.zeros(idx.size)
-    retry = np.flatnonzero(~accept & (slope < 0))
-    if retry.size == 0:
-        return fraction
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bend = trial_energy[retry] - energy[retry] - slope[retry]
-        candidate = np.clip(np.nan_to_num(-slope[retry] / (2 * bend), nan=0.5), 0.1, 0.5)
-    shorter = nodes[idx[retry]].copy()
-    shorter[:, 1:-1] += candidate[:, None, None] * steps[retry]
-    decrease = energy[retry] - _energies_or_inf(metric, shorter)
-    taken = decrease >= -1e-4 * candidate * slope[retry]
-    nodes[idx[retry[taken]]] = shorter[taken]
-    fraction[retry[taken]] = candidate[taken]
-    return fraction
+    if nodes.shape[1] % 2 == 0 or nodes.shape[1] < 5:
+        return nodes
+    polygon = nodes.copy()
+    polygon[:, 1::2] = 0.5 * (nodes[:, :-1:2] + nodes[:, 2::2])
+    lower = energies_or_inf(metric, polygon) < energies_or_inf(metric, nodes)
+    return np.where(lower[:, None, None], polygon, nodes)
 
 
-def _steps(derivatives, radius):
-    """Trust-region steps for a batch: one LAPACK call when all are plain Newton."""
-    hessian, gradient = derivatives.hessian, derivatives.gradient
-    batch, n_blocks, dim = gradient.shape
-    band = hessian.band()
-    steps, positive = batch_cholesky_solve(band, -gradient.reshape(-1), batch)
-    steps = steps.reshape(batch, n_blocks, dim)
-    fits = positive & (np.linalg.norm(steps.reshape(batch, -1), axis=-1) <= radius)
-    size = n_blocks * dim
-    for b in np.flatnonzero(~fits):
-        step, is_newton = trust_region_step(
-            hessian[b : b + 1],
-            gradient[b].reshape(-1),
-            radius[b],
-            band=band[:, b * size : (b + 1) * size],
+def _smooth_start(strategy, metric, nodes, chord):
+    """The curves that can start, and their derivatives; nodes moved off rough points.
+
+    Curves whose energy is not finite cannot start. Where only the derivatives
+    are not finite at some nodes (the cone point of a norm, a kink of ``abs``
+    met exactly), those nodes move off the chord, orthogonally, by ``NUDGE`` of
+    its length (ten times more at each further try); curves still rough after
+    ``NUDGE_TRIES`` cannot start either. Updates ``nodes`` in place.
+
+    Parameters
+    ----------
+    strategy : step strategy
+    metric : ConformalMetric
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    chord : ndarray, shape=[batch]
+
+    Returns
+    -------
+    active : ndarray of int, shape=[n_active]
+    derivatives : derivatives of ``strategy`` at ``nodes[active]``
+
+    Raises
+    ------
+    DomainError, ValueError
+        If no curve can start.
+    """
+    n_nodes = nodes.shape[1]
+    active = np.flatnonzero(np.isfinite(energies_or_inf(metric, nodes)))
+    if active.size == 0:
+        _raise_why_not_finite(metric, nodes)
+    offset = NUDGE * chord[:, None] * _chord_normals(nodes)
+    for attempt in range(NUDGE_TRIES + 1):
+        derivatives = strategy.evaluate(nodes[active])
+        rough = strategy.rough_nodes(derivatives)
+        if not rough.any() or attempt == NUDGE_TRIES:
+            break
+        curves, interior = np.nonzero(rough)
+        nodes[active[curves], interior + 1] += 10.0**attempt * offset[active[curves]]
+    smooth = ~rough.any(-1)
+    if not smooth.any():
+        raise ValueError(
+            f"The energy's derivatives are not finite on the starting curve ({n_nodes} "
+            f"nodes) from {nodes[active[0], 0].tolist()}, even with its nodes moved off "
+            "the points where they fail: is the log-factor differentiable almost "
+            "everywhere along it?"
         )
-        steps[b] = step.reshape(n_blocks, dim)
-        fits[b] = is_newton
-    return steps, fits
+    if not smooth.all():
+        active = active[smooth]
+        derivatives = strategy.evaluate(nodes[active])
+    return active, derivatives
 
 
-def _log_factor_directions(metric, nodes):
-    """Unit gradients of the log-factor at the interior nodes (zero where it vanishes)."""
-    _, gradient = metric.log_factor_and_gradient(torch.from_numpy(nodes[:, 1:-1]))
-    return unit_vectors(gradient.detach().numpy())
-
-
-def _energies_or_inf(metric, nodes):
-    """Energies of trial curves; infinite for those that leave the domain."""
-    with torch.no_grad():
-        tensor = torch.from_numpy(nodes)
+def _raise_why_not_finite(metric, nodes):
+    """Raise the error that says why no starting curve has a finite energy."""
+    for b in range(nodes.shape[0]):
         try:
-            energies = curve_energy(metric, tensor).numpy()
-            return np.where(np.isnan(energies), np.inf, energies)
-        except DomainError:
-            energies = np.full(nodes.shape[0], np.inf)
-            for b in range(nodes.shape[0]):
-                try:
-                    energies[b] = curve_energy(metric, tensor[b]).item()
-                except DomainError:
-                    pass
-            return energies
+            curve_energy(metric, torch.from_numpy(nodes[b]))
+        except DomainError as error:
+            raise DomainError(
+                f"The starting curve ({nodes.shape[1]} nodes) leaves the metric's "
+                f"domain: {error} Pass an initial_curve that stays inside it."
+            ) from None
+    raise ValueError(
+        f"The energy is not finite on the starting curve ({nodes.shape[1]} nodes) from "
+        f"{nodes[0, 0].tolist()}: is the log-factor finite along it?"
+    )
 
 
-def _derivatives_or_inf(metric, nodes):
-    """Derivatives at trial curves; infinite energy for those that leave the domain."""
-    try:
-        derivatives = energy_derivatives(metric, nodes)
-    except DomainError:
-        pieces = []
-        for b in range(nodes.shape[0]):
-            try:
-                pieces.append(energy_derivatives(metric, nodes[b : b + 1]))
-            except DomainError:
-                pieces.append(EnergyDerivatives.infinite(nodes[b : b + 1]))
-        derivatives = EnergyDerivatives.concatenate(pieces)
-    derivatives.energy[~derivatives.finite()] = np.inf
-    return derivatives
+def _chord_normals(nodes):
+    """A unit vector orthogonal to each curve's chord (along it in dimension 1).
+
+    The coordinate axis least aligned with the chord, made orthogonal to it:
+    deterministic, and well conditioned.
+
+    Parameters
+    ----------
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+
+    Returns
+    -------
+    normals : ndarray, shape=[batch, dim]
+    """
+    direction = unit_vectors(nodes[:, -1] - nodes[:, 0])
+    axis = np.eye(nodes.shape[-1])[np.argmin(np.abs(direction), axis=-1)]
+    normal = unit_vectors(axis - np.sum(axis * direction, -1, keepdims=True) * direction)
+    return np.where(np.linalg.norm(normal, axis=-1, keepdims=True) > 0, normal, direction)

@@ -1,0 +1,473 @@
+"""Step strategies of the trust-region Newton solver.
+
+The trust-region loop (:meth:`NewtonGeodesicSolver._minimise
+<geomstats_density.solvers.newton.NewtonGeodesicSolver._minimise>`) owns what
+every step shares: acceptance by the ratio of actual to predicted decrease, radius
+updates and the stopping tests. A strategy owns the rest: which derivatives it
+evaluates, how it solves the trust-region subproblem, the norm its radius is
+measured in and what it hands to the next node count.
+
+* :class:`BlockNewtonSteps`: the exact block-tridiagonal Hessian and a banded
+  trust-region solve (dimensions up to a few tens).
+* :class:`GaussNewtonSteps`: the same solve on the Hessian of the energy with
+  ``phi`` linearised at each node (pull-back metrics): exact where ``phi`` is
+  piecewise linear, such as a ReLU network.
+* :class:`MatrixFreeSteps`: Steihaug's truncated CG on Hessian-vector products,
+  preconditioned by the curve's Sobolev operator (high dimensions).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from geomstats_density._arrays import unit_vectors
+from geomstats_density.energy import curve_energy
+from geomstats_density.exceptions import DomainError
+from geomstats_density.solvers.banded import batch_cholesky_solve, trust_region_step
+from geomstats_density.solvers.derivatives import (
+    EnergyDerivatives,
+    energy_derivatives,
+    gauss_newton_derivatives,
+    matrix_free_derivatives,
+)
+from geomstats_density.solvers.sobolev import (
+    MAX_CAPACITANCE_ENTRIES,
+    steihaug_steps,
+    stiff_directions,
+)
+
+# Power iterations for the stiff directions at the first iteration of a node
+# count; later iterations take one step from the previous directions.
+STIFF_POWER_ITERATIONS = 2
+
+
+@dataclass
+class Proposal:
+    """A trust-region step for each curve of a batch, and what the loop judges it by.
+
+    Attributes
+    ----------
+    energy : ndarray, shape=[batch]
+        Energy at the current curves.
+    gradient : ndarray, shape=[batch, n_nodes - 2, dim]
+    steps : ndarray, shape=[batch, n_nodes - 2, dim]
+    is_newton : ndarray of bool, shape=[batch]
+        Whether the step is the model's unconstrained minimiser.
+    curvature : ndarray, shape=[batch, n_nodes - 2, dim]
+        The model's Hessian times the step.
+    step_size : ndarray, shape=[batch]
+        Norm of the step in the strategy's radius norm.
+    flat : ndarray of bool, shape=[batch]
+        Whether what is left to gain is below the energy tolerance whatever the
+        step (the preconditioned gradient is that small).
+    """
+
+    energy: np.ndarray
+    gradient: np.ndarray
+    steps: np.ndarray
+    is_newton: np.ndarray
+    curvature: np.ndarray
+    step_size: np.ndarray
+    flat: np.ndarray
+
+
+class BlockNewtonSteps:
+    """Newton steps on the exact block-tridiagonal Hessian, banded trust-region solve.
+
+    The radius is the Euclidean norm over all interior coordinates. The
+    derivatives at an accepted trial curve serve the next iteration.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    energy_rtol : float
+        Relative energy decrease the loop stops at.
+    """
+
+    def __init__(self, metric, energy_rtol):
+        self.metric = metric
+        self.energy_rtol = energy_rtol
+        self.derivatives = None
+        self._at_trial = None
+
+    def evaluate(self, nodes):
+        """Energy and derivatives of a batch of curves.
+
+        Parameters
+        ----------
+        nodes : ndarray, shape=[batch, n_nodes, dim]
+
+        Returns
+        -------
+        derivatives : EnergyDerivatives
+        """
+        return energy_derivatives(self.metric, nodes)
+
+    @staticmethod
+    def rough_nodes(derivatives):
+        """Interior nodes where a gradient or Hessian block is not finite.
+
+        Parameters
+        ----------
+        derivatives : EnergyDerivatives
+
+        Returns
+        -------
+        rough : ndarray of bool, shape=[batch, n_nodes - 2]
+        """
+        hessian = derivatives.hessian
+        rough = ~np.isfinite(derivatives.gradient).all(-1)
+        rough |= ~np.isfinite(hessian.diagonal).all(axis=(-1, -2))
+        coupling = ~np.isfinite(hessian.lower).all(axis=(-1, -2))
+        rough[:, 1:] |= coupling
+        rough[:, :-1] |= coupling
+        return rough
+
+    def begin(self, nodes, active, derivatives, warm_state, chord):
+        """Take the starting curves' derivatives; the starting radii.
+
+        Parameters
+        ----------
+        nodes : ndarray, shape=[batch, n_nodes, dim]
+        active : ndarray of int, shape=[n_active]
+            Curves to solve; the others are never proposed steps.
+        derivatives : EnergyDerivatives
+            At ``nodes[active]``.
+        warm_state : ndarray, shape=[batch] or None
+            What :meth:`warm_state` returned at the previous node count.
+        chord : ndarray, shape=[batch]
+            Distance between each curve's endpoints.
+
+        Returns
+        -------
+        radius : ndarray, shape=[batch]
+        """
+        self.derivatives = EnergyDerivatives.infinite(nodes)
+        self.derivatives.put(active, derivatives)
+        radius = chord * np.sqrt(nodes.shape[1] - 2)
+        if warm_state is not None:
+            # Twice the nodes: the same displacement has sqrt(2) times the norm.
+            radius = np.minimum(radius, warm_state * np.sqrt(2.0))
+        return radius
+
+    def propose(self, nodes, idx, radius, iteration):
+        """Trust-region steps of the curves ``idx``.
+
+        Parameters
+        ----------
+        nodes : ndarray, shape=[batch, n_nodes, dim]
+        idx : ndarray of int, shape=[n_idx]
+        radius : ndarray, shape=[n_idx]
+        iteration : int
+            Iteration of the loop at this node count, from 0.
+
+        Returns
+        -------
+        proposal : Proposal
+        """
+        current = self.derivatives.take(idx)
+        steps, is_newton = _banded_steps(current, radius)
+        return Proposal(
+            energy=current.energy,
+            gradient=current.gradient,
+            steps=steps,
+            is_newton=is_newton,
+            curvature=current.hessian.matvec(steps),
+            step_size=np.linalg.norm(steps.reshape(idx.size, -1), axis=-1),
+            flat=np.zeros(idx.size, dtype=bool),
+        )
+
+    def trial_energies(self, trial, last):
+        """Energies of trial curves; infinite where they leave the domain.
+
+        A last step (one that ends the iteration if accepted) needs its energy
+        only; the derivatives at other trial curves are kept for
+        :meth:`accepted`.
+
+        Parameters
+        ----------
+        trial : ndarray, shape=[n_idx, n_nodes, dim]
+        last : ndarray of bool, shape=[n_idx]
+
+        Returns
+        -------
+        energy : ndarray, shape=[n_idx]
+        """
+        energy = np.empty(trial.shape[0])
+        if last.any():
+            energy[last] = energies_or_inf(self.metric, trial[last])
+        further = np.flatnonzero(~last)
+        self._at_trial = None
+        if further.size:
+            at_trial = _derivatives_or_inf(self.evaluate, trial[further])
+            energy[further] = at_trial.energy
+            self._at_trial = (further, at_trial)
+        return energy
+
+    def accepted(self, idx, accept):
+        """Keep the derivatives at the accepted trial curves of the last proposal."""
+        if self._at_trial is None:
+            return
+        further, at_trial = self._at_trial
+        taken = accept[further]
+        self.derivatives.put(idx[further[taken]], at_trial.take(np.flatnonzero(taken)))
+
+    def rescue(self, nodes, idx, proposal, slope, trial_energy, accept):
+        """Nothing: a rejected banded step is cheap to solve again at a smaller radius.
+
+        Returns
+        -------
+        fraction, energy : ndarray, shape=[n_idx]
+            Zero and NaN: no part of a step taken.
+        """
+        return np.zeros(idx.size), np.full(idx.size, np.nan)
+
+    def warm_state(self, start_nodes, nodes, radius, chord):
+        """Radii for the next node count.
+
+        The smaller of the final radius and how far the curve moved (the next
+        node count moves it less), at least a thousandth of the starting radius:
+        a radius that collapsed against a kink would hold the next node count
+        to tiny steps.
+
+        Parameters
+        ----------
+        start_nodes, nodes : ndarray, shape=[batch, n_nodes, dim]
+        radius, chord : ndarray, shape=[batch]
+
+        Returns
+        -------
+        warm_state : ndarray, shape=[batch]
+        """
+        batch, n_nodes = nodes.shape[:2]
+        moved = np.linalg.norm((nodes - start_nodes).reshape(batch, -1), axis=-1)
+        return np.maximum(np.minimum(radius, moved), 1e-3 * chord * np.sqrt(n_nodes - 2))
+
+
+class GaussNewtonSteps(BlockNewtonSteps):
+    """Block steps on the energy's Hessian with ``phi`` linearised at each node.
+
+    For a pull-back metric the energy is ``n sum_i w_i |phi(z_{i+1}) - phi(z_i)|^2``
+    with ``w_i`` the factor averaged on the latent chord: its Hessian without the
+    second derivatives of ``phi`` needs only ``phi``'s Jacobians at the nodes, and
+    it is the exact Hessian where ``phi`` is piecewise linear (ReLU, LeakyReLU,
+    max-pooling networks, whose second derivatives autodiff returns as zero
+    anyway). See :func:`~geomstats_density.solvers.derivatives.gauss_newton_derivatives`.
+    """
+
+    def evaluate(self, nodes):
+        return gauss_newton_derivatives(self.metric, nodes)
+
+
+class MatrixFreeSteps:
+    """Steihaug's truncated CG on Hessian-vector products, Sobolev preconditioner.
+
+    The radius is the Sobolev norm of the step, whose square scales like the
+    energy. On a conformal metric each node's stiffest direction joins the
+    preconditioner (:func:`~geomstats_density.solvers.sobolev.stiff_directions`);
+    through a generator the pull-back's anisotropy is spread over many
+    directions and one does not pay.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    energy_rtol : float
+        Relative energy decrease the loop stops at.
+    """
+
+    def __init__(self, metric, energy_rtol):
+        self.metric = metric
+        self.energy_rtol = energy_rtol
+        self.directions = None
+
+    def evaluate(self, nodes):
+        """Energy, gradient and Hessian-vector products of a batch of curves.
+
+        Parameters
+        ----------
+        nodes : ndarray, shape=[batch, n_nodes, dim]
+
+        Returns
+        -------
+        derivatives : MatrixFreeDerivatives
+        """
+        return matrix_free_derivatives(self.metric, nodes)
+
+    @staticmethod
+    def rough_nodes(derivatives):
+        """Interior nodes where the gradient or the Hessian times ones is not finite.
+
+        Parameters
+        ----------
+        derivatives : MatrixFreeDerivatives
+
+        Returns
+        -------
+        rough : ndarray of bool, shape=[batch, n_nodes - 2]
+        """
+        product = derivatives.hvp(np.ones_like(derivatives.gradient))
+        return ~(np.isfinite(derivatives.gradient) & np.isfinite(product)).all(-1)
+
+    def begin(self, nodes, active, derivatives, warm_state, chord):
+        """The starting radii, and the stiff directions where they pay.
+
+        Parameters and return as :meth:`BlockNewtonSteps.begin`.
+        """
+        batch, n_nodes, _ = nodes.shape
+        energy = np.zeros(batch)
+        energy[active] = derivatives.energy
+        self.directions = None
+        if self.metric.euclidean_chords and batch * (n_nodes - 2) ** 2 <= MAX_CAPACITANCE_ENTRIES:
+            self.directions = np.zeros_like(nodes[:, 1:-1])
+            self.directions[active] = _log_factor_directions(self.metric, nodes[active])
+        radius = 5.0 * np.sqrt(energy)
+        if warm_state is not None:
+            radius = np.minimum(radius, warm_state)
+        return radius
+
+    def propose(self, nodes, idx, radius, iteration):
+        """Trust-region steps of the curves ``idx`` (see :meth:`BlockNewtonSteps.propose`)."""
+        current = self.evaluate(nodes[idx])
+        if self.directions is not None:
+            masses, self.directions[idx] = stiff_directions(
+                current.hvp,
+                current.preconditioner,
+                self.directions[idx],
+                n_power=STIFF_POWER_ITERATIONS if iteration == 0 else 0,
+            )
+            current.preconditioner = current.preconditioner.with_stiff(masses)
+        steps, is_newton, gradient_sq, curvature = steihaug_steps(
+            current.gradient,
+            current.hvp,
+            current.preconditioner,
+            radius,
+            current.energy,
+            # A residual worth a tenth of the energy tolerance: solving further
+            # would not change whether the curve has converged.
+            enough=np.sqrt(0.2 * self.energy_rtol * current.energy),
+        )
+        return Proposal(
+            energy=current.energy,
+            gradient=current.gradient,
+            steps=steps,
+            is_newton=is_newton,
+            curvature=curvature,
+            step_size=np.sqrt(np.einsum("bki,bki->b", steps, current.preconditioner.apply(steps))),
+            # CG may stop at its iteration limit on nearly flat directions: the
+            # preconditioned gradient norm (squared, an energy) bounds what is left.
+            flat=gradient_sq <= self.energy_rtol * current.energy,
+        )
+
+    def trial_energies(self, trial, last):
+        """Energies of trial curves; infinite where they leave the domain."""
+        return energies_or_inf(self.metric, trial)
+
+    def accepted(self, idx, accept):
+        """Nothing kept: each iteration evaluates its derivatives afresh."""
+
+    def rescue(self, nodes, idx, proposal, slope, trial_energy, accept):
+        """Take a part of each rejected step where its energy decreases enough.
+
+        A rejected step cost a whole CG solve. The fraction minimises the
+        quadratic through the energy and its slope ``g.p`` at the curve and the
+        energy at the rejected trial, clipped to [0.1, 0.5]; it is taken if it
+        meets Armijo's condition. Updates ``nodes`` in place.
+
+        Returns
+        -------
+        fraction : ndarray, shape=[n_idx]
+            The fraction taken, 0 where none was.
+        energy : ndarray, shape=[n_idx]
+            Energy at the curves that took a fraction, NaN elsewhere.
+        """
+        fraction = np.zeros(idx.size)
+        energy = np.full(idx.size, np.nan)
+        retry = np.flatnonzero(~accept & (slope < 0))
+        if retry.size == 0:
+            return fraction, energy
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bend = trial_energy[retry] - proposal.energy[retry] - slope[retry]
+            candidate = np.clip(np.nan_to_num(-slope[retry] / (2 * bend), nan=0.5), 0.1, 0.5)
+        shorter = nodes[idx[retry]].copy()
+        shorter[:, 1:-1] += candidate[:, None, None] * proposal.steps[retry]
+        shorter_energy = energies_or_inf(self.metric, shorter)
+        taken = proposal.energy[retry] - shorter_energy >= -1e-4 * candidate * slope[retry]
+        nodes[idx[retry[taken]]] = shorter[taken]
+        fraction[retry[taken]] = candidate[taken]
+        energy[retry[taken]] = shorter_energy[taken]
+        return fraction, energy
+
+    def warm_state(self, start_nodes, nodes, radius, chord):
+        """The final radii: a Sobolev norm is about the same at twice the nodes."""
+        return radius
+
+
+def _banded_steps(derivatives, radius):
+    """Trust-region steps for a batch: one LAPACK call when all are plain Newton."""
+    hessian, gradient = derivatives.hessian, derivatives.gradient
+    batch, n_blocks, dim = gradient.shape
+    band = hessian.band()
+    steps, positive = batch_cholesky_solve(band, -gradient.reshape(-1), batch)
+    steps = steps.reshape(batch, n_blocks, dim)
+    fits = positive & (np.linalg.norm(steps.reshape(batch, -1), axis=-1) <= radius)
+    size = n_blocks * dim
+    for b in np.flatnonzero(~fits):
+        step, is_newton = trust_region_step(
+            hessian[b : b + 1],
+            gradient[b].reshape(-1),
+            radius[b],
+            band=band[:, b * size : (b + 1) * size],
+        )
+        steps[b] = step.reshape(n_blocks, dim)
+        fits[b] = is_newton
+    return steps, fits
+
+
+def _log_factor_directions(metric, nodes):
+    """Unit gradients of the log-factor at the interior nodes (zero where it vanishes)."""
+    _, gradient = metric.log_factor_and_gradient(torch.from_numpy(nodes[:, 1:-1]))
+    return unit_vectors(gradient.detach().numpy())
+
+
+def energies_or_inf(metric, nodes):
+    """Energies of curves; infinite for those that leave the domain or are not finite.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+
+    Returns
+    -------
+    energy : ndarray, shape=[batch]
+    """
+    with torch.no_grad():
+        tensor = torch.from_numpy(nodes)
+        try:
+            energies = curve_energy(metric, tensor).numpy()
+            return np.where(np.isnan(energies), np.inf, energies)
+        except DomainError:
+            energies = np.full(nodes.shape[0], np.inf)
+            for b in range(nodes.shape[0]):
+                try:
+                    energies[b] = curve_energy(metric, tensor[b]).item()
+                except DomainError:
+                    pass
+            return np.where(np.isnan(energies), np.inf, energies)
+
+
+def _derivatives_or_inf(evaluate, nodes):
+    """Derivatives at trial curves; infinite energy for those that leave the domain."""
+    try:
+        derivatives = evaluate(nodes)
+    except DomainError:
+        pieces = []
+        for b in range(nodes.shape[0]):
+            try:
+                pieces.append(evaluate(nodes[b : b + 1]))
+            except DomainError:
+                pieces.append(EnergyDerivatives.infinite(nodes[b : b + 1]))
+        derivatives = EnergyDerivatives.concatenate(pieces)
+    derivatives.energy[~derivatives.finite()] = np.inf
+    return derivatives

@@ -1,0 +1,241 @@
+"""The Newton solver on piecewise-smooth problems: kinked qualities, ReLU generators.
+
+References come from outside the solver: closed forms derived below, torch's own
+dense Hessian, and shortest paths on a fine grid graph (scipy's Dijkstra).
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import geomstats.backend as gs
+from geomstats.geometry.euclidean import Euclidean
+
+from geomstats_density import DensityConformalMetric, DomainError, NewtonGeodesicSolver
+from geomstats_density.energy import curve_energy, curve_length
+from geomstats_density.solvers import newton
+from geomstats_density.solvers.derivatives import energy_derivatives, gauss_newton_derivatives
+from geomstats_density.solvers.status import LevelStatus
+from conftest import as_numpy
+from paper_problems import EXACT_LENGTHS
+
+LN2 = math.log(2.0)
+
+
+class _NoBar:
+    def update(self, count):
+        pass
+
+    def set_postfix(self, **values):
+        pass
+
+
+def _plane(log_quality, dim=2, phi=None):
+    space = Euclidean(dim, equip=False)
+    space.equip_with_metric(DensityConformalMetric, log_quality=log_quality, phi=phi)
+    return space
+
+
+def _disk_with_plain_norm(z):
+    # Example 3 written the natural way: the norm's gradient is NaN at the origin,
+    # where the straight line from (-1.3, 0) to (1.3, 0) has its middle node.
+    return -LN2 - 5.0 * torch.clamp(1.0 - z.norm(dim=-1), min=0.0)
+
+
+def _relu_generator():
+    torch.manual_seed(0)
+    float64 = dict(dtype=torch.float64)  # the same weights whatever the default dtype
+    generator = torch.nn.Sequential(
+        torch.nn.Linear(2, 16, **float64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 16, **float64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 5, **float64),
+    )
+    for parameter in generator.parameters():
+        parameter.requires_grad_(False)
+    return generator
+
+
+def test_example_3_with_a_plain_norm_starts_on_the_cone_point_and_goes_round():
+    """Every default: the line's middle node sits on the norm's cone point, where the
+    Hessian is NaN; it moves off and the solve goes round the disk. The discrete
+    optimum lies on the circle's kink, where trust-region Newton converges slowly:
+    checked at 0.5%."""
+    space = _plane(_disk_with_plain_norm)
+    space.metric.log_solver.on_failure = "ignore"
+    start, end = gs.array([-1.3, 0.0]), gs.array([1.3, 0.0])
+    curve = space.metric.log_solver.solve(end, start)
+    nodes = as_numpy(curve.nodes)
+    assert float(curve.dist) == pytest.approx(EXACT_LENGTHS[3], rel=5e-3)
+    assert np.min(np.linalg.norm(nodes, axis=-1)) > 0.99  # outside the disk
+    assert np.max(np.abs(nodes[:, 1])) > 0.99  # round the top or the bottom
+
+
+def test_geodesic_through_the_cone_point_of_a_max_norm_quality():
+    """``log Q = -c - a max(|z_1|, |z_2|)``: ``sqrt(g) = c + a |z|_inf``, and any
+    curve from (-1, 0) to (1, 0) has length at least ``int (c + a |x|) |dx| = 2c + a``,
+    which the segment along the axis attains: it crosses the kink ``z_1 = 0`` and
+    the origin, where the max-norm's four smooth pieces meet."""
+    c, a = LN2, 1.0
+    space = _plane(lambda z: -c - a * torch.amax(torch.abs(z), dim=-1))
+    curve = space.metric.log_solver.solve(gs.array([1.0, 0.0]), gs.array([-1.0, 0.0]))
+    assert bool(curve.converged)
+    assert float(curve.dist) == pytest.approx(2 * c + a, rel=2e-6)
+    np.testing.assert_allclose(as_numpy(curve.nodes)[:, 1], 0.0, atol=1e-3)
+
+
+def test_relu_generator_length_against_a_grid_graph_shortest_path():
+    """A seeded ReLU generator 2 -> 16 -> 16 -> 5 with ``Q = 1/2``: the length is
+    ``ln 2`` times that of the image curve. Reference: Dijkstra on a latent grid of
+    spacing 1/80 with 16 neighbours (edges to (1, 0), (1, 1), (2, 1) and their
+    symmetric offsets), each edge measured by its image through 4 sub-chords. A
+    grid path is a curve: it is no shorter than the geodesic, and with 16
+    neighbours longer by at most 1 / cos(atan(1/2) / 2) - 1 ~ 2.8% (the directions
+    it lacks, on a straight stretch). The discrete geodesic's chords cut the
+    folds of phi: its length is short by a first-order term. Hence 3%."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    generator = _relu_generator()
+    start, end = np.array([-1.0, -0.5]), np.array([1.0, 0.7])
+    xs, ys = np.linspace(-1.5, 1.5, 241), np.linspace(-1.0, 1.0, 161)
+    grid = np.stack(np.meshgrid(xs, ys, indexing="ij"), -1)
+    index = np.arange(grid.shape[0] * grid.shape[1]).reshape(grid.shape[:2])
+    sub = np.linspace(0.0, 1.0, 5)[:, None, None]
+    rows, cols, weights = [], [], []
+    for dx, dy in [(1, 0), (0, 1), (1, 1), (1, -1), (2, 1), (1, 2), (2, -1), (1, -2)]:
+        first = index[: index.shape[0] - dx, max(0, -dy) : index.shape[1] - max(0, dy)]
+        second = index[dx:, max(0, dy) : index.shape[1] - max(0, -dy)]
+        points = grid.reshape(-1, 2)
+        segment = (1 - sub) * points[first.ravel()][None] + sub * points[second.ravel()][None]
+        with torch.no_grad():
+            image = generator(torch.from_numpy(segment)).numpy()
+        rows.append(first.ravel())
+        cols.append(second.ravel())
+        weights.append(np.linalg.norm(np.diff(image, axis=0), axis=-1).sum(0))
+    size = index.size
+    graph = coo_matrix(
+        (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(size, size)
+    ).tocsr()
+    source = index[np.argmin(np.abs(xs - start[0])), np.argmin(np.abs(ys - start[1]))]
+    target = index[np.argmin(np.abs(xs - end[0])), np.argmin(np.abs(ys - end[1]))]
+    reference = LN2 * dijkstra(graph, directed=False, indices=source)[target]
+
+    space = _plane(lambda z: torch.full(z.shape[:-1], -LN2, dtype=z.dtype), phi=generator)
+    # Chords across a fold of phi cut its corner: discrete lengths converge at first
+    # order, and the Richardson estimate (second order) may not meet tol.
+    space.metric.log_solver.on_failure = "ignore"
+    curve = space.metric.log_solver.solve(gs.array(end), gs.array(start))
+    assert 0.97 * reference < float(curve.dist) < reference
+
+
+@pytest.mark.parametrize("activation", [torch.nn.ReLU, torch.nn.LeakyReLU])
+def test_gauss_newton_blocks_are_the_exact_hessian_of_a_piecewise_linear_phi(activation):
+    """Against torch's dense Hessian of the whole discrete energy (curve_energy):
+    equal where ``phi`` is piecewise linear, including the factor's own terms of a
+    varying quality. On a smooth ``phi`` they differ by its curvature terms."""
+    torch.manual_seed(1)
+    generator = torch.nn.Sequential(
+        torch.nn.Linear(3, 12), activation(), torch.nn.Linear(12, 12), activation(),
+        torch.nn.Linear(12, 4),
+    ).double()
+    for parameter in generator.parameters():
+        parameter.requires_grad_(False)
+    space = _plane(lambda z: -0.7 - 0.3 * torch.tanh(z).pow(2).sum(-1), dim=3, phi=generator)
+    rng = np.random.default_rng(0)
+    nodes = rng.normal(size=(1, 6, 3))
+    ends = torch.from_numpy(nodes)
+
+    def energy(inner):
+        return curve_energy(space.metric, torch.cat([ends[0, :1], inner, ends[0, -1:]]))
+
+    dense = torch.autograd.functional.hessian(energy, ends[0, 1:-1]).reshape(12, 12).numpy()
+    blocks = gauss_newton_derivatives(space.metric, nodes).hessian
+    assembled = np.zeros((12, 12))
+    for k in range(4):
+        assembled[3 * k : 3 * k + 3, 3 * k : 3 * k + 3] = blocks.diagonal[0, k]
+    for k in range(3):
+        assembled[3 * k + 3 : 3 * k + 6, 3 * k : 3 * k + 3] = blocks.lower[0, k]
+        assembled[3 * k : 3 * k + 3, 3 * k + 3 : 3 * k + 6] = blocks.lower[0, k].T
+    np.testing.assert_allclose(assembled, dense, atol=1e-10 * np.abs(dense).max())
+    exact = energy_derivatives(space.metric, nodes)
+    np.testing.assert_allclose(
+        gauss_newton_derivatives(space.metric, nodes).gradient, exact.gradient, rtol=1e-12
+    )
+
+
+def test_gauss_newton_differs_from_the_exact_hessian_on_a_smooth_phi():
+    from paper_problems import central_projection, constant_half
+
+    space = _plane(constant_half, phi=central_projection)
+    nodes = np.linspace([0.0, 1.0], [1.0, 0.0], 7)[None]
+    exact = energy_derivatives(space.metric, nodes)
+    gauss_newton = gauss_newton_derivatives(space.metric, nodes)
+    np.testing.assert_allclose(gauss_newton.energy, exact.energy, rtol=1e-14)
+    np.testing.assert_allclose(gauss_newton.gradient, exact.gradient, atol=1e-13)
+    assert np.abs(gauss_newton.hessian.diagonal - exact.hessian.diagonal).max() > 1e-3
+    # With a constant quality the model is 2 n sum_i W J^T J: positive semi-definite.
+    assert np.all(np.linalg.eigvalsh(gauss_newton.hessian.diagonal[0]) > -1e-12)
+
+
+def test_a_curve_that_leaves_the_domain_fails_alone():
+    """In a batch, a starting curve through a region where the quality is not
+    finite gets status FAILED with its nodes unchanged; the other is solved (a
+    constant quality: the straight line, length ``ln 2 |b - a|``)."""
+
+    def log_quality(z):
+        inside = (z[..., 1] > 0.5) & (z[..., 0].abs() < 0.2)
+        return torch.where(inside, torch.nan, -LN2 * torch.ones_like(z[..., 0]))
+
+    space = _plane(log_quality)
+    times = np.linspace(0.0, 1.0, 9)[:, None]
+    through = np.array([-1.0, 1.0]) + times * np.array([2.0, 0.0])
+    below = np.array([-1.0, -1.0]) + times * np.array([2.0, 0.5])
+    below[1:-1, 1] += 0.1 * np.sin(np.pi * times[1:-1, 0])  # a bent start, to be straightened
+    nodes = np.stack([through, below])
+    solver = NewtonGeodesicSolver(space, n_nodes=9, tol=None)
+    solved, status, iterations, _ = solver._minimise(space.metric, nodes, _NoBar())
+    assert status.tolist() == [LevelStatus.FAILED, LevelStatus.STATIONARY]
+    np.testing.assert_array_equal(solved[0], through)
+    assert iterations[0] == 0
+    length = curve_length(space.metric, torch.from_numpy(solved[1])).item()
+    assert length == pytest.approx(LN2 * math.hypot(2.0, 0.5), rel=1e-12)
+    with pytest.raises(DomainError, match="starting curve.*leaves the metric's domain"):
+        solver._minimise(space.metric, nodes[:1], _NoBar())
+
+
+def test_kinked_energy_settles_within_the_energy_tolerance():
+    """Example 3 from the semicircle of radius 1.3: the discrete optimum sits on the
+    circle's kink and Newton converges linearly. The solve stops SETTLED before
+    max_iter, and its energy is that of a solve without the stall test (which
+    runs until the trust radius collapses) to the energy tolerance."""
+    space = _plane(_disk_with_plain_norm)
+    times = np.linspace(0.0, 1.0, 33)
+    arc = np.stack([-1.3 * np.cos(np.pi * times), 1.3 * np.sin(np.pi * times)], -1)[None]
+    solver = NewtonGeodesicSolver(space, n_nodes=33, tol=1e-6, max_iter=1000)
+    settled, status, iterations, _ = solver._minimise(space.metric, arc, _NoBar())
+    assert status.tolist() == [LevelStatus.SETTLED]
+    original = newton._EnergyHistory.settled
+    try:
+        newton._EnergyHistory.settled = lambda self, idx, rtol: np.zeros(len(idx), dtype=bool)
+        longer, _, more_iterations, _ = solver._minimise(space.metric, arc, _NoBar())
+    finally:
+        newton._EnergyHistory.settled = original
+    assert iterations[0] < more_iterations[0] < 1000
+    energies = [
+        curve_energy(space.metric, torch.from_numpy(nodes)).item() for nodes in (settled, longer)
+    ]
+    assert energies[0] == pytest.approx(energies[1], rel=solver._energy_rtol)
+
+
+def test_unknown_hessian_option_is_named():
+    space = _plane(lambda z: torch.full(z.shape[:-1], -LN2, dtype=z.dtype))
+    with pytest.raises(ValueError, match="hessian must be .*'gauss-newton'.*got 'gn'"):
+        NewtonGeodesicSolver(space, hessian="gn")
+    with pytest.raises(ValueError, match="hessian='gauss-newton' needs a metric with a map phi"):
+        NewtonGeodesicSolver(space, hessian="gauss-newton").solve(
+            gs.array([1.0, 0.0]), gs.array([0.0, 0.0])
+        )
