@@ -24,6 +24,7 @@ from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import DomainError
 from geomstats_density.solvers.graph import GlobalStart
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
+from geomstats_density.solvers.smoothing import KinkSmoothing
 from geomstats_density.solvers.status import LevelStatus
 from geomstats_density.solvers.steps import (
     BlockNewtonSteps,
@@ -49,6 +50,17 @@ STALL_SAFETY = 30.0
 # chord by this fraction of its length, ten times more at each of a few tries.
 NUDGE = 1e-7
 NUDGE_TRIES = 3
+KINKS_OPTIONS = ("auto", "smooth", "off")
+# The smoothing continuation on kinked energies: tau starts at this fraction of
+# the kinks' scale (wide enough to make every kink met along the starting curve
+# smooth on the scale of a piece), is divided by KINK_TAU_RATIO at each stage
+# (the previous stage's curve lies within a few tau of the next one's, in its
+# region of quadratic convergence), down to at most KINK_TAU_FLOOR of the scale,
+# where rounding in the smoothed band (relative 1e-16 / tau) starts to show in
+# second derivatives.
+KINK_TAU_START = 1e-1
+KINK_TAU_RATIO = 10.0
+KINK_TAU_FLOOR = 1e-11
 
 
 class NewtonGeodesicSolver(RefiningGeodesicSolver):
@@ -111,6 +123,21 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         :class:`GeodesicConvergenceError`, or only flag ``curve.converged``.
     progress : bool or None
         Show a progress bar; None shows it for batches of 64 curves or more.
+    kinks : {'auto', 'smooth', 'off'}
+        Energies built from kinked torch primitives (``relu``, ``leaky_relu``,
+        ``clamp``, ``abs``, ``maximum``, ``max``/``amax`` over a dimension,
+        Euclidean norms), in the user's qualities or generators, have
+        derivatives that jump, and Newton converges at best linearly where the
+        discrete geodesic has nodes on a kink. ``'smooth'`` minimises each node
+        count by continuation: the primitives are replaced within ``tau`` of
+        their kinks by ``C^2`` ones
+        (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`) and
+        ``tau`` decreases by stages, each warm-started from the last, until the
+        true energy changes by less than the energy tolerance between stages.
+        ``'auto'`` (default) does so where evaluating the energy of the starting
+        curves meets a kinked primitive on both sides of its kink, and
+        minimises the energy as it is elsewhere; ``'off'`` never smooths.
+        Lengths are always measured with the unsmoothed metric.
 
     Notes
     -----
@@ -134,8 +161,12 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         graph_options=None,
         on_failure="warn",
         progress=None,
+        kinks="auto",
     ):
         super().__init__(space, n_nodes, tol, max_nodes, max_iter, on_failure, progress)
+        if kinks not in KINKS_OPTIONS:
+            raise ValueError(f"kinks must be 'auto', 'smooth' or 'off', got {kinks!r}.")
+        self.kinks = kinks
         if hessian not in HESSIAN_OPTIONS:
             raise ValueError(
                 "hessian must be 'auto', 'blocks', 'gauss-newton' or 'sobolev', "
@@ -277,6 +308,121 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         """
         if warm_state is not None:
             nodes = _polygon_if_lower(metric, nodes)
+        budgets = np.full(nodes.shape[0], self.max_iter)
+        scale = self._kink_scale(metric, nodes)
+        if scale is None:
+            return self._trust_region(metric, nodes, bar, warm_state, budgets)
+        return self._continuation(metric, nodes, bar, warm_state, scale)
+
+    def _kink_scale(self, metric, nodes):
+        """The scale of the continuation's ``tau``, or None to minimise the energy as it is.
+
+        Under ``kinks='auto'`` the energy of the starting curves is evaluated
+        once under a recording :class:`~geomstats_density.solvers.smoothing.KinkSmoothing`:
+        smoothing applies where some kinked primitive met arguments on both sides
+        of its kink, with the median magnitude of those arguments as the scale.
+        ``'smooth'`` falls back on the mean chord of a piece where nothing
+        straddled a kink.
+        """
+        if self.kinks == "off":
+            return None
+        with KinkSmoothing() as probe:
+            energies_or_inf(metric, nodes)
+        if probe.kinked and probe.scale:
+            return probe.scale
+        if self.kinks == "auto":
+            return None
+        chords = np.linalg.norm(np.diff(nodes, axis=1), axis=-1)
+        return float(np.mean(chords)) or 1.0
+
+    def _continuation(self, metric, nodes, bar, warm_state, scale):
+        """:meth:`_trust_region` on smoothed energies, ``tau`` decreasing.
+
+        Stage ``k`` minimises the energy with the kinked primitives smoothed
+        within ``tau_k = scale * KINK_TAU_START / KINK_TAU_RATIO**k`` of their
+        kinks (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`),
+        starting from the curves of stage ``k - 1``: on each smooth surrogate
+        Newton converges quadratically. A curve stops once a stage has minimised
+        its surrogate and its true (unsmoothed) energy changed by less than the
+        energy tolerance from the stage before, with that stage's status; the
+        bias the smoothing leaves is then below the tolerance. The iterations of
+        all stages share ``max_iter``: a curve that runs out, or that reaches
+        ``tau = scale * KINK_TAU_FLOOR`` still changing, stops with MAX_ITER.
+        """
+        batch = nodes.shape[0]
+        start_nodes = nodes
+        nodes = nodes.copy()
+        status = np.full(batch, LevelStatus.MAX_ITER)
+        iterations = np.zeros(batch, dtype=int)
+        radius = np.zeros(batch) if warm_state is None else np.asarray(warm_state, float).copy()
+        # The curves returned: each stage's minimiser extrapolated to tau = 0.
+        limit = nodes.copy()
+        limit_energy = energies_or_inf(metric, nodes)
+        previous = None
+        running = np.arange(batch)
+        tau = KINK_TAU_START * scale
+        first = True
+        while running.size and tau >= KINK_TAU_FLOOR * scale:
+            with KinkSmoothing(tau):
+                start = nodes[running]
+                if previous is not None:
+                    start = _predicted(metric, start, previous[running], 1 / KINK_TAU_RATIO)
+                stage_nodes, stage_status, stage_iterations, stage_radius = self._trust_region(
+                    metric,
+                    start,
+                    bar,
+                    None if first and warm_state is None else radius[running],
+                    self.max_iter - iterations[running],
+                    raw_radius=True,
+                )
+            first = False
+            if previous is None:
+                previous = nodes.copy()
+            else:
+                previous[running] = nodes[running]
+            nodes[running] = stage_nodes
+            iterations[running] += stage_iterations
+            # The next stage's minimiser lies about KINK_TAU_RATIO times closer.
+            radius[running] = stage_radius / KINK_TAU_RATIO
+            # The minimisers move linearly in tau near tau = 0 (a node held at a
+            # fixed fraction of the smoothed band): extrapolated from the last two
+            # stages, the kinked energy's minimiser, if that lowers its energy.
+            candidate, energy = _extrapolated(
+                metric, stage_nodes, previous[running], 1 / (KINK_TAU_RATIO - 1)
+            )
+            change = np.abs(limit_energy[running] - energy)
+            limit[running] = candidate
+            limit_energy[running] = energy
+            minimised = LevelStatus.minimised(stage_status)
+            stop = (stage_status == LevelStatus.FAILED) | (stage_status == LevelStatus.MAX_ITER)
+            stop |= minimised & (change <= self._energy_rtol * np.abs(energy))
+            status[running[stop]] = stage_status[stop]
+            running = running[~stop]
+            tau /= KINK_TAU_RATIO
+        chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
+        strategy = self._step_strategy(metric, nodes.shape[-1])
+        return limit, status, iterations, strategy.warm_state(start_nodes, limit, radius, chord)
+
+    def _trust_region(self, metric, nodes, bar, warm_state, budgets, raw_radius=False):
+        """The trust-region loop of :meth:`_minimise`, each curve within its budget.
+
+        Parameters
+        ----------
+        metric : ConformalMetric
+        nodes : ndarray, shape=[batch, n_nodes, dim]
+        bar : progress bar
+        warm_state : ndarray, shape=[batch] or None
+        budgets : ndarray of int, shape=[batch]
+            Iterations each curve may take.
+        raw_radius : bool
+            Return the final trust radii, rather than the step strategy's state
+            for the next node count.
+
+        Returns
+        -------
+        nodes, status, iterations, warm_state
+            As :meth:`_minimise`.
+        """
         start_nodes = nodes
         nodes = nodes.copy()
         batch, n_nodes, dim = nodes.shape
@@ -294,7 +440,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         history.record(active, derivatives.energy)
         running = ~failed
         smallest_radius = 1e-15 * radius
-        for iteration in range(self.max_iter):
+        for iteration in range(int(budgets.max(initial=0))):
+            running &= iterations < budgets
             idx = np.flatnonzero(running)
             if idx.size == 0:
                 break
@@ -337,7 +484,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             running[idx] = ~done & ~stalled
             bar.update(1)
             bar.set_postfix(converged=f"{(~running & ~failed).sum()}/{batch}")
-        radius = strategy.warm_state(start_nodes, nodes, radius, chord)
+        if not raw_radius:
+            radius = strategy.warm_state(start_nodes, nodes, radius, chord)
         return nodes, status, iterations, radius
 
 
@@ -382,6 +530,43 @@ class _EnergyHistory:
             rate = second / first
             tail = second * rate / (1 - rate)
         return converging & (STALL_SAFETY * tail <= rtol * np.abs(window[:, -1]))
+
+
+def _predicted(metric, nodes, previous, factor):
+    """``nodes + factor (nodes - previous)`` where that lowers the (current) energy, else ``nodes``.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    nodes, previous : ndarray, shape=[batch, n_nodes, dim]
+    factor : float
+
+    Returns
+    -------
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    """
+    return _extrapolated(metric, nodes, previous, factor)[0]
+
+
+def _extrapolated(metric, nodes, previous, factor):
+    """``nodes + factor (nodes - previous)`` where that lowers the energy, and the energies.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    nodes, previous : ndarray, shape=[batch, n_nodes, dim]
+    factor : float
+
+    Returns
+    -------
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    energy : ndarray, shape=[batch]
+    """
+    moved = nodes + factor * (nodes - previous)
+    energy = energies_or_inf(metric, nodes)
+    moved_energy = energies_or_inf(metric, moved)
+    lower = moved_energy < energy
+    return np.where(lower[:, None, None], moved, nodes), np.where(lower, moved_energy, energy)
 
 
 def _polygon_if_lower(metric, nodes):
