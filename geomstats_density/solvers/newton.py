@@ -341,8 +341,13 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         Stage ``k`` minimises the energy with the kinked primitives smoothed
         within ``tau_k = scale * KINK_TAU_START / KINK_TAU_RATIO**k`` of their
         kinks (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`),
-        starting from the curves of stage ``k - 1``: on each smooth surrogate
-        Newton converges quadratically. A curve stops once a stage has minimised
+        starting from the curves of stage ``k - 1`` moved along the secant
+        through the last two stages' curves (the minimisers move linearly in
+        ``tau`` once the bands are narrow), where that lowers the smoothed
+        energy: on each smooth surrogate Newton converges quadratically, from
+        the second stages on in an iteration or two. The returned curve is the
+        last stage's, extrapolated along the same secant to ``tau = 0`` where
+        that lowers the true energy. A curve stops once a stage has minimised
         its surrogate and its true (unsmoothed) energy changed by less than the
         energy tolerance from the stage before, with that stage's status; the
         bias the smoothing leaves is then below the tolerance. The iterations of
@@ -366,7 +371,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             with KinkSmoothing(tau):
                 start = nodes[running]
                 if previous is not None:
-                    start = _predicted(metric, start, previous[running], 1 / KINK_TAU_RATIO)
+                    start = _extrapolated(metric, start, previous[running], 1 / KINK_TAU_RATIO)[0]
                 stage_nodes, stage_status, stage_iterations, stage_radius = self._trust_region(
                     metric,
                     start,
@@ -375,22 +380,25 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                     self.max_iter - iterations[running],
                     raw_radius=True,
                 )
-            first = False
-            if previous is None:
-                previous = nodes.copy()
-            else:
-                previous[running] = nodes[running]
-            nodes[running] = stage_nodes
             iterations[running] += stage_iterations
             # The next stage's minimiser lies about KINK_TAU_RATIO times closer.
             radius[running] = stage_radius / KINK_TAU_RATIO
-            # The minimisers move linearly in tau near tau = 0 (a node held at a
-            # fixed fraction of the smoothed band): extrapolated from the last two
-            # stages, the kinked energy's minimiser, if that lowers its energy.
-            candidate, energy = _extrapolated(
-                metric, stage_nodes, previous[running], 1 / (KINK_TAU_RATIO - 1)
-            )
-            change = np.abs(limit_energy[running] - energy)
+            if first:
+                previous = nodes.copy()
+                candidate, energy = stage_nodes, energies_or_inf(metric, stage_nodes)
+            else:
+                # The minimisers move linearly in tau near tau = 0 (a node held
+                # at a fixed fraction of the smoothed band): extrapolated from
+                # the last two stages, the kinked energy's minimiser, where that
+                # lowers its energy.
+                previous[running] = nodes[running]
+                candidate, energy = _extrapolated(
+                    metric, stage_nodes, previous[running], 1 / (KINK_TAU_RATIO - 1)
+                )
+            first = False
+            nodes[running] = stage_nodes
+            with np.errstate(invalid="ignore"):  # inf - inf where a curve failed
+                change = np.abs(limit_energy[running] - energy)
             limit[running] = candidate
             limit_energy[running] = energy
             minimised = LevelStatus.minimised(stage_status)
@@ -530,22 +538,6 @@ class _EnergyHistory:
             rate = second / first
             tail = second * rate / (1 - rate)
         return converging & (STALL_SAFETY * tail <= rtol * np.abs(window[:, -1]))
-
-
-def _predicted(metric, nodes, previous, factor):
-    """``nodes + factor (nodes - previous)`` where that lowers the (current) energy, else ``nodes``.
-
-    Parameters
-    ----------
-    metric : ConformalMetric
-    nodes, previous : ndarray, shape=[batch, n_nodes, dim]
-    factor : float
-
-    Returns
-    -------
-    nodes : ndarray, shape=[batch, n_nodes, dim]
-    """
-    return _extrapolated(metric, nodes, previous, factor)[0]
 
 
 def _extrapolated(metric, nodes, previous, factor):

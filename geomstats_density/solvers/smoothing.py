@@ -236,7 +236,9 @@ class KinkSmoothing(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         handler = _HANDLERS.get(func)
-        if handler is None:
+        first = args[0] if args else kwargs.get("input")
+        if handler is None or not (isinstance(first, torch.Tensor) and first.is_floating_point()):
+            # Integer arguments (indices clamped into a table) have no kink to smooth.
             return func(*args, **kwargs)
         if self.tau is None:
             self._record(func, args, kwargs)
