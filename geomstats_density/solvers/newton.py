@@ -51,14 +51,15 @@ STALL_SAFETY = 30.0
 NUDGE = 1e-7
 NUDGE_TRIES = 3
 KINKS_OPTIONS = ("auto", "smooth", "off")
-# The smoothing continuation on kinked energies: tau starts at this fraction of
-# the kinks' scale (wide enough to make every kink met along the starting curve
-# smooth on the scale of a piece), is divided by KINK_TAU_RATIO at each stage
-# (the previous stage's curve lies within a few tau of the next one's, in its
-# region of quadratic convergence), down to at most KINK_TAU_FLOOR of the scale,
-# where rounding in the smoothed band (relative 1e-16 / tau) starts to show in
-# second derivatives.
-KINK_TAU_START = 1e-1
+# The smoothing continuation on kinked energies: tau starts at the kinks' scale
+# (the median distance of the primitives' arguments from their kinks along the
+# starting curve), so that the first stage moves the curve on a nearly smooth
+# energy; it is divided by KINK_TAU_RATIO at each stage (the previous stage's
+# curve, moved along the secant of the last two, lies in the next one's region of
+# quadratic convergence), down to at most KINK_TAU_FLOOR of the scale, where
+# rounding in the smoothed band (relative 1e-16 / tau) starts to show in second
+# derivatives.
+KINK_TAU_START = 1.0
 KINK_TAU_RATIO = 10.0
 KINK_TAU_FLOOR = 1e-11
 
@@ -97,7 +98,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         and, without ``phi``, each node's stiffest direction (``'sobolev'``,
         :mod:`~geomstats_density.solvers.sobolev`). ``'auto'`` takes blocks up
         to dimension 32, Gauss-Newton blocks from dimension 8 where ``phi`` is
-        given (:mod:`~geomstats_density.solvers.steps`).
+        given (:mod:`~geomstats_density.solvers.steps`), but exact blocks while
+        ``kinks`` are smoothed (smoothing gives ``phi`` second derivatives).
     initialization : {'auto', 'line', 'graph', 'grid'}
         Starting curve: the straight line (``'line'``), or the shortest path on
         a graph with conformal edge lengths, which finds the right basin when the
@@ -256,8 +258,13 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
     def _optimiser_failure(self):
         return f"Newton needed more than max_iter={self.max_iter} iterations"
 
-    def _step_strategy(self, metric, dim):
-        """The step strategy for curves in dimension ``dim`` (the ``hessian`` option)."""
+    def _step_strategy(self, metric, dim, smoothed=False):
+        """The step strategy for curves in dimension ``dim`` (the ``hessian`` option).
+
+        On a smoothed energy (``smoothed``) ``'auto'`` keeps exact blocks: the
+        smoothing gives a piecewise-linear ``phi`` second derivatives of order
+        ``1 / tau``, which Gauss-Newton blocks drop.
+        """
         pullback = metric.phi is not None and not metric.euclidean_chords
         if self.hessian == "gauss-newton" and not pullback:
             raise ValueError(
@@ -267,7 +274,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         if self.hessian == "sobolev" or (self.hessian == "auto" and dim > MAX_BLOCK_DIM):
             strategy = MatrixFreeSteps
         elif self.hessian == "gauss-newton" or (
-            self.hessian == "auto" and pullback and dim >= MIN_GAUSS_NEWTON_DIM
+            self.hessian == "auto" and pullback and dim >= MIN_GAUSS_NEWTON_DIM and not smoothed
         ):
             strategy = GaussNewtonSteps
         else:
@@ -379,6 +386,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                     None if first and warm_state is None else radius[running],
                     self.max_iter - iterations[running],
                     raw_radius=True,
+                    smoothed=True,
                 )
             iterations[running] += stage_iterations
             # The next stage's minimiser lies about KINK_TAU_RATIO times closer.
@@ -408,10 +416,12 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             running = running[~stop]
             tau /= KINK_TAU_RATIO
         chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
-        strategy = self._step_strategy(metric, nodes.shape[-1])
+        strategy = self._step_strategy(metric, nodes.shape[-1], smoothed=True)
         return limit, status, iterations, strategy.warm_state(start_nodes, limit, radius, chord)
 
-    def _trust_region(self, metric, nodes, bar, warm_state, budgets, raw_radius=False):
+    def _trust_region(
+        self, metric, nodes, bar, warm_state, budgets, raw_radius=False, smoothed=False
+    ):
         """The trust-region loop of :meth:`_minimise`, each curve within its budget.
 
         Parameters
@@ -425,6 +435,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         raw_radius : bool
             Return the final trust radii, rather than the step strategy's state
             for the next node count.
+        smoothed : bool
+            Whether the energy is smoothed (see :meth:`_step_strategy`).
 
         Returns
         -------
@@ -434,7 +446,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         start_nodes = nodes
         nodes = nodes.copy()
         batch, n_nodes, dim = nodes.shape
-        strategy = self._step_strategy(metric, dim)
+        strategy = self._step_strategy(metric, dim, smoothed)
         chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
         status = np.full(batch, LevelStatus.MAX_ITER)
         iterations = np.zeros(batch, dtype=int)
