@@ -20,6 +20,7 @@ from geomstats_density import ConformalMetric, NewtonGeodesicSolver
 from geomstats_density.solvers.smoothing import (
     KinkSmoothing,
     smooth_abs,
+    smooth_amax,
     smooth_norm,
     smooth_relu,
 )
@@ -111,6 +112,28 @@ def test_the_mode_replaces_the_kinked_primitives():
     np.testing.assert_array_equal(indices.numpy(), torch.argmax(two, dim=-1).numpy())
     # Outside the mode, nothing changes.
     torch.testing.assert_close(F.relu(x), torch.where(x > 0, x, 0.0))
+
+
+def test_max_pooling_is_smoothed_window_by_window():
+    """``nn.MaxPool2d(2)`` under the mode: each output is the fold of
+    ``maximum_tau`` over its window's four entries in row-major order; with
+    ``tau`` far below the gaps between entries, the exact maximum."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4, 4, dtype=torch.float64)
+    with KinkSmoothing(0.5):
+        pooled = torch.nn.MaxPool2d(2)(x)
+    window = x[1, 2, 2:4, 0:2].reshape(-1)
+    assert pooled[1, 2, 1, 0].item() == pytest.approx(smooth_amax(window, 0.5).item(), rel=1e-14)
+    expected = window[0]
+    for entry in window[1:]:
+        expected = entry + smooth_relu(expected - entry, 0.5)
+    assert pooled[1, 2, 1, 0].item() == pytest.approx(expected.item(), rel=1e-14)
+    with KinkSmoothing(1e-12):
+        sharp = F.max_pool2d(x, 2)
+    torch.testing.assert_close(sharp, F.max_pool2d(x, 2), rtol=0, atol=1e-15)
+    with KinkSmoothing() as probe:
+        F.max_pool2d(x, 2)
+    assert probe.kinked  # windows take their maxima at different entries across the batch
 
 
 def test_derivatives_under_the_mode_are_finite_at_kinks_and_agree_with_torch_func():

@@ -310,3 +310,28 @@ def test_leaky_relu_generator_in_16_dimensions_converges_at_a_fixed_node_count()
     line_length = curve_length(space.metric, line).item()
     assert lengths["auto"] <= lengths["off"] * (1 + 1e-10)
     assert lengths["auto"] < line_length
+
+
+def test_max_pooling_generator_converges_at_a_fixed_node_count():
+    """A seeded generator 2 -> 16 (a 4 x 4 map) -> max-pool 2 x 2 -> 5: at 65
+    nodes, with its pooling smoothed by continuation, the discrete energy is
+    minimised (without smoothing Newton runs out of iterations on its kinks),
+    and the curve is shorter than the straight line's image."""
+    torch.manual_seed(0)
+    first = torch.nn.Linear(2, 16, dtype=torch.float64)
+    last = torch.nn.Linear(4, 5, dtype=torch.float64)
+    for parameter in (*first.parameters(), *last.parameters()):
+        parameter.requires_grad_(False)
+    pool = torch.nn.MaxPool2d(2)
+
+    def generator(z):
+        maps = first(z).reshape(-1, 1, 4, 4)
+        return last(pool(maps).reshape(-1, 4)).reshape(*z.shape[:-1], 5)
+
+    space = _plane(lambda z: torch.full(z.shape[:-1], -LN2, dtype=z.dtype), phi=generator)
+    start, end = np.array([-1.0, -0.5]), np.array([1.0, 0.7])
+    solver = NewtonGeodesicSolver(space, n_nodes=65, tol=None, initialization="line")
+    curve = solver.solve(gs.array(end), gs.array(start))
+    assert bool(curve.converged)
+    line = torch.from_numpy(np.linspace(start, end, 4097))
+    assert float(curve.dist) < curve_length(space.metric, line).item()

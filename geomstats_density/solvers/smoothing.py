@@ -25,7 +25,12 @@ kink (argument units):
   all) as a fold of these;
 * Euclidean norms (``linalg.vector_norm``, ``linalg.norm``, ``Tensor.norm``
   with the 2-norm) as ``abs_tau`` of the norm: the same polynomial in the squared
-  norm within ``tau`` of the origin, the norm beyond.
+  norm within ``tau`` of the origin, the norm beyond;
+* ``max_pool2d`` without padding (``nn.MaxPool2d``), each window's maximum as
+  the fold above over its entries (``unfold``).
+
+Calls these forms do not cover (other norms, padded pooling, integer
+arguments) run unchanged.
 
 Because the smoothing has compact support, a primitive that never comes
 within ``tau`` of its kink (a norm of vectors bounded away from zero, a
@@ -136,6 +141,41 @@ def smooth_amax(x, tau, dim=None, keepdim=False, largest=True):
         for d in dims:
             result = result.unsqueeze(d)
     return result
+
+
+def smooth_max_pool2d(x, tau, kernel_size, stride=None, dilation=1):
+    """``max_pool2d`` without padding, each window's maximum by :func:`smooth_amax`.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape=[..., channels, height, width]
+    tau : float
+    kernel_size, stride, dilation : int or pair of int
+        As :func:`torch.nn.functional.max_pool2d` (``stride`` defaults to
+        ``kernel_size``).
+
+    Returns
+    -------
+    pooled : torch.Tensor, shape=[..., channels, out_height, out_width]
+    """
+    windows, out_shape = _pool_windows(x, kernel_size, stride, dilation)
+    pooled = smooth_amax(windows, tau, dim=-2)
+    return pooled.reshape(*x.shape[:-2], *out_shape)
+
+
+def _pool_windows(x, kernel_size, stride, dilation):
+    """The pooling windows of ``x`` as ``[..., kernel entries, windows]``, and the output shape."""
+    pair = torch.nn.modules.utils._pair
+    kernel, dilation = pair(kernel_size), pair(dilation)
+    stride = kernel if stride is None or stride == [] else pair(stride)
+    height, width = x.shape[-2:]
+    out_shape = tuple(
+        (size - d * (k - 1) - 1) // s + 1
+        for size, k, s, d in zip((height, width), kernel, stride, dilation)
+    )
+    flat = x.reshape(-1, 1, height, width)
+    windows = F.unfold(flat, kernel, dilation=dilation, stride=stride)
+    return windows.reshape(*x.shape[:-2], windows.shape[-2], windows.shape[-1]), out_shape
 
 
 def _kink_arguments(func, args, kwargs):
@@ -250,10 +290,13 @@ class KinkSmoothing(TorchFunctionMode):
         return result
 
     def _record_reduction(self, func, args, kwargs):
-        """Record a max/min reduction over a dimension; whether the call was one."""
-        found = _reduction_gaps(func, args, kwargs)
+        """Record a max/min reduction over a dimension or a max-pooling; whether the call was one."""
+        if func in (F.max_pool2d, torch.max_pool2d):
+            found = _pool_gaps(args, kwargs)
+        else:
+            found = _reduction_gaps(func, args, kwargs)
         if found is None:
-            return False
+            return func in (F.max_pool2d, torch.max_pool2d)
         self.called = True
         switches, gaps = found
         if switches:
@@ -308,6 +351,42 @@ def _reduction_gaps(func, args, kwargs):
     index = top.indices.narrow(dim, 0, 1)
     gaps = top.values.narrow(dim, 0, 1) - top.values.narrow(dim, 1, 1)
     return bool((index != index.reshape(-1)[0]).any()), gaps
+
+
+def _max_pool_arguments(args, kwargs):
+    """``(input, kernel_size, stride, dilation)`` of a max-pooling call, or None
+    where it pads, rounds up or returns indices (then it is left as it is)."""
+    names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+    values = dict(zip(names, args))
+    values.update(kwargs)
+    padding = values.get("padding", 0)
+    if any(values.get(flag, False) for flag in ("ceil_mode", "return_indices")) or (
+        padding not in (0, (0, 0), [0, 0])
+    ):
+        return None
+    return values["input"], values["kernel_size"], values.get("stride"), values.get("dilation", 1)
+
+
+def _max_pool2d(tau, func, args, kwargs):
+    found = _max_pool_arguments(args, kwargs)
+    if found is None or found[0].dim() < 3:
+        return NotImplemented
+    x, kernel_size, stride, dilation = found
+    return smooth_max_pool2d(x, tau, kernel_size, stride, dilation)
+
+
+def _pool_gaps(args, kwargs):
+    """For a batched max-pooling call: whether some window of some channel takes
+    its maximum at different entries across the batch, and the gaps between
+    each window's top two entries; None otherwise."""
+    found = _max_pool_arguments(args, kwargs)
+    if found is None or found[0].dim() != 4 or found[0].shape[0] < 2:
+        return None
+    windows, _ = _pool_windows(found[0].detach(), *found[1:])
+    top = torch.topk(windows, 2, dim=-2)
+    index = top.indices.narrow(-2, 0, 1)
+    gaps = top.values.narrow(-2, 0, 1) - top.values.narrow(-2, 1, 1)
+    return bool((index != index[:1]).any()), gaps
 
 
 def _relu(tau, func, args, kwargs):
@@ -400,4 +479,5 @@ _HANDLERS[torch.amax] = _HANDLERS[torch.Tensor.amax] = _extreme(True, False)
 _HANDLERS[torch.amin] = _HANDLERS[torch.Tensor.amin] = _extreme(False, False)
 for _func in (torch.linalg.vector_norm, torch.linalg.norm, torch.norm, torch.Tensor.norm):
     _HANDLERS[_func] = _norm
+_HANDLERS[F.max_pool2d] = _HANDLERS[torch.max_pool2d] = _max_pool2d
 del _func
