@@ -185,11 +185,15 @@ def _example_2(kinks):
 def test_smooth_problems_are_solved_as_before():
     """Example 2 (a great-circle arc, ``ln 2 pi / 3``): its norm never comes near
     its kink, so ``'auto'`` minimises the energy as it is, to the same digits as
-    ``'off'``."""
+    ``'off'``; ``'smooth'`` reaches the same length."""
     auto, off = _example_2("auto"), _example_2("off")
     assert float(auto.dist) == float(off.dist)
     assert float(auto.dist) == pytest.approx(EXACT_LENGTHS[2], rel=1e-8)
     assert int(np.sum(auto.n_iterations)) == int(np.sum(off.n_iterations))
+    # Forced smoothing: the norm stays outside every band, the energy is exact.
+    smoothed = _example_2("smooth")
+    assert bool(smoothed.converged)
+    assert float(smoothed.dist) == pytest.approx(EXACT_LENGTHS[2], rel=1e-8)
 
 
 def test_bad_kinks_option_and_tau_are_named():

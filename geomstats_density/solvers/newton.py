@@ -58,9 +58,12 @@ KINKS_OPTIONS = ("auto", "smooth", "off")
 # curve, moved along the secant of the last two, lies in the next one's region of
 # quadratic convergence), down to at most KINK_TAU_FLOOR of the scale, where
 # rounding in the smoothed band (relative 1e-16 / tau) starts to show in second
-# derivatives.
+# derivatives. A node count warm-started from a minimised coarser one starts at
+# KINK_TAU_WARM times the first tau: its curve is already near the kinks, and
+# wide bands would move it away only to bring it back.
 KINK_TAU_START = 1.0
 KINK_TAU_RATIO = 10.0
+KINK_TAU_WARM = 1e-2
 KINK_TAU_FLOOR = 1e-11
 
 
@@ -373,6 +376,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         previous = None
         running = np.arange(batch)
         tau = KINK_TAU_START * scale
+        if warm_state is not None:
+            tau *= KINK_TAU_WARM
         first = True
         while running.size and tau >= KINK_TAU_FLOOR * scale:
             with KinkSmoothing(tau):
