@@ -8,13 +8,13 @@ second derivative ``3 / (2 tau)``; the smoothed norm near the origin is
 ``3 / (2 tau)`` times the identity.
 """
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-import geomstats.backend as gs
 from geomstats.geometry.euclidean import Euclidean
+from paper_problems import EXACT_LENGTHS, central_projection, constant_half
 
 from geomstats_density import ConformalMetric, NewtonGeodesicSolver
 from geomstats_density.solvers.smoothing import (
@@ -24,7 +24,6 @@ from geomstats_density.solvers.smoothing import (
     smooth_norm,
     smooth_relu,
 )
-from paper_problems import EXACT_LENGTHS, central_projection, constant_half
 
 TAU = 0.1
 

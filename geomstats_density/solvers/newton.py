@@ -12,7 +12,10 @@ trust-region loop takes its steps from these strategies
 (:mod:`~geomstats_density.solvers.steps`) and stops each curve with a
 :class:`~geomstats_density.solvers.status.LevelStatus`: on kinked energies, where
 Newton converges only linearly, once the geometric tail of the energy's decrease
-is below the tolerance. Node counts then double with Richardson extrapolation
+is below the tolerance; energies built from kinked torch primitives are
+minimised instead by continuation on smoothed ones
+(:mod:`~geomstats_density.solvers.smoothing`), each stage quadratically.
+Node counts then double with Richardson extrapolation
 (:mod:`~geomstats_density.solvers.refinement`).
 """
 
@@ -308,6 +311,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         costs several rejected steps wherever its Hessian is not yet positive
         definite.
 
+        Where the energy has kinks (the ``kinks`` option, :meth:`_kink_scale`)
+        the loop runs on smoothed energies by continuation (:meth:`_continuation`).
+
         Raises
         ------
         DomainError
@@ -350,7 +356,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
 
         Stage ``k`` minimises the energy with the kinked primitives smoothed
         within ``tau_k = scale * KINK_TAU_START / KINK_TAU_RATIO**k`` of their
-        kinks (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`),
+        kinks (``KINK_TAU_WARM`` times less at a warm-started node count) (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`),
         starting from the curves of stage ``k - 1`` moved along the secant
         through the last two stages' curves (the minimisers move linearly in
         ``tau`` once the bands are narrow), where that lowers the smoothed
