@@ -12,7 +12,10 @@ trust-region loop takes its steps from these strategies
 (:mod:`~geomstats_density.solvers.steps`) and stops each curve with a
 :class:`~geomstats_density.solvers.status.LevelStatus`: on kinked energies, where
 Newton converges only linearly, once the geometric tail of the energy's decrease
-is below the tolerance. Node counts then double with Richardson extrapolation
+is below the tolerance; energies built from kinked torch primitives are
+minimised instead by continuation on smoothed ones
+(:mod:`~geomstats_density.solvers.smoothing`), each stage quadratically.
+Node counts then double with Richardson extrapolation
 (:mod:`~geomstats_density.solvers.refinement`).
 """
 
@@ -25,6 +28,7 @@ from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import DomainError
 from geomstats_density.solvers.graph import GlobalStart
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
+from geomstats_density.solvers.smoothing import KinkSmoothing
 from geomstats_density.solvers.status import LevelStatus
 from geomstats_density.solvers.steps import (
     BlockNewtonSteps,
@@ -50,6 +54,21 @@ STALL_SAFETY = 30.0
 # chord by this fraction of its length, ten times more at each of a few tries.
 NUDGE = 1e-7
 NUDGE_TRIES = 3
+KINKS_OPTIONS = ("auto", "smooth", "off")
+# The smoothing continuation on kinked energies: tau starts at the kinks' scale
+# (the median distance of the primitives' arguments from their kinks along the
+# starting curve), so that the first stage moves the curve on a nearly smooth
+# energy; it is divided by KINK_TAU_RATIO at each stage (the previous stage's
+# curve, moved along the secant of the last two, lies in the next one's region of
+# quadratic convergence), down to at most KINK_TAU_FLOOR of the scale, where
+# rounding in the smoothed band (relative 1e-16 / tau) starts to show in second
+# derivatives. A node count warm-started from a minimised coarser one starts at
+# KINK_TAU_WARM times the first tau: its curve is already near the kinks, and
+# wide bands would move it away only to bring it back.
+KINK_TAU_START = 1.0
+KINK_TAU_RATIO = 10.0
+KINK_TAU_WARM = 1e-2
+KINK_TAU_FLOOR = 1e-11
 
 
 class NewtonGeodesicSolver(RefiningGeodesicSolver):
@@ -86,7 +105,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         and, without ``phi``, each node's stiffest direction (``'sobolev'``,
         :mod:`~geomstats_density.solvers.sobolev`). ``'auto'`` takes blocks up
         to dimension 32, Gauss-Newton blocks from dimension 8 where ``phi`` is
-        given (:mod:`~geomstats_density.solvers.steps`).
+        given (:mod:`~geomstats_density.solvers.steps`), but exact blocks while
+        ``kinks`` are smoothed (smoothing gives ``phi`` second derivatives).
     initialization : {'auto', 'line', 'graph', 'grid'}
         Starting curve: the straight line (``'line'``), or the shortest path on
         a graph with conformal edge lengths, which finds the right basin when the
@@ -112,6 +132,21 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         :class:`GeodesicConvergenceError`, or only flag ``curve.converged``.
     progress : bool or None
         Show a progress bar; None shows it for batches of 64 curves or more.
+    kinks : {'auto', 'smooth', 'off'}
+        Energies built from kinked torch primitives (``relu``, ``leaky_relu``,
+        ``clamp``, ``abs``, ``maximum``, ``max``/``amax`` over a dimension,
+        Euclidean norms), in the user's qualities or generators, have
+        derivatives that jump, and Newton converges at best linearly where the
+        discrete geodesic has nodes on a kink. ``'smooth'`` minimises each node
+        count by continuation: the primitives are replaced within ``tau`` of
+        their kinks by ``C^2`` ones
+        (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`) and
+        ``tau`` decreases by stages, each warm-started from the last, until the
+        true energy changes by less than the energy tolerance between stages.
+        ``'auto'`` (default) does so where evaluating the energy of the starting
+        curves meets a kinked primitive on both sides of its kink, and
+        minimises the energy as it is elsewhere; ``'off'`` never smooths.
+        Lengths are always measured with the unsmoothed metric.
 
     Notes
     -----
@@ -135,10 +170,12 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         graph_options=None,
         on_failure="warn",
         progress=None,
+        kinks="auto",
     ):
         super().__init__(space, n_nodes, tol, max_nodes, max_iter, on_failure, progress)
         xtol = check_positive_float(xtol, "xtol")
         check_choice(hessian, "hessian", HESSIAN_OPTIONS)
+        self.kinks = check_choice(kinks, "kinks", KINKS_OPTIONS)
         self.xtol = xtol
         self.hessian = hessian
         self.global_start = GlobalStart(initialization, graph_points, graph_options)
@@ -223,8 +260,13 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
     def _optimiser_failure(self):
         return f"Newton needed more than max_iter={self.max_iter} iterations"
 
-    def _step_strategy(self, metric, dim):
-        """The step strategy for curves in dimension ``dim`` (the ``hessian`` option)."""
+    def _step_strategy(self, metric, dim, smoothed=False):
+        """The step strategy for curves in dimension ``dim`` (the ``hessian`` option).
+
+        On a smoothed energy (``smoothed``) ``'auto'`` keeps exact blocks: the
+        smoothing gives a piecewise-linear ``phi`` second derivatives of order
+        ``1 / tau``, which Gauss-Newton blocks drop.
+        """
         pullback = metric.phi is not None and not metric.euclidean_chords
         if self.hessian == "gauss-newton" and not pullback:
             raise ValueError(
@@ -234,7 +276,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         if self.hessian == "sobolev" or (self.hessian == "auto" and dim > MAX_BLOCK_DIM):
             strategy = MatrixFreeSteps
         elif self.hessian == "gauss-newton" or (
-            self.hessian == "auto" and pullback and dim >= MIN_GAUSS_NEWTON_DIM
+            self.hessian == "auto" and pullback and dim >= MIN_GAUSS_NEWTON_DIM and not smoothed
         ):
             strategy = GaussNewtonSteps
         else:
@@ -265,6 +307,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         costs several rejected steps wherever its Hessian is not yet positive
         definite.
 
+        Where the energy has kinks (the ``kinks`` option, :meth:`_kink_scale`)
+        the loop runs on smoothed energies by continuation (:meth:`_continuation`).
+
         Raises
         ------
         DomainError
@@ -275,10 +320,140 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         """
         if warm_state is not None:
             nodes = _polygon_if_lower(metric, nodes)
+        budgets = np.full(nodes.shape[0], self.max_iter)
+        scale = self._kink_scale(metric, nodes)
+        if scale is None:
+            return self._trust_region(metric, nodes, bar, warm_state, budgets)
+        return self._continuation(metric, nodes, bar, warm_state, scale)
+
+    def _kink_scale(self, metric, nodes):
+        """The scale of the continuation's ``tau``, or None to minimise the energy as it is.
+
+        Under ``kinks='auto'`` the energy of the starting curves is evaluated
+        once under a recording :class:`~geomstats_density.solvers.smoothing.KinkSmoothing`:
+        smoothing applies where some kinked primitive met arguments on both sides
+        of its kink, with the median magnitude of those arguments as the scale.
+        ``'smooth'`` falls back on the mean chord of a piece where nothing
+        straddled a kink.
+        """
+        if self.kinks == "off":
+            return None
+        with KinkSmoothing() as probe:
+            energies_or_inf(metric, nodes)
+        if probe.kinked and probe.scale:
+            return probe.scale
+        if self.kinks == "auto":
+            return None
+        chords = np.linalg.norm(np.diff(nodes, axis=1), axis=-1)
+        return float(np.mean(chords)) or 1.0
+
+    def _continuation(self, metric, nodes, bar, warm_state, scale):
+        """:meth:`_trust_region` on smoothed energies, ``tau`` decreasing.
+
+        Stage ``k`` minimises the energy with the kinked primitives smoothed
+        within ``tau_k = scale * KINK_TAU_START / KINK_TAU_RATIO**k`` of their
+        kinks (``KINK_TAU_WARM`` times less at a warm-started node count) (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`),
+        starting from the curves of stage ``k - 1`` moved along the secant
+        through the last two stages' curves (the minimisers move linearly in
+        ``tau`` once the bands are narrow), where that lowers the smoothed
+        energy: on each smooth surrogate Newton converges quadratically, from
+        the second stages on in an iteration or two. The returned curve is the
+        last stage's, extrapolated along the same secant to ``tau = 0`` where
+        that lowers the true energy. A curve stops once a stage has minimised
+        its surrogate and its true (unsmoothed) energy changed by less than the
+        energy tolerance from the stage before, with that stage's status; the
+        bias the smoothing leaves is then below the tolerance. The iterations of
+        all stages share ``max_iter``: a curve that runs out, or that reaches
+        ``tau = scale * KINK_TAU_FLOOR`` still changing, stops with MAX_ITER.
+        """
+        batch = nodes.shape[0]
+        start_nodes = nodes
+        nodes = nodes.copy()
+        status = np.full(batch, LevelStatus.MAX_ITER)
+        iterations = np.zeros(batch, dtype=int)
+        radius = np.zeros(batch) if warm_state is None else np.asarray(warm_state, float).copy()
+        # The curves returned: each stage's minimiser extrapolated to tau = 0.
+        limit = nodes.copy()
+        limit_energy = energies_or_inf(metric, nodes)
+        previous = None
+        running = np.arange(batch)
+        tau = KINK_TAU_START * scale
+        if warm_state is not None:
+            tau *= KINK_TAU_WARM
+        first = True
+        while running.size and tau >= KINK_TAU_FLOOR * scale:
+            with KinkSmoothing(tau):
+                start = nodes[running]
+                if previous is not None:
+                    start = _extrapolated(metric, start, previous[running], 1 / KINK_TAU_RATIO)[0]
+                stage_nodes, stage_status, stage_iterations, stage_radius = self._trust_region(
+                    metric,
+                    start,
+                    bar,
+                    None if first and warm_state is None else radius[running],
+                    self.max_iter - iterations[running],
+                    raw_radius=True,
+                    smoothed=True,
+                )
+            iterations[running] += stage_iterations
+            # The next stage's minimiser lies about KINK_TAU_RATIO times closer.
+            radius[running] = stage_radius / KINK_TAU_RATIO
+            if first:
+                previous = nodes.copy()
+                candidate, energy = stage_nodes, energies_or_inf(metric, stage_nodes)
+            else:
+                # The minimisers move linearly in tau near tau = 0 (a node held
+                # at a fixed fraction of the smoothed band): extrapolated from
+                # the last two stages, the kinked energy's minimiser, where that
+                # lowers its energy.
+                previous[running] = nodes[running]
+                candidate, energy = _extrapolated(
+                    metric, stage_nodes, previous[running], 1 / (KINK_TAU_RATIO - 1)
+                )
+            first = False
+            nodes[running] = stage_nodes
+            with np.errstate(invalid="ignore"):  # inf - inf where a curve failed
+                change = np.abs(limit_energy[running] - energy)
+            limit[running] = candidate
+            limit_energy[running] = energy
+            minimised = LevelStatus.minimised(stage_status)
+            stop = (stage_status == LevelStatus.FAILED) | (stage_status == LevelStatus.MAX_ITER)
+            stop |= minimised & (change <= self._energy_rtol * np.abs(energy))
+            status[running[stop]] = stage_status[stop]
+            running = running[~stop]
+            tau /= KINK_TAU_RATIO
+        chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
+        strategy = self._step_strategy(metric, nodes.shape[-1], smoothed=True)
+        return limit, status, iterations, strategy.warm_state(start_nodes, limit, radius, chord)
+
+    def _trust_region(
+        self, metric, nodes, bar, warm_state, budgets, raw_radius=False, smoothed=False
+    ):
+        """The trust-region loop of :meth:`_minimise`, each curve within its budget.
+
+        Parameters
+        ----------
+        metric : ConformalMetric
+        nodes : ndarray, shape=[batch, n_nodes, dim]
+        bar : progress bar
+        warm_state : ndarray, shape=[batch] or None
+        budgets : ndarray of int, shape=[batch]
+            Iterations each curve may take.
+        raw_radius : bool
+            Return the final trust radii, rather than the step strategy's state
+            for the next node count.
+        smoothed : bool
+            Whether the energy is smoothed (see :meth:`_step_strategy`).
+
+        Returns
+        -------
+        nodes, status, iterations, warm_state
+            As :meth:`_minimise`.
+        """
         start_nodes = nodes
         nodes = nodes.copy()
         batch, n_nodes, dim = nodes.shape
-        strategy = self._step_strategy(metric, dim)
+        strategy = self._step_strategy(metric, dim, smoothed)
         chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
         status = np.full(batch, LevelStatus.MAX_ITER)
         iterations = np.zeros(batch, dtype=int)
@@ -292,7 +467,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         history.record(active, derivatives.energy)
         running = ~failed
         smallest_radius = 1e-15 * radius
-        for iteration in range(self.max_iter):
+        for iteration in range(int(budgets.max(initial=0))):
+            running &= iterations < budgets
             idx = np.flatnonzero(running)
             if idx.size == 0:
                 break
@@ -335,7 +511,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             running[idx] = ~done & ~stalled
             bar.update(1)
             bar.set_postfix(converged=f"{(~running & ~failed).sum()}/{batch}")
-        radius = strategy.warm_state(start_nodes, nodes, radius, chord)
+        if not raw_radius:
+            radius = strategy.warm_state(start_nodes, nodes, radius, chord)
         return nodes, status, iterations, radius
 
 
@@ -380,6 +557,27 @@ class _EnergyHistory:
             rate = second / first
             tail = second * rate / (1 - rate)
         return converging & (STALL_SAFETY * tail <= rtol * np.abs(window[:, -1]))
+
+
+def _extrapolated(metric, nodes, previous, factor):
+    """``nodes + factor (nodes - previous)`` where that lowers the energy, and the energies.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    nodes, previous : ndarray, shape=[batch, n_nodes, dim]
+    factor : float
+
+    Returns
+    -------
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    energy : ndarray, shape=[batch]
+    """
+    moved = nodes + factor * (nodes - previous)
+    energy = energies_or_inf(metric, nodes)
+    moved_energy = energies_or_inf(metric, moved)
+    lower = moved_energy < energy
+    return np.where(lower[:, None, None], moved, nodes), np.where(lower, moved_energy, energy)
 
 
 def _polygon_if_lower(metric, nodes):
