@@ -26,7 +26,9 @@ def test_shipped_weights_are_small_and_load():
         assert not generator.training
         layers = {type(module) for module in generator.modules()}
         assert {torch.nn.ReLU, torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.Tanh} <= layers
-        codes = torch.randn(3, 2, latent_dim, generator=torch.Generator().manual_seed(0))
+        codes = torch.randn(
+            3, 2, latent_dim, generator=torch.Generator().manual_seed(0), dtype=torch.float32
+        )
         with torch.no_grad():
             images = generator(codes)
             assert images.shape == (3, 2, 1, 28, 28)
@@ -76,7 +78,7 @@ def test_training_is_seeded_and_saves_what_loads(tmp_path):
         for (key, value), copy in zip(network.state_dict().items(), other.state_dict().values()):
             np.testing.assert_array_equal(value.numpy(), copy.numpy(), err_msg=key)
     loaded = dcgan.load_generator(3, tmp_path / "a.pt")
-    codes = torch.randn(4, 3)
+    codes = torch.randn(4, 3, dtype=torch.float32)
     with torch.no_grad():
         np.testing.assert_array_equal(loaded(codes).numpy(), first["generators"][3](codes).numpy())
     assert loaded(codes).shape == (4, 1, 8, 8)

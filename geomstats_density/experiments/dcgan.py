@@ -63,7 +63,7 @@ TEST_FRACTION = 0.1
 JUDGE_FRACTION = 0.3
 FAVOURED_CLASS = 8
 # Classes of the endpoints, per latent dimension.
-ENDPOINT_DIGITS = {2: (1, 6), 100: (1, 6)}
+ENDPOINT_DIGITS = {2: (2, 6), 100: (1, 6)}
 # Points at which every curve is measured and judged.
 N_EVAL = 1025
 # A fixed curve with a capped number of Newton iterations: the quality is
@@ -263,9 +263,9 @@ def train_gan(images, latent_dim, n_epochs=100, batch_size=64, lr=2e-4, seed=0, 
         for _ in bar:
             for index in _batches(images.shape[0], batch_size, rng):
                 real = images[index]
-                ones = torch.ones(real.shape[0], 1)
-                zeros = torch.zeros(real.shape[0], 1)
-                codes = torch.randn(real.shape[0], latent_dim, generator=rng)
+                ones = torch.ones(real.shape[0], 1, dtype=real.dtype)
+                zeros = torch.zeros(real.shape[0], 1, dtype=real.dtype)
+                codes = torch.randn(real.shape[0], latent_dim, generator=rng, dtype=real.dtype)
                 fake = generator(codes)
                 d_loss = loss(discriminator(real), ones) + loss(discriminator(fake.detach()), zeros)
                 optimizers[1].zero_grad()
@@ -509,7 +509,10 @@ def endpoint_codes(generator, classifier, start_digit, end_digit, n_candidates=5
         If no candidate is read as one of the digits.
     """
     codes = torch.randn(
-        n_candidates, generator.latent_dim, generator=torch.Generator().manual_seed(seed)
+        n_candidates,
+        generator.latent_dim,
+        generator=torch.Generator().manual_seed(seed),
+        dtype=torch.float32,
     )
     with torch.no_grad():
         probabilities = torch.softmax(classifier(generator(codes)), dim=-1)
@@ -571,7 +574,7 @@ def run_feature_experiment(
     The quality is the realism index of the prior ``N(0, I)`` times the
     classifier's eps-smoothed probability of class ``target``. Between the codes
     of :func:`endpoint_codes`, it solves the geodesic (the default solver,
-    options :data:`SOLVER_OPTIONS`), the paper's neural curve
+    options ``SOLVER_OPTIONS``), the paper's neural curve
     (``method='neural'`` with its default steps), and takes linear and slerp
     interpolation.
 
@@ -582,13 +585,13 @@ def run_feature_experiment(
     target : int
         The favoured class.
     start_digit, end_digit : int, optional
-        Classes of the endpoints; :data:`ENDPOINT_DIGITS` by default.
+        Classes of the endpoints; ``ENDPOINT_DIGITS`` by default.
     seed : int
         Seed of the candidate codes.
     lengths_in : {'latent', 'samples'}
         As in :class:`~geomstats_density.latent.LatentSpace`.
     solver_options, neural_options : dict, optional
-        Options of the Newton solver over :data:`SOLVER_OPTIONS`, and of the
+        Options of the Newton solver over ``SOLVER_OPTIONS``, and of the
         neural solver over its defaults.
     n_eval : int
         Points at uniform times at which every curve is measured and judged.
