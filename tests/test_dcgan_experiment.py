@@ -101,7 +101,8 @@ def test_geodesic_favours_the_class_at_least_as_much_as_linear(tmp_path):
     # Every curve is measured the same way, in the metric, on 65 points.
     assert rows["geodesic"]["length"] < rows["linear"]["length"]
     for row in rows.values():
-        assert 0.0 <= row["judge_share"] <= 1.0 and 0.0 < row["min_realism"] <= row["mean_realism"] <= 1.0
+        assert 0.0 <= row["judge_share"] <= 1.0
+        assert 0.0 < row["min_realism"] <= row["mean_realism"] <= 1.0
     figure = dcgan.plot_feature_strips(result, n_images=5)
     assert len(figure.axes) == 4 * 5
     path = tmp_path / "strip.png"

@@ -279,7 +279,9 @@ def train_gan(images, latent_dim, n_epochs=100, batch_size=64, lr=2e-4, seed=0, 
     return generator.eval()
 
 
-def train_classifier(network, images, labels, n_epochs=20, batch_size=64, lr=2e-3, seed=0, progress=True):
+def train_classifier(
+    network, images, labels, n_epochs=20, batch_size=64, lr=2e-3, seed=0, progress=True
+):
     """Train a classifier by cross-entropy with Adam.
 
     Parameters
@@ -482,7 +484,9 @@ def training_info(path=WEIGHTS_PATH):
 # ----------------------------------------------------------------------
 # The feature experiment
 # ----------------------------------------------------------------------
-def endpoint_codes(generator, classifier, start_digit, end_digit, n_candidates=512, threshold=0.9, seed=0):
+def endpoint_codes(
+    generator, classifier, start_digit, end_digit, n_candidates=512, threshold=0.9, seed=0
+):
     """Codes whose decoded digits the classifier reads as ``start_digit`` and ``end_digit``.
 
     Draws ``n_candidates`` codes from the prior ``N(0, I)`` (seeded) and takes,
@@ -543,6 +547,7 @@ def _curve_row(space, name, curve, seconds, judge, realism, feature, target, n_e
         judged = judge(images.float()).argmax(-1)
         class_probability = torch.exp(feature.log_probability(points))
         realism_probability = torch.exp(realism.log_probability(points))
+        log_prior = realism.density(points)
     converged = getattr(curve, "converged", None)
     return {
         "curve": name,
@@ -550,6 +555,7 @@ def _curve_row(space, name, curve, seconds, judge, realism, feature, target, n_e
         "mean_P_class": float(class_probability.mean()),
         "mean_realism": float(realism_probability.mean()),
         "min_realism": float(realism_probability.min()),
+        "mean_log_prior": float(log_prior.mean()),
         "length": length,
         "seconds": seconds,
         "converged": None if converged is None else bool(np.all(converged)),
@@ -605,13 +611,14 @@ def run_feature_experiment(
         ``judge_share``, the share of the ``n_eval`` frames the judge assigns
         to ``target``; ``mean_P_class``, the classifier's mean probability of
         ``target``; ``mean_realism`` and ``min_realism``, the realism index of
-        the prior along the curve; ``length`` in the metric at ``n_eval``
+        the prior along the curve; ``mean_log_prior``, the prior's mean
+        log-density there; ``length`` in the metric at ``n_eval``
         points; ``seconds`` of wall time; ``converged``), ``curves`` (name to
         curve), ``space`` (the :class:`~geomstats_density.latent.LatentSpace`),
         ``judge``, ``start`` and ``end`` codes, ``latent_dim``, ``target``,
         ``digits``.
     """
-    default_start, default_end = ENDPOINT_DIGITS[latent_dim] if latent_dim in ENDPOINT_DIGITS else (None, None)
+    default_start, default_end = ENDPOINT_DIGITS.get(latent_dim, (None, None))
     start_digit = default_start if start_digit is None else start_digit
     end_digit = default_end if end_digit is None else end_digit
     if start_digit is None or end_digit is None:
@@ -620,7 +627,11 @@ def run_feature_experiment(
     classifier = load_classifier(weights)
     judge = load_judge(weights)
     start, end = endpoint_codes(generator, classifier, start_digit, end_digit, seed=seed)
-    quality = dict(log_density=Gaussian(torch.zeros(latent_dim, dtype=DTYPE)), classifier=classifier, target=target)
+    quality = dict(
+        log_density=Gaussian(torch.zeros(latent_dim, dtype=DTYPE)),
+        classifier=classifier,
+        target=target,
+    )
     space = LatentSpace(
         generator,
         latent_dim,
@@ -735,7 +746,8 @@ def run(out_dir=None, progress=True, latent_dim=2, **options):
     start_digit, end_digit = experiment["digits"]
     return example_result(
         f"6 (DCGAN z{latent_dim})",
-        f"DCGAN {latent_dim}-D latent: {start_digit} to {end_digit} favouring {experiment['target']}",
+        f"DCGAN {latent_dim}-D latent: {start_digit} to {end_digit} "
+        f"favouring {experiment['target']}",
         experiment["curves"]["geodesic"],
         geodesic_row["seconds"],
         figure=path,
