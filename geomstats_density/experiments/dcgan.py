@@ -735,7 +735,8 @@ def run(out_dir=None, progress=True, latent_dim=2, **options):
     -------
     result : dict
         As the examples of :mod:`geomstats_density.paper_examples` (the
-        geodesic's ``length``, ``converged``, ``seconds``), with ``figure``
+        geodesic's ``length`` at ``n_eval`` points, ``converged``,
+        ``seconds``), with ``figure``
         (the strips), ``table`` and ``training`` (the networks' facts).
     """
     experiment = run_feature_experiment(latent_dim=latent_dim, progress=progress, **options)
@@ -744,7 +745,7 @@ def run(out_dir=None, progress=True, latent_dim=2, **options):
         save_figure(plot_feature_strips(experiment), path)
     geodesic_row = experiment["table"][0]
     start_digit, end_digit = experiment["digits"]
-    return example_result(
+    result = example_result(
         f"6 (DCGAN z{latent_dim})",
         f"DCGAN {latent_dim}-D latent: {start_digit} to {end_digit} "
         f"favouring {experiment['target']}",
@@ -754,6 +755,9 @@ def run(out_dir=None, progress=True, latent_dim=2, **options):
         table=experiment["table"],
         training=training_info(options.get("weights", WEIGHTS_PATH)),
     )
+    # The length of the returned curve as the table measures every curve.
+    result["length"] = geodesic_row["length"]
+    return result
 
 
 def main(argv=None):
