@@ -63,7 +63,7 @@ TEST_FRACTION = 0.1
 JUDGE_FRACTION = 0.3
 FAVOURED_CLASS = 8
 # Classes of the endpoints, per latent dimension.
-ENDPOINT_DIGITS = {2: (2, 6), 100: (1, 6)}
+ENDPOINT_DIGITS = {2: (2, 7), 100: (1, 6)}
 # Points at which every curve is measured and judged.
 N_EVAL = 1025
 # A fixed curve with a capped number of Newton iterations: the quality is
