@@ -48,11 +48,11 @@ from tqdm.auto import tqdm
 
 from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
 from geomstats_density.densities import Gaussian
+from geomstats_density.energy import curve_length
 from geomstats_density.experiments.mnist import _batches, _check_image_size, load_digits
 from geomstats_density.latent import LatentSpace
 from geomstats_density.paper_examples import example_result, figure_path
 from geomstats_density.plotting import plot_decoded_strip, save_figure
-from geomstats_density.energy import curve_length
 from geomstats_density.reports import linear_interpolation, slerp
 
 WEIGHTS_PATH = pathlib.Path(__file__).resolve().parent / "weights" / "mnist_dcgan.pt"
