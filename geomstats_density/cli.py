@@ -2,7 +2,7 @@
 
 ``geomstats-density demo [--out DIR] [--no-progress]`` runs the paper's examples
 on built-in data, then the experiments of :mod:`geomstats_density.experiments`
-(MNIST, molecules, point clouds; each skipped, with a note, when the packages of
+(MNIST VAE, MNIST DCGANs, molecules, point clouds; each skipped, with a note, when the packages of
 the ``experiments`` extra are missing), writes their figures and a Markdown
 report (lengths against their exact values, the interpolation comparison
 tables) to DIR.
@@ -22,8 +22,8 @@ from geomstats_density.reports import markdown_table
 
 
 
-def experiment(name):
-    """The demo entry running ``geomstats_density.experiments.<name>.run``.
+def experiment(name, **options):
+    """The demo entry running ``geomstats_density.experiments.<name>.run(**options)``.
 
     The module is imported when the entry runs: the molecule experiment needs
     RDKit, which the core package does not.
@@ -31,9 +31,10 @@ def experiment(name):
 
     def run_experiment(out_dir, progress):
         module = importlib.import_module(f"geomstats_density.experiments.{name}")
-        return module.run(out_dir=out_dir, progress=progress)
+        return module.run(out_dir=out_dir, progress=progress, **options)
 
-    run_experiment.__name__ = f"experiment_{name}"
+    suffix = "".join(f"_{key}{value}" for key, value in options.items())
+    run_experiment.__name__ = f"experiment_{name}{suffix}"
     return run_experiment
 
 
@@ -42,6 +43,8 @@ DEMO_EXAMPLES = (
     *EXAMPLES,
     example_sphere_caps,
     experiment("mnist"),
+    experiment("dcgan", latent_dim=2),
+    experiment("dcgan", latent_dim=100),
     experiment("molecules"),
     experiment("point_clouds"),
 )

