@@ -649,7 +649,7 @@ def run_feature_experiment(
         latent_dim,
         lengths_in=lengths_in,
         method="neural",
-        solver_options={"progress": progress, **(neural_options or {})},
+        solver_options={"progress": progress, "on_failure": "ignore", **(neural_options or {})},
         **quality,
     )
     realism, feature = space.log_quality.factors
