@@ -320,10 +320,22 @@ def _short(method):
     return dict(n_steps=5) if method == "neural" else dict(tol=None, n_nodes=5)
 
 
-def run_isolated(task):
+def run_isolated(task, timeout=None):
+    """:func:`measure` in a fresh process; a row that says so if it takes over ``timeout`` s."""
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        return pool.apply(measure, (task,))
+        try:
+            return pool.apply_async(measure, (task,)).get(timeout)
+        except multiprocessing.TimeoutError:
+            name, lengths_in, label = task[:3]
+            return dict(
+                network=name,
+                D=int(name.partition("-")[2]),
+                lengths_in=lengths_in,
+                solver=label,
+                seconds=float(timeout),
+                note=f"stopped after {timeout:g} s",
+            )
 
 
 # ----------------------------------------------------------------------
@@ -337,34 +349,41 @@ def target_checks(rows, first_baseline):
     checks = []
     for (name, lengths_in), by_solver in groups.items():
         ours = by_solver.get("newton")
-        baselines = [row for label, row in by_solver.items() if label != "newton"]
+        baselines = [
+            row for label, row in by_solver.items() if label != "newton" and "length" in row
+        ]
         if ours is None or not baselines:
             continue
         shortest = min(baselines, key=lambda row: row["length"])
         first = by_solver.get(first_baseline)
         if first is None:
             continue
-        shorter = ours["length"] <= shortest["length"]
+        shorter = ours.get("length", math.inf) <= shortest["length"]
         faster = ours["seconds"] <= first["seconds"]
         checks.append(
             dict(
                 network=name,
                 lengths_in=lengths_in,
-                ours_length=ours["length"],
+                ours_length=ours.get("length"),
                 shortest_baseline=f"{shortest['length']:.6g} ({shortest['solver']})",
-                length_ratio=shortest["length"] / ours["length"],
+                length_ratio=shortest["length"] / ours["length"] if "length" in ours else None,
                 ours_seconds=ours["seconds"],
                 baseline_seconds=f"{first['seconds']:.3g} ({first['solver']})",
                 time_ratio=first["seconds"] / ours["seconds"],
-                converged=ours["converged"],
-                target="met" if shorter and faster else "missed: " + " and ".join(
-                    reason
-                    for reason, failed in (("longer", not shorter), ("slower", not faster))
-                    if failed
-                ),
+                converged=ours.get("converged"),
+                target=_target(ours, shorter, faster),
             )
         )
     return checks
+
+
+def _target(ours, shorter, faster):
+    if "note" in ours:
+        return "missed: " + ours["note"]
+    if shorter and faster:
+        return "met"
+    reasons = [reason for reason, failed in (("longer", not shorter), ("slower", not faster)) if failed]
+    return "missed: " + " and ".join(reasons)
 
 
 LENGTH_COLUMNS = ("length", "dist", "ours_length")
@@ -390,14 +409,15 @@ def _load():
 
 
 def report(rows, argv, newton, neural_steps, isolated):
+    """The Markdown report: settings, the target check per row, the measurements."""
     checks = target_checks(rows, f"neural {neural_steps[0]}")
     header = [
         "# Latent geodesics through trained generators",
         f"`python bench/latent.py {' '.join(argv)}`".replace(" `", "`"),
         (
             f"Python {platform.python_version()}, torch {torch.__version__}, "
-            f"{multiprocessing.cpu_count()} CPUs, load average "
-            f"{', '.join(f'{x:.1f}' for x in _load())} at the end. "
+            f"{multiprocessing.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
+            f"load average {', '.join(f'{x:.1f}' for x in _load())} at the end. "
             f"Ours: NewtonGeodesicSolver({', '.join(f'{k}={v}' for k, v in newton.items())}); "
             f"baseline: NeuralGeodesicSolver(hidden={NEURAL['hidden']}, n_points="
             f"{NEURAL['n_points']}, lr={NEURAL['lr']}) with "
@@ -443,6 +463,7 @@ def report(rows, argv, newton, neural_steps, isolated):
                 "converged",
                 "iterations",
                 "nodes",
+                "note",
             ],
         ),
         (
@@ -486,6 +507,10 @@ def main(argv=None):
         "--neural-steps", help=f"comma-separated Adam steps of the baseline (default: {NEURAL_STEPS})"
     )
     parser.add_argument("--dcgan-module", default=DCGAN_MODULE, help="module with load_generator(latent_dim)")
+    parser.add_argument(
+        "--row-timeout", type=float,
+        help="stop a row after this many seconds and report it as stopped (isolated rows only)",
+    )
     parser.add_argument("--out", help="also write the Markdown report to this file")
     args = parser.parse_args(argv)
     newton = _parse_options(args.newton)
@@ -507,7 +532,7 @@ def main(argv=None):
     rows = []
     for task in tasks:
         print(f"{task[0]} {task[1]} {task[2]} ...", file=sys.stderr, flush=True)
-        rows.append(run_isolated(task) if isolated else measure(task))
+        rows.append(run_isolated(task, args.row_timeout) if isolated else measure(task))
     text = report(rows, argv, newton, neural_steps, isolated)
     print(text)
     if args.out:

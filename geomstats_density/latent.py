@@ -265,7 +265,7 @@ class ComposedMap(TorchMap):
     def __init__(self, outer, inner):
         if outer.point_shape != inner.output_shape:
             raise ValueError(
-                f"{outer.name} takes points of shape {list(outer.point_shape)}, but "
+                f"{outer.name} takes points of shape {list(outer.point_shape)}, but the "
                 f"{inner.name} returns shape {list(inner.output_shape)}."
             )
         self.outer, self.inner = outer, inner

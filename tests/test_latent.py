@@ -20,7 +20,7 @@ from geomstats_density import (
     GeodesicConvergenceWarning,
 )
 from geomstats_density.densities import Gaussian
-from geomstats_density.latent import LatentSpace, TorchMap
+from geomstats_density.latent import ComposedMap, LatentSpace, TorchMap
 from geomstats_density.quality import Constant
 from conftest import as_numpy
 
@@ -240,6 +240,8 @@ def test_classifier_reads_samples_in_the_generators_dtype():
         logits = space.log_quality.classifier(torch.zeros(4, 2, dtype=torch.float64))
     assert copy.seen == [(torch.device("cpu"), torch.float32)]
     assert logits.dtype == torch.float64 and logits.shape == (4, 3)
+    with pytest.raises(ValueError, match=r"classifier takes points of shape \[6\], but the generator returns shape \[20\]"):
+        ComposedMap(TorchMap(tiny_classifier(), (6,), name="classifier"), space.generator)
 
 
 def test_module_dtype_option_follows_the_module():
