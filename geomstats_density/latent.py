@@ -372,9 +372,9 @@ class LatentSpace(Euclidean):
         What the generator and classifier compute in: float64 (default: a
         float64 copy of a float32 module, so that the solver's tolerances are
         reachable), float32, or ``'module'``, the generator module's own type
-        (float64 for plain callables). float32 runs faster and lighter, with
-        rounding errors of about 1e-7 of the energy: give the solver a ``tol``
-        of 1e-4 to 1e-5 (tighter ones may not be met).
+        (float64 for plain callables). In float32 the energy carries rounding
+        errors of about 1e-7 of its value: give the solver a ``tol`` of 1e-4
+        to 1e-5 (tighter ones may not be met).
     device : torch.device or str, optional
         Where the generator and classifier run; by default the generator
         module's own device (the CPU for plain callables). The solver stays on
