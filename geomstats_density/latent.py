@@ -13,16 +13,23 @@ interpolation::
     codes = space.interpolate(z0, z1, n_points=9)               # [9, 2]
     images = space.decode_interpolations(z0, z1, n_points=9)    # geodesic, linear, slerp
 
-Torch networks (the generator, the classifier) run as frozen float64 copies:
-:func:`frozen_network` copies a module, switches the copy to ``eval()`` mode
-and turns off its parameters' gradients, so the user's module keeps its mode,
-dtype and weights, and only the codes are differentiated. float64 throughout
-keeps the second-order solver's energy free of float32 rounding (about 1e-7
-relative, far above its tolerances); ``generator_dtype=torch.float32`` runs a
-float32 copy instead and converts at the boundary.
+Torch networks (the generator, the classifier) run as frozen copies on the
+device of the user's module (a CUDA generator runs on CUDA) or on the
+``device`` asked for: :func:`frozen_network` copies a module, switches the copy
+to ``eval()`` mode and turns off its parameters' gradients, so the user's
+module keeps its mode, device, dtype, weights and gradients, and only the codes
+are differentiated. They compute in float64 by default, which keeps the
+second-order solver's energy free of float32 rounding (about 1e-7 relative,
+above its default tolerances); ``generator_dtype=torch.float32`` (or
+``'module'``, the module's own type) computes in float32. The classifier reads
+the generated samples where they are made; only what the solver needs comes
+back to the CPU as float64: the samples for ``lengths_in='samples'``, and the
+classifier's logits.
 """
 
+import contextlib
 import copy
+import itertools
 import math
 
 import torch
@@ -45,6 +52,8 @@ from geomstats_density.quality import (
 from geomstats_density.reports import linear_interpolation, slerp
 
 LENGTHS_IN = ("latent", "samples")
+ON_FAILURE = ("warn", "raise", "ignore")
+NETWORK_DTYPES = (torch.float64, torch.float32)
 REALISM_QUALITIES = {
     "index": RealismIndex,
     # The smooth form: Newton loses its fast convergence on the kink of 'min'.
@@ -54,33 +63,79 @@ REALISM_QUALITIES = {
 DEFAULT_BATCH_SIZE = 4096
 
 
-def frozen_network(network, dtype=DTYPE):
+def network_placement(network, device=None, dtype=DTYPE, name="network"):
+    """The device and floating-point type a network computes on.
+
+    Parameters
+    ----------
+    network : torch.nn.Module or callable
+    device : torch.device or str, optional
+        Where it runs; by default where the module's first floating-point
+        parameter or buffer is, and the CPU for plain callables.
+    dtype : torch.dtype or 'module'
+        float64 (default) or float32; ``'module'``: the type of the module's
+        first floating-point parameter or buffer (float64 for plain callables).
+    name : str
+        Name of the network in error messages.
+
+    Returns
+    -------
+    device : torch.device
+    dtype : torch.dtype
+    """
+    tensors = []
+    if isinstance(network, torch.nn.Module):
+        tensors = [
+            tensor
+            for tensor in itertools.chain(network.parameters(), network.buffers())
+            if tensor.is_floating_point()
+        ]
+    device = torch.device(device) if device is not None else (
+        tensors[0].device if tensors else torch.device("cpu")
+    )
+    if isinstance(dtype, str) and dtype == "module":
+        dtype = tensors[0].dtype if tensors else DTYPE
+    if dtype not in NETWORK_DTYPES:
+        raise ValueError(
+            f"{name} must compute in torch.float64 or torch.float32, got {dtype!r}: pass "
+            "generator_dtype=torch.float64, torch.float32 or 'module' (a float64 or "
+            "float32 module's own type)."
+        )
+    return device, dtype
+
+
+def frozen_network(network, device=None, dtype=None):
     """A frozen copy of a torch module, or a plain callable unchanged.
 
     Parameters
     ----------
     network : torch.nn.Module or callable
-    dtype : torch.dtype
-        Floating-point type of the copy's parameters and buffers.
+    device : torch.device or str, optional
+        Device of the copy; the module's own by default.
+    dtype : torch.dtype, optional
+        Floating-point type of the copy's parameters and buffers; the module's
+        own when None.
 
     Returns
     -------
     frozen : torch.nn.Module or callable
         For a module: a deep copy in ``eval()`` mode (dropout off, batch-norm
-        statistics fixed), cast to ``dtype``, with ``requires_grad=False`` on
-        every parameter (gradients flow to the inputs only).
+        statistics fixed), moved to ``device`` and cast to ``dtype``, with
+        ``requires_grad=False`` on every parameter (gradients flow to the
+        inputs only). The module itself is not changed.
     """
     if not isinstance(network, torch.nn.Module):
         return network
-    return copy.deepcopy(network).to(dtype).eval().requires_grad_(False)
+    return copy.deepcopy(network).to(device=device, dtype=dtype).eval().requires_grad_(False)
 
 
 class TorchMap:
-    """A torch network as a float64 map on batches of points of a fixed shape.
+    """A torch network as a float64 CPU map on batches of points of a fixed shape.
 
     Leading batch axes are flattened, the points are passed in chunks of at most
-    ``batch_size`` (as ``dtype``), and the outputs come back as float64 with the
-    batch axes restored. Autograd flows through, so the map can sit inside a
+    ``batch_size``, moved to the network's device and cast to its dtype, and the
+    outputs come back to the CPU as float64 with the batch axes restored.
+    Autograd flows through (across devices too), so the map can sit inside a
     quality or a map ``phi``.
 
     Parameters
@@ -90,8 +145,11 @@ class TorchMap:
         replaced by a :func:`frozen_network` copy.
     point_shape : tuple of int
         Shape of one input point.
-    dtype : torch.dtype
-        What the network computes in; float64 by default.
+    dtype : torch.dtype or 'module'
+        What the network computes in: float64 (default), float32, or the
+        module's own type (``'module'``), see :func:`network_placement`.
+    device : torch.device or str, optional
+        Where the network runs; the module's own device by default.
     batch_size : int or None
         Largest number of points per call; None passes all at once.
     name : str
@@ -101,24 +159,32 @@ class TorchMap:
     ----------
     output_shape : tuple of int
         Shape of one output, read from a first call on one zero point.
+    device : torch.device
+    dtype : torch.dtype
     """
 
-    def __init__(self, network, point_shape, dtype=DTYPE, batch_size=DEFAULT_BATCH_SIZE, name="network"):
+    def __init__(
+        self,
+        network,
+        point_shape,
+        dtype=DTYPE,
+        device=None,
+        batch_size=DEFAULT_BATCH_SIZE,
+        name="network",
+    ):
         if not callable(network):
             raise ValueError(f"{name} must be a torch module or a callable, got {type(network).__name__}.")
-        if dtype not in (torch.float64, torch.float32):
-            raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype}.")
         if batch_size is not None and not (int(batch_size) == batch_size and batch_size >= 1):
             raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}.")
-        self.network = frozen_network(network, dtype)
+        self.device, self.dtype = network_placement(network, device, dtype, name)
+        self.network = frozen_network(network, self.device, self.dtype)
         self.point_shape = tuple(point_shape)
-        self.dtype = dtype
         self.batch_size = None if batch_size is None else int(batch_size)
         self.name = name
         probe = torch.zeros(1, *self.point_shape, dtype=DTYPE)
         try:
             with torch.no_grad():
-                output = self._call_chunk(probe)
+                output = self._forward(probe)
         except (RuntimeError, TypeError) as error:
             raise ValueError(
                 f"{name} failed on a batch of shape {list(probe.shape)}: {error}. Is "
@@ -127,8 +193,9 @@ class TorchMap:
             ) from error
         self.output_shape = tuple(output.shape[1:])
 
-    def _call_chunk(self, points):
-        output = self.network(points.to(self.dtype))
+    def _forward(self, points):
+        """Outputs ``[n, *output_shape]`` on the network's device for points ``[n, *point_shape]``."""
+        output = self.network(points.to(device=self.device, dtype=self.dtype))
         if not isinstance(output, torch.Tensor):
             raise ValueError(f"{self.name} must return a torch tensor, got {type(output).__name__}.")
         if output.ndim == 0 or output.shape[0] != points.shape[0]:
@@ -136,10 +203,19 @@ class TorchMap:
                 f"{self.name} must return one output per input: for inputs of shape "
                 f"{list(points.shape)} it returned shape {list(output.shape)}."
             )
-        return output.to(DTYPE)
+        return output
 
     def __call__(self, points):
         """Outputs for points of shape ``[..., *point_shape]``: ``[..., *output_shape]``.
+
+        Parameters
+        ----------
+        points : array-like, shape=[..., *point_shape]
+
+        Returns
+        -------
+        outputs : torch.Tensor, shape=[..., *output_shape]
+            float64, on the CPU.
 
         Raises
         ------
@@ -158,7 +234,8 @@ class TorchMap:
         batch_shape = points.shape[: points.ndim - n_axes]
         flat = points.reshape(-1, *self.point_shape)
         chunks = [flat] if self.batch_size is None else flat.split(self.batch_size)
-        output = torch.cat([self._call_chunk(chunk) for chunk in chunks])
+        output = torch.cat([self._forward(chunk) for chunk in chunks])
+        output = output.to(device="cpu", dtype=DTYPE)
         finite = torch.isfinite(output.reshape(output.shape[0], -1)).all(-1)
         if not bool(finite.all()):
             index = int(torch.nonzero(~finite)[0, 0])
@@ -173,8 +250,36 @@ class TorchMap:
         return output.reshape(*batch_shape, *self.output_shape)
 
 
+class ComposedMap(TorchMap):
+    """``outer(inner(x))``, the inner map's outputs kept on its device and in its dtype.
+
+    Only the outer map's outputs come back to the CPU: a classifier of generated
+    samples returns logits ``[n, n_classes]``, not the samples.
+
+    Parameters
+    ----------
+    outer, inner : TorchMap
+        ``outer.point_shape`` is ``inner.output_shape``.
+    """
+
+    def __init__(self, outer, inner):
+        if outer.point_shape != inner.output_shape:
+            raise ValueError(
+                f"{outer.name} takes points of shape {list(outer.point_shape)}, but the "
+                f"{inner.name} returns shape {list(inner.output_shape)}."
+            )
+        self.outer, self.inner = outer, inner
+        self.device, self.dtype = outer.device, outer.dtype
+        self.point_shape, self.output_shape = inner.point_shape, outer.output_shape
+        self.batch_size = inner.batch_size
+        self.name = f"{outer.name} of the {inner.name}'s samples"
+
+    def _forward(self, points):
+        return self.outer._forward(self.inner._forward(points))
+
+
 def latent_quality(
-    generator,
+    generator=None,
     log_density=None,
     classifier=None,
     target=None,
@@ -185,15 +290,17 @@ def latent_quality(
 
     Parameters
     ----------
-    generator : callable
+    generator : callable or None
         Codes ``[n, dim]`` to samples ``[n, ...]``, float64 (e.g. a
-        :class:`TorchMap`).
+        :class:`TorchMap`); None when the classifier reads codes (e.g. a
+        :class:`ComposedMap` of the classifier and the generator).
     log_density : Density or density model, optional
         The latent prior, or a density fitted to encoded data
         (:mod:`geomstats_density.fitting`); anything
         :func:`~geomstats_density.densities.as_density` reads.
     classifier : callable, optional
-        Samples ``[n, ...]`` to logits ``[n, n_classes]``, float64.
+        Samples ``[n, ...]`` (codes ``[n, dim]`` without ``generator``) to
+        logits ``[n, n_classes]``, float64.
     target : int, optional
         The wanted class; required with ``classifier``.
     realism : {'index', 'typicality', 'ratio'}
@@ -261,10 +368,18 @@ class LatentSpace(Euclidean):
         Quality read from ``log_density``, see :func:`latent_quality`.
     eps : float
         Smoothing of the probabilities, in (0, 1).
-    generator_dtype : torch.dtype
-        What the generator and classifier compute in: float64 (default; a
-        float64 copy of a module) or float32 (then loosen the solver's ``tol``
-        to about 1e-4: float32 rounding is about 1e-7 of the energy).
+    generator_dtype : torch.dtype or 'module'
+        What the generator and classifier compute in: float64 (default: a
+        float64 copy of a float32 module, so that the solver's tolerances are
+        reachable), float32, or ``'module'``, the generator module's own type
+        (float64 for plain callables). In float32 the energy carries rounding
+        errors of about 1e-7 of its value: give the solver a ``tol`` of 1e-4
+        to 1e-5 (tighter ones may not be met).
+    device : torch.device or str, optional
+        Where the generator and classifier run; by default the generator
+        module's own device (the CPU for plain callables). The solver stays on
+        the CPU: codes go to the device, and generated samples (for
+        ``lengths_in='samples'``) and logits come back as float64.
     batch_size : int or None
         Largest number of codes per generator call.
     method, solver_options
@@ -274,7 +389,8 @@ class LatentSpace(Euclidean):
     Attributes
     ----------
     generator : TorchMap
-        The float64 generator, ``[..., dim] -> [..., *sample_shape]``.
+        The generator as a float64 CPU map, ``[..., dim] -> [..., *sample_shape]``;
+        its ``device`` and ``dtype`` say where and in what it computes.
     sample_shape : tuple of int
         Shape of one generated sample.
     log_quality : callable
@@ -293,6 +409,7 @@ class LatentSpace(Euclidean):
         realism="index",
         eps=DEFAULT_EPS,
         generator_dtype=DTYPE,
+        device=None,
         batch_size=DEFAULT_BATCH_SIZE,
         method=None,
         solver_options=None,
@@ -308,21 +425,31 @@ class LatentSpace(Euclidean):
             raise ValueError("log_quality must be callable.")
         super().__init__(int(dim), equip=False)
         self.generator = TorchMap(
-            generator, (self.dim,), dtype=generator_dtype, batch_size=batch_size, name="generator"
+            generator,
+            (self.dim,),
+            dtype=generator_dtype,
+            device=device,
+            batch_size=batch_size,
+            name="generator",
         )
         self.sample_shape = self.generator.output_shape
         self.lengths_in = lengths_in
         if log_quality is None:
             if classifier is not None:
-                classifier = TorchMap(
-                    classifier,
-                    self.sample_shape,
-                    dtype=generator_dtype,
-                    batch_size=batch_size,
-                    name="classifier",
+                # The classifier runs where the generator does and reads its samples there.
+                classifier = ComposedMap(
+                    TorchMap(
+                        classifier,
+                        self.sample_shape,
+                        dtype=self.generator.dtype,
+                        device=self.generator.device,
+                        batch_size=batch_size,
+                        name="classifier",
+                    ),
+                    self.generator,
                 )
             log_quality = latent_quality(
-                self.generator, log_density, classifier, target, realism=realism, eps=eps
+                None, log_density, classifier, target, realism=realism, eps=eps
             )
         self.log_quality = log_quality
         self.equip_with_metric(
@@ -364,7 +491,7 @@ class LatentSpace(Euclidean):
         with torch.no_grad():
             return to_backend(self.generator(codes))
 
-    def interpolate(self, initial_code, end_code, n_points=9):
+    def interpolate(self, initial_code, end_code, n_points=9, on_failure=None, return_curve=False):
         """Codes along the geodesic, at ``n_points`` uniform times (constant speed).
 
         Parameters
@@ -372,19 +499,39 @@ class LatentSpace(Euclidean):
         initial_code, end_code : array-like, shape=[..., dim]
         n_points : int
             At least 2, endpoints included.
+        on_failure : {'warn', 'raise', 'ignore'}, optional
+            What to do, for this call, when a geodesic does not converge: warn
+            (:class:`~geomstats_density.GeodesicConvergenceWarning`), raise
+            (:class:`~geomstats_density.GeodesicConvergenceError`) or only flag
+            ``curve.converged``; by default the solver's own ``on_failure``.
+        return_curve : bool
+            Also return the solver's curve, with its length estimate ``dist``,
+            ``dist_error``, ``converged`` and ``n_iterations``.
 
         Returns
         -------
         codes : array-like, shape=[..., n_points, dim]
+        curve : GeodesicCurve
+            Only with ``return_curve=True``: the geodesic the codes are read from.
         """
         if n_points < 2:
             raise ValueError(f"n_points must be at least 2, got {n_points}.")
         start = check_points(initial_code, self.dim, "initial_code")
         end = check_points(end_code, self.dim, "end_code")
-        curve = self.metric.geodesic(initial_point=to_backend(start), end_point=to_backend(end))
-        return curve(gs.linspace(0.0, 1.0, n_points))
+        with solver_on_failure(self.metric.log_solver, on_failure):
+            curve = self.metric.geodesic(initial_point=to_backend(start), end_point=to_backend(end))
+        codes = curve(gs.linspace(0.0, 1.0, n_points))
+        return (codes, curve) if return_curve else codes
 
-    def interpolations(self, initial_code, end_code, n_points=9, slerp_center=None):
+    def interpolations(
+        self,
+        initial_code,
+        end_code,
+        n_points=9,
+        slerp_center=None,
+        on_failure=None,
+        return_curve=False,
+    ):
         """The geodesic's codes next to linear and spherical-linear interpolation.
 
         Parameters
@@ -393,23 +540,39 @@ class LatentSpace(Euclidean):
         n_points : int
         slerp_center : array-like, shape=[dim], optional
             Centre of the slerp (the prior's mean); the origin by default.
+        on_failure : {'warn', 'raise', 'ignore'}, optional
+            As in :meth:`interpolate`.
+        return_curve : bool
+            Also return the solver's geodesic curve.
 
         Returns
         -------
         codes : dict
             ``'geodesic'``, ``'linear'``, ``'slerp'``: arrays ``[n_points, dim]``.
+        curve : GeodesicCurve
+            Only with ``return_curve=True``.
         """
         start = check_points(initial_code, self.dim, "initial_code")
         end = check_points(end_code, self.dim, "end_code")
         if start.ndim != 1 or end.ndim != 1:
             raise ValueError("interpolations compares one pair of codes: pass shapes [dim].")
-        return {
-            "geodesic": self.interpolate(start, end, n_points),
+        geodesic, curve = self.interpolate(start, end, n_points, on_failure, return_curve=True)
+        codes = {
+            "geodesic": geodesic,
             "linear": linear_interpolation(start, end, n_points).nodes,
             "slerp": slerp(start, end, n_points, center=slerp_center).nodes,
         }
+        return (codes, curve) if return_curve else codes
 
-    def decode_interpolations(self, initial_code, end_code, n_points=9, slerp_center=None):
+    def decode_interpolations(
+        self,
+        initial_code,
+        end_code,
+        n_points=9,
+        slerp_center=None,
+        on_failure=None,
+        return_curve=False,
+    ):
         """Samples decoded along the geodesic, linear and slerp interpolations.
 
         Parameters
@@ -417,12 +580,56 @@ class LatentSpace(Euclidean):
         initial_code, end_code : array-like, shape=[dim]
         n_points : int
         slerp_center : array-like, shape=[dim], optional
+        on_failure : {'warn', 'raise', 'ignore'}, optional
+            As in :meth:`interpolate`.
+        return_curve : bool
+            Also return the solver's geodesic curve.
 
         Returns
         -------
         samples : dict
             ``'geodesic'``, ``'linear'``, ``'slerp'``: arrays
             ``[n_points, *sample_shape]``.
+        curve : GeodesicCurve
+            Only with ``return_curve=True``.
         """
-        codes = self.interpolations(initial_code, end_code, n_points, slerp_center)
-        return {name: self.decode(points) for name, points in codes.items()}
+        codes, curve = self.interpolations(
+            initial_code, end_code, n_points, slerp_center, on_failure, return_curve=True
+        )
+        samples = {name: self.decode(points) for name, points in codes.items()}
+        return (samples, curve) if return_curve else samples
+
+
+@contextlib.contextmanager
+def solver_on_failure(solver, on_failure):
+    """Let ``solver`` act on non-converged geodesics as ``on_failure`` says, for one call.
+
+    Parameters
+    ----------
+    solver : LogSolver
+        The metric's boundary-value solver.
+    on_failure : {'warn', 'raise', 'ignore'} or None
+        None keeps the solver's own setting.
+
+    Raises
+    ------
+    ValueError
+        If ``on_failure`` is not one of these, or the solver does not report
+        failures (it has no ``on_failure``).
+    """
+    if on_failure is None:
+        yield
+        return
+    if on_failure not in ON_FAILURE:
+        raise ValueError(f"on_failure must be one of {list(ON_FAILURE)} or None, got {on_failure!r}.")
+    if not hasattr(solver, "on_failure"):
+        raise ValueError(
+            f"on_failure needs a solver that reports failures (method='newton'); "
+            f"{type(solver).__name__} has none."
+        )
+    saved = solver.on_failure
+    solver.on_failure = on_failure
+    try:
+        yield
+    finally:
+        solver.on_failure = saved

@@ -1,6 +1,8 @@
 """LatentSpace: geomstats API on a generator's latent space, Eq. 5 through a generator, errors."""
 
+import copy
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -10,9 +12,15 @@ import geomstats.backend as gs
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.learning.frechet_mean import FrechetMean
 
-from geomstats_density import DensityConformalMetric, DomainError
+from geomstats_density import (
+    DensityConformalMetric,
+    DiscreteCurve,
+    DomainError,
+    GeodesicConvergenceError,
+    GeodesicConvergenceWarning,
+)
 from geomstats_density.densities import Gaussian
-from geomstats_density.latent import LatentSpace, TorchMap
+from geomstats_density.latent import ComposedMap, LatentSpace, TorchMap
 from geomstats_density.quality import Constant
 from conftest import as_numpy
 
@@ -135,20 +143,142 @@ def test_decode_interpolations_puts_the_geodesic_next_to_linear_and_slerp(featur
     np.testing.assert_allclose(as_numpy(samples["linear"])[1], third[0], rtol=1e-5, atol=1e-6)
 
 
-def test_float32_module_runs_as_a_float64_copy_and_is_left_untouched():
-    module = tiny_generator()
-    module.train()
-    space = LatentSpace(module, 2, log_quality=Constant(0.5))
-    assert next(module.parameters()).dtype == torch.float32
-    assert module.training and next(module.parameters()).requires_grad
-    codes = torch.tensor([[0.1, 0.2], [0.3, -0.4]], dtype=torch.float64)
-    samples = space.generator(codes)
-    assert samples.dtype == torch.float64
+def relu_generator(dim=2, out=20, seed=0):
+    """A float32 ReLU MLP with batch normalisation, like the DCGANs' layers."""
+    torch.manual_seed(seed)
+    layers = torch.nn.Sequential(
+        torch.nn.Linear(dim, 32), torch.nn.BatchNorm1d(32), torch.nn.ReLU(),
+        torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, out),
+    )
+    return layers.float()
+
+
+def module_state(module):
+    """Everything of a module's parameters and buffers that a LatentSpace must leave alone."""
+    tensors = [*module.named_parameters(), *module.named_buffers()]
+    return [
+        (name, t.dtype, t.device, t.requires_grad, t.detach().clone(), None if t.grad is None else t.grad.clone())
+        for name, t in tensors
+    ], module.training
+
+
+def assert_same_state(before, after):
+    (params_before, training_before), (params_after, training_after) = before, after
+    assert training_before == training_after
+    for (name, *old), (_, *new) in zip(params_before, params_after):
+        assert old[:3] == new[:3], name
+        torch.testing.assert_close(old[3], new[3], rtol=0, atol=0)
+        if old[4] is None:
+            assert new[4] is None, name
+        else:
+            torch.testing.assert_close(old[4], new[4], rtol=0, atol=0)
+
+
+class RecordingClassifier(torch.nn.Module):
+    """A linear classifier that records the device, dtype and storage of what it reads."""
+
+    def __init__(self, features, n_classes=3):
+        super().__init__()
+        self.linear = torch.nn.Linear(features, n_classes)
+        self.seen = []
+
+    def forward(self, samples):
+        self.seen.append((samples.device, samples.dtype))
+        return self.linear(samples)
+
+
+@pytest.mark.parametrize("generator_dtype", [torch.float64, torch.float32])
+def test_networks_run_on_the_asked_device_and_dtype_and_the_module_is_untouched(generator_dtype):
+    """Same path as on a GPU: codes go to ``device`` in ``generator_dtype``, float64 comes back.
+
+    The module is in training mode with batch normalisation: its copy computes in
+    eval mode (running statistics), and the module's statistics do not move.
+    """
+    module, classifier = relu_generator(), RecordingClassifier(20).float()
     with torch.no_grad():
-        reference = module(codes.float()).double()
-    np.testing.assert_allclose(samples.numpy(), reference.numpy(), rtol=1e-6, atol=1e-7)
-    float32_space = LatentSpace(module, 2, log_quality=Constant(0.5), generator_dtype=torch.float32)
-    np.testing.assert_array_equal(float32_space.generator(codes).numpy(), reference.numpy())
+        module[1].running_mean.fill_(0.3)
+        module[1].running_var.fill_(2.0)
+    module.train()
+    for parameter in module.parameters():
+        parameter.grad = torch.full_like(parameter, 0.25)
+    before = module_state(module)
+    space = LatentSpace(
+        module,
+        2,
+        log_density=Gaussian(torch.zeros(2, dtype=torch.float64)),
+        classifier=classifier,
+        target=0,
+        lengths_in="samples",
+        device="cpu",
+        generator_dtype=generator_dtype,
+        solver_options=dict(tol=None, n_nodes=9, on_failure="ignore"),
+    )
+    assert space.generator.device == torch.device("cpu")
+    assert space.generator.dtype == generator_dtype
+    codes = torch.tensor([[0.1, 0.2], [0.3, -0.4], [-1.2, 0.7]], dtype=torch.float64, requires_grad=True)
+    samples = space.generator(codes)
+    assert samples.dtype == torch.float64 and samples.device == torch.device("cpu")
+    with torch.no_grad():
+        reference = copy.deepcopy(module).eval().to(generator_dtype)(codes.detach().to(generator_dtype)).double()
+    np.testing.assert_allclose(samples.detach().numpy(), reference.numpy(), rtol=1e-6, atol=1e-7)
+    # Gradients reach the codes through the cast and the copy, not the module.
+    (space.log_quality(codes).sum() + samples.sum()).backward()
+    assert codes.grad is not None and bool(torch.isfinite(codes.grad).all())
+    space.metric.dist(gs.array([-1.0, -1.0]), gs.array([1.5, 0.5]))
+    assert classifier.seen == []  # only its copy ran
+    assert_same_state(before, module_state(module))
+
+
+def test_classifier_reads_samples_in_the_generators_dtype():
+    generator, classifier = relu_generator(), RecordingClassifier(20)
+    space = LatentSpace(
+        generator, 2, classifier=classifier, target=1, generator_dtype=torch.float32
+    )
+    copy = space.log_quality.classifier.outer.network
+    copy.seen.clear()
+    with torch.no_grad():
+        logits = space.log_quality.classifier(torch.zeros(4, 2, dtype=torch.float64))
+    assert copy.seen == [(torch.device("cpu"), torch.float32)]
+    assert logits.dtype == torch.float64 and logits.shape == (4, 3)
+    with pytest.raises(ValueError, match=r"classifier takes points of shape \[6\], but the generator returns shape \[20\]"):
+        ComposedMap(TorchMap(tiny_classifier(), (6,), name="classifier"), space.generator)
+
+
+def test_module_dtype_option_follows_the_module():
+    assert LatentSpace(relu_generator(), 2, log_quality=Constant(0.5), generator_dtype="module").generator.dtype == torch.float32
+    float64 = relu_generator().double()
+    assert LatentSpace(float64, 2, log_quality=Constant(0.5), generator_dtype="module").generator.dtype == torch.float64
+    assert LatentSpace(lambda z: z, 2, log_quality=Constant(0.5), generator_dtype="module").generator.dtype == torch.float64
+    with pytest.raises(ValueError, match="generator must compute in torch.float64 or torch.float32"):
+        LatentSpace(relu_generator().half(), 2, log_quality=Constant(0.5), generator_dtype="module")
+
+
+def test_float32_lengths_agree_with_float64_on_a_relu_generator():
+    """The same curves, measured on 1025 points through a float32 and a float64 copy."""
+    generator, classifier = relu_generator(), tiny_classifier(features=20)
+    spaces = {
+        dtype: LatentSpace(
+            generator,
+            2,
+            log_density=Gaussian(torch.zeros(2, dtype=torch.float64)),
+            classifier=classifier,
+            target=0,
+            lengths_in="samples",
+            generator_dtype=dtype,
+            solver_options=dict(tol=None, n_nodes=9),
+        )
+        for dtype in (torch.float64, torch.float32)
+    }
+    start, end = np.array([-1.0, -1.0]), np.array([1.5, 0.5])
+    geodesic = spaces[torch.float64].metric.log_solver.solve(gs.array(end), gs.array(start))
+    times = np.linspace(0.0, 1.0, 1025)
+    curves = {"segment": np.linspace(start, end, 1025), "geodesic": as_numpy(geodesic(times))}
+    for name, nodes in curves.items():
+        lengths = {
+            dtype: float(DiscreteCurve(nodes, metric=space.metric).length())
+            for dtype, space in spaces.items()
+        }
+        assert lengths[torch.float32] == pytest.approx(lengths[torch.float64], rel=1e-6), name
 
 
 def test_generator_is_called_in_batches():
@@ -292,3 +422,51 @@ def test_generator_returning_nan_is_a_domain_error():
     space = LatentSpace(exploding, 2, log_quality=Constant(0.5), lengths_in="samples")
     with pytest.raises(DomainError, match=r"generator returned NaN or infinite values at point \[2\.0"):
         space.decode(gs.array([[0.0, 0.0], [2.0, 0.0]]))
+
+
+def test_interpolate_returns_the_solvers_curve_with_its_length():
+    """Constant quality through ``A z + b``: the geodesic is the segment, ``dist = ln 2 |A dz|``."""
+    space = LatentSpace(
+        linear_generator(MATRIX, OFFSET), 3, log_quality=Constant(0.5), lengths_in="samples"
+    )
+    start, end = np.array([0.2, -1.0, 0.5]), np.array([1.0, 0.4, -0.3])
+    codes, curve = space.interpolate(gs.array(start), gs.array(end), n_points=5, return_curve=True)
+    assert float(curve.dist) == pytest.approx(LN2 * np.linalg.norm(MATRIX @ (end - start)), rel=1e-9)
+    assert bool(curve.converged) and int(curve.n_iterations) >= 0
+    np.testing.assert_allclose(as_numpy(codes), np.linspace(start, end, 5), atol=1e-7)
+    samples, same = space.decode_interpolations(
+        gs.array(start), gs.array(end), n_points=5, return_curve=True
+    )
+    assert float(same.dist) == pytest.approx(float(curve.dist), rel=1e-12)
+    expected = np.linspace(start, end, 5) @ MATRIX.T + OFFSET
+    np.testing.assert_allclose(as_numpy(samples["geodesic"]), expected, atol=1e-6)
+    np.testing.assert_allclose(as_numpy(samples["linear"]), expected, atol=1e-12)
+
+
+def test_on_failure_warns_raises_or_flags_for_one_call():
+    """One Newton iteration cannot bend the segment onto the bowl's geodesic."""
+    generator = linear_generator(MATRIX, OFFSET)
+    space = LatentSpace(
+        generator,
+        3,
+        log_quality=lambda z: bowl_quality(generator(z)),
+        lengths_in="samples",
+        solver_options=dict(max_iter=1, tol=1e-6),
+    )
+    start, end = gs.array([2.0, -1.0, 0.5]), gs.array([-1.0, 2.0, -0.3])
+    with pytest.warns(GeodesicConvergenceWarning, match="did not converge"):
+        space.interpolate(start, end)
+    with pytest.raises(GeodesicConvergenceError, match="did not converge"):
+        space.decode_interpolations(start, end, on_failure="raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes, curve = space.interpolate(start, end, on_failure="ignore", return_curve=True)
+    assert not bool(curve.converged)
+    np.testing.assert_allclose(as_numpy(codes)[[0, -1]], as_numpy(gs.stack([start, end])), atol=1e-12)
+    assert space.metric.log_solver.on_failure == "warn"
+    with pytest.raises(ValueError, match="on_failure must be one of"):
+        space.interpolate(start, end, on_failure="stop")
+    neural = LatentSpace(generator, 3, log_quality=Constant(0.5), method="neural",
+                         solver_options=dict(n_steps=1))
+    with pytest.raises(ValueError, match="on_failure needs a solver that reports failures"):
+        neural.interpolate(start, end, on_failure="raise")
