@@ -27,7 +27,6 @@ back to the CPU as float64: the samples for ``lengths_in='samples'``, and the
 classifier's logits.
 """
 
-import contextlib
 import copy
 import itertools
 import math
@@ -38,6 +37,7 @@ import geomstats.backend as gs
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density._arrays import DTYPE, check_points, to_backend, to_torch
+from geomstats_density._validation import check_on_failure
 from geomstats_density.densities import as_density
 from geomstats_density.exceptions import DomainError
 from geomstats_density.metrics import DensityConformalMetric
@@ -52,7 +52,6 @@ from geomstats_density.quality import (
 from geomstats_density.reports import linear_interpolation, slerp
 
 LENGTHS_IN = ("latent", "samples")
-ON_FAILURE = ("warn", "raise", "ignore")
 NETWORK_DTYPES = (torch.float64, torch.float32)
 REALISM_QUALITIES = {
     "index": RealismIndex,
@@ -518,8 +517,8 @@ class LatentSpace(Euclidean):
             raise ValueError(f"n_points must be at least 2, got {n_points}.")
         start = check_points(initial_code, self.dim, "initial_code")
         end = check_points(end_code, self.dim, "end_code")
-        with solver_on_failure(self.metric.log_solver, on_failure):
-            curve = self.metric.geodesic(initial_point=to_backend(start), end_point=to_backend(end))
+        solver = solver_on_failure(self.metric.log_solver, on_failure)
+        curve = solver.geodesic_bvp(to_backend(end), to_backend(start))
         codes = curve(gs.linspace(0.0, 1.0, n_points))
         return (codes, curve) if return_curve else codes
 
@@ -600,16 +599,22 @@ class LatentSpace(Euclidean):
         return (samples, curve) if return_curve else samples
 
 
-@contextlib.contextmanager
 def solver_on_failure(solver, on_failure):
-    """Let ``solver`` act on non-converged geodesics as ``on_failure`` says, for one call.
+    """``solver`` acting on non-converged geodesics as ``on_failure`` says, for one call.
+
+    A shallow copy with its own ``on_failure``: the metric's solver, which other
+    calls and threads share, is left as it is.
 
     Parameters
     ----------
     solver : LogSolver
         The metric's boundary-value solver.
     on_failure : {'warn', 'raise', 'ignore'} or None
-        None keeps the solver's own setting.
+        None keeps the solver's own setting (and returns ``solver`` itself).
+
+    Returns
+    -------
+    solver : LogSolver
 
     Raises
     ------
@@ -618,18 +623,13 @@ def solver_on_failure(solver, on_failure):
         failures (it has no ``on_failure``).
     """
     if on_failure is None:
-        yield
-        return
-    if on_failure not in ON_FAILURE:
-        raise ValueError(f"on_failure must be one of {list(ON_FAILURE)} or None, got {on_failure!r}.")
+        return solver
+    check_on_failure(on_failure)
     if not hasattr(solver, "on_failure"):
         raise ValueError(
             f"on_failure needs a solver that reports failures (method='newton'); "
             f"{type(solver).__name__} has none."
         )
-    saved = solver.on_failure
+    solver = copy.copy(solver)
     solver.on_failure = on_failure
-    try:
-        yield
-    finally:
-        solver.on_failure = saved
+    return solver
