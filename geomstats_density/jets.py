@@ -98,6 +98,11 @@ def elementwise_derivatives(function, values):
 def autodiff_jet(function, points):
     """The jet of any scalar field by autodiff (double backward over the coordinates).
 
+    All Hessian rows come from one backward pass batched over the coordinates
+    (``is_grads_batched``); where the function's backward cannot be batched
+    (a custom ``autograd.Function`` whose backward branches on the values of
+    the gradient it receives, say), from one backward pass per coordinate.
+
     Parameters
     ----------
     function : callable
@@ -117,12 +122,28 @@ def autodiff_jet(function, points):
         if value.requires_grad:
             (gradient,) = torch.autograd.grad(value.sum(), leaf, create_graph=True)
         if gradient.requires_grad:
-            seeds = torch.eye(dim, dtype=points.dtype).reshape(dim, *[1] * (points.ndim - 1), dim)
-            (rows,) = torch.autograd.grad(
-                gradient,
-                leaf,
-                grad_outputs=seeds.expand(dim, *points.shape),
-                is_grads_batched=True,
-            )
-            hessian = rows.movedim(0, -2)
+            hessian = _hessian_rows(gradient, leaf)
     return Jet(value.detach(), gradient.detach(), hessian.detach())
+
+
+def _hessian_rows(gradient, leaf):
+    """``d gradient[..., i] / d leaf`` for every ``i``, shape ``[..., dim, dim]``.
+
+    Points are independent, so row ``i`` at every point is the derivative of
+    the sum over points of ``gradient[..., i]``.
+    """
+    dim = leaf.shape[-1]
+    seeds = torch.eye(dim, dtype=leaf.dtype).reshape(dim, *[1] * (leaf.ndim - 1), dim)
+    seeds = seeds.expand(dim, *leaf.shape)
+    try:
+        (rows,) = torch.autograd.grad(
+            gradient, leaf, grad_outputs=seeds, is_grads_batched=True, retain_graph=True
+        )
+    except RuntimeError:
+        rows = torch.stack(
+            [
+                torch.autograd.grad(gradient, leaf, grad_outputs=seed, retain_graph=True)[0]
+                for seed in seeds
+            ]
+        )
+    return rows.movedim(0, -2)

@@ -1,5 +1,7 @@
 """Closed-form jets (value, gradient, Hessian) against autodiff, and what uses them."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -19,6 +21,7 @@ from geomstats_density.quality import (
     fermat_log_factor,
 )
 from geomstats_density.solvers.banded import BlockTridiagonal, batch_cholesky_solve
+from geomstats_density.solvers.smoothing import KinkSmoothing
 
 DIM = 3
 
@@ -79,6 +82,73 @@ def test_quality_jets_match_autodiff(make_quality):
 def test_fermat_factor_jet_matches_autodiff():
     log_factor = fermat_log_factor(mixture(), beta=0.7)
     assert_jets_close(log_factor.jet(points()), autodiff_jet(log_factor, points()))
+
+
+def relu_classifier_log_quality():
+    """``log`` of a smoothed softmax probability of class 1 of a seeded ReLU network."""
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(
+        torch.nn.Linear(DIM, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3)
+    ).double()
+    for parameter in network.parameters():
+        parameter.requires_grad_(False)
+
+    def log_quality(codes):
+        probability = torch.softmax(network(codes), dim=-1)[..., 1]
+        return torch.log(0.01 + 0.98 * probability)
+
+    return log_quality
+
+
+def per_point_hessians(function, batch):
+    flat = batch.reshape(-1, batch.shape[-1])
+    hessians = [
+        torch.autograd.functional.hessian(lambda z: function(z[None])[0], point) for point in flat
+    ]
+    return torch.stack(hessians).reshape(*batch.shape, batch.shape[-1])
+
+
+@pytest.mark.parametrize("smoothing", [None, 0.5], ids=["relu", "kink-smoothed"])
+def test_autodiff_jet_hessian_equals_per_point_hessians(smoothing):
+    log_quality = relu_classifier_log_quality()
+    batch = points()
+    mode = KinkSmoothing(smoothing) if smoothing else contextlib.nullcontext()
+    with mode:
+        jet = autodiff_jet(log_quality, batch)
+        reference = per_point_hessians(log_quality, batch)
+    assert jet.hessian.shape == (*batch.shape, DIM)
+    assert reference.abs().max() > 1e-3
+    torch.testing.assert_close(jet.hessian, reference, rtol=1e-12, atol=1e-14)
+
+
+class SquareBranchingOnGradient(torch.autograd.Function):
+    """``x ** 2`` whose backward reads its incoming gradient's values (not batchable)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**2
+
+    @staticmethod
+    def backward(ctx, incoming):
+        (x,) = ctx.saved_tensors
+        if bool((incoming == 0).all()):
+            return torch.zeros_like(x)
+        return 2 * x * incoming
+
+
+def test_autodiff_jet_of_a_backward_that_cannot_be_batched():
+    batch = points()
+    jet = autodiff_jet(lambda z: SquareBranchingOnGradient.apply(z).sum(-1) * z[..., 0], batch)
+    # Hessian of z_0 |z|^2: 2 z_0 I + 2 (e_0 z^T + z e_0^T).
+    first = torch.zeros(DIM, dtype=batch.dtype)
+    first[0] = 1.0
+    z0 = batch[..., 0, None, None]
+    expected = (
+        2 * z0 * torch.eye(DIM, dtype=batch.dtype)
+        + 2 * (first[:, None] * batch[..., None, :] + batch[..., :, None] * first)
+    )
+    torch.testing.assert_close(jet.hessian, expected, rtol=1e-12, atol=1e-14)
 
 
 def test_qualities_without_closed_form_have_no_jet():
