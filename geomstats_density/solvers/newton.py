@@ -29,7 +29,7 @@ from geomstats_density.exceptions import DomainError
 from geomstats_density.solvers.graph import GlobalStart
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
 from geomstats_density.solvers.smoothing import KinkSmoothing
-from geomstats_density.solvers.status import CurveStatus, LevelStatus
+from geomstats_density.solvers.status import LevelStatus
 from geomstats_density.solvers.steps import (
     BlockNewtonSteps,
     GaussNewtonSteps,
@@ -216,14 +216,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         obstacle): those curves start again on the shortest paths of
         :meth:`~geomstats_density.solvers.graph.GlobalStart.restart_graph`; each
         keeps the second result if it converged or is shorter, else the first
-        (``n_iterations`` counts both solves). Curves whose every node count was
-        minimised but whose length missed ``tol`` at ``max_nodes`` (``MAX_NODES``)
-        are not solved again: another start changes the basin, not the
-        resolution.
+        (``n_iterations`` counts both solves).
         """
-        failed = np.flatnonzero(
-            (estimate.status == CurveStatus.MAX_ITER) | (estimate.status == CurveStatus.FAILED)
-        )
+        failed = np.flatnonzero(~estimate.converged)
         if failed.size == 0:
             return estimate
         graph = self.global_start.restart_graph(metric, start[failed], end[failed])
