@@ -352,7 +352,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
 
         Stage ``k`` minimises the energy with the kinked primitives smoothed
         within ``tau_k = scale * KINK_TAU_START / KINK_TAU_RATIO**k`` of their
-        kinks (``KINK_TAU_WARM`` times less at a warm-started node count) (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`),
+        kinks, ``KINK_TAU_WARM`` times less at a warm-started node count
+        (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`),
         starting from the curves of stage ``k - 1`` moved along the secant
         through the last two stages' curves (the minimisers move linearly in
         ``tau`` once the bands are narrow), where that lowers the smoothed
