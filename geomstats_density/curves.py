@@ -7,8 +7,12 @@ import torch
 from scipy.interpolate import CubicSpline, PchipInterpolator
 
 from geomstats_density._arrays import to_backend, to_numpy, to_torch
-from geomstats_density.energy import curve_energy, curve_length, uniform_times
-from geomstats_density.exceptions import DomainError
+from geomstats_density.energy import (
+    curve_energy,
+    curve_length,
+    per_curve_where_outside,
+    uniform_times,
+)
 
 # Largest cached spline resampling matrix (2 MB); larger resamplings call scipy.
 MAX_SPLINE_MATRIX_ENTRIES = 1 << 18
@@ -114,17 +118,14 @@ def polygon_lengths(metric, nodes, outside="raise"):
         return np.concatenate(
             [polygon_lengths(metric, nodes[b : b + chunk], outside) for b in range(0, batch, chunk)]
         )
-    try:
+
+    def lengths(curves):
         with torch.no_grad():
-            return curve_length(metric, torch.from_numpy(nodes)).numpy()
-    except DomainError:
-        if outside == "raise":
-            raise
-        if batch == 1:
-            return np.full(1, np.nan)
-        return np.concatenate(
-            [polygon_lengths(metric, nodes[b : b + 1], outside) for b in range(batch)]
-        )
+            return curve_length(metric, torch.from_numpy(curves)).numpy()
+
+    if outside == "raise":
+        return lengths(nodes)
+    return per_curve_where_outside(lengths, nodes, lambda curve: np.full(1, np.nan))
 
 
 def measured_lengths(metric, nodes_at, n_pieces, outside="raise"):

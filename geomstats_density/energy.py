@@ -13,6 +13,8 @@ piece lengths ``ell_i^2`` come from the metric (``segment_sq_lengths`` and
 import numpy as np
 import torch
 
+from geomstats_density.exceptions import DomainError
+
 
 def uniform_times(n_nodes):
     """``n_nodes`` equispaced times on [0, 1]."""
@@ -56,3 +58,38 @@ def curve_length(metric, nodes):
     length : torch.Tensor, shape=[...]
     """
     return torch.sqrt(metric.curve_sq_lengths(nodes)).sum(-1)
+
+
+def per_curve_where_outside(evaluate, nodes, outside, concatenate=np.concatenate):
+    """``evaluate(nodes)`` for a batch of curves, curve by curve where the batch raises.
+
+    One curve that leaves the metric's domain makes a batched evaluation raise
+    :class:`DomainError`; the curves are then evaluated one at a time, and each
+    that raises gets ``outside(curve)``.
+
+    Parameters
+    ----------
+    evaluate : callable
+        Nodes ``[batch, n_nodes, n_coords]`` to the result for those curves.
+    nodes : ndarray, shape=[batch, n_nodes, n_coords]
+    outside : callable
+        Nodes ``[1, n_nodes, n_coords]`` of a curve outside the domain to its result.
+    concatenate : callable
+        A list of one-curve results to the batch's result.
+
+    Returns
+    -------
+    result
+        What ``evaluate`` returns for the whole batch.
+    """
+    try:
+        return evaluate(nodes)
+    except DomainError:
+        if len(nodes) == 1:
+            return outside(nodes)
+    return concatenate(
+        [
+            per_curve_where_outside(evaluate, nodes[b : b + 1], outside, concatenate)
+            for b in range(len(nodes))
+        ]
+    )

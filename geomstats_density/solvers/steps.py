@@ -22,8 +22,7 @@ import numpy as np
 import torch
 
 from geomstats_density._arrays import unit_vectors
-from geomstats_density.energy import curve_energy
-from geomstats_density.exceptions import DomainError
+from geomstats_density.energy import curve_energy, per_curve_where_outside
 from geomstats_density.solvers.banded import batch_cholesky_solve, trust_region_step
 from geomstats_density.solvers.derivatives import (
     EnergyDerivatives,
@@ -442,32 +441,19 @@ def energies_or_inf(metric, nodes):
     -------
     energy : ndarray, shape=[batch]
     """
-    with torch.no_grad():
-        tensor = torch.from_numpy(nodes)
-        try:
-            energies = curve_energy(metric, tensor).numpy()
-            return np.where(np.isnan(energies), np.inf, energies)
-        except DomainError:
-            energies = np.full(nodes.shape[0], np.inf)
-            for b in range(nodes.shape[0]):
-                try:
-                    energies[b] = curve_energy(metric, tensor[b]).item()
-                except DomainError:
-                    pass
-            return np.where(np.isnan(energies), np.inf, energies)
+
+    def energies(curves):
+        with torch.no_grad():
+            return curve_energy(metric, torch.from_numpy(curves)).numpy()
+
+    values = per_curve_where_outside(energies, nodes, lambda curve: np.full(1, np.inf))
+    return np.where(np.isnan(values), np.inf, values)
 
 
 def _derivatives_or_inf(evaluate, nodes):
     """Derivatives at trial curves; infinite energy for those that leave the domain."""
-    try:
-        derivatives = evaluate(nodes)
-    except DomainError:
-        pieces = []
-        for b in range(nodes.shape[0]):
-            try:
-                pieces.append(evaluate(nodes[b : b + 1]))
-            except DomainError:
-                pieces.append(EnergyDerivatives.infinite(nodes[b : b + 1]))
-        derivatives = EnergyDerivatives.concatenate(pieces)
+    derivatives = per_curve_where_outside(
+        evaluate, nodes, EnergyDerivatives.infinite, EnergyDerivatives.concatenate
+    )
     derivatives.energy[~derivatives.finite()] = np.inf
     return derivatives
