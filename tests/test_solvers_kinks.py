@@ -335,3 +335,16 @@ def test_max_pooling_generator_converges_at_a_fixed_node_count():
     assert bool(curve.converged)
     line = torch.from_numpy(np.linspace(start, end, 4097))
     assert float(curve.dist) < curve_length(space.metric, line).item()
+
+
+def test_log_where_phi_loses_rank_is_the_returned_curves_tangent():
+    # phi(z) = (z_0, z_1^3) has Jacobian diag(1, 3 z_1^2): singular on the axis
+    # z_1 = 0, where the geodesic from (0, 0) to (1, 0) runs (the image is the
+    # segment, length ln 2 at Q = 1/2). The momentum does not determine the
+    # velocity there; log is the tangent of the segment, (1, 0).
+    space = _plane(lambda z: torch.full(z.shape[:-1], -LN2, dtype=z.dtype),
+                   phi=lambda z: torch.stack([z[..., 0], z[..., 1] ** 3], dim=-1))
+    start, end = gs.array([0.0, 0.0]), gs.array([1.0, 0.0])
+    velocity = as_numpy(space.metric.log(end, start))
+    np.testing.assert_allclose(velocity, [1.0, 0.0], atol=1e-6)
+    assert float(as_numpy(space.metric.dist(start, end))) == pytest.approx(LN2, rel=1e-6)

@@ -44,6 +44,7 @@ from geomstats_density.curves import (
     resample_nodes_linear,
     resample_nodes_monotone,
 )
+from geomstats_density.energy import per_curve_where_outside
 from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
@@ -925,20 +926,34 @@ class _Chords:
         """Combined start velocities, shape ``[batch, n_coords]``: one autodiff pass.
 
         Discrete Legendre transform: ``v_0 = g(z_0)^{-1} p_0 / 2`` with
-        ``p_0 = -dE/dz_0``, the momentum of each level's discrete energy.
+        ``p_0 = -dE/dz_0``, the momentum of each level's discrete energy. Where
+        the metric is degenerate at ``z_0`` (a map ``phi`` whose Jacobian is not
+        of full rank, such as a ReLU generator with dead units) the momentum does
+        not determine the velocity, and the level's first chord gives it:
+        ``v_0 = n (z_1 - z_0)``, the returned curve's own tangent.
         """
         batch, n_levels, _, n_coords = self.chords.shape
         chords = self.chords.reshape(-1, 2, n_coords)
+        n_pieces = self.n_pieces.reshape(-1)
         # Curves that stopped at the first level weigh their second chord by 0.
-        needed = self.weights.reshape(-1) != 0
-        gradient = energy_start_gradient(
-            metric, chords[needed], self.n_pieces.reshape(-1)[needed]
-        )
+        needed = np.flatnonzero(self.weights.reshape(-1) != 0)
+        gradient = energy_start_gradient(metric, chords[needed], n_pieces[needed])
+
+        def sharp(rows):
+            rows = rows[:, 0, 0]
+            with torch.no_grad():
+                return metric.sharp_tensor(
+                    torch.from_numpy(chords[needed[rows], 0]), torch.from_numpy(gradient[rows])
+                ).numpy()
+
+        def from_chord(rows):
+            row = needed[rows[:, 0, 0]]
+            return -2.0 * n_pieces[row, None] * (chords[row, 1] - chords[row, 0])
+
         momentum = np.zeros((batch * n_levels, n_coords))
-        with torch.no_grad():
-            momentum[needed] = metric.sharp_tensor(
-                torch.from_numpy(chords[needed, 0]), torch.from_numpy(gradient)
-            ).numpy()
+        momentum[needed] = per_curve_where_outside(
+            sharp, np.arange(needed.size)[:, None, None], from_chord
+        )
         momentum = momentum.reshape(batch, n_levels, n_coords)
         return -0.5 * np.einsum("bl,blc->bc", self.weights, momentum)
 
