@@ -208,7 +208,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         weights = uniform_times(self.n_nodes)[None, :, None]
         return (1 - weights) * start[:, None] + weights * end[:, None]
 
-    def _restart_failures(self, metric, start, end, estimate):
+    def _restart_failures(self, metric, start, end, solution):
         """Curves ``'auto'`` started on the line that did not converge, solved again from a graph.
 
         The line is the start where nothing says the density is multimodal, but a
@@ -218,22 +218,22 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         keeps the second result if it converged or is shorter, else the first
         (``n_iterations`` counts both solves).
         """
-        failed = np.flatnonzero(~estimate.converged)
+        failed = np.flatnonzero(~solution.converged)
         if failed.size == 0:
-            return estimate
+            return solution
         graph = self.global_start.restart_graph(metric, start[failed], end[failed])
         if graph is None:
-            return estimate
+            return solution
         try:
             again = self._refine(
                 metric, self._graph_curves(metric, graph, start[failed], end[failed])
             )
         except ValueError:  # no usable path (none finite, or leaving the domain)
-            return estimate
-        better = again.converged | (again.dist < estimate.dist[failed])
-        merged = estimate.replaced(failed[better], again, np.flatnonzero(better))
-        merged.n_iterations[failed] = estimate.n_iterations[failed] + again.n_iterations
-        return merged
+            return solution
+        better = again.converged | (again.dist < solution.dist[failed])
+        n_iterations = solution.n_iterations.copy()
+        n_iterations[failed] += again.n_iterations
+        return solution.replaced(failed[better], again, np.flatnonzero(better), n_iterations)
 
     def _graph_curves(self, metric, graph, start, end):
         """The graph's paths with ``n_nodes`` nodes, or more where fewer leave the domain.

@@ -13,11 +13,12 @@ momentum ``p_0 = -dE/dz_0`` of the discrete energy is a second-order
 approximation of ``2 g(z_0) v_0``.
 """
 
-import copy
+import dataclasses
 import os
 import sys
 import warnings
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -170,7 +171,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             except DomainError as error:
                 raise DomainError(f"{name} is outside the metric's domain: {error}") from None
         moving = np.any(start != end, axis=-1)
-        estimate = None
+        solution = None
         if moving.any():
             # Solved in the metric shifted by the endpoints' median log-factor (a
             # per-call copy): exp(f) then neither underflows nor overflows where the
@@ -179,16 +180,16 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             solved_in = metric.shifted(shift) if shift else metric
             nodes = self._initial_nodes(solved_in, start[moving], end[moving], initial_curve)
             with torch_threads_for(nodes.size * 4 * metric.point_cost):
-                estimate = self._refine(solved_in, nodes, given=initial_curve is not None)
-                if np.all(estimate.status == CurveStatus.FAILED):
+                solution = self._refine(solved_in, nodes, given=initial_curve is not None)
+                if np.all(solution.status == CurveStatus.FAILED):
                     # Nothing to return but NaNs: the error itself is the answer.
-                    raise DomainError(f"No geodesic could be solved: {estimate.reason[0]}")
+                    raise DomainError(f"No geodesic could be solved: {solution.reason[0]}")
                 if initial_curve is None:
-                    estimate = self._restart_failures(
-                        solved_in, start[moving], end[moving], estimate
+                    solution = self._restart_failures(
+                        solved_in, start[moving], end[moving], solution
                     )
-            estimate.scale_lengths(np.exp(0.5 * shift))
-        curve = self._assemble(metric, start, moving, estimate, batch_shape)
+            solution = solution.with_lengths_scaled(np.exp(0.5 * shift))
+        curve = self._assemble(metric, start, moving, solution, batch_shape)
         self._report(curve)
         return curve
 
@@ -225,12 +226,12 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             Passed to the next node count's minimisation of the same curves.
         """
 
-    def _restart_failures(self, metric, start, end, estimate):
-        """The estimates after solving again, from a better start, curves that failed.
+    def _restart_failures(self, metric, start, end, solution):
+        """The solutions after solving again, from a better start, curves that failed.
 
         None are solved again here; subclasses may.
         """
-        return estimate
+        return solution
 
     def _project(self, metric, nodes):
         """Nodes brought back where the space's points live (identity here)."""
@@ -275,9 +276,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
 
         Returns
         -------
-        estimate : _Estimate
-            With ``velocity``, ``converged``, ``n_iterations``, ``status`` and
-            what :meth:`_message` words, per curve (:meth:`_finish`).
+        solution : Solution
         """
         batch = nodes.shape[0]
         show = self.progress if self.progress is not None else batch >= PROGRESS_MIN_BATCH
@@ -575,54 +574,55 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         )
 
     def _finish(self, metric, final, record, n_iterations):
-        """One estimate for the batch, with velocities and how each curve ended.
-
-        Besides ``velocity``, ``converged``, ``n_iterations`` and ``status``, the
-        estimate carries what :meth:`_message` words: ``solved_nodes``,
-        ``stalled``, ``measured``, ``contradicted``, ``reason`` and ``note`` per curve.
-        """
+        """The :class:`Solution` of the batch: velocities and how each curve ended."""
         estimate = _Estimate.concatenate(final)
         failed = record.failed
         if self.tol is None:
-            estimate.error = None  # not estimated
+            error = None  # not estimated
             accurate = np.ones(len(failed), dtype=bool)
         else:
-            accurate = estimate.error <= self.tol * estimate.dist
-        estimate.nodes = self._project(metric, estimate.nodes)
-        estimate.velocity = np.full(estimate.nodes[:, 0].shape, np.nan)
+            error = estimate.error
+            accurate = error <= self.tol * estimate.dist
+        nodes = self._project(metric, estimate.nodes)
+        velocity = np.full(nodes[:, 0].shape, np.nan)
         solved = np.flatnonzero(~failed)
         if solved.size:
-            estimate.velocity[solved] = estimate.chords.take(solved).velocities(metric)
-        estimate.converged = record.minimised & accurate & ~failed
-        estimate.status = np.select(
-            [failed, ~record.minimised, ~accurate],
-            [CurveStatus.FAILED, CurveStatus.MAX_ITER, CurveStatus.MAX_NODES],
-            CurveStatus.CONVERGED,
+            velocity[solved] = estimate.chords.take(solved).velocities(metric)
+        return Solution(
+            nodes=nodes,
+            dist=estimate.dist,
+            error=error,
+            measured=record.measured,
+            velocity=velocity,
+            converged=record.minimised & accurate & ~failed,
+            status=np.select(
+                [failed, ~record.minimised, ~accurate],
+                [CurveStatus.FAILED, CurveStatus.MAX_ITER, CurveStatus.MAX_NODES],
+                CurveStatus.CONVERGED,
+            ),
+            n_iterations=n_iterations,
+            solved_nodes=record.n_nodes,
+            stalled=record.stalled,
+            contradicted=record.contradicted,
+            reason=record.reason,
+            note=record.note,
         )
-        estimate.n_iterations = n_iterations
-        estimate.solved_nodes = record.n_nodes
-        estimate.stalled = record.stalled
-        estimate.measured = record.measured
-        estimate.contradicted = record.contradicted
-        estimate.reason = record.reason
-        estimate.note = record.note
-        return estimate
 
-    def _message(self, estimate, b):
-        """How the solve of curve ``b`` of a final estimate ended, in words."""
-        status = CurveStatus(estimate.status[b])
+    def _message(self, solution, b):
+        """How the solve of curve ``b`` of a :class:`Solution` ended, in words."""
+        status = CurveStatus(solution.status[b])
         if status == CurveStatus.FAILED:
-            return f"failed: {estimate.reason[b]}"
-        n_nodes, iterations = estimate.solved_nodes[b], estimate.n_iterations[b]
+            return f"failed: {solution.reason[b]}"
+        n_nodes, iterations = solution.solved_nodes[b], solution.n_iterations[b]
         solved = f"{n_nodes} nodes, {iterations} iterations"
         if self.tol is None:
             accuracy = "tol=None: the discrete length at n_nodes"
         else:
-            dist, measured = estimate.dist[b], estimate.measured[b]
+            dist, measured = solution.dist[b], solution.measured[b]
             accuracy = (
-                f"estimated error {estimate.error[b]:.2g}, tol * dist = {self.tol * dist:.2g}"
+                f"estimated error {solution.error[b]:.2g}, tol * dist = {self.tol * dist:.2g}"
             )
-            if estimate.contradicted[b]:
+            if solution.contradicted[b]:
                 accuracy += (
                     f"; the returned curve's own length {measured:.10g} contradicted the "
                     "refinement's estimate: dist is that length"
@@ -631,11 +631,11 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 accuracy += "; the returned curve could not be measured (it leaves the domain)"
             else:
                 accuracy += f"; the returned curve's own length {measured:.10g}"
-        accuracy += estimate.note[b]
+        accuracy += solution.note[b]
         if status == CurveStatus.CONVERGED:
             return f"converged ({solved}; {accuracy})"
         if status == CurveStatus.MAX_ITER:
-            if estimate.stalled[b]:
+            if solution.stalled[b]:
                 stop = "its curve stopped getting shorter with more nodes"
             elif self.tol is None:
                 stop = "tol=None solves one node count"
@@ -647,10 +647,10 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             )
         return f"tol={self.tol} not met within max_nodes={self.max_nodes} ({solved}; {accuracy})"
 
-    def _assemble(self, metric, start, moving, estimate, batch_shape):
+    def _assemble(self, metric, start, moving, solution, batch_shape):
         """One curve per endpoint pair; equal endpoints give constant curves."""
         batch, n_coords = start.shape
-        n_out = self.n_nodes if estimate is None else estimate.nodes.shape[1]
+        n_out = self.n_nodes if solution is None else solution.nodes.shape[1]
         nodes = np.repeat(start[:, None], n_out, axis=1)
         dist = np.zeros(batch)
         velocity = np.zeros((batch, n_coords))
@@ -659,18 +659,18 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         status = np.full(batch, int(CurveStatus.CONVERGED))
         message = np.full(batch, "equal endpoints: the constant curve, of length 0", dtype=object)
         error = np.zeros(batch)
-        if estimate is not None:
-            nodes[moving] = estimate.nodes
-            dist[moving] = estimate.dist
-            velocity[moving] = estimate.velocity
-            converged[moving] = estimate.converged
-            iterations[moving] = estimate.n_iterations
-            status[moving] = estimate.status
-            message[moving] = [self._message(estimate, b) for b in range(len(estimate.dist))]
-            if estimate.error is None:
+        if solution is not None:
+            nodes[moving] = solution.nodes
+            dist[moving] = solution.dist
+            velocity[moving] = solution.velocity
+            converged[moving] = solution.converged
+            iterations[moving] = solution.n_iterations
+            status[moving] = solution.status
+            message[moving] = [self._message(solution, b) for b in range(len(solution.dist))]
+            if solution.error is None:
                 error = None
             else:
-                error[moving] = estimate.error
+                error[moving] = solution.error
         velocity = to_numpy(metric.from_coordinates(torch.from_numpy(velocity)))
         return self.curve_class(
             nodes=nodes.reshape(*batch_shape, n_out, n_coords),
@@ -980,13 +980,6 @@ class _Estimate:
         )
         return cls(nodes, np.full(batch, np.nan), chords, error=np.full(batch, np.nan))
 
-    def scale_lengths(self, factor):
-        """Multiply the lengths of a final estimate by ``factor`` (a shift of the log-factor)."""
-        self.dist = self.dist * factor
-        self.measured = self.measured * factor
-        if self.error is not None:
-            self.error = self.error * factor
-
     def take(self, index):
         """The estimates of the curves ``index`` only."""
         return _Estimate(
@@ -996,28 +989,6 @@ class _Estimate:
             None if self.error is None else self.error[index],
             None if self.change is None else self.change[index],
         )
-
-    def replaced(self, index, other, rows):
-        """Final estimates whose curves ``index`` are ``other``'s curves ``rows``.
-
-        Both are final (:meth:`RefiningGeodesicSolver._refine`); nodes are resampled
-        on their cubic splines to the larger node count, a missing error is infinite.
-        """
-        n_nodes = max(self.nodes.shape[1], other.nodes.shape[1])
-        merged = copy.copy(self)
-        merged.nodes = _resample(self.nodes, n_nodes)
-        merged.nodes[index] = _resample(other.nodes[rows], n_nodes)
-        for name in (
-            "dist", "velocity", "converged", "n_iterations", "status", "solved_nodes",
-            "stalled", "measured", "contradicted", "reason", "note",
-        ):
-            values = getattr(self, name).copy()
-            values[index] = getattr(other, name)[rows]
-            setattr(merged, name, values)
-        if self.error is not None or other.error is not None:
-            merged.error = np.full(self.dist.shape, np.inf) if self.error is None else self.error.copy()
-            merged.error[index] = np.inf if other.error is None else other.error[rows]
-        return merged
 
     @classmethod
     def concatenate(cls, parts):
@@ -1044,3 +1015,86 @@ class _Estimate:
             _Chords.concatenate([part.chords for part in parts]),
             errors,
         )
+
+
+# What a Solution holds per curve, in the order of its fields.
+_PER_CURVE = (
+    "dist", "measured", "velocity", "converged", "status", "n_iterations", "solved_nodes",
+    "stalled", "contradicted", "reason", "note",
+)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Final geodesic estimates of a batch of curves, and how each solve ended.
+
+    Attributes
+    ----------
+    nodes : ndarray, shape=[batch, n_nodes, n_coords]
+        The returned curves.
+    dist : ndarray, shape=[batch]
+        Their lengths: the refinement's estimate, or the curve's own measured
+        length where that contradicted it.
+    error : ndarray, shape=[batch] or None
+        Estimated error of ``dist``; None with ``tol=None``.
+    measured : ndarray, shape=[batch]
+        Each returned curve's own length, measured finer (NaN if not measured).
+    velocity : ndarray, shape=[batch, n_coords]
+        Initial velocities (``log``), in the metric's coordinates.
+    converged : ndarray of bool, shape=[batch]
+    status : ndarray of int, shape=[batch]
+        :class:`~geomstats_density.solvers.status.CurveStatus` of each curve.
+    n_iterations, solved_nodes : ndarray of int, shape=[batch]
+        Iterations over all node counts; the last node count solved.
+    stalled, contradicted : ndarray of bool, shape=[batch]
+        Whether the curve stopped getting shorter with more nodes; whether its
+        measured length replaced the estimate.
+    reason, note : ndarray of str, shape=[batch]
+        Why a curve failed; what the message adds about its solve.
+    """
+
+    nodes: np.ndarray
+    dist: np.ndarray
+    error: np.ndarray | None
+    measured: np.ndarray
+    velocity: np.ndarray
+    converged: np.ndarray
+    status: np.ndarray
+    n_iterations: np.ndarray
+    solved_nodes: np.ndarray
+    stalled: np.ndarray
+    contradicted: np.ndarray
+    reason: np.ndarray
+    note: np.ndarray
+
+    def with_lengths_scaled(self, factor):
+        """The solution with every length times ``factor`` (a shift of the log-factor)."""
+        return dataclasses.replace(
+            self,
+            dist=self.dist * factor,
+            measured=self.measured * factor,
+            error=None if self.error is None else self.error * factor,
+        )
+
+    def replaced(self, index, other, rows, n_iterations=None):
+        """The solution whose curves ``index`` are ``other``'s curves ``rows``.
+
+        Nodes are resampled on their cubic splines to the larger node count; a
+        missing error is infinite. ``n_iterations``, if given, replaces the
+        iteration counts of the result.
+        """
+        n_nodes = max(self.nodes.shape[1], other.nodes.shape[1])
+        nodes = _resample(self.nodes, n_nodes)
+        nodes[index] = _resample(other.nodes[rows], n_nodes)
+        fields = {}
+        for name in _PER_CURVE:
+            values = getattr(self, name).copy()
+            values[index] = getattr(other, name)[rows]
+            fields[name] = values
+        error = None
+        if self.error is not None or other.error is not None:
+            error = np.full(self.dist.shape, np.inf) if self.error is None else self.error.copy()
+            error[index] = np.inf if other.error is None else other.error[rows]
+        if n_iterations is not None:
+            fields["n_iterations"] = n_iterations
+        return Solution(nodes=nodes, error=error, **fields)
