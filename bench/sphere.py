@@ -49,7 +49,7 @@ from geomstats.geometry.hypersphere import Hypersphere
 from geomstats_density import DensityConformalMetric
 from geomstats_density._arrays import to_numpy
 from geomstats_density.energy import curve_length
-from geomstats_density.manifold_examples import SPHERE_END, SPHERE_START, sphere_caps
+from geomstats_density.demo.manifold_examples import SPHERE_END, SPHERE_START, sphere_caps
 from geomstats_density.quality import DensityRatio
 from geomstats_density.reports import N_EVAL, slerp
 from geomstats_density.solvers.manifold import ManifoldGeodesicSolver

@@ -11,8 +11,8 @@ the sites. The script writes strips of clouds along each curve and prints the
 comparison table, with the solver's timings.
 """
 
-from geomstats_density.experiments.point_clouds import run
-from geomstats_density.paper_examples import run_script
+from geomstats_density.demo.experiments.point_clouds import run
+from geomstats_density.demo.paper_examples import run_script
 
 if __name__ == "__main__":
     result = run_script(run, description=__doc__)

@@ -12,8 +12,8 @@ sphere coloured by the log-density; the table compares their lengths in the
 metric, their qualities and the lowest log-density each meets.
 """
 
-from geomstats_density.manifold_examples import example_sphere_caps
-from geomstats_density.paper_examples import run_script
+from geomstats_density.demo.manifold_examples import example_sphere_caps
+from geomstats_density.demo.paper_examples import run_script
 
 if __name__ == "__main__":
     result = run_script(example_sphere_caps, description=__doc__)

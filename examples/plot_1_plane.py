@@ -7,7 +7,7 @@ straight segment, of length ``ln 2 * sqrt 2``. The figure shows the solver's
 geodesic on the segment.
 """
 
-from geomstats_density.paper_examples import example_1, run_script
+from geomstats_density.demo.paper_examples import example_1, run_script
 
 if __name__ == "__main__":
     result = run_script(example_1, description=__doc__)

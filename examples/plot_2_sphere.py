@@ -8,7 +8,7 @@ The image of the geodesic from (0, 1) to (1, 0) is a great-circle arc of angle
 the geodesic and of the segment on the sphere.
 """
 
-from geomstats_density.paper_examples import example_2, run_script
+from geomstats_density.demo.paper_examples import example_2, run_script
 
 if __name__ == "__main__":
     result = run_script(example_2, description=__doc__)

@@ -7,7 +7,7 @@ segments and an arc, of length ``ln 2 (2 sqrt(1.3^2 - 1) + pi - 2 arccos(1/1.3))
 The figure shows ``log Q`` with the geodesic and the segment through the disk.
 """
 
-from geomstats_density.paper_examples import example_3, run_script
+from geomstats_density.demo.paper_examples import example_3, run_script
 
 if __name__ == "__main__":
     result = run_script(example_3, description=__doc__)

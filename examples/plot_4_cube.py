@@ -7,7 +7,7 @@ faces, of length ``2 ln 2``. The figure shows it on the cube with the chord
 through the inside.
 """
 
-from geomstats_density.paper_examples import example_4, run_script
+from geomstats_density.demo.paper_examples import example_4, run_script
 
 if __name__ == "__main__":
     result = run_script(example_4, description=__doc__)

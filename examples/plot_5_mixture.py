@@ -9,7 +9,7 @@ comparison table (length, energy, curve quality, ``Q`` and log-density along
 each curve).
 """
 
-from geomstats_density.paper_examples import example_5, run_script
+from geomstats_density.demo.paper_examples import example_5, run_script
 
 if __name__ == "__main__":
     result = run_script(example_5, description=__doc__)

@@ -10,7 +10,7 @@ The script writes the quality map with both curves and a strip of the images
 decoded along each.
 """
 
-from geomstats_density.paper_examples import example_6, run_script
+from geomstats_density.demo.paper_examples import example_6, run_script
 
 if __name__ == "__main__":
     result = run_script(example_6, description=__doc__)

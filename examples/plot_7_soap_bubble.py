@@ -9,7 +9,7 @@ construction). The figure shows the norm along each curve; the script prints
 the comparison table.
 """
 
-from geomstats_density.paper_examples import example_7, run_script
+from geomstats_density.demo.paper_examples import example_7, run_script
 
 if __name__ == "__main__":
     result = run_script(example_7, description=__doc__)

@@ -17,8 +17,8 @@ along them, and prints the table of class probability and realism along each.
 import argparse
 import functools
 
-from geomstats_density.experiments.mnist import run
-from geomstats_density.paper_examples import run_script
+from geomstats_density.demo.experiments.mnist import run
+from geomstats_density.demo.paper_examples import run_script
 
 if __name__ == "__main__":
     flags = argparse.ArgumentParser(add_help=False)

@@ -11,7 +11,7 @@ molecules as a grid (PNG). ``--train`` retrains the VAE (minutes on 2 CPU
 cores) instead of loading the shipped weights.
 """
 
-from geomstats_density.experiments.molecules import main
+from geomstats_density.demo.experiments.molecules import main
 
 if __name__ == "__main__":
     result = main()

@@ -6,7 +6,7 @@ geodesic solvers. See https://arxiv.org/abs/1904.03445 for the method.
 A generator's latent space is a :class:`LatentSpace`; sets of points (measures)
 get the kernel-mean-embedding metric :class:`KernelMeanEmbeddingMetric`; density
 fitting to latent codes is :mod:`~geomstats_density.fitting`, and the experiments
-on shipped data are :mod:`geomstats_density.experiments`. Qualities, densities
+on shipped data are :mod:`geomstats_density.demo.experiments`. Qualities, densities
 and curve reports are the submodules
 :mod:`~geomstats_density.quality`, :mod:`~geomstats_density.densities` and
 :mod:`~geomstats_density.reports`; figures are in :mod:`~geomstats_density.plotting`

@@ -4,8 +4,8 @@ import importlib.metadata
 
 import pytest
 
-from geomstats_density import cli
-from geomstats_density.paper_examples import example_1, example_5
+from geomstats_density.demo import cli
+from geomstats_density.demo.paper_examples import example_1, example_5
 
 
 def test_demo_writes_figures_and_report(tmp_path, monkeypatch, capsys):
@@ -36,6 +36,6 @@ def test_demo_needs_a_command(capsys):
 def test_console_script_is_declared():
     scripts = importlib.metadata.entry_points(group="console_scripts")
     assert any(
-        script.name == "geomstats-density" and script.value == "geomstats_density.cli:main"
+        script.name == "geomstats-density" and script.value == "geomstats_density.demo.cli:main"
         for script in scripts
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import geomstats_density.experiments.dcgan as dcgan
+import geomstats_density.demo.experiments.dcgan as dcgan
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
 from geomstats_density.reports import linear_interpolation

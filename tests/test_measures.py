@@ -22,7 +22,7 @@ from geomstats.geometry.hypersphere import Hypersphere
 from scipy.stats import multivariate_normal
 
 from geomstats_density.densities import Gaussian
-from geomstats_density.experiments.point_clouds import cloud_space
+from geomstats_density.demo.experiments.point_clouds import cloud_space
 from geomstats_density.measures import (
     CloudDensity,
     KernelMeanEmbeddingMetric,
@@ -219,7 +219,7 @@ def test_bad_input_raises_clear_errors():
 
 
 def test_point_cloud_example_keeps_points_on_the_sites(tmp_path):
-    from geomstats_density.experiments.point_clouds import run
+    from geomstats_density.demo.experiments.point_clouds import run
 
     result = run(out_dir=tmp_path, progress=False, n_points=6, n_nodes=9, max_iter=10)
     rows = {row["curve"]: row for row in result["table"]}

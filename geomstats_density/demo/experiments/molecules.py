@@ -54,7 +54,7 @@ from geomstats_density._arrays import DTYPE, to_numpy, to_torch
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.fitting import fit_gaussian_mixture
 from geomstats_density.latent import LatentSpace
-from geomstats_density.paper_examples import example_result, figure_path
+from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.quality import DEFAULT_EPS, Quality, RealismIndex, smooth_log_probability
 from geomstats_density.reports import curve_report, linear_interpolation, markdown_table
 
@@ -725,7 +725,7 @@ def run(out_dir=None, progress=True, train=False, n_points=11, n_eval=65):
     Returns
     -------
     result : dict
-        As the examples of :mod:`geomstats_density.paper_examples` return;
+        As the examples of :mod:`geomstats_density.demo.paper_examples` return;
         ``table`` has one row per curve: its length, energy and quality in the
         metric, then over ``n_eval`` decoded molecules at uniform times: the
         share of valid molecules, the number of distinct ones, RDKit's QED
@@ -764,7 +764,7 @@ def run(out_dir=None, progress=True, train=False, n_points=11, n_eval=65):
 
 
 def main(argv=None):
-    """``python -m geomstats_density.experiments.molecules [--train] [--out DIR]``."""
+    """``python -m geomstats_density.demo.experiments.molecules [--train] [--out DIR]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=".", help="directory of the PNG figure")
     parser.add_argument("--train", action="store_true", help="retrain the VAE (minutes)")

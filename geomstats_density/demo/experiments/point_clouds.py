@@ -41,7 +41,7 @@ from scipy.stats import norm, qmc
 from geomstats_density._arrays import to_numpy
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.measures import CloudDensity, KernelMeanEmbeddingMetric
-from geomstats_density.paper_examples import example_result, figure_path
+from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.plotting import save_figure
 from geomstats_density.quality import Constant, RealismIndex
 from geomstats_density.reports import curve_report, linear_interpolation
@@ -189,7 +189,7 @@ def run(out_dir=None, progress=True, n_points=N_POINTS, n_nodes=33, max_iter=50,
     Returns
     -------
     result : dict
-        As the examples of :mod:`geomstats_density.paper_examples` return,
+        As the examples of :mod:`geomstats_density.demo.paper_examples` return,
         for the realism geodesic; ``table`` has one row per curve: length,
         energy and quality in the realism metric, the MMD length (sum of the
         MMDs between consecutive clouds), the largest and mean share of points

@@ -2,7 +2,7 @@
 
 :func:`example_sphere_caps`: a mixture of von Mises-Fisher caps on the 2-sphere,
 the great circle against the density-conformal geodesic. Same result format as
-:mod:`geomstats_density.paper_examples`, so the ``geomstats-density demo``
+:mod:`geomstats_density.demo.paper_examples`, so the ``geomstats-density demo``
 command and the scripts in ``examples/`` run it alike.
 """
 
@@ -15,7 +15,7 @@ from matplotlib import cm
 
 from geomstats_density._arrays import DTYPE, to_numpy
 from geomstats_density.metrics import DensityConformalMetric
-from geomstats_density.paper_examples import example_result, figure_path
+from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.plotting import new_axes, plot_curves_3d, save_figure
 from geomstats_density.quality import DensityRatio
 from geomstats_density.reports import N_EVAL, curve_report, slerp

@@ -1,7 +1,7 @@
 """The ``geomstats-density`` command.
 
 ``geomstats-density demo [--out DIR] [--no-progress]`` runs the paper's examples
-on built-in data, then the experiments of :mod:`geomstats_density.experiments`
+on built-in data, then the experiments of :mod:`geomstats_density.demo.experiments`
 (MNIST VAE, MNIST DCGANs, molecules, point clouds; each skipped, with a note, when the packages of
 the ``experiments`` extra are missing), writes their figures and a Markdown
 report (lengths against their exact values, the interpolation comparison
@@ -16,21 +16,21 @@ import time
 
 from tqdm.auto import tqdm
 
-from geomstats_density.manifold_examples import example_sphere_caps
-from geomstats_density.paper_examples import EXAMPLES
+from geomstats_density.demo.manifold_examples import example_sphere_caps
+from geomstats_density.demo.paper_examples import EXAMPLES
 from geomstats_density.reports import markdown_table
 
 
 
 def experiment(name, **options):
-    """The demo entry running ``geomstats_density.experiments.<name>.run(**options)``.
+    """The demo entry running ``geomstats_density.demo.experiments.<name>.run(**options)``.
 
     The module is imported when the entry runs: the molecule experiment needs
     RDKit, which the core package does not.
     """
 
     def run_experiment(out_dir, progress):
-        module = importlib.import_module(f"geomstats_density.experiments.{name}")
+        module = importlib.import_module(f"geomstats_density.demo.experiments.{name}")
         return module.run(out_dir=out_dir, progress=progress, **options)
 
     suffix = "".join(f"_{key}{value}" for key, value in options.items())
@@ -59,7 +59,7 @@ def demo_report(results, skipped=()):
     ----------
     results : list of dict
         As returned by the ``example_*`` functions of
-        :mod:`geomstats_density.paper_examples`.
+        :mod:`geomstats_density.demo.paper_examples`.
     skipped : sequence of str
         One line per example that could not run.
 
