@@ -1097,14 +1097,14 @@ class ConformalMetric(RiemannianMetric):
         r"""Parallel transport of a tangent vector along a geodesic.
 
         Along ``t -> exp(t direction)``, or along the geodesic from ``base_point``
-        to ``end_point`` (``direction = log(end_point, base_point)``, solved by
-        the metric's boundary-value solver). The transport ODE
-        ``V' + Gamma(gamma', V) = 0`` is integrated with the geodesic equation
-        by the exp solver's adaptive Runge-Kutta method and tolerances
-        (:mod:`geomstats_density.transport`): the result is exact to about
-        those tolerances along the geodesic of ``direction``, whose end meets
-        ``end_point`` to the accuracy of ``log``. Scipy integrates it, so
-        autodiff does not see through it.
+        to ``end_point``: its initial velocity is ``log(end_point, base_point)``
+        (the metric's boundary-value solver), refined by Newton steps on
+        ``exp(v) = end_point`` (:func:`~geomstats_density.transport.shoot`).
+        The transport ODE ``V' + Gamma(gamma', V) = 0`` is integrated with the
+        geodesic equation by the exp solver's adaptive Runge-Kutta method and
+        tolerances (:mod:`geomstats_density.transport`): the result is exact to
+        about those tolerances. Scipy integrates it, so autodiff does not see
+        through it.
 
         Parameters
         ----------
@@ -1132,7 +1132,7 @@ class ConformalMetric(RiemannianMetric):
         NotImplementedError
             On a hypersphere or ``SO(3)``, whose points have no chart.
         """
-        from geomstats_density.transport import transport_along_geodesics
+        from geomstats_density.transport import shoot, transport_along_geodesics
 
         if (direction is None) == (end_point is None):
             raise ValueError(
@@ -1140,15 +1140,19 @@ class ConformalMetric(RiemannianMetric):
                 "velocity) and end_point."
             )
         points = self._chart_points(base_point, "Parallel transport along geodesics")
-        if end_point is not None:
-            direction = self.log(end_point, base_point)
         vector = self.coordinates(tangent_vec, "tangent_vec")
-        velocity = self.coordinates(direction, "direction")
-        vector, velocity, points = torch.broadcast_tensors(vector, velocity, points)
+        if end_point is None:
+            velocity = self.coordinates(direction, "direction")
+            vector, velocity, points = torch.broadcast_tensors(vector, velocity, points)
+        else:
+            ends = self.points_tensor(end_point, "end_point")
+            vector, points, ends = torch.broadcast_tensors(vector, points, ends)
+            velocity = self.coordinates(self.log(to_backend(ends), to_backend(points)))
         batch_shape, dim = points.shape[:-1], points.shape[-1]
-        _, transported = transport_along_geodesics(
-            self, *(v.reshape(-1, dim).detach() for v in (vector, points, velocity))
-        )
+        vector, points, velocity = (v.reshape(-1, dim).detach() for v in (vector, points, velocity))
+        if end_point is not None:
+            velocity = shoot(self, points, ends.reshape(-1, dim).detach(), velocity)
+        _, transported = transport_along_geodesics(self, vector, points, velocity)
         return to_backend(transported.reshape(*batch_shape, dim))
 
     def injectivity_radius(self, base_point=None):
