@@ -658,8 +658,10 @@ class ConformalMetric(RiemannianMetric):
 
         With ``g = e^f G_0``: ``Gamma(a, b) = 1/2 ((grad f . a) b + (grad f . b) a)
         + G_0^{-1} (J^T D^2 phi[a, b] - 1/2 <J a, J b> grad f)``, with ``J = G_0 = I``
-        and ``D^2 phi = 0`` without ``phi``. The gradient is taken once per point
-        and broadcast against the vectors; the result is differentiable in
+        and ``D^2 phi = 0`` without ``phi``; Koszul's formula by autodiff for
+        subclasses with a base matrix of their own (the kernel mean embedding's).
+        The gradient is taken once per point and broadcast against the vectors;
+        the result is differentiable in
         ``points`` when they carry a graph (the curvature derivative uses that).
 
         Parameters
@@ -681,8 +683,10 @@ class ConformalMetric(RiemannianMetric):
         _, grad_f = self.log_factor_and_gradient(points)
         shape = torch.broadcast_shapes(points.shape, vec_a.shape, vec_b.shape)
         grad_f, vec_a, vec_b = (v.expand(shape) for v in (grad_f, vec_a, vec_b))
-        if self.phi is None:
+        if self.euclidean_chords:
             return christoffel_product(grad_f, vec_a, vec_b)
+        if self.phi is None:
+            return self._koszul_christoffel_map(points.expand(shape), vec_a, vec_b)
         # Derivatives of phi by reverse mode: differentiating torch.func's forward
         # mode again fails on some functions (vector_norm) in torch 2.13.
         with torch.enable_grad():
@@ -706,6 +710,33 @@ class ConformalMetric(RiemannianMetric):
             (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
             + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
         )
+
+    def _koszul_christoffel_map(self, points, vec_a, vec_b):
+        """``Gamma(a, b) = 1/2 G^{-1} (dG[a] b + dG[b] a - grad (a^T G b))`` by autodiff.
+
+        For subclasses whose base metric matrix is their own
+        (``base_metric_matrix_tensor``), such as the kernel mean embedding's.
+        """
+
+        def matrices(at):
+            factor = torch.exp(self.log_factor_tensor(at))[..., None, None]
+            return factor * self.base_metric_matrix_tensor(at)
+
+        def times(vector):
+            return lambda at: (matrices(at) @ vector.unsqueeze(-1)).squeeze(-1)
+
+        with torch.enable_grad():
+            if not points.requires_grad:
+                points = points.detach().requires_grad_(True)
+            matrix = matrices(points)
+            pairing = torch.einsum("...i,...ij,...j->...", vec_a, matrix, vec_b)
+            (gradient,) = torch.autograd.grad(pairing.sum(), points, create_graph=True)
+            lowered = (
+                directional_derivative(times(vec_b), points, vec_a)
+                + directional_derivative(times(vec_a), points, vec_b)
+                - gradient
+            )
+        return 0.5 * solve_positive_definite(matrix, lowered.unsqueeze(-1)).squeeze(-1)
 
     def _require_chart(self, what):
         """Raise where points have ambient coordinates, not a chart."""
@@ -908,8 +939,9 @@ class ConformalMetric(RiemannianMetric):
     def inner_product_derivative_matrix(self, base_point=None):
         r"""Derivative of the metric matrix, ``mat[..., i, j, k] = d_k g_ij``.
 
-        In closed form, ``e^f delta_ij d_k f``, without ``phi``; by autodiff of
-        ``e^f J^T J`` in torch with it (under either backend).
+        In closed form, ``e^f delta_ij d_k f``, where the base matrix is the
+        identity (:attr:`euclidean_chords`); by autodiff of ``e^f G_0`` in torch
+        otherwise (``phi``; under either backend).
 
         Parameters
         ----------
@@ -924,7 +956,7 @@ class ConformalMetric(RiemannianMetric):
         points = self.points_tensor(base_point)
         dim = points.shape[-1]
         eye = torch.eye(dim, dtype=points.dtype)
-        if self.phi is None:
+        if self.euclidean_chords:
             values, grad_f = self.log_factor_and_gradient(points)
             derivative = torch.exp(values)[..., None, None, None] * (
                 eye[:, :, None] * grad_f[..., None, None, :]
@@ -944,11 +976,11 @@ class ConformalMetric(RiemannianMetric):
     def _curvature_tensor(self, points, vec_x, vec_y, vec_z):
         """``R(x, y) z`` at points broadcast against the vectors, torch in and out.
 
-        In closed form from the log-factor's jet without ``phi``
-        (:func:`~geomstats_density.curvature.conformal_curvature`); with ``D Gamma``
-        by autodiff of :meth:`christoffel_map` with it.
+        In closed form from the log-factor's jet where the base matrix is the
+        identity (:func:`~geomstats_density.curvature.conformal_curvature`); with
+        ``D Gamma`` by autodiff of :meth:`christoffel_map` otherwise.
         """
-        if self.phi is None:
+        if self.euclidean_chords:
             jet = self.log_factor_jet(points)
             return conformal_curvature(jet.gradient, jet.hessian, vec_x, vec_y, vec_z)
         shape = torch.broadcast_shapes(points.shape, vec_x.shape, vec_y.shape, vec_z.shape)
@@ -971,8 +1003,9 @@ class ConformalMetric(RiemannianMetric):
         r"""Riemann tensor ``R[..., i, j, k, l] = dx^l(R(e_j, e_k) e_i)``, as geomstats.
 
         In closed form from the gradient and Hessian of the log-factor (of the
-        total one on Poincare models) without ``phi``; by autodiff in torch with
-        it (see :mod:`geomstats_density.curvature`). Both work under either
+        total one on Poincare models) where the base matrix is the identity
+        (vector spaces without ``phi``, Poincare models); by autodiff in torch
+        otherwise (see :mod:`geomstats_density.curvature`). Both work under either
         backend. The tensor has ``dim^4`` entries per point: in high dimensions use
         :meth:`curvature` on the vectors of interest.
 
@@ -1024,7 +1057,7 @@ class ConformalMetric(RiemannianMetric):
 
         For ``g = e^F I`` in dimension ``n``, in closed form:
         ``-(n - 2)/2 (Hess F - 1/2 grad F grad F^T) - 1/2 (Delta F
-        + (n - 2)/2 |grad F|^2) I``; with ``phi``, contracted from
+        + (n - 2)/2 |grad F|^2) I``; otherwise (``phi``) contracted from
         :meth:`riemann_tensor`.
 
         Parameters
@@ -1039,7 +1072,7 @@ class ConformalMetric(RiemannianMetric):
         return to_backend(self._ricci_tensor(points))
 
     def _ricci_tensor(self, points):
-        if self.phi is None:
+        if self.euclidean_chords:
             jet = self.log_factor_jet(points)
             return conformal_ricci(jet.gradient, jet.hessian)
         return torch.einsum("...ijkj->...ik", self._riemann_tensor(points))
@@ -1049,7 +1082,7 @@ class ConformalMetric(RiemannianMetric):
 
         For ``g = e^F I`` in dimension ``n``, in closed form:
         ``-(n - 1) e^{-F} (Delta F + (n - 2)/4 |grad F|^2)``, which is ``2 K`` on
-        a surface of Gaussian curvature ``K``; with ``phi``, from
+        a surface of Gaussian curvature ``K``; otherwise (``phi``) from
         :meth:`ricci_tensor`.
 
         Parameters
@@ -1061,7 +1094,7 @@ class ConformalMetric(RiemannianMetric):
         curvature : array-like, shape=[...]
         """
         points = self._chart_points(base_point, "Curvature tensors")
-        if self.phi is None:
+        if self.euclidean_chords:
             jet = self.log_factor_jet(points)
             return to_backend(conformal_scalar_curvature(jet.value, jet.gradient, jet.hessian))
         metric = torch.exp(self.log_factor_tensor(points))[..., None, None] * (

@@ -19,7 +19,7 @@ from geomstats.geometry.hypersphere import Hypersphere
 from geomstats.geometry.poincare_ball import PoincareBall
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
-from geomstats_density import ConformalMetric, DensityConformalMetric
+from geomstats_density import ConformalMetric, DensityConformalMetric, KernelMeanEmbeddingMetric
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.quality import RealismIndex
 from paper_problems import LN2, central_projection
@@ -289,3 +289,34 @@ def test_curvature_rejects_bad_vectors():
     with pytest.raises(ValueError, match="tangent_vec_b must have shape"):
         vector, point = gs.array([1.0, 0.0]), gs.array([0.0, 1.0])
         metric.curvature(vector, gs.array([1.0, 0.0, 0.0]), vector, point)
+
+
+def kernel_mean_embedding_metric():
+    """Clouds of two points in the plane, lengths by MMD: a base matrix of its own."""
+    space = Euclidean(4, equip=False)
+    space.equip_with_metric(
+        KernelMeanEmbeddingMetric,
+        log_quality=lambda z: -1.0 - 0.1 * (z * z).sum(-1),
+        n_points=2,
+        bandwidth=1.0,
+    )
+    return space.metric
+
+
+def test_kernel_mean_embedding_connection_and_curvature():
+    # Its own base matrix: Koszul's formula by autodiff, against its Christoffel
+    # tensor (forward-mode derivatives of the matrix) and their finite differences.
+    metric = kernel_mean_embedding_metric()
+    point = np.array([0.1, -0.3, 0.9, 0.4])
+    vec_a, vec_b = (as_numpy(v)[0] for v in random_vectors(2, 1, 4, seed=7))
+    gamma = as_numpy(metric.christoffels(gs.array(point)))
+    result = metric.christoffel_map(*(torch.from_numpy(v) for v in (point, vec_a, vec_b)))
+    np.testing.assert_allclose(
+        result.detach().numpy(), np.einsum("kij,i,j->k", gamma, vec_a, vec_b), rtol=1e-10
+    )
+    expected = finite_difference_riemann(metric, point)
+    np.testing.assert_allclose(
+        as_numpy(metric.riemann_tensor(gs.array(point))),
+        expected,
+        atol=1e-6 * np.abs(expected).max(),
+    )
