@@ -674,17 +674,18 @@ class ConformalMetric(RiemannianMetric):
         -------
         gamma : torch.Tensor, shape=[..., dim]
 
-        Raises
-        ------
-        NotImplementedError
-            On a hypersphere or ``SO(3)``, whose points have no chart.
+        On a hypersphere or ``SO(3)``, in ambient coordinates, for tangent vectors:
+        ``1/2 ((grad f . a) b + (grad f . b) a - (a . b) P grad f) - II(a, b)``,
+        with ``P`` the projection onto the tangent space and ``II`` the second
+        fundamental form, so that ``-Gamma(v, v)`` is :meth:`geodesic_acceleration`.
         """
-        self._require_chart("Christoffel symbols")
         _, grad_f = self.log_factor_and_gradient(points)
         shape = torch.broadcast_shapes(points.shape, vec_a.shape, vec_b.shape)
         grad_f, vec_a, vec_b = (v.expand(shape) for v in (grad_f, vec_a, vec_b))
         if self.euclidean_chords:
             return christoffel_product(grad_f, vec_a, vec_b)
+        if self._embedded:
+            return self._embedded_christoffel_map(points.expand(shape), grad_f, vec_a, vec_b)
         if self.phi is None:
             return self._koszul_christoffel_map(points.expand(shape), vec_a, vec_b)
         # Derivatives of phi by reverse mode: differentiating torch.func's forward
@@ -710,6 +711,22 @@ class ConformalMetric(RiemannianMetric):
             (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
             + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
         )
+
+    def _embedded_christoffel_map(self, points, grad_f, vec_a, vec_b):
+        """``Gamma(a, b)`` in ambient coordinates on a hypersphere or ``SO(3)``."""
+        geometry = self.geometry
+
+        def normal(vector):
+            return geometry.normal_acceleration(points, vector)
+
+        # II is bilinear and symmetric: polarisation of II(v, v).
+        second_form = 0.5 * (normal(vec_a + vec_b) - normal(vec_a) - normal(vec_b))
+        tangent_gradient = geometry.to_tangent(grad_f, points)
+        return 0.5 * (
+            (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
+            + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
+            - (vec_a * vec_b).sum(-1, keepdim=True) * tangent_gradient
+        ) - second_form
 
     def _koszul_christoffel_map(self, points, vec_a, vec_b):
         """``Gamma(a, b) = 1/2 G^{-1} (dG[a] b + dG[b] a - grad (a^T G b))`` by autodiff.
@@ -1139,19 +1156,23 @@ class ConformalMetric(RiemannianMetric):
         about those tolerances. Scipy integrates it, so autodiff does not see
         through it.
 
+        On a hypersphere or ``SO(3)`` the integration runs in ambient
+        coordinates (:meth:`christoffel_map`) and the result is projected onto
+        the tangent space at the end.
+
         Parameters
         ----------
-        tangent_vec : array-like, shape=[..., dim]
+        tangent_vec : array-like, shape=[..., {dim, [n, n]}]
             Tangent vector at ``base_point`` to transport.
-        base_point : array-like, shape=[..., dim]
-        direction : array-like, shape=[..., dim], optional
+        base_point : array-like, shape=[..., {dim, [n, n]}]
+        direction : array-like, shape=[..., {dim, [n, n]}], optional
             Initial velocity of the geodesic.
-        end_point : array-like, shape=[..., dim], optional
+        end_point : array-like, shape=[..., {dim, [n, n]}], optional
             End of the geodesic; give exactly one of ``direction`` and ``end_point``.
 
         Returns
         -------
-        transported_tangent_vec : array-like, shape=[..., dim]
+        transported_tangent_vec : array-like, shape=[..., {dim, [n, n]}]
             At ``exp(direction, base_point)``, or at ``end_point``.
 
         Raises
@@ -1162,8 +1183,6 @@ class ConformalMetric(RiemannianMetric):
             If the geodesic leaves the metric's domain.
         GeodesicConvergenceError
             If the integrator fails or uses up the exp solver's budget.
-        NotImplementedError
-            On a hypersphere or ``SO(3)``, whose points have no chart.
         """
         from geomstats_density.transport import shoot, transport_along_geodesics
 
@@ -1172,7 +1191,7 @@ class ConformalMetric(RiemannianMetric):
                 "parallel_transport needs exactly one of direction (the geodesic's initial "
                 "velocity) and end_point."
             )
-        points = self._chart_points(base_point, "Parallel transport along geodesics")
+        points = self.points_tensor(base_point)
         vector = self.coordinates(tangent_vec, "tangent_vec")
         if end_point is None:
             velocity = self.coordinates(direction, "direction")
@@ -1180,13 +1199,19 @@ class ConformalMetric(RiemannianMetric):
         else:
             ends = self.points_tensor(end_point, "end_point")
             vector, points, ends = torch.broadcast_tensors(vector, points, ends)
-            velocity = self.coordinates(self.log(to_backend(ends), to_backend(points)))
-        batch_shape, dim = points.shape[:-1], points.shape[-1]
-        vector, points, velocity = (v.reshape(-1, dim).detach() for v in (vector, points, velocity))
+            log = self.log(self._to_points_backend(ends), self._to_points_backend(points))
+            velocity = self.coordinates(log)
+        batch_shape, n_coords = points.shape[:-1], points.shape[-1]
+        vector, points, velocity = (
+            v.reshape(-1, n_coords).detach() for v in (vector, points, velocity)
+        )
         if end_point is not None:
-            velocity = shoot(self, points, ends.reshape(-1, dim).detach(), velocity)
-        _, transported = transport_along_geodesics(self, vector, points, velocity)
-        return to_backend(transported.reshape(*batch_shape, dim))
+            velocity = shoot(self, points, ends.reshape(-1, n_coords).detach(), velocity)
+        end, transported = transport_along_geodesics(self, vector, points, velocity)
+        if self._embedded:
+            # The integration leaves the manifold by about its tolerance.
+            transported = self.geometry.to_tangent(transported, self.geometry.project(end))
+        return self._to_points_backend(transported.reshape(*batch_shape, n_coords))
 
     def injectivity_radius(self, base_point=None):
         """Injectivity radius, where known.

@@ -25,8 +25,9 @@ import numpy as np
 import scipy.integrate
 import torch
 
-from geomstats_density._arrays import to_backend, to_torch, torch_threads_for
+from geomstats_density._arrays import torch_threads_for
 from geomstats_density.exceptions import DomainError, GeodesicConvergenceError
+from geomstats_density.manifolds import EmbeddedManifold
 from geomstats_density.solvers.ode import DEFAULT_MAX_EVALUATIONS, GeodesicODESolver
 
 # Integrator settings where the metric's exp solver does not give them.
@@ -58,14 +59,15 @@ def transport_along_geodesics(metric, tangent_vec, base_point, velocity):
     Parameters
     ----------
     metric : ConformalMetric
-        A metric with a chart (vector spaces and Poincare models).
-    tangent_vec, base_point, velocity : torch.Tensor, shape=[batch, dim]
+    tangent_vec, base_point, velocity : torch.Tensor, shape=[batch, n_coords]
+        Coordinates: ambient ones, flattened, on a hypersphere or ``SO(3)``.
 
     Returns
     -------
-    end_point : torch.Tensor, shape=[batch, dim]
-        ``exp(velocity, base_point)``.
-    transported : torch.Tensor, shape=[batch, dim]
+    end_point : torch.Tensor, shape=[batch, n_coords]
+        ``exp(velocity, base_point)``, as integrated (off a hypersphere or
+        ``SO(3)`` by about the integrator's tolerance).
+    transported : torch.Tensor, shape=[batch, n_coords]
         The parallel transport of ``tangent_vec`` to ``end_point``.
 
     Raises
@@ -122,8 +124,10 @@ def shoot(metric, base_point, end_point, velocity):
     """Refine initial velocities ``v`` so that ``exp(v, base_point) = end_point``.
 
     Newton steps from the given velocities (``log``'s), the Jacobian of ``exp``
-    by forward differences: the ``dim + 1`` geodesics of a step integrated as
-    one batch by the metric's exp solver. A Jacobian with relative error
+    by forward differences along the coordinate directions (projected onto the
+    tangent space on a hypersphere or ``SO(3)``, the step then by least
+    squares): the ``n_coords + 1`` geodesics of a step integrated as one batch
+    by the metric's exp solver. A Jacobian with relative error
     ``e`` divides the end point's error by about ``1 / e`` per step (``e`` about
     ``1e-5`` here), so one or two steps bring ``log``'s ``1e-8`` down to the
     integrator's tolerance. Each velocity keeps the best of its steps; its
@@ -134,23 +138,28 @@ def shoot(metric, base_point, end_point, velocity):
     Parameters
     ----------
     metric : ConformalMetric
-    base_point, end_point, velocity : torch.Tensor, shape=[batch, dim]
+    base_point, end_point, velocity : torch.Tensor, shape=[batch, n_coords]
 
     Returns
     -------
-    velocity : torch.Tensor, shape=[batch, dim]
+    velocity : torch.Tensor, shape=[batch, n_coords]
     """
     _, rtol, atol, _, _ = integrator_settings(metric)
-    dim = base_point.shape[-1]
-    eye = torch.eye(dim, dtype=velocity.dtype)
+    n_coords = base_point.shape[-1]
+    # Directions of the differences: tangent ones on a hypersphere or SO(3), where
+    # exp takes tangent vectors only (the Jacobian then has a kernel: least squares).
+    directions = torch.eye(n_coords, dtype=velocity.dtype).expand(*base_point.shape, n_coords)
+    if isinstance(metric.geometry, EmbeddedManifold):
+        directions = metric.geometry.to_tangent(directions, base_point.unsqueeze(-2))
     target = 10.0 * (rtol + atol) * (end_point.abs().amax(-1) + 1.0)
     best_velocity = velocity
     best_error = torch.full_like(target, torch.inf)
     for step_index in range(SHOOTING_STEPS + 1):
         step = SHOOTING_DIFFERENCE * (1.0 + velocity.abs().amax(-1))[:, None, None]
-        trial = torch.cat([velocity.unsqueeze(-2), velocity.unsqueeze(-2) + step * eye], dim=-2)
+        trial = torch.cat([velocity.unsqueeze(-2), velocity.unsqueeze(-2) + step * directions], -2)
         bases = base_point.unsqueeze(-2).expand(trial.shape)
-        ends = to_torch(metric.exp(to_backend(trial), to_backend(bases))).detach()
+        exp = metric.exp(metric._to_points_backend(trial), metric._to_points_backend(bases))
+        ends = metric.coordinates(exp, "end_point").detach()
         residual = end_point - ends[:, 0]
         error = residual.abs().amax(-1)
         improved = error < best_error
@@ -160,7 +169,8 @@ def shoot(metric, base_point, end_point, velocity):
         if step_index == SHOOTING_STEPS or not bool(active.any()):
             break
         jacobian = ((ends[:, 1:] - ends[:, :1]) / step).transpose(-1, -2)
-        update, info = torch.linalg.solve_ex(jacobian, residual.unsqueeze(-1))
-        active = active & (info == 0)
-        velocity = torch.where(active[:, None], velocity + update.squeeze(-1), best_velocity)
+        weights = torch.linalg.lstsq(jacobian, residual.unsqueeze(-1), driver="gelsd").solution
+        update = (directions.transpose(-1, -2) @ weights).squeeze(-1)
+        active = active & torch.isfinite(update).all(-1)
+        velocity = torch.where(active[:, None], velocity + update, best_velocity)
     return best_velocity

@@ -12,11 +12,13 @@ from geomstats.geometry.hyperboloid import Hyperboloid
 from geomstats.geometry.hypersphere import Hypersphere
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace
 from geomstats.geometry.pullback_metric import PullbackDiffeoMetric
+from geomstats.geometry.special_orthogonal import SpecialOrthogonal
 from geomstats.geometry._hyperbolic import HyperbolicDiffeo
 
 from geomstats_density import ConformalMetric, DensityConformalMetric
 from geomstats_density.densities import Gaussian
-from geomstats_density.quality import RealismIndex
+from geomstats_density.manifold_examples import sphere_caps
+from geomstats_density.quality import DensityRatio, RealismIndex
 from geomstats_density.transport import shoot
 from paper_problems import central_projection
 from conftest import as_numpy, half_plane_log_factor, random_half_plane_points
@@ -162,12 +164,63 @@ def test_transport_leaving_the_domain_raises(half_plane):
         )
 
 
-def test_transport_needs_a_chart():
+def zero_factor_metric(space):
+    """The space's own metric, as a conformal metric with factor 1."""
+    ndim = space.point_ndim
+    space.equip_with_metric(
+        ConformalMetric, log_factor=lambda z: torch.zeros(z.shape[: z.ndim - ndim], dtype=z.dtype)
+    )
+    return space.metric
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda equip: Hypersphere(2, equip=equip),
+        lambda equip: SpecialOrthogonal(3, point_type="matrix", equip=equip),
+    ],
+    ids=["sphere", "SO(3)"],
+)
+def test_transport_on_embedded_manifolds_matches_geomstats(make):
+    # Factor 1: geomstats' closed-form transport of the round sphere and of SO(3).
+    reference = make(equip=True)
+    metric = zero_factor_metric(make(equip=False))
+    rng = np.random.default_rng(11)
+    base, end = reference.random_point(3), reference.random_point(3)
+    shape = (3, *reference.shape)
+    vector = reference.to_tangent(gs.array(rng.normal(size=shape)), base)
+    direction = 0.5 * reference.to_tangent(gs.array(rng.normal(size=shape)), base)
+    for target in (dict(direction=direction), dict(end_point=end)):
+        np.testing.assert_allclose(
+            as_numpy(metric.parallel_transport(vector, base, **target)),
+            as_numpy(reference.metric.parallel_transport(vector, base, **target)),
+            atol=1e-9,
+        )
+
+
+def test_transport_on_a_sphere_with_caps_is_an_isometry():
+    # Three von Mises-Fisher caps: transported vectors keep their inner products
+    # (the velocity's own norm among them) and stay tangent.
     space = Hypersphere(2, equip=False)
-    space.equip_with_metric(ConformalMetric, log_factor=lambda z: torch.zeros_like(z[..., 0]))
-    point, vector = gs.array([0.0, 0.0, 1.0]), gs.array([1.0, 0.0, 0.0])
-    with pytest.raises(NotImplementedError, match="need a chart"):
-        space.metric.parallel_transport(vector, point, direction=vector)
+    quality = DensityRatio(sphere_caps(), eps=0.2)
+    space.equip_with_metric(DensityConformalMetric, log_quality=quality)
+    metric = space.metric
+    rng = np.random.default_rng(12)
+    base = space.random_point(2)
+    vec_a, vec_b, direction = (
+        space.to_tangent(gs.array(rng.normal(size=(2, 3))), base) for _ in range(3)
+    )
+    vectors = gs.stack([vec_a, vec_b, direction])
+    moved = metric.parallel_transport(vectors, base[None], direction=direction[None])
+    end = metric.exp(direction, base)
+    assert np.all(as_numpy(space.is_tangent(moved[:2], end[None], atol=1e-9)))
+    for i, j in ((0, 0), (0, 1), (1, 1), (2, 2)):
+        np.testing.assert_allclose(
+            as_numpy(metric.inner_product(moved[i], moved[j], end)),
+            as_numpy(metric.inner_product(vectors[i], vectors[j], base)),
+            rtol=1e-8,
+            atol=1e-10,
+        )
 
 
 def test_injectivity_radius_is_the_one_given():
