@@ -26,6 +26,7 @@ them the geomstats way::
 """
 
 import copy
+import numbers
 
 import numpy as np
 import torch
@@ -41,6 +42,16 @@ from geomstats_density._arrays import (
     to_torch,
 )
 from geomstats_density._validation import check_float64
+from geomstats_density.curvature import (
+    autodiff_curvature,
+    christoffel_product,
+    conformal_curvature,
+    conformal_ricci,
+    conformal_scalar_curvature,
+    curvature_covariant_derivative,
+    dense_riemann,
+    directional_derivative,
+)
 from geomstats_density.exceptions import DomainError
 from geomstats_density.jets import autodiff_jet
 from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
@@ -74,6 +85,17 @@ def _gradient(values, points):
         values.sum(), points, create_graph=torch.is_grad_enabled(), allow_unused=True
     )
     return torch.zeros_like(points) if grad is None else grad
+
+
+def _check_radius(radius):
+    """None or a number > 0 (``math.inf`` allowed): a known injectivity radius."""
+    if radius is None:
+        return None
+    if not isinstance(radius, numbers.Real) or isinstance(radius, bool) or not radius > 0:
+        raise ValueError(
+            f"injectivity_radius must be None or a number > 0 (math.inf allowed), got {radius!r}."
+        )
+    return float(radius)
 
 
 class ConformalMetric(RiemannianMetric):
@@ -116,6 +138,12 @@ class ConformalMetric(RiemannianMetric):
         Assign ``metric.log_solver`` to use any other geomstats ``LogSolver``.
     solver_options : dict, optional
         Keyword arguments of the boundary-value solver.
+    injectivity_radius : float, optional
+        The metric's injectivity radius where the user knows it, returned by
+        :meth:`injectivity_radius`: ``math.inf`` for a Hadamard metric (complete,
+        simply connected, curvature <= 0: the hyperbolic half-plane written as a
+        factor on ``Euclidean(2)``, a constant factor on a vector space). It
+        cannot be computed from the factor; None (default) leaves it unknown.
 
     Attributes
     ----------
@@ -162,9 +190,11 @@ class ConformalMetric(RiemannianMetric):
         quadrature="simpson",
         method=None,
         solver_options=None,
+        injectivity_radius=None,
     ):
         if not callable(log_factor):
             raise ValueError("log_factor must be callable.")
+        self._injectivity_radius = _check_radius(injectivity_radius)
         if quadrature not in QUADRATURE_RULES:
             raise ValueError(
                 f"quadrature must be one of {sorted(QUADRATURE_RULES)}, got {quadrature!r}."
@@ -623,6 +653,116 @@ class ConformalMetric(RiemannianMetric):
         rhs = (force - 0.5 * sq_speed * grad_f).unsqueeze(-1)
         return -torch.linalg.solve(base, rhs).squeeze(-1) - slope * velocity
 
+    def christoffel_map(self, points, vec_a, vec_b):
+        r"""``Gamma(a, b)^k = Gamma^k_ij a^i b^j`` in closed form, torch in and out.
+
+        With ``g = e^f G_0``: ``Gamma(a, b) = 1/2 ((grad f . a) b + (grad f . b) a)
+        + G_0^{-1} (J^T D^2 phi[a, b] - 1/2 <J a, J b> grad f)``, with ``J = G_0 = I``
+        and ``D^2 phi = 0`` without ``phi``; Koszul's formula by autodiff for
+        subclasses with a base matrix of their own (the kernel mean embedding's).
+        The gradient is taken once per point and broadcast against the vectors;
+        the result is differentiable in
+        ``points`` when they carry a graph (the curvature derivative uses that).
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+        vec_a, vec_b : torch.Tensor, shape=[..., dim]
+            Broadcast against ``points``.
+
+        Returns
+        -------
+        gamma : torch.Tensor, shape=[..., dim]
+
+        On a hypersphere or ``SO(3)``, in ambient coordinates, for tangent vectors:
+        ``1/2 ((grad f . a) b + (grad f . b) a - (a . b) P grad f) - II(a, b)``,
+        with ``P`` the projection onto the tangent space and ``II`` the second
+        fundamental form, so that ``-Gamma(v, v)`` is :meth:`geodesic_acceleration`.
+        """
+        _, grad_f = self.log_factor_and_gradient(points)
+        shape = torch.broadcast_shapes(points.shape, vec_a.shape, vec_b.shape)
+        grad_f, vec_a, vec_b = (v.expand(shape) for v in (grad_f, vec_a, vec_b))
+        if self.euclidean_chords:
+            return christoffel_product(grad_f, vec_a, vec_b)
+        if self._embedded:
+            return self._embedded_christoffel_map(points.expand(shape), grad_f, vec_a, vec_b)
+        if self.phi is None:
+            return self._koszul_christoffel_map(points.expand(shape), vec_a, vec_b)
+        # Derivatives of phi by reverse mode: differentiating torch.func's forward
+        # mode again fails on some functions (vector_norm) in torch 2.13.
+        with torch.enable_grad():
+            if not points.requires_grad:
+                points = points.detach().requires_grad_(True)
+            points = points.expand(shape)
+            dim = shape[-1]
+            copies = points.unsqueeze(-2).expand(*shape[:-1], dim, dim).clone()
+            eye = torch.eye(dim, dtype=points.dtype).expand(copies.shape)
+            jacobian = directional_derivative(self.phi, copies, eye).transpose(-1, -2)
+            second = directional_derivative(
+                lambda at: directional_derivative(self.phi, at, vec_b), points, vec_a
+            )
+        image_a = (jacobian @ vec_a.unsqueeze(-1)).squeeze(-1)
+        image_b = (jacobian @ vec_b.unsqueeze(-1)).squeeze(-1)
+        rhs = (jacobian.transpose(-1, -2) @ second.unsqueeze(-1)).squeeze(-1) - 0.5 * (
+            image_a * image_b
+        ).sum(-1, keepdim=True) * grad_f
+        base = jacobian.transpose(-1, -2) @ jacobian
+        return solve_positive_definite(base, rhs.unsqueeze(-1)).squeeze(-1) + 0.5 * (
+            (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
+            + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
+        )
+
+    def _embedded_christoffel_map(self, points, grad_f, vec_a, vec_b):
+        """``Gamma(a, b)`` in ambient coordinates on a hypersphere or ``SO(3)``."""
+        geometry = self.geometry
+
+        def normal(vector):
+            return geometry.normal_acceleration(points, vector)
+
+        # II is bilinear and symmetric: polarisation of II(v, v).
+        second_form = 0.5 * (normal(vec_a + vec_b) - normal(vec_a) - normal(vec_b))
+        tangent_gradient = geometry.to_tangent(grad_f, points)
+        return 0.5 * (
+            (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
+            + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
+            - (vec_a * vec_b).sum(-1, keepdim=True) * tangent_gradient
+        ) - second_form
+
+    def _koszul_christoffel_map(self, points, vec_a, vec_b):
+        """``Gamma(a, b) = 1/2 G^{-1} (dG[a] b + dG[b] a - grad (a^T G b))`` by autodiff.
+
+        For subclasses whose base metric matrix is their own
+        (``base_metric_matrix_tensor``), such as the kernel mean embedding's.
+        """
+
+        def matrices(at):
+            factor = torch.exp(self.log_factor_tensor(at))[..., None, None]
+            return factor * self.base_metric_matrix_tensor(at)
+
+        def times(vector):
+            return lambda at: (matrices(at) @ vector.unsqueeze(-1)).squeeze(-1)
+
+        with torch.enable_grad():
+            if not points.requires_grad:
+                points = points.detach().requires_grad_(True)
+            matrix = matrices(points)
+            pairing = torch.einsum("...i,...ij,...j->...", vec_a, matrix, vec_b)
+            (gradient,) = torch.autograd.grad(pairing.sum(), points, create_graph=True)
+            lowered = (
+                directional_derivative(times(vec_b), points, vec_a)
+                + directional_derivative(times(vec_a), points, vec_b)
+                - gradient
+            )
+        return 0.5 * solve_positive_definite(matrix, lowered.unsqueeze(-1)).squeeze(-1)
+
+    def _require_chart(self, what):
+        """Raise where points have ambient coordinates, not a chart."""
+        if self._embedded:
+            raise NotImplementedError(
+                f"{what} need a chart; points of {self.geometry.name} have ambient "
+                "coordinates. geodesic_equation gives the geodesic ODE in them."
+            )
+
     # ------------------------------------------------------------------
     # geomstats interface: backend arrays in, backend arrays out.
     # ------------------------------------------------------------------
@@ -808,6 +948,303 @@ class ConformalMetric(RiemannianMetric):
             ).reshape(*batch, dim, dim, dim)
         return to_backend(gamma)
 
+    def _chart_points(self, base_point, what):
+        """Validated points of a chart, or NotImplementedError naming ``what``."""
+        self._require_chart(what)
+        return self.points_tensor(base_point)
+
+    def inner_product_derivative_matrix(self, base_point=None):
+        r"""Derivative of the metric matrix, ``mat[..., i, j, k] = d_k g_ij``.
+
+        In closed form, ``e^f delta_ij d_k f``, where the base matrix is the
+        identity (:attr:`euclidean_chords`); by autodiff of ``e^f G_0`` in torch
+        otherwise (``phi``; under either backend).
+
+        Parameters
+        ----------
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        metric_derivative : array-like, shape=[..., dim, dim, dim]
+        """
+        if self._embedded:
+            return super().inner_product_derivative_matrix(base_point)
+        points = self.points_tensor(base_point)
+        dim = points.shape[-1]
+        eye = torch.eye(dim, dtype=points.dtype)
+        if self.euclidean_chords:
+            values, grad_f = self.log_factor_and_gradient(points)
+            derivative = torch.exp(values)[..., None, None, None] * (
+                eye[:, :, None] * grad_f[..., None, None, :]
+            )
+            return to_backend(derivative.detach())
+        shape = (*points.shape[:-1], dim, dim)
+        leaf = points.detach().unsqueeze(-2).expand(shape).clone().requires_grad_(True)
+
+        def matrices(at):
+            factor = torch.exp(self.log_factor_tensor(at))[..., None, None]
+            return (factor * self.base_metric_matrix_tensor(at)).flatten(-2)
+
+        with torch.enable_grad():
+            columns = directional_derivative(matrices, leaf, eye.expand(shape))
+        return to_backend(columns.detach().unflatten(-1, (dim, dim)).movedim(-3, -1))
+
+    def _curvature_tensor(self, points, vec_x, vec_y, vec_z):
+        """``R(x, y) z`` at points broadcast against the vectors, torch in and out.
+
+        In closed form from the log-factor's jet where the base matrix is the
+        identity (:func:`~geomstats_density.curvature.conformal_curvature`); with
+        ``D Gamma`` by autodiff of :meth:`christoffel_map` otherwise.
+        """
+        if self.euclidean_chords:
+            jet = self.log_factor_jet(points)
+            return conformal_curvature(jet.gradient, jet.hessian, vec_x, vec_y, vec_z)
+        shape = torch.broadcast_shapes(points.shape, vec_x.shape, vec_y.shape, vec_z.shape)
+        leaf = points.detach().expand(shape).clone().requires_grad_(True)
+        vectors = (vec.expand(shape) for vec in (vec_x, vec_y, vec_z))
+        with torch.enable_grad():
+            curvature = autodiff_curvature(self.christoffel_map, leaf, *vectors)
+        return curvature.detach()
+
+    def _riemann_tensor(self, points):
+        dim = points.shape[-1]
+        return dense_riemann(
+            lambda *vectors: self._curvature_tensor(points[..., None, None, None, :], *vectors),
+            points.shape[:-1],
+            dim,
+            points.dtype,
+        )
+
+    def riemann_tensor(self, base_point=None):
+        r"""Riemann tensor ``R[..., i, j, k, l] = dx^l(R(e_j, e_k) e_i)``, as geomstats.
+
+        In closed form from the gradient and Hessian of the log-factor (of the
+        total one on Poincare models) where the base matrix is the identity
+        (vector spaces without ``phi``, Poincare models); by autodiff in torch
+        otherwise (see :mod:`geomstats_density.curvature`). Both work under either
+        backend. The tensor has ``dim^4`` entries per point: in high dimensions use
+        :meth:`curvature` on the vectors of interest.
+
+        Parameters
+        ----------
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        riemann_curvature : array-like, shape=[..., dim, dim, dim, dim]
+
+        Raises
+        ------
+        NotImplementedError
+            On a hypersphere or ``SO(3)``, whose points have no chart.
+        """
+        points = self._chart_points(base_point, "Curvature tensors")
+        return to_backend(self._riemann_tensor(points))
+
+    def curvature(self, tangent_vec_a, tangent_vec_b, tangent_vec_c, base_point=None):
+        r"""Riemann curvature map ``R(X, Y) Z``, ``X, Y, Z`` the three vectors.
+
+        ``R(X, Y) Z = nabla_X nabla_Y Z - nabla_Y nabla_X Z - nabla_[X, Y] Z``,
+        evaluated from the vectors alone (no ``dim^4`` tensor): see
+        :meth:`riemann_tensor`.
+
+        Parameters
+        ----------
+        tangent_vec_a, tangent_vec_b, tangent_vec_c : array-like, shape=[..., dim]
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        curvature : array-like, shape=[..., dim]
+        """
+        points = self._chart_points(base_point, "Curvature tensors")
+        vectors = self._vectors(tangent_vec_a, tangent_vec_b, tangent_vec_c)
+        return to_backend(self._curvature_tensor(points, *vectors))
+
+    def _vectors(self, *tangent_vecs):
+        """Validated coordinates of the tangent vectors ``tangent_vec_a``, ``_b``, ..."""
+        return [
+            self.coordinates(vec, f"tangent_vec_{name}")
+            for vec, name in zip(tangent_vecs, "abcd")
+        ]
+
+    def ricci_tensor(self, base_point=None):
+        r"""Ricci tensor ``Ric[..., i, k] = R[..., i, j, k, j]``.
+
+        For ``g = e^F I`` in dimension ``n``, in closed form:
+        ``-(n - 2)/2 (Hess F - 1/2 grad F grad F^T) - 1/2 (Delta F
+        + (n - 2)/2 |grad F|^2) I``; otherwise (``phi``) contracted from
+        :meth:`riemann_tensor`.
+
+        Parameters
+        ----------
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        ricci_tensor : array-like, shape=[..., dim, dim]
+        """
+        points = self._chart_points(base_point, "Curvature tensors")
+        return to_backend(self._ricci_tensor(points))
+
+    def _ricci_tensor(self, points):
+        if self.euclidean_chords:
+            jet = self.log_factor_jet(points)
+            return conformal_ricci(jet.gradient, jet.hessian)
+        return torch.einsum("...ijkj->...ik", self._riemann_tensor(points))
+
+    def scalar_curvature(self, base_point=None):
+        r"""Scalar curvature ``S = g^{ij} Ric_ij``.
+
+        For ``g = e^F I`` in dimension ``n``, in closed form:
+        ``-(n - 1) e^{-F} (Delta F + (n - 2)/4 |grad F|^2)``, which is ``2 K`` on
+        a surface of Gaussian curvature ``K``; otherwise (``phi``) from
+        :meth:`ricci_tensor`.
+
+        Parameters
+        ----------
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        curvature : array-like, shape=[...]
+        """
+        points = self._chart_points(base_point, "Curvature tensors")
+        if self.euclidean_chords:
+            jet = self.log_factor_jet(points)
+            return to_backend(conformal_scalar_curvature(jet.value, jet.gradient, jet.hessian))
+        metric = torch.exp(self.log_factor_tensor(points))[..., None, None] * (
+            self.base_metric_matrix_tensor(points)
+        )
+        cometric = torch.linalg.inv(metric)
+        return to_backend(torch.einsum("...ij,...ij->...", cometric, self._ricci_tensor(points)))
+
+    def curvature_derivative(
+        self, tangent_vec_a, tangent_vec_b, tangent_vec_c, tangent_vec_d, base_point=None
+    ):
+        r"""Covariant derivative of the curvature ``(nabla_H R)(X, Y) Z``.
+
+        ``H, X, Y, Z`` are the four vectors in order. It needs third derivatives
+        of the log-factor, taken by autodiff in torch (under either backend):
+        see :func:`geomstats_density.curvature.curvature_covariant_derivative`. It is 0 on
+        locally symmetric spaces, such as the hyperbolic half-plane.
+
+        Parameters
+        ----------
+        tangent_vec_a, tangent_vec_b, tangent_vec_c, tangent_vec_d : array-like, shape=[..., dim]
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        curvature_derivative : array-like, shape=[..., dim]
+        """
+        points = self._chart_points(base_point, "Curvature tensors")
+        vectors = self._vectors(tangent_vec_a, tangent_vec_b, tangent_vec_c, tangent_vec_d)
+        return to_backend(curvature_covariant_derivative(self.christoffel_map, points, *vectors))
+
+    def parallel_transport(self, tangent_vec, base_point, direction=None, end_point=None):
+        r"""Parallel transport of a tangent vector along a geodesic.
+
+        Along ``t -> exp(t direction)``, or along the geodesic from ``base_point``
+        to ``end_point``: its initial velocity is ``log(end_point, base_point)``
+        (the metric's boundary-value solver), refined by Newton steps on
+        ``exp(v) = end_point`` (:func:`~geomstats_density.transport.shoot`).
+        The transport ODE ``V' + Gamma(gamma', V) = 0`` is integrated with the
+        geodesic equation by the exp solver's adaptive Runge-Kutta method and
+        tolerances (:mod:`geomstats_density.transport`): the result is exact to
+        about those tolerances. Scipy integrates it, so autodiff does not see
+        through it.
+
+        On a hypersphere or ``SO(3)`` the integration runs in ambient
+        coordinates (:meth:`christoffel_map`) and the result is projected onto
+        the tangent space at the end.
+
+        Parameters
+        ----------
+        tangent_vec : array-like, shape=[..., {dim, [n, n]}]
+            Tangent vector at ``base_point`` to transport.
+        base_point : array-like, shape=[..., {dim, [n, n]}]
+        direction : array-like, shape=[..., {dim, [n, n]}], optional
+            Initial velocity of the geodesic.
+        end_point : array-like, shape=[..., {dim, [n, n]}], optional
+            End of the geodesic; give exactly one of ``direction`` and ``end_point``.
+
+        Returns
+        -------
+        transported_tangent_vec : array-like, shape=[..., {dim, [n, n]}]
+            At ``exp(direction, base_point)``, or at ``end_point``.
+
+        Raises
+        ------
+        ValueError
+            If neither or both of ``direction`` and ``end_point`` are given.
+        DomainError
+            If the geodesic leaves the metric's domain.
+        GeodesicConvergenceError
+            If the integrator fails or uses up the exp solver's budget.
+        """
+        from geomstats_density.transport import shoot, transport_along_geodesics
+
+        if (direction is None) == (end_point is None):
+            raise ValueError(
+                "parallel_transport needs exactly one of direction (the geodesic's initial "
+                "velocity) and end_point."
+            )
+        points = self.points_tensor(base_point)
+        vector = self.coordinates(tangent_vec, "tangent_vec")
+        if end_point is None:
+            velocity = self.coordinates(direction, "direction")
+            vector, velocity, points = torch.broadcast_tensors(vector, velocity, points)
+        else:
+            ends = self.points_tensor(end_point, "end_point")
+            vector, points, ends = torch.broadcast_tensors(vector, points, ends)
+            log = self.log(self._to_points_backend(ends), self._to_points_backend(points))
+            velocity = self.coordinates(log)
+        batch_shape, n_coords = points.shape[:-1], points.shape[-1]
+        vector, points, velocity = (
+            v.reshape(-1, n_coords).detach() for v in (vector, points, velocity)
+        )
+        if end_point is not None:
+            velocity = shoot(self, points, ends.reshape(-1, n_coords).detach(), velocity)
+        end, transported = transport_along_geodesics(self, vector, points, velocity)
+        if self._embedded:
+            # The integration leaves the manifold by about its tolerance.
+            transported = self.geometry.to_tangent(transported, self.geometry.project(end))
+        return self._to_points_backend(transported.reshape(*batch_shape, n_coords))
+
+    def injectivity_radius(self, base_point=None):
+        """Injectivity radius, where known.
+
+        A conformal factor changes it in ways the factor alone does not tell,
+        so, as geomstats does for metrics where it is unknown, this raises
+        NotImplementedError unless the metric was built with
+        ``injectivity_radius=`` (``math.inf`` for a Hadamard metric).
+
+        Parameters
+        ----------
+        base_point : array-like, shape=[..., {dim, [n, n]}]
+
+        Returns
+        -------
+        radius : array-like, shape=[...]
+            The given radius at every point.
+
+        Raises
+        ------
+        NotImplementedError
+            If the metric was built without ``injectivity_radius``.
+        """
+        if self._injectivity_radius is None:
+            raise NotImplementedError(
+                "The injectivity radius of a conformal metric is not known from its factor: "
+                "pass injectivity_radius= to the metric when you know it (math.inf for a "
+                "Hadamard metric, such as the hyperbolic half-plane)."
+            )
+        points = self.points_tensor(base_point)
+        radius = torch.full(points.shape[:-1], self._injectivity_radius, dtype=points.dtype)
+        return to_backend(radius)
+
     def geodesic_equation(self, state):
         """Geodesic ODE, with the closed-form acceleration.
 
@@ -921,7 +1358,7 @@ class DensityConformalMetric(ConformalMetric):
         finite and strictly negative (``Q`` in (0, 1)) where curves go.
     phi : callable, optional
         Map whose image lengths are measured; identity by default.
-    quadrature, method, solver_options
+    quadrature, method, solver_options, injectivity_radius
         As in :class:`ConformalMetric`.
     """
 
@@ -933,6 +1370,7 @@ class DensityConformalMetric(ConformalMetric):
         quadrature="simpson",
         method=None,
         solver_options=None,
+        injectivity_radius=None,
     ):
         if not callable(log_quality):
             raise ValueError("log_quality must be callable.")
@@ -944,6 +1382,7 @@ class DensityConformalMetric(ConformalMetric):
             quadrature=quadrature,
             method=method,
             solver_options=solver_options,
+            injectivity_radius=injectivity_radius,
         )
 
     def log_quality_tensor(self, points):

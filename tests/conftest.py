@@ -1,5 +1,9 @@
 """Shared fixtures: the hyperbolic half-plane as a conformal metric, and references."""
 
+import importlib.util
+import sys
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +12,36 @@ from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace
 
 from geomstats_density import ConformalMetric
+
+
+def _stand_in_for_notebook_modules():
+    """Empty ``nbformat`` and ``nbconvert`` modules where they are not installed.
+
+    ``geomstats.test.parametrizers`` (tests/test_geomstats_testcase.py) imports
+    them at module level for its notebook tests only, which we do not run.
+    """
+    if importlib.util.find_spec("nbformat") and importlib.util.find_spec("nbconvert"):
+        return
+    for name in ("nbformat", "nbconvert", "nbconvert.preprocessors"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    sys.modules["nbconvert.preprocessors"].ExecutePreprocessor = None
+
+
+_stand_in_for_notebook_modules()
+
+
+def pytest_configure(config):
+    """The marks of geomstats' test cases (tests/test_geomstats_testcase.py)."""
+    for mark in ("random", "vec", "ignore"):
+        config.addinivalue_line("markers", f"{mark}: a mark of geomstats' test cases")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the tests geomstats' parametrizer left without data, as geomstats does."""
+    ignored = [item for item in items if item.get_closest_marker("ignore")]
+    if ignored:
+        config.hook.pytest_deselected(items=ignored)
+        items[:] = [item for item in items if not item.get_closest_marker("ignore")]
 
 
 def half_plane_log_factor(z):
