@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils import metadata_routing
 
 import geomstats.backend as gs
 
@@ -112,6 +113,10 @@ class FrechetMean(BaseEstimator):
     converged_ : bool
         Whether the gradient norm met ``tol`` within ``max_iter`` steps.
     """
+
+    # ``weights`` is geomstats' argument of ``fit``, not routed as scikit-learn
+    # metadata (no generated ``set_fit_request``).
+    __metadata_request__fit = {"weights": metadata_routing.UNUSED}
 
     def __init__(self, space, max_iter=100, tol=1e-7, init_point=None, verbose=False):
         self.space = space
