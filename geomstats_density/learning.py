@@ -81,8 +81,9 @@ class FrechetMean(BaseEstimator):
     at time ``t`` on that solved curve, halving ``t`` until ``F`` decreases
     enough (Armijo's rule; the trial's distances give the next gradient). The
     step ``s`` is 1 at first (in a flat metric the first step lands on the
-    arithmetic mean), halved when the aimed point leaves the metric's domain
-    and carried over from the last accepted step.
+    arithmetic mean), then Barzilai and Borwein's, from the change of the
+    gradient between the last two iterates; it is halved while the aimed point
+    is outside the metric's domain.
 
     Parameters
     ----------
@@ -118,7 +119,7 @@ class FrechetMean(BaseEstimator):
     # metadata (no generated ``set_fit_request``).
     __metadata_request__fit = {"weights": metadata_routing.UNUSED}
 
-    def __init__(self, space, max_iter=100, tol=1e-7, init_point=None, verbose=False):
+    def __init__(self, space, max_iter=100, tol=1e-6, init_point=None, verbose=False):
         self.space = space
         self.max_iter = max_iter
         self.tol = tol
@@ -172,7 +173,13 @@ class FrechetMean(BaseEstimator):
             moved = self._line_search(metric, X, weights, mean, gradient, value, norm, step)
             if moved is None:
                 break
+            previous_mean, previous_gradient = mean, gradient
             mean, logs, dists, value, step = moved
+            # Barzilai-Borwein: the step of a quadratic with the curvature seen
+            # between the last two iterates (1 in a flat metric).
+            curvature = -(mean - previous_mean) @ (weights @ logs - previous_gradient)
+            if curvature > 0:
+                step = float(np.clip(np.sum((mean - previous_mean) ** 2) / curvature, 1e-3, 1e3))
         if not self.converged_:
             warnings.warn(
                 f"FrechetMean stopped after {self.n_iter_} steps with a gradient norm of "
