@@ -249,22 +249,17 @@ class GeodesicODESolver(ExpSolver):
         scale = 1.0 + np.maximum(np.linalg.norm(position, axis=-1), speed)
         tolerance = self.tol * scale
         sensitivity = np.full(speed.shape, np.nan)
-        status = np.full(speed.shape, ExpStatus.CONVERGED, dtype=int)
-        if stop is not None:
-            status[:] = ExpStatus.BUDGET
-            message = np.full(speed.shape, stop, dtype=object)
-        elif jacobi.shape[1] == 0:
-            message = np.full(speed.shape, "reached t=1; error not estimated", dtype=object)
-        else:
+        if jacobi is not None and jacobi.shape[1]:
             sensitivity = np.linalg.svd(jacobi, compute_uv=False)[:, 0]
         error = sensitivity * ((self.rtol + self.velocity_rtol) * speed + self.atol * scale)
-        if stop is None and jacobi.shape[1]:
-            status[error > tolerance] = ExpStatus.UNSTABLE
+        if stop is not None:
+            status = np.full(speed.shape, int(ExpStatus.BUDGET))
+            message = np.full(speed.shape, stop, dtype=object)
+        else:
+            # A NaN error (not estimated) is not above the tolerance.
+            status = np.where(error > tolerance, ExpStatus.UNSTABLE, ExpStatus.CONVERGED)
             message = np.array(
-                [
-                    self._message(*values)
-                    for values in zip(status, sensitivity, error, tolerance, speed)
-                ],
+                [self._message(*values) for values in zip(sensitivity, error, tolerance, speed)],
                 dtype=object,
             )
         result = ExpResult(
@@ -278,17 +273,20 @@ class GeodesicODESolver(ExpSolver):
         )
         failed = status != ExpStatus.CONVERGED
         if failed.any():
-            first = message[np.argmax(failed)]
+            report = message[np.argmax(failed)]
             if stop is None and status.size > 1:
-                first = f"exp: {np.count_nonzero(failed)} of {status.size} end points " + (
-                    f"are unstable; the first: {first}"
+                report = (
+                    f"exp: {np.count_nonzero(failed)} of {status.size} end points are "
+                    f"unstable; the first: {report}"
                 )
-            self._report(first, nan_times=stop is not None)
+            self._report(report, nan_times=stop is not None)
         return result
 
-    def _message(self, status, sensitivity, error, tolerance, speed):
-        """One geodesic's outcome, in words."""
-        if status == ExpStatus.CONVERGED:
+    def _message(self, sensitivity, error, tolerance, speed):
+        """How the integration of one geodesic that reached t=1 ended, in words."""
+        if np.isnan(sensitivity):
+            return "reached t=1; error not estimated (sensitivity_directions=0)"
+        if error <= tolerance:
             return (
                 f"reached t=1; estimated end-point error {error:.3g} "
                 f"(sensitivity {sensitivity:.3g})"
