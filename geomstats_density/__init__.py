@@ -9,11 +9,12 @@ fitting to latent codes is :mod:`~geomstats_density.fitting`, and the experiment
 on shipped data are :mod:`geomstats_density.demo.experiments`. Qualities, densities
 and curve reports are the submodules
 :mod:`~geomstats_density.quality`, :mod:`~geomstats_density.densities` and
-:mod:`~geomstats_density.reports`; figures are in :mod:`~geomstats_density.plotting`
-(imported on demand: it needs matplotlib).
+:mod:`~geomstats_density.reports`; the Frechet mean and k-means without
+``exp`` are in :mod:`~geomstats_density.learning`; figures are in
+:mod:`~geomstats_density.plotting` (imported on demand: it needs matplotlib).
 """
 
-from geomstats_density import densities, quality, reports
+from geomstats_density import densities, learning, quality, reports
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve
 from geomstats_density.exceptions import (
     DomainError,
@@ -54,6 +55,7 @@ __all__ = [
     "VonMisesFisher",
     "VonMisesFisherMixture",
     "densities",
+    "learning",
     "quality",
     "reports",
 ]

@@ -100,3 +100,10 @@ def test_example_7_soap_bubble(tmp_path, monkeypatch):
     assert 9.9 < rows["geodesic"]["min_norm"] <= rows["geodesic"]["max_norm"] < 10.1
     assert rows["geodesic"]["length"] <= rows["slerp"]["length"]
     assert rows["geodesic"]["min_Q"] > 0.9 > 0.06 > rows["linear"]["min_Q"]
+
+
+def test_exp_instability_script_flags_the_ring(tmp_path, monkeypatch):
+    from geomstats_density.solvers.status import ExpStatus
+
+    result = run_script("plot_13_exp_instability.py", tmp_path, monkeypatch)
+    assert result["status"] == ExpStatus.UNSTABLE

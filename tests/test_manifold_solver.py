@@ -167,3 +167,25 @@ def test_non_convergence_is_reported(caps_sphere):
     solver.on_failure = "raise"
     with pytest.raises(GeodesicConvergenceError, match="max_iter=1"):
         solver.solve(gs.array(END), gs.array(START))
+
+
+def test_sphere_exp_sensitivity_matches_the_round_sphere_closed_form():
+    # A constant factor: the geodesics are great circles, geomstats' closed-form exp.
+    space = sphere_with(lambda z: 0.0 * z[..., 0])
+    base = unit([0.3, -0.5, 0.8])
+    basis = np.linalg.svd(np.eye(3) - np.outer(base, base))[0][:, :2]  # the tangent plane
+    velocity = basis @ np.array([1.5, -1.2])
+    result = space.metric.exp_solver.solve(gs.array(velocity), gs.array(base))
+    assert result.converged
+    round_exp = Hypersphere(2).metric.exp
+    step = 1e-6
+    columns = [
+        (
+            as_numpy(round_exp(gs.array(velocity + step * axis), gs.array(base)))
+            - as_numpy(round_exp(gs.array(velocity - step * axis), gs.array(base)))
+        )
+        / (2 * step)
+        for axis in basis.T
+    ]
+    expected = np.linalg.svd(np.stack(columns, axis=-1), compute_uv=False)[0]
+    np.testing.assert_allclose(result.sensitivity, expected, rtol=1e-4)

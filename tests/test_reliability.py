@@ -145,6 +145,9 @@ def test_exp_of_long_velocities_on_the_half_plane_still_matches_geomstats(half_p
         (dict(atol=float("nan")), "atol must be a finite number"),
         (dict(method="Euler"), r"method must be one of \['DOP853'"),
         (dict(on_failure="maybe"), "on_failure must be one of"),
+        (dict(tol=0.0), "tol must be a finite number"),
+        (dict(velocity_rtol=-1e-8), "velocity_rtol must be a finite number"),
+        (dict(sensitivity_directions=-1), "sensitivity_directions must be an integer >= 0"),
     ],
 )
 def test_exp_options_are_checked(half_plane, options, match):

@@ -17,7 +17,7 @@ from geomstats.geometry._hyperbolic import HyperbolicDiffeo
 
 from geomstats_density import ConformalMetric, DensityConformalMetric
 from geomstats_density.densities import Gaussian
-from geomstats_density.manifold_examples import sphere_caps
+from geomstats_density.demo.manifold_examples import sphere_caps
 from geomstats_density.quality import DensityRatio, RealismIndex
 from geomstats_density.transport import shoot
 from paper_problems import central_projection

@@ -10,7 +10,7 @@ problems (``exp``, ``geodesic`` from a velocity). Swap them the geomstats way::
 from geomstats_density.solvers.manifold import ManifoldExpSolver, ManifoldGeodesicSolver
 from geomstats_density.solvers.neural import NeuralGeodesicSolver
 from geomstats_density.solvers.newton import NewtonGeodesicSolver
-from geomstats_density.solvers.ode import GeodesicODESolver
+from geomstats_density.solvers.ode import ExpResult, GeodesicODESolver
 
 LOG_SOLVERS = {"newton": NewtonGeodesicSolver, "neural": NeuralGeodesicSolver}
 
@@ -31,6 +31,7 @@ def make_log_solver(space, method="newton", **options):
 
 
 __all__ = [
+    "ExpResult",
     "GeodesicODESolver",
     "ManifoldExpSolver",
     "ManifoldGeodesicSolver",

@@ -124,25 +124,13 @@ class ManifoldExpSolver(GeodesicODESolver):
     ----------
     space : Manifold
         Hypersphere or ``SpecialOrthogonal(3)`` equipped with a conformal metric.
-    method, rtol, atol, max_evaluations, max_time, on_failure
-        As in :class:`GeodesicODESolver`.
+    method, rtol, atol, max_evaluations, max_time, on_failure, tol, velocity_rtol, \
+sensitivity_directions
+        As in :class:`GeodesicODESolver`; the sensitivity is that of the end point
+        before its projection onto the manifold, along tangent directions.
     """
 
-    def exp(self, tangent_vec, base_point):
-        """Point reached at time 1 by the geodesic of initial velocity ``tangent_vec``.
-
-        Parameters
-        ----------
-        tangent_vec, base_point : array-like, shape=[..., {dim + 1, [3, 3]}]
-
-        Returns
-        -------
-        end_point : array-like, shape=[..., {dim + 1, [3, 3]}]
-        """
-        path = self._path(tangent_vec, base_point, np.ones(1))
-        return path[(..., 0) + (slice(None),) * self._space.point_ndim]
-
-    def _path(self, tangent_vec, base_point, times):
+    def _flat_inputs(self, tangent_vec, base_point):
         metric, geometry = _embedded_metric(self._space)
         velocity, position = broadcast_pair(
             metric.coordinates(tangent_vec, "tangent_vec"),
@@ -156,10 +144,20 @@ class ManifoldExpSolver(GeodesicODESolver):
         batch_shape = tuple(position.shape[:-1])
         n_coords = geometry.n_coords
         velocity = geometry.to_tangent(velocity, position).detach().numpy().reshape(-1, n_coords)
-        position = position.detach().numpy().reshape(-1, n_coords)
-        out = self._integrate_both_ways(position, velocity, times)
-        points = geometry.project(torch.from_numpy(out)).reshape(*batch_shape, times.size, n_coords)
-        return to_backend(geometry.unflatten(points))
+        return position.detach().numpy().reshape(-1, n_coords), velocity, batch_shape
+
+    def _to_points(self, points, batch_shape):
+        _, geometry = _embedded_metric(self._space)
+        points = geometry.project(torch.from_numpy(points))
+        return to_backend(geometry.unflatten(points.reshape(*batch_shape, *points.shape[1:])))
+
+    def _directions(self, position):
+        # Ambient directions projected onto the tangent space: the derivative along
+        # them is the derivative along the manifold, composed with the projection.
+        _, geometry = _embedded_metric(self._space)
+        directions = torch.from_numpy(super()._directions(position))
+        tangent = geometry.to_tangent(directions, torch.from_numpy(position)[:, None])
+        return tangent.detach().numpy()
 
 
 class ManifoldGeodesicSolver(RefiningGeodesicSolver):

@@ -72,3 +72,25 @@ class CurveStatus(enum.IntEnum):
     MAX_ITER = 1
     MAX_NODES = 2
     FAILED = 3
+
+
+class ExpStatus(enum.IntEnum):
+    """How the integration of one geodesic from a velocity ended: ``result.status``.
+
+    Attributes
+    ----------
+    CONVERGED
+        The integration reached time 1 and the end point's estimated error is
+        within ``tol`` (or, with ``sensitivity_directions=0``, was not estimated).
+    UNSTABLE
+        The integration reached time 1, but the end point is so sensitive to the
+        velocity that its estimated error exceeds ``tol``: the initial-value
+        problem cannot be solved to that accuracy.
+    BUDGET
+        ``max_evaluations`` or ``max_time`` ran out before time 1: the end point
+        is NaN.
+    """
+
+    CONVERGED = 0
+    UNSTABLE = 1
+    BUDGET = 2
