@@ -80,7 +80,12 @@ def generic_test_data(test_case, skips=None):
         else:
             continue
         data_methods[f"{vanilla}_test_data"] = _data_method(kind, skips.get(vanilla))
-    return type(f"{test_case.__name__}Data", (TestData,), data_methods)()
+    # geomstats draws the batch sizes of its data at import (random.sample):
+    # fixed here, so that every pytest-xdist worker collects the same tests.
+    sizes = dict(
+        N_VEC_REPS=[3], N_SHAPE_POINTS=[1, 3], N_RANDOM_POINTS=[1, 3], N_TIME_POINTS=[1, 3]
+    )
+    return type(f"{test_case.__name__}Data", (TestData,), {**sizes, **data_methods})()
 
 
 def _only_points_and_vectors(parameters):
