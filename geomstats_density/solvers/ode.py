@@ -9,7 +9,6 @@ a hang into a reported stop.
 """
 
 import time
-import warnings
 
 import numpy as np
 import scipy.integrate
@@ -34,6 +33,7 @@ from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
+    warn_at_caller,
 )
 
 # The integrators of scipy.integrate.solve_ivp, each a class of scipy.integrate.
@@ -215,10 +215,9 @@ class GeodesicODESolver(ExpSolver):
         if self.on_failure == "raise":
             raise GeodesicConvergenceError(message)
         if self.on_failure == "warn":
-            warnings.warn(
+            warn_at_caller(
                 message + " Points at the times not reached are NaN.",
                 GeodesicConvergenceWarning,
-                stacklevel=5,
             )
 
 
