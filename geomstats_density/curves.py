@@ -318,8 +318,9 @@ class GeodesicCurve(DiscreteCurve):
     ----------
     dist : array-like, shape=[...]
         Length estimate (Richardson-extrapolated over node counts when refined),
-        checked against the returned curve's own length (:meth:`length`); NaN
-        where the solve failed.
+        checked against the returned curve's own length (:meth:`length`); that
+        length itself where the solve stopped short of its tolerance (and for
+        the neural solver); NaN where the solve failed.
     dist_error : array-like, shape=[...], or None
         Estimated absolute error of ``dist``; None when it was not estimated.
     initial_velocity : array-like, shape=[..., dim]

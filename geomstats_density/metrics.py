@@ -863,15 +863,17 @@ class ConformalMetric(RiemannianMetric):
         return self._to_points_backend(torch.stack([velocity, acceleration], dim=-2))
 
     def squared_dist(self, point_a, point_b):
-        """Squared geodesic distance.
+        """Squared geodesic distance: :meth:`dist` squared.
 
         Parameters
         ----------
-        point_a, point_b : array-like, shape=[..., dim]
+        point_a, point_b : array-like, shape=[..., {dim, [n, n]}]
 
         Returns
         -------
         sq_dist : array-like, shape=[...]
+            As geomstats' own metrics return it: a ``numpy.float64`` for two
+            single points under numpy, a 0-d tensor under pytorch.
         """
         if not hasattr(self.log_solver, "solve"):
             return super().squared_dist(point_a, point_b)
@@ -880,16 +882,23 @@ class ConformalMetric(RiemannianMetric):
     def dist(self, point_a, point_b):
         """Geodesic distance, from the boundary-value solver's length estimate.
 
-        Solvers without a length estimate (geomstats' own) fall back to the norm of
-        ``log``.
+        One vectorised ``metric.log_solver.solve(point_b, point_a)`` for all the
+        pairs (broadcast), as :meth:`log` runs it, with the same options,
+        warnings and errors; its ``GeodesicCurve.dist``. Solvers without a length
+        estimate (geomstats' own) fall back to the norm of ``log``. For many
+        pairs, :meth:`dist_pairwise`, :meth:`dist_broadcast` and
+        :func:`~geomstats_density.distances.paired_distances` solve them in
+        batches of bounded memory.
 
         Parameters
         ----------
-        point_a, point_b : array-like, shape=[..., dim]
+        point_a, point_b : array-like, shape=[..., {dim, [n, n]}]
 
         Returns
         -------
         dist : array-like, shape=[...]
+            As geomstats' own metrics return it: a ``numpy.float64`` for two
+            single points under numpy, a 0-d tensor under pytorch.
         """
         if not hasattr(self.log_solver, "solve"):
             return super().dist(point_a, point_b)

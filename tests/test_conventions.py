@@ -235,3 +235,33 @@ def test_distance_matrices_take_the_metric_by_keyword(half_plane):
     points = gs.array(random_half_plane_points(3, seed=33))
     with pytest.raises(TypeError):
         pairwise_distances(half_plane.metric, points)
+
+
+# ----------------------------------------------------------------------
+# geomstats' generic methods, as documented, on the hyperbolic half-plane.
+# ----------------------------------------------------------------------
+def test_documented_generic_methods_match_the_hyperbolic_plane(half_plane, hyperbolic):
+    metric, exact = half_plane.metric, hyperbolic.metric
+    point = gs.array([0.3, 1.5])
+    vectors = gs.array([[1.0, 0.2], [0.3, -1.0]])
+    for method in ("norm", "squared_norm", "normalize"):
+        np.testing.assert_allclose(
+            as_numpy(getattr(metric, method)(vectors, point)),
+            as_numpy(getattr(exact, method)(vectors, point)),
+            rtol=1e-12,
+        )
+    np.testing.assert_allclose(
+        as_numpy(metric.norm(metric.normal_basis(vectors, point), point)), 1.0, rtol=1e-12
+    )
+    cloud = gs.array(random_half_plane_points(4, seed=34))
+    assert int(metric.closest_neighbor_index(point, cloud)) == int(
+        exact.closest_neighbor_index(point, cloud)
+    )
+    assert float(metric.diameter(cloud)) == pytest.approx(float(exact.diameter(cloud)), rel=1e-7)
+    with pytest.raises(NotImplementedError, match="ladder_parallel_transport"):
+        metric.parallel_transport(vectors[0], point, vectors[1])
+    if gs.__name__.endswith("pytorch"):
+        # Curvature of the hyperbolic plane: K = -1, scalar curvature 2K.
+        curvature = metric.sectional_curvature(vectors[0], vectors[1], point)
+        assert float(curvature) == pytest.approx(-1.0, rel=1e-10)
+        assert float(metric.scalar_curvature(point)) == pytest.approx(-2.0, rel=1e-10)
