@@ -1115,18 +1115,28 @@ class ConformalMetric(RiemannianMetric):
         return gs.amax(self.dist_pairwise(points))
 
     def closest_neighbor_index(self, point, neighbors):
-        """Index of the neighbor closest to ``point``: one vectorised :meth:`dist`.
+        """Index of the neighbor closest to each point.
+
+        One vectorised :meth:`dist` for a single point; for several, the
+        ``[n_points, n_neighbors]`` matrix of
+        :func:`~geomstats_density.distances.pairwise_distances`.
 
         Parameters
         ----------
-        point : array-like, shape=[{dim, [n, n]}]
+        point : array-like, shape=[{dim, [n, n]}] or [n_points, {dim, [n, n]}]
         neighbors : array-like, shape=[n_neighbors, {dim, [n, n]}]
 
         Returns
         -------
-        index : int or 0-d array-like
+        index : int or array-like of int, shape=[] or [n_points]
         """
-        return gs.argmin(self.dist(point, neighbors))
+        if gs.ndim(point) == self._space.point_ndim:
+            return gs.argmin(self.dist(point, neighbors))
+        if not hasattr(self.log_solver, "solve"):
+            return super().closest_neighbor_index(point, neighbors)
+        from geomstats_density.distances import pairwise_distances
+
+        return gs.argmin(pairwise_distances(point, neighbors, metric=self), axis=1)
 
     def squared_norm(self, vector, base_point=None):
         """Squared length ``e^{f(z)} |v|_0^2`` of tangent vectors, by :meth:`inner_product`.

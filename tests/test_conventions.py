@@ -257,6 +257,10 @@ def test_documented_generic_methods_match_the_hyperbolic_plane(half_plane, hyper
     assert int(metric.closest_neighbor_index(point, cloud)) == int(
         exact.closest_neighbor_index(point, cloud)
     )
+    np.testing.assert_array_equal(
+        as_numpy(metric.closest_neighbor_index(cloud[:2] + 0.1, cloud)),
+        as_numpy(exact.closest_neighbor_index(cloud[:2] + 0.1, cloud)),
+    )
     assert float(metric.diameter(cloud)) == pytest.approx(float(exact.diameter(cloud)), rel=1e-7)
     with pytest.raises(NotImplementedError, match="ladder_parallel_transport"):
         metric.parallel_transport(vectors[0], point, vectors[1])
