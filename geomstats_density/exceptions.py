@@ -52,11 +52,10 @@ def warn_at_caller(message, category):
 def _library_prefixes():
     """Directories of the libraries that call our solvers, and contextlib's file."""
     import geomstats
-
-    import geomstats_density
-
     import joblib
     import sklearn
+
+    import geomstats_density
 
     packages = (geomstats_density, geomstats, sklearn, joblib)
     return tuple(

@@ -10,6 +10,7 @@
 """
 
 import inspect
+import itertools
 import re
 import warnings
 
@@ -48,7 +49,7 @@ VECTOR_SPACE_METHODS = {
 
 def _parameters_section(doc):
     """The numpydoc ``Parameters`` section of a docstring, or ''."""
-    match = re.search(r"^Parameters\n-+\n(.*?)(?:^\w[\w ]*\n-+\n|\Z)", doc, re.S | re.M)
+    match = re.search(r"^Parameters\n-+\n(.*?)(?:^\w[\w ]*\n-+\n|\Z)", doc, re.DOTALL | re.MULTILINE)
     return match.group(1) if match else ""
 
 
@@ -176,7 +177,7 @@ def _spline_length(nodes):
     knots = np.linspace(0.0, 1.0, len(nodes))
     return sum(
         quad(lambda t: np.linalg.norm(velocity(t)) / spline(t)[1], a, b, epsrel=1e-12)[0]
-        for a, b in zip(knots[:-1], knots[1:])
+        for a, b in itertools.pairwise(knots)
     )
 
 

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from geomstats.numerics.geodesic import LogSolver
 
-from geomstats_density._arrays import broadcast_pair, check_points, to_torch, torch_threads_for
+from geomstats_density._arrays import broadcast_pair, check_points, torch_threads_for
 from geomstats_density._validation import (
     check_bool_or_none,
     check_float,
