@@ -270,3 +270,16 @@ def test_documented_generic_methods_match_the_hyperbolic_plane(half_plane, hyper
         curvature = metric.sectional_curvature(vectors[0], vectors[1], point)
         assert float(curvature) == pytest.approx(-1.0, rel=1e-10)
         assert float(metric.scalar_curvature(point)) == pytest.approx(-2.0, rel=1e-10)
+
+
+def test_exp_budget_warning_points_at_the_callers_line(half_plane):
+    half_plane.metric.exp_solver.max_evaluations = 20
+    half_plane.metric.exp_solver.on_failure = "warn"
+    velocity = gs.array([3.0, 0.0])
+    for call in (
+        lambda: half_plane.metric.exp(velocity, START),
+        lambda: half_plane.metric.geodesic(START, initial_tangent_vec=velocity)(0.5),
+    ):
+        with pytest.warns(GeodesicConvergenceWarning, match="max_evaluations=20") as record:
+            call()
+        assert [w.filename for w in record] == [__file__]
