@@ -17,6 +17,7 @@ GROUPS = [
     ["README.md"],
     ["docs/quickstart.md", "docs/solvers.md"],
     ["docs/latent.md"],
+    ["docs/recipes.md"],
 ]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 

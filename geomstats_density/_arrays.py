@@ -44,12 +44,18 @@ def to_numpy(array):
 
 
 def to_backend(array):
-    """Convert a tensor or numpy array to an array of the active geomstats backend."""
+    """Convert a tensor or numpy array to an array of the active geomstats backend.
+
+    Under numpy a 0-d result is a numpy scalar (``numpy.float64``), as geomstats'
+    own metrics return for single points (numpy reductions do); under pytorch it
+    is a 0-d tensor, as theirs.
+    """
     if _PYTORCH_BACKEND:
         if isinstance(array, torch.Tensor):
             return array
         return torch.from_numpy(np.asarray(array, dtype=np.float64))
-    return to_numpy(array)
+    array = to_numpy(array)
+    return array[()] if array.ndim == 0 else array
 
 
 def check_points(points, dim, name="point"):

@@ -259,13 +259,41 @@ class DiscreteCurve:
             raise ValueError("This curve has no metric: pass metric= to measure it.")
         return self.metric
 
+    def nodes_at(self, n_nodes):
+        """Coordinates of the curves at ``n_nodes`` uniform times, one curve per row.
+
+        The points that :meth:`resample` gives; curves at uniform times are
+        resampled as the refinement of the solvers resamples them
+        (:func:`resample_nodes`), so that both measure the same points.
+
+        Parameters
+        ----------
+        n_nodes : int
+
+        Returns
+        -------
+        nodes : ndarray, shape=[batch, n_nodes, n_coords]
+        """
+        nodes = self._nodes.reshape(-1, *self._nodes.shape[-2:])
+        if np.array_equal(self._times, uniform_times(self.n_nodes)):
+            return resample_nodes(nodes, n_nodes)
+        resampled = to_numpy(DiscreteCurve.resample(self, n_nodes)._nodes)
+        return resampled.reshape(-1, *resampled.shape[-2:])
+
     def length(self):
         """Length of the curves in the metric, shape ``[...]``.
 
-        Measured as solvers measure the curves they return
-        (:func:`measured_lengths`): the curve (its interpolant, as calling it
-        gives) sampled at 4 and 8 times as many pieces as it has, the discrete
-        lengths in the metric's quadrature Richardson-extrapolated.
+        The one measurement of a curve's length in this package
+        (:func:`measured_lengths`), the one the solvers check the curves they
+        return with, ``GeodesicCurve.dist`` where it reports a curve's own length,
+        and :func:`~geomstats_density.reports.curve_report`: the curve's
+        interpolant (as calling it gives) sampled at 4 and 8 times as many
+        pieces as it has, the discrete lengths in the metric's quadrature
+        Richardson-extrapolated.
+
+        Returns
+        -------
+        length : array-like, shape=[...]
 
         Raises
         ------
@@ -273,14 +301,8 @@ class DiscreteCurve:
             If the curve leaves the metric's domain.
         """
         metric = self._require_metric()
-        batch_shape = self._nodes.shape[:-2]
-
-        def nodes_at(n_nodes):
-            nodes = to_numpy(self.resample(n_nodes)._nodes)
-            return nodes.reshape(-1, *nodes.shape[-2:])
-
-        length, _ = measured_lengths(metric, nodes_at, self.n_nodes - 1)
-        return to_backend(length.reshape(batch_shape))
+        length, _ = measured_lengths(metric, self.nodes_at, self.n_nodes - 1)
+        return to_backend(length.reshape(self._nodes.shape[:-2]))
 
     def energy(self):
         """Discrete energy in the metric (the paper's Eq. 5), shape ``[...]``."""
@@ -296,8 +318,9 @@ class GeodesicCurve(DiscreteCurve):
     ----------
     dist : array-like, shape=[...]
         Length estimate (Richardson-extrapolated over node counts when refined),
-        checked against the returned curve's own length (:meth:`length`); NaN
-        where the solve failed.
+        checked against the returned curve's own length (:meth:`length`); that
+        length itself where the solve stopped short of its tolerance (and for
+        the neural solver); NaN where the solve failed.
     dist_error : array-like, shape=[...], or None
         Estimated absolute error of ``dist``; None when it was not estimated.
     initial_velocity : array-like, shape=[..., dim]

@@ -1,7 +1,8 @@
 """Many geodesic distances at once: batched, on one graph, optionally on Dask.
 
-:func:`pairwise_distances` fills the distance matrix of a set of points and
-:func:`paired_distances` measures many given pairs. Both split the pairs into
+:func:`pairwise_distances` fills the distance matrix of a set of points, or of
+two sets, and :func:`paired_distances` measures many given pairs, with the
+argument order of their scikit-learn namesakes. Both split the pairs into
 batches of ``batch_size``, each solved by one vectorised call of the metric's
 boundary-value solver (one energy evaluation per Newton iteration serves the
 whole batch), so memory stays bounded by the batch size however many pairs
@@ -24,14 +25,15 @@ Example::
 
     from geomstats_density.distances import pairwise_distances
 
-    matrix = pairwise_distances(space.metric, points, batch_size=128)
+    matrix = pairwise_distances(points, metric=space.metric, batch_size=128)
+    test_to_train = pairwise_distances(test, train, metric=space.metric)
     # or, the geomstats way:
     matrix = space.metric.dist_pairwise(points, batch_size=256)
+    test_to_train = space.metric.dist_broadcast(test, train)
 """
 
 import copy
 import os
-import warnings
 
 import joblib
 import numpy as np
@@ -40,7 +42,12 @@ from tqdm.auto import tqdm
 
 from geomstats_density._arrays import broadcast_pair, to_backend, to_numpy, torch_threads_for
 from geomstats_density._validation import check_bool_or_none, check_positive_int
-from geomstats_density.exceptions import GeodesicConvergenceError, GeodesicConvergenceWarning
+from geomstats_density.exceptions import (
+    GeodesicConvergenceError,
+    GeodesicConvergenceWarning,
+    warn_at_caller,
+)
+from geomstats_density.solvers.status import CurveStatus
 
 # Pairs solved in one vectorised call: large enough to amortise Python overheads,
 # small enough that a batch stops refining node counts when its own hardest pair
@@ -53,17 +60,22 @@ _CHORD_ROWS = 1 << 20
 
 
 def pairwise_distances(
-    metric, points, batch_size=DEFAULT_BATCH_SIZE, progress=None, client=None,
+    X, Y=None, *, metric, batch_size=DEFAULT_BATCH_SIZE, progress=None, client=None,
     batches_per_task=1, n_jobs=1,
 ):
-    """Geodesic distances between all pairs of points, solved in batches.
+    """Geodesic distance matrix of the points of ``X`` (and ``Y``), solved in batches.
+
+    The argument order of scikit-learn's ``pairwise_distances``: the result
+    plugs into its estimators as ``metric="precomputed"``.
 
     Parameters
     ----------
+    X : array-like, shape=[n_points_x, {dim, [n, n]}]
+    Y : array-like, shape=[n_points_y, {dim, [n, n]}], optional
+        Without it, the distances between the points of ``X``.
     metric : ConformalMetric
         A metric whose ``log_solver`` has a batched ``solve`` (the Newton,
         neural and manifold solvers of this package).
-    points : array-like, shape=[n_points, {dim, [n, n]}]
     batch_size : int
         Pairs solved in one vectorised call; memory grows linearly with it.
     progress : bool or None
@@ -80,14 +92,15 @@ def pairwise_distances(
 
     Returns
     -------
-    dist : array-like, shape=[n_points, n_points]
-        Symmetric, zero on the diagonal: ``dist[i, j]`` is the distance from
-        ``points[i]`` to ``points[j]``, solved once for ``i < j``.
+    dist : array-like, shape=[n_points_x, n_points_y]
+        ``dist[i, j]`` is the distance from ``X[i]`` to ``Y[j]``. Without
+        ``Y``, ``[n_points_x, n_points_x]``, symmetric and zero on the diagonal,
+        each distance solved once (for ``i < j``).
 
     Raises
     ------
     ValueError
-        If ``points`` is not of shape ``[n_points, ...]`` with finite
+        If ``X`` or ``Y`` is not of shape ``[n_points, ...]`` with finite
         coordinates, ``batch_size`` or ``batches_per_task`` is not a positive
         integer, ``n_jobs`` is 0 or not an integer, or both ``n_jobs`` and
         ``client`` ask for workers.
@@ -97,13 +110,16 @@ def pairwise_distances(
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     check_bool_or_none(progress, "progress")
     _check_jobs(n_jobs, client)
-    coordinates = _point_coordinates(metric, points, "points")
-    if coordinates.ndim != 2:
-        raise ValueError(
-            "points must have shape [n_points, *point_shape], got coordinates of "
-            f"shape {tuple(coordinates.shape)}."
-        )
+    coordinates = _point_rows(metric, X, "X")
     n_points = coordinates.shape[0]
+    if Y is not None:
+        other = _point_rows(metric, Y, "Y")
+        pairs = _RectanglePairs(n_points, other.shape[0])
+        values = _solve_pairs(
+            metric, np.concatenate([coordinates, other]), pairs, batch_size, progress,
+            client, batches_per_task, n_jobs,
+        )
+        return to_backend(values.reshape(n_points, other.shape[0]))
     pairs = _UpperPairs(n_points)
     values = _solve_pairs(
         metric, coordinates, pairs, batch_size, progress, client, batches_per_task, n_jobs
@@ -116,18 +132,19 @@ def pairwise_distances(
 
 
 def paired_distances(
-    metric, points_a, points_b, batch_size=DEFAULT_BATCH_SIZE, progress=None, client=None,
+    X, Y, *, metric, batch_size=DEFAULT_BATCH_SIZE, progress=None, client=None,
     batches_per_task=1, n_jobs=1,
 ):
-    """Geodesic distances ``dist(points_a[k], points_b[k])``, solved in batches.
+    """Geodesic distances ``dist(X[k], Y[k])``, solved in batches.
 
-    The batched counterpart of ``metric.dist(points_a, points_b)`` for many pairs.
+    The batched counterpart of ``metric.dist(X, Y)`` for many pairs, with the
+    argument order of scikit-learn's ``paired_distances``.
 
     Parameters
     ----------
-    metric : ConformalMetric
-    points_a, points_b : array-like, shape=[..., {dim, [n, n]}]
+    X, Y : array-like, shape=[..., {dim, [n, n]}]
         Broadcast against each other.
+    metric : ConformalMetric
     batch_size, progress, client, batches_per_task, n_jobs
         As in :func:`pairwise_distances`.
 
@@ -146,8 +163,8 @@ def paired_distances(
     check_bool_or_none(progress, "progress")
     _check_jobs(n_jobs, client)
     start, end = broadcast_pair(
-        torch.from_numpy(_point_coordinates(metric, points_a, "points_a")),
-        torch.from_numpy(_point_coordinates(metric, points_b, "points_b")),
+        torch.from_numpy(_point_coordinates(metric, X, "X")),
+        torch.from_numpy(_point_coordinates(metric, Y, "Y")),
     )
     batch_shape = tuple(start.shape[:-1])
     n_coords = start.shape[-1]
@@ -181,6 +198,17 @@ def _point_coordinates(metric, points, name):
     return np.ascontiguousarray(to_numpy(metric.points_tensor(points, name)))
 
 
+def _point_rows(metric, points, name):
+    """Validated coordinates ``[n_points, n_coords]`` of a set of points."""
+    coordinates = _point_coordinates(metric, points, name)
+    if coordinates.ndim != 2:
+        raise ValueError(
+            f"{name} must have shape [n_points, *point_shape], got coordinates of "
+            f"shape {tuple(coordinates.shape)}."
+        )
+    return coordinates
+
+
 # ----------------------------------------------------------------------
 # Pairs, by their index in a fixed order: no list of all pairs is ever held.
 # ----------------------------------------------------------------------
@@ -201,6 +229,20 @@ class _UpperPairs:
         index = np.arange(begin, stop)
         rows = np.searchsorted(self.offsets, index, side="right") - 1
         return rows, index - self.offsets[rows] + rows + 1
+
+
+class _RectanglePairs:
+    """The pairs ``(i, n_x + j)`` of points stacked as ``[X; Y]``, row by row."""
+
+    def __init__(self, n_x, n_y):
+        self.n_x, self.n_y = n_x, n_y
+
+    def __len__(self):
+        return self.n_x * self.n_y
+
+    def take(self, begin, stop):
+        index = np.arange(begin, stop)
+        return index // self.n_y, self.n_x + index % self.n_y
 
 
 class _GivenPairs:
@@ -238,7 +280,8 @@ def _solve_pairs(
     graph = shared_graph(metric, coordinates, pairs)
     show = progress if progress is not None else n_pairs >= PROGRESS_MIN_PAIRS
     task_size = batch_size * batches_per_task
-    converged = np.ones(n_pairs, dtype=bool)
+    status = np.zeros(n_pairs, dtype=int)
+    first_message = {}
     on_failure = getattr(metric.log_solver, "on_failure", "warn")
     payload = _Payload(metric, graph, coordinates, pairs, batch_size)
     if client is not None:
@@ -251,10 +294,13 @@ def _solve_pairs(
             for begin, stop in _task_ranges(n_pairs, batch_size)
         )
     with tqdm(total=n_pairs, desc="distances", unit="pair", disable=not show) as bar:
-        for begin, stop, batch in batches:
-            values[begin:stop], converged[begin:stop] = batch
+        for begin, stop, (dist, batch_status, message) in batches:
+            values[begin:stop], status[begin:stop] = dist, batch_status
+            if message is not None:
+                first_message[begin] = message
             bar.update(stop - begin)
-    _report(metric.log_solver, converged, on_failure)
+    message = first_message[min(first_message)] if first_message else None
+    _report(metric.log_solver, status, message, on_failure)
     return values
 
 
@@ -317,14 +363,18 @@ def solve_batch(metric, graph, coordinates, rows, cols):
     Returns
     -------
     dist : ndarray, shape=[batch]
-    converged : ndarray of bool, shape=[batch]
+    status : ndarray of int, shape=[batch]
+        :class:`~geomstats_density.solvers.status.CurveStatus` codes
+        (``CONVERGED``, 0, where the pair converged).
+    message : str or None
+        ``curve.message`` of the first pair that did not converge.
     """
     start, end = coordinates[rows], coordinates[cols]
     dist = np.zeros(len(rows))
-    converged = np.ones(len(rows), dtype=bool)
+    status = np.zeros(len(rows), dtype=int)
     moving = np.any(start != end, axis=-1)
     if not moving.any():
-        return dist, converged
+        return dist, status, None
     start, end = start[moving], end[moving]
     solver = _quiet(metric.log_solver)
     options = {}
@@ -339,10 +389,9 @@ def solve_batch(metric, graph, coordinates, rows, cols):
         **options,
     )
     dist[moving] = to_numpy(curve.dist)
-    flags = getattr(curve, "converged", None)
-    if flags is not None:
-        converged[moving] = np.asarray(flags, dtype=bool)
-    return dist, converged
+    status[moving] = np.where(curve.converged, 0, curve.status)
+    missed = ~np.asarray(curve.converged, dtype=bool)
+    return dist, status, str(curve.message[missed][0]) if missed.any() else None
 
 
 def _quiet(solver):
@@ -369,26 +418,27 @@ def _quiet(solver):
     return quiet
 
 
-def _report(solver, converged, on_failure):
-    """One warning (or error) for all the pairs that did not converge."""
-    failed = int(converged.size - np.count_nonzero(converged))
-    if failed == 0 or on_failure == "ignore":
+def _report(solver, status, first_message, on_failure):
+    """One warning (or error) for all the pairs that did not converge.
+
+    It counts the pairs by how they ended (``CurveStatus``), quotes how the first
+    of them ended and what to change.
+    """
+    missed = status[status != CurveStatus.CONVERGED]
+    if missed.size == 0 or on_failure == "ignore":
         return
-    failure = getattr(solver, "_optimiser_failure", None)
-    message = f"{failed} of {converged.size} geodesic distances did not converge" + (
-        f": {failure()}" if failure is not None else ""
+    codes, counts = np.unique(missed, return_counts=True)
+    kinds = ", ".join(f"{count} {CurveStatus(code).name}" for code, count in zip(codes, counts))
+    message = (
+        f"{missed.size} of {status.size} geodesic distances did not converge ({kinds}); "
+        f"the first: {first_message}."
     )
-    if hasattr(solver, "max_nodes"):
-        message += (
-            f", or the length did not reach tol={solver.tol} within "
-            f"max_nodes={solver.max_nodes} nodes. Raise those limits "
-            "(solver_options of the metric) or loosen tol."
-        )
-    else:
-        message += ". Raise the solver's limits (solver_options of the metric)."
+    remedies = getattr(solver, "remedies", None)
+    if remedies is not None:
+        message += f" To converge (solver_options of the metric): {remedies(codes)}."
     if on_failure == "raise":
         raise GeodesicConvergenceError(message)
-    warnings.warn(message, GeodesicConvergenceWarning, stacklevel=4)
+    warn_at_caller(message, GeodesicConvergenceWarning)
 
 
 # ----------------------------------------------------------------------
@@ -426,13 +476,18 @@ class _Payload:
 def _task(payload, begin, stop):
     """Solve the pairs ``begin`` to ``stop`` in batches of ``payload.batch_size``."""
     dist = np.zeros(stop - begin)
-    converged = np.ones(stop - begin, dtype=bool)
+    status = np.zeros(stop - begin, dtype=int)
+    first_message = None
     for first in range(begin, stop, payload.batch_size):
         last = min(first + payload.batch_size, stop)
         rows, cols = payload.pairs.take(first, last)
-        batch = solve_batch(payload.metric, payload.graph, payload.coordinates, rows, cols)
-        dist[first - begin : last - begin], converged[first - begin : last - begin] = batch
-    return dist, converged
+        batch_dist, batch_status, message = solve_batch(
+            payload.metric, payload.graph, payload.coordinates, rows, cols
+        )
+        dist[first - begin : last - begin] = batch_dist
+        status[first - begin : last - begin] = batch_status
+        first_message = first_message or message
+    return dist, status, first_message
 
 
 def _task_ranges(n_pairs, task_size):
@@ -446,7 +501,7 @@ def _process_task(payload, begin, stop, torch_threads):
 
 
 def _process_batches(n_jobs, payload, task_size):
-    """``(begin, stop, (dist, converged))`` of each task of local worker processes."""
+    """``(begin, stop, (dist, status, message))`` of each task of local worker processes."""
     n_workers = joblib.effective_n_jobs(n_jobs)
     torch_threads = max(1, (os.cpu_count() or 1) // n_workers)
     parallel = joblib.Parallel(n_jobs=n_workers, return_as="generator_unordered")
@@ -457,7 +512,7 @@ def _process_batches(n_jobs, payload, task_size):
 
 
 def _dask_batches(client, payload, task_size):
-    """``(begin, stop, (dist, converged))`` of each task, as the tasks finish."""
+    """``(begin, stop, (dist, status, message))`` of each task, as the tasks finish."""
     distributed = _import_distributed()
     [shipped] = client.scatter([payload], broadcast=True, hash=False)
     futures, ranges = [], {}

@@ -461,6 +461,41 @@ class LatentSpace(Euclidean):
         # The generator runs at every point: its output size stands for the cost.
         self.metric.point_cost = math.prod(self.sample_shape)
 
+    def exp(self, tangent_vec, base_point):
+        """The vector-space exponential ``base_point + tangent_vec`` (geomstats' ``Euclidean``).
+
+        Not the geodesic exponential of the latent metric: that is
+        ``space.metric.exp`` (:meth:`ConformalMetric.exp
+        <geomstats_density.ConformalMetric.exp>`), an ODE integration.
+
+        Parameters
+        ----------
+        tangent_vec : array-like, shape=[..., dim]
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        point : array-like, shape=[..., dim]
+        """
+        return super().exp(tangent_vec, base_point)
+
+    def random_point(self, n_samples=1, bound=1.0):
+        """Codes drawn uniformly in the box ``[-bound, bound]^dim`` (geomstats' ``Euclidean``).
+
+        Not drawn from the latent density: for codes where the quality is high,
+        sample the density itself (``log_density.sample``, where it has one).
+
+        Parameters
+        ----------
+        n_samples : int
+        bound : float
+
+        Returns
+        -------
+        codes : array-like, shape=[..., dim]
+        """
+        return super().random_point(n_samples, bound)
+
     def flat_samples(self, codes):
         """``G(z)`` flattened, the map ``Phi`` of ``lengths_in='samples'``.
 

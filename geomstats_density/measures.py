@@ -341,30 +341,85 @@ class KernelMeanEmbeddingMetric(DensityConformalMetric):
         return False
 
     def clouds(self, points):
-        """Points ``[..., k * d]`` as clouds ``[..., k, d]``."""
+        """Points ``[..., k * d]`` as clouds ``[..., k, d]``.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., k * d]
+
+        Returns
+        -------
+        clouds : torch.Tensor, shape=[..., k, d]
+        """
         return as_clouds(points, self.n_points)
 
     def base_sq_lengths(self, left, right):
-        """``MMD^2`` between the clouds ``left`` and ``right``, shape ``[...]``."""
+        """``MMD^2`` between the clouds ``left`` and ``right``.
+
+        Parameters
+        ----------
+        left, right : torch.Tensor, shape=[..., k * d]
+
+        Returns
+        -------
+        sq_lengths : torch.Tensor, shape=[...]
+        """
         return paired_mmd_squared(self.clouds(left), self.clouds(right), self.bandwidth)
 
     def image_tensor(self, points):
-        """Not available: the kernel mean embedding has no finite-dimensional image."""
+        """Not available: the kernel mean embedding has no finite-dimensional image.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., k * d]
+
+        Raises
+        ------
+        NotImplementedError
+            Always: :meth:`base_sq_lengths` measures pieces instead.
+        """
         raise NotImplementedError(
             "The kernel mean embedding lives in an infinite-dimensional RKHS; use "
             "base_sq_lengths (MMD^2 between clouds) instead of differences of images."
         )
 
     def curve_base_sq_lengths(self, nodes):
-        """``MMD^2`` between consecutive clouds of curves, ``[..., n_nodes - 1]``."""
+        """``MMD^2`` between consecutive clouds of curves.
+
+        Parameters
+        ----------
+        nodes : torch.Tensor, shape=[..., n_nodes, k * d]
+
+        Returns
+        -------
+        sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
+        """
         return self.base_sq_lengths(nodes[..., :-1, :], nodes[..., 1:, :])
 
     def base_metric_matrix_tensor(self, points):
-        """``J_Phi^T J_Phi`` (:func:`kernel_mean_embedding_gram`), ``[..., k d, k d]``."""
+        """``J_Phi^T J_Phi`` (:func:`kernel_mean_embedding_gram`).
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., k * d]
+
+        Returns
+        -------
+        gram : torch.Tensor, shape=[..., k * d, k * d]
+        """
         return kernel_mean_embedding_gram(self.clouds(points), self.bandwidth)
 
     def metric_matrix_tensor(self, points):
-        """``e^{f(x)} J_Phi^T J_Phi``, shape ``[..., k d, k d]``, differentiable."""
+        """``e^{f(x)} J_Phi^T J_Phi``, differentiable.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., k * d]
+
+        Returns
+        -------
+        matrix : torch.Tensor, shape=[..., k * d, k * d]
+        """
         factor = torch.exp(self.log_factor_tensor(points))
         return factor[..., None, None] * self.base_metric_matrix_tensor(points)
 

@@ -245,6 +245,14 @@ class ConformalMetric(RiemannianMetric):
 
         The identity on vector spaces, Poincare models and hyperspheres; matrices
         from their flattened entries on ``SO(3)``. User callables see these.
+
+        Parameters
+        ----------
+        coordinates : torch.Tensor, shape=[..., n_coords]
+
+        Returns
+        -------
+        points : torch.Tensor, shape=[..., {dim, [n, n]}]
         """
         return self.geometry.unflatten(coordinates) if self._embedded else coordinates
 
@@ -435,10 +443,18 @@ class ConformalMetric(RiemannianMetric):
         return None if jet is None else jet(points)
 
     def phi_jacobian(self, points):
-        """Jacobian of ``phi`` at each point, shape ``[..., m, dim]``.
+        """Jacobian of ``phi`` at each point.
 
         Columns come from forward-mode products, as many per ``phi`` call as
         keep the call within ``JACOBIAN_BATCH`` points.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jacobian : torch.Tensor, shape=[..., m, dim]
         """
         dim = points.shape[-1]
         basis = torch.eye(dim, dtype=points.dtype)
@@ -463,7 +479,16 @@ class ConformalMetric(RiemannianMetric):
         return torch.func.jvp(directional, (points,), (vector_a,))[1]
 
     def base_metric_matrix_tensor(self, points):
-        """``G_0(z)``: identity or ``J_phi^T J_phi``, shape ``[..., dim, dim]``."""
+        """``G_0(z)``: identity or ``J_phi^T J_phi``.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        matrix : torch.Tensor, shape=[..., dim, dim]
+        """
         dim = points.shape[-1]
         if self.phi is None:
             return torch.eye(dim, dtype=points.dtype).expand(*points.shape, dim)
@@ -494,7 +519,16 @@ class ConformalMetric(RiemannianMetric):
         return solve_positive_definite(base, covectors.unsqueeze(-1)).squeeze(-1) / factor
 
     def image_tensor(self, points):
-        """``phi(z)``, or ``z`` itself when ``phi`` is the identity."""
+        """``phi(z)``, or ``z`` itself when ``phi`` is the identity.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        image : torch.Tensor, shape=[..., m]
+        """
         return points if self.phi is None else self.phi(points)
 
     @property
@@ -1266,15 +1300,17 @@ class ConformalMetric(RiemannianMetric):
         return self._to_points_backend(torch.stack([velocity, acceleration], dim=-2))
 
     def squared_dist(self, point_a, point_b):
-        """Squared geodesic distance.
+        """Squared geodesic distance: :meth:`dist` squared.
 
         Parameters
         ----------
-        point_a, point_b : array-like, shape=[..., dim]
+        point_a, point_b : array-like, shape=[..., {dim, [n, n]}]
 
         Returns
         -------
         sq_dist : array-like, shape=[...]
+            As geomstats' own metrics return it: a ``numpy.float64`` for two
+            single points under numpy, a 0-d tensor under pytorch.
         """
         if not hasattr(self.log_solver, "solve"):
             return super().squared_dist(point_a, point_b)
@@ -1283,16 +1319,23 @@ class ConformalMetric(RiemannianMetric):
     def dist(self, point_a, point_b):
         """Geodesic distance, from the boundary-value solver's length estimate.
 
-        Solvers without a length estimate (geomstats' own) fall back to the norm of
-        ``log``.
+        One vectorised ``metric.log_solver.solve(point_b, point_a)`` for all the
+        pairs (broadcast), as :meth:`log` runs it, with the same options,
+        warnings and errors; its ``GeodesicCurve.dist``. Solvers without a length
+        estimate (geomstats' own) fall back to the norm of ``log``. For many
+        pairs, :meth:`dist_pairwise`, :meth:`dist_broadcast` and
+        :func:`~geomstats_density.distances.paired_distances` solve them in
+        batches of bounded memory.
 
         Parameters
         ----------
-        point_a, point_b : array-like, shape=[..., dim]
+        point_a, point_b : array-like, shape=[..., {dim, [n, n]}]
 
         Returns
         -------
         dist : array-like, shape=[...]
+            As geomstats' own metrics return it: a ``numpy.float64`` for two
+            single points under numpy, a 0-d tensor under pytorch.
         """
         if not hasattr(self.log_solver, "solve"):
             return super().dist(point_a, point_b)
@@ -1332,15 +1375,426 @@ class ConformalMetric(RiemannianMetric):
             return super().dist_pairwise(points, n_jobs=n_jobs, **joblib_kwargs)
         from geomstats_density.distances import DEFAULT_BATCH_SIZE, pairwise_distances
 
+        self.points_tensor(points, "points")  # errors name this method's argument
         return pairwise_distances(
-            self,
             points,
+            metric=self,
             batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
             progress=progress,
             client=client,
             n_jobs=n_jobs,
         )
 
+    # ------------------------------------------------------------------
+    # geomstats' generic methods, documented for this metric: what runs.
+    # ------------------------------------------------------------------
+    def exp(self, tangent_vec, base_point):
+        """Riemannian exponential: the geodesic of initial velocity ``tangent_vec`` at time 1.
+
+        Runs ``metric.exp_solver``: by default
+        :class:`~geomstats_density.solvers.GeodesicODESolver` (the whole batch
+        as one ODE system, integrated by ``scipy.integrate.solve_ivp``, DOP853,
+        on the closed-form :meth:`geodesic_acceleration`) on vector spaces and
+        Poincare models, and
+        :class:`~geomstats_density.solvers.ManifoldExpSolver` (the same ODE in
+        ambient coordinates, projected onto the manifold) on a hypersphere or
+        ``SO(3)``. Its options (``rtol``, ``atol``, ``max_evaluations``,
+        ``max_time``, ``on_failure``) are attributes of ``metric.exp_solver``.
+
+        Parameters
+        ----------
+        tangent_vec : array-like, shape=[..., {dim, [n, n]}]
+            Initial velocity.
+        base_point : array-like, shape=[..., {dim, [n, n]}]
+            Start of the geodesic.
+
+        Returns
+        -------
+        end_point : array-like, shape=[..., {dim, [n, n]}]
+
+        Raises
+        ------
+        DomainError
+            If the geodesic leaves the metric's domain before time 1.
+        GeodesicConvergenceError
+            If the integrator fails, or a budget runs out under
+            ``on_failure='raise'`` (the default); under ``'warn'`` a
+            :class:`~geomstats_density.GeodesicConvergenceWarning` is emitted and
+            the points not reached are NaN.
+        """
+        return super().exp(tangent_vec, base_point)
+
+    def log(self, point, base_point):
+        """Riemannian logarithm: the initial velocity of the geodesic to ``point`` on [0, 1].
+
+        Runs ``metric.log_solver.log``, a boundary-value solve: by default
+        :class:`~geomstats_density.solvers.NewtonGeodesicSolver` (trust-region
+        Newton on discretised curves, node counts doubled until the length's
+        estimated error is below ``tol``), or the manifold solver on a
+        hypersphere or ``SO(3)``; the velocity comes from the solved curve's
+        first chords (the discrete Legendre transform). Choose and tune the
+        solver with ``method`` and ``solver_options`` at construction, or
+        assign ``metric.log_solver``; ``metric.log_solver.solve`` returns the
+        whole :class:`~geomstats_density.GeodesicCurve` with its diagnostics.
+
+        Parameters
+        ----------
+        point : array-like, shape=[..., {dim, [n, n]}]
+            End of the geodesic.
+        base_point : array-like, shape=[..., {dim, [n, n]}]
+            Start of the geodesic; broadcast against ``point``.
+
+        Returns
+        -------
+        tangent_vec : array-like, shape=[..., {dim, [n, n]}]
+            NaN for pairs whose geodesic could not be solved (see the warning).
+
+        Raises
+        ------
+        ValueError
+            If a point has the wrong shape, a NaN or infinite coordinate, or is
+            off a hypersphere or ``SO(3)``.
+        DomainError
+            If an endpoint is outside the metric's domain, or no pair can be solved.
+        GeodesicConvergenceError
+            If a pair misses the solver's tolerances under
+            ``on_failure='raise'``; under ``'warn'`` (the default) a
+            :class:`~geomstats_density.GeodesicConvergenceWarning` names how each
+            stopped.
+        """
+        return super().log(point, base_point)
+
+    def geodesic(self, initial_point, end_point=None, initial_tangent_vec=None):
+        """The geodesic from ``initial_point`` to ``end_point``, or with an initial velocity.
+
+        With ``end_point``: the boundary-value solve of :meth:`log` (same
+        solver, options, warnings and errors), returned as a
+        :class:`~geomstats_density.GeodesicCurve`, callable like geomstats'
+        paths and carrying ``dist``, ``dist_error``, ``converged``, ``status``
+        and ``message``. With ``initial_tangent_vec``: ``t -> exp(t v)`` by the
+        exp solver of :meth:`exp`, for any finite real ``t``.
+
+        Parameters
+        ----------
+        initial_point : array-like, shape=[..., {dim, [n, n]}]
+        end_point : array-like, shape=[..., {dim, [n, n]}], optional
+        initial_tangent_vec : array-like, shape=[..., {dim, [n, n]}], optional
+            Exactly one of ``end_point`` and ``initial_tangent_vec``.
+
+        Returns
+        -------
+        path : GeodesicCurve or callable
+            ``path(t)``, ``t`` a float or of shape ``[n_times]`` (in [0, 1] for a
+            ``GeodesicCurve``), gives ``[..., n_times, {dim, [n, n]}]``.
+
+        Raises
+        ------
+        ValueError
+            If neither or both of ``end_point`` and ``initial_tangent_vec`` are given.
+        """
+        return super().geodesic(initial_point, end_point, initial_tangent_vec)
+
+    def dist_broadcast(self, point_a, point_b):
+        """Distances of two sets of points, by geomstats' rule of broadcasting.
+
+        Equal shapes, or a single point on either side: the distances of the
+        pairs ``(point_a[k], point_b[k])`` broadcast, one vectorised solve as
+        :meth:`dist`. Otherwise the ``[n_a, n_b]`` matrix of every point of
+        ``point_a`` (say test points) to every point of ``point_b`` (training
+        points), solved as
+        :func:`~geomstats_density.distances.pairwise_distances` ``(point_a,
+        point_b, metric=self)`` solves it: batches of
+        :data:`~geomstats_density.distances.DEFAULT_BATCH_SIZE` pairs sharing one
+        graph start, one warning for all pairs. As in geomstats, axes of size 1
+        are squeezed; call ``pairwise_distances`` for a matrix of any shape.
+
+        Parameters
+        ----------
+        point_a : array-like, shape=[n_a, {dim, [n, n]}]
+        point_b : array-like, shape=[n_b, {dim, [n, n]}]
+
+        Returns
+        -------
+        dist : array-like, shape=[n_a] or [n_a, n_b]
+
+        Raises
+        ------
+        ValueError
+            If the points of the two sets have different shapes.
+        """
+        ndim = len(self._space.shape)
+        if point_a.shape[-ndim:] != point_b.shape[-ndim:]:
+            raise ValueError(
+                f"point_a and point_b must be points of the same space, got shapes "
+                f"{tuple(point_a.shape)} and {tuple(point_b.shape)}."
+            )
+        if ndim in (point_a.ndim, point_b.ndim) or point_a.shape == point_b.shape:
+            return self.dist(point_a, point_b)
+        if not hasattr(self.log_solver, "solve"):
+            return super().dist_broadcast(point_a, point_b)
+        from geomstats_density.distances import pairwise_distances
+
+        return gs.squeeze(pairwise_distances(point_a, point_b, metric=self))
+
+    def diameter(self, points):
+        """The largest distance between two of the points.
+
+        The maximum of :meth:`dist_pairwise`: every pair solved once, in batches.
+
+        Parameters
+        ----------
+        points : array-like, shape=[n_points, {dim, [n, n]}]
+
+        Returns
+        -------
+        diameter : float or 0-d array-like
+        """
+        return gs.amax(self.dist_pairwise(points))
+
+    def closest_neighbor_index(self, point, neighbors):
+        """Index of the neighbor closest to each point.
+
+        One vectorised :meth:`dist` for a single point; for several, the
+        ``[n_points, n_neighbors]`` matrix of
+        :func:`~geomstats_density.distances.pairwise_distances`.
+
+        Parameters
+        ----------
+        point : array-like, shape=[{dim, [n, n]}] or [n_points, {dim, [n, n]}]
+        neighbors : array-like, shape=[n_neighbors, {dim, [n, n]}]
+
+        Returns
+        -------
+        index : int or array-like of int, shape=[] or [n_points]
+        """
+        if gs.ndim(point) == self._space.point_ndim:
+            return gs.argmin(self.dist(point, neighbors))
+        if not hasattr(self.log_solver, "solve"):
+            return super().closest_neighbor_index(point, neighbors)
+        from geomstats_density.distances import pairwise_distances
+
+        return gs.argmin(pairwise_distances(point, neighbors, metric=self), axis=1)
+
+    def squared_norm(self, vector, base_point=None):
+        """Squared length ``e^{f(z)} |v|_0^2`` of tangent vectors, by :meth:`inner_product`.
+
+        Parameters
+        ----------
+        vector : array-like, shape=[..., {dim, [n, n]}]
+        base_point : array-like, shape=[..., {dim, [n, n]}]
+
+        Returns
+        -------
+        sq_norm : array-like, shape=[...]
+        """
+        return self.inner_product(vector, vector, base_point)
+
+    def norm(self, vector, base_point=None):
+        """Length ``e^{f(z)/2} |v|_0`` of tangent vectors, by :meth:`inner_product`.
+
+        Parameters
+        ----------
+        vector : array-like, shape=[..., {dim, [n, n]}]
+        base_point : array-like, shape=[..., {dim, [n, n]}]
+
+        Returns
+        -------
+        norm : array-like, shape=[...]
+        """
+        return gs.sqrt(self.squared_norm(vector, base_point))
+
+    def normalize(self, vector, base_point=None):
+        """Tangent vectors rescaled to unit length in this metric (:meth:`norm`).
+
+        Parameters
+        ----------
+        vector : array-like, shape=[..., {dim, [n, n]}]
+        base_point : array-like, shape=[..., {dim, [n, n]}]
+
+        Returns
+        -------
+        unit_vector : array-like, shape=[..., {dim, [n, n]}]
+        """
+        norm = self.norm(vector, base_point)
+        return vector / gs.reshape(norm, tuple(norm.shape) + (1,) * self._space.point_ndim)
+
+    def random_unit_tangent_vec(self, base_point=None, n_vectors=1):
+        """Random tangent vectors of unit length in this metric at one point.
+
+        geomstats' draw (the space's ``random_tangent_vec``), normalised by
+        :meth:`normalize`.
+
+        Parameters
+        ----------
+        base_point : array-like, shape=[{dim, [n, n]}]
+        n_vectors : int
+
+        Returns
+        -------
+        tangent_vec : array-like, shape=[n_vectors, {dim, [n, n]}]
+
+        Raises
+        ------
+        ValueError
+            If ``base_point`` is a batch of points.
+        """
+        return super().random_unit_tangent_vec(base_point, n_vectors)
+
+    def normal_basis(self, basis, base_point=None):
+        """The vectors of ``basis`` each rescaled to unit length in this metric.
+
+        Parameters
+        ----------
+        basis : array-like, shape=[n_vectors, {dim, [n, n]}]
+        base_point : array-like, shape=[{dim, [n, n]}]
+
+        Returns
+        -------
+        basis : array-like, shape=[n_vectors, {dim, [n, n]}]
+        """
+        return self.normalize(basis, base_point)
+
+    def cometric_matrix(self, base_point=None):
+        """Inverse of :meth:`metric_matrix`, ``e^{-f(z)} G_0(z)^{-1}``.
+
+        Parameters
+        ----------
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        cometric : array-like, shape=[..., dim, dim]
+        """
+        return super().cometric_matrix(base_point)
+
+    def inner_coproduct(self, cotangent_vec_a, cotangent_vec_b, base_point=None):
+        """Inner product of cotangent vectors by :meth:`cometric_matrix`.
+
+        Parameters
+        ----------
+        cotangent_vec_a, cotangent_vec_b : array-like, shape=[..., dim]
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        inner_coproduct : array-like, shape=[...]
+        """
+        return super().inner_coproduct(cotangent_vec_a, cotangent_vec_b, base_point)
+
+    def hamiltonian(self, state):
+        """Hamiltonian ``1/2 <p, p>^*`` of a position and a momentum (:meth:`inner_coproduct`).
+
+        Parameters
+        ----------
+        state : array-like, shape=[..., 2, dim]
+            Position and momentum.
+
+        Returns
+        -------
+        energy : array-like, shape=[...]
+        """
+        return super().hamiltonian(state)
+
+    def ladder_parallel_transport(
+        self,
+        tangent_vec,
+        base_point,
+        direction,
+        n_rungs=1,
+        scheme="pole",
+        alpha=1,
+        return_geodesics=False,
+    ):
+        """Parallel transport by geomstats' pole or Schild ladder on this metric.
+
+        Each rung calls :meth:`exp` and :meth:`log`, i.e. an ODE integration and
+        a boundary-value solve (with their options, warnings and errors): a rung
+        costs far more than on a metric with closed-form maps.
+
+        Parameters
+        ----------
+        tangent_vec : array-like, shape=[..., dim]
+            Vector to transport.
+        base_point : array-like, shape=[..., dim]
+        direction : array-like, shape=[..., dim]
+            Initial velocity of the geodesic along which to transport.
+        n_rungs : int
+            Rungs of the ladder.
+        scheme : {'pole', 'schild'}
+        alpha : float
+            Exponent of the rung scaling, at least 1.
+        return_geodesics : bool
+            Also return the geodesics of the construction.
+
+        Returns
+        -------
+        ladder : dict
+            ``'transported_tangent_vec'``, ``'end_point'`` and, if asked,
+            ``'trajectory'``, as in geomstats.
+        """
+        return super().ladder_parallel_transport(
+            tangent_vec, base_point, direction, n_rungs, scheme, alpha, return_geodesics
+        )
+
+    def directional_curvature(self, tangent_vec_a, tangent_vec_b, base_point=None):
+        """``R(b, a) a`` from :meth:`curvature` (vector spaces and Poincare models).
+
+        Parameters
+        ----------
+        tangent_vec_a, tangent_vec_b : array-like, shape=[..., dim]
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        curvature : array-like, shape=[..., dim]
+        """
+        return super().directional_curvature(tangent_vec_a, tangent_vec_b, base_point)
+
+    def directional_curvature_derivative(self, tangent_vec_a, tangent_vec_b, base_point=None):
+        """``(nabla_a R)(b, a) a``, from :meth:`curvature_derivative`.
+
+        Parameters
+        ----------
+        tangent_vec_a, tangent_vec_b : array-like, shape=[..., dim]
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        derivative : array-like, shape=[..., dim]
+        """
+        return super().directional_curvature_derivative(
+            tangent_vec_a, tangent_vec_b, base_point
+        )
+
+    def covariant_riemann_tensor(self, base_point=None):
+        """Riemann tensor of :meth:`riemann_tensor` with its first index lowered by the metric.
+
+        Parameters
+        ----------
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        riemann : array-like, shape=[..., dim, dim, dim, dim]
+        """
+        return super().covariant_riemann_tensor(base_point)
+
+    def sectional_curvature(self, tangent_vec_a, tangent_vec_b, base_point=None):
+        """Sectional curvature of the plane of ``a`` and ``b``, from :meth:`curvature`.
+
+        Under both backends, on vector spaces and Poincare models; -1 everywhere
+        on the hyperbolic half-plane ``f = -2 log y``.
+
+        Parameters
+        ----------
+        tangent_vec_a, tangent_vec_b : array-like, shape=[..., dim]
+        base_point : array-like, shape=[..., dim]
+
+        Returns
+        -------
+        curvature : array-like, shape=[...]
+        """
+        return super().sectional_curvature(tangent_vec_a, tangent_vec_b, base_point)
 
 class DensityConformalMetric(ConformalMetric):
     r"""The paper's metric ``g_z = log(Q(z))^2 * g^0_z`` for a quality ``Q``.
@@ -1386,7 +1840,15 @@ class DensityConformalMetric(ConformalMetric):
         )
 
     def log_quality_tensor(self, points):
-        """Validated ``log Q(z)``, shape ``[...]``.
+        """Validated ``log Q(z)``.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., n_coords]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
 
         Raises
         ------

@@ -4,10 +4,13 @@
 geodesic next to linear and spherical-linear (slerp) interpolation between the
 same endpoints; :func:`markdown_table` renders such rows.
 
-Every curve is measured on the same fine resampling (``n_eval`` nodes at uniform
-times on its cubic spline), so the numbers of different curves compare.
+Every curve's length is its own length (``DiscreteCurve.length``, the one
+measurement of lengths in the package); energies, qualities and densities are
+taken on the same resampling of every curve (``n_eval`` nodes at uniform times on
+its cubic spline), so the numbers of different curves compare.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -16,7 +19,7 @@ import torch
 from geomstats_density._arrays import to_numpy, to_torch
 from geomstats_density.curves import DiscreteCurve
 from geomstats_density.densities import as_density
-from geomstats_density.energy import curve_energy, curve_length, uniform_times
+from geomstats_density.energy import curve_energy, uniform_times
 
 N_EVAL = 257
 
@@ -44,21 +47,26 @@ def curve_report(metric, curve, log_density=None, name=None, n_eval=N_EVAL):
     Returns
     -------
     report : dict
-        ``curve`` (name), ``length`` and ``energy`` in the metric (the energy is
-        at least ``length**2``, with equality at constant speed);
+        ``curve`` (name), ``length`` in the metric (the curve's own length,
+        :meth:`DiscreteCurve.length <geomstats_density.curves.DiscreteCurve.length>`,
+        as every length the package reports), ``energy`` on the ``n_eval``
+        resampling (at least ``length**2`` up to discretisation, with equality at
+        constant speed);
         with a quality: ``curve_quality``, the paper's ``q(gamma) =
         exp(-length)``, and ``min_Q``, ``mean_Q``; with a density:
         ``min_log_density``, ``mean_log_density``. Minima and means are over
         the ``n_eval`` points at uniform times.
     """
-    nodes = to_torch(_as_curve(curve).resample(n_eval).nodes)
+    curve = copy.copy(_as_curve(curve))
+    curve.metric = metric
+    nodes = to_torch(curve.resample(n_eval).nodes)
     if nodes.ndim != 2:
         raise ValueError(
             f"curve_report measures one curve; got nodes of shape {tuple(nodes.shape)}."
         )
     report = {"curve": name}
     with torch.no_grad():
-        length = float(curve_length(metric, nodes))
+        length = float(to_numpy(curve.length()))
         report["length"] = length
         report["energy"] = float(curve_energy(metric, nodes, uniform_times(n_eval)))
         if hasattr(metric, "log_quality_tensor"):

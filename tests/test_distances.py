@@ -50,7 +50,7 @@ def closed_form_matrix(hyperbolic, points):
 def test_half_plane_matrix_matches_geomstats_closed_form(half_plane, hyperbolic):
     points = random_half_plane_points(11, seed=3)
     expected = closed_form_matrix(hyperbolic, points)
-    ours = as_numpy(pairwise_distances(half_plane.metric, gs.array(points), batch_size=8))
+    ours = as_numpy(pairwise_distances(gs.array(points), metric=half_plane.metric, batch_size=8))
     np.testing.assert_allclose(ours, expected, rtol=1e-7, atol=1e-12)
     np.testing.assert_array_equal(np.diag(ours), 0.0)
     np.testing.assert_array_equal(ours, ours.T)
@@ -62,9 +62,11 @@ def test_half_plane_matrix_matches_geomstats_closed_form(half_plane, hyperbolic)
 
 def test_chunked_equals_unchunked(half_plane):
     points = gs.array(random_half_plane_points(7, seed=4))
-    whole = as_numpy(pairwise_distances(half_plane.metric, points, batch_size=1000))
+    whole = as_numpy(pairwise_distances(points, metric=half_plane.metric, batch_size=1000))
     for batch_size in (1, 5):
-        chunked = as_numpy(pairwise_distances(half_plane.metric, points, batch_size=batch_size))
+        chunked = as_numpy(
+            pairwise_distances(points, metric=half_plane.metric, batch_size=batch_size)
+        )
         # Each batch refines its node counts until its own pairs meet tol=1e-8.
         np.testing.assert_allclose(chunked, whole, rtol=1e-7, atol=1e-12)
     # One batch is exactly what the unbatched solve did.
@@ -78,15 +80,17 @@ def test_paired_distances_match_dist(half_plane):
     points_b = random_half_plane_points(10, seed=6)
     points_b[3] = points_a[3]
     expected = as_numpy(half_plane.metric.dist(gs.array(points_a), gs.array(points_b)))
-    whole = paired_distances(half_plane.metric, gs.array(points_a), gs.array(points_b))
+    whole = paired_distances(gs.array(points_a), gs.array(points_b), metric=half_plane.metric)
     np.testing.assert_array_equal(as_numpy(whole), expected)
     assert as_numpy(whole)[3] == 0.0
     chunked = paired_distances(
-        half_plane.metric, gs.array(points_a), gs.array(points_b), batch_size=3
+        gs.array(points_a), gs.array(points_b), metric=half_plane.metric, batch_size=3
     )
     np.testing.assert_allclose(as_numpy(chunked), expected, rtol=1e-7)
     # Broadcasting, as metric.dist does: one point against many.
-    one_to_many = paired_distances(half_plane.metric, gs.array(points_a[0]), gs.array(points_b))
+    one_to_many = paired_distances(
+        gs.array(points_a[0]), gs.array(points_b), metric=half_plane.metric
+    )
     np.testing.assert_allclose(
         as_numpy(one_to_many),
         as_numpy(half_plane.metric.dist(gs.array(points_a[:1]), gs.array(points_b))),
@@ -103,20 +107,25 @@ def test_repeated_points_are_at_distance_zero(half_plane, hyperbolic):
 
 
 def test_small_inputs(half_plane):
-    assert as_numpy(pairwise_distances(half_plane.metric, gs.array([[0.0, 1.0]]))).shape == (1, 1)
-    empty = as_numpy(pairwise_distances(half_plane.metric, gs.zeros((0, 2))))
+    one = pairwise_distances(gs.array([[0.0, 1.0]]), metric=half_plane.metric)
+    assert as_numpy(one).shape == (1, 1)
+    empty = as_numpy(pairwise_distances(gs.zeros((0, 2)), metric=half_plane.metric))
     assert empty.shape == (0, 0)
 
 
 def test_progress_bar_on_and_off(half_plane, capsys):
     points = gs.array(random_half_plane_points(6, seed=8))
-    shown = as_numpy(pairwise_distances(half_plane.metric, points, batch_size=4, progress=True))
+    shown = as_numpy(
+        pairwise_distances(points, metric=half_plane.metric, batch_size=4, progress=True)
+    )
     assert "distances" in capsys.readouterr().err
-    hidden = as_numpy(pairwise_distances(half_plane.metric, points, batch_size=4, progress=False))
+    hidden = as_numpy(
+        pairwise_distances(points, metric=half_plane.metric, batch_size=4, progress=False)
+    )
     assert capsys.readouterr().err == ""
     np.testing.assert_array_equal(shown, hidden)
     # Few pairs: no bar by default; the solver's own bars stay off in batches.
-    pairwise_distances(half_plane.metric, points, batch_size=4)
+    pairwise_distances(points, metric=half_plane.metric, batch_size=4)
     assert capsys.readouterr().err == ""
     assert half_plane.metric.log_solver.progress is None
 
@@ -133,12 +142,12 @@ def test_one_graph_serves_every_batch(monkeypatch):
         return graph
 
     monkeypatch.setattr(solver, "start_graph", counting_start_graph)
-    chunked = as_numpy(pairwise_distances(space.metric, points, batch_size=5))
+    chunked = as_numpy(pairwise_distances(points, metric=space.metric, batch_size=5))
     assert len(built) == 1 and built[0] is not None
     # The grid covers the box of all the points.
     assert np.all(built[0].vertices.min(0) <= points.min(0))
     assert np.all(built[0].vertices.max(0) >= points.max(0))
-    whole = as_numpy(pairwise_distances(space.metric, points, batch_size=100))
+    whole = as_numpy(pairwise_distances(points, metric=space.metric, batch_size=100))
     assert len(built) == 2
     # Same graph; a batch's other endpoints join it as vertices, so a few paths,
     # hence local minima of the 17-node energy, differ slightly.
@@ -153,22 +162,22 @@ def test_one_graph_serves_every_batch(monkeypatch):
 @pytest.mark.parametrize(
     "points, match",
     [
-        (np.zeros((4, 3)), r"points must have shape \[\.\.\., 2\]"),
-        (np.ones((2, 3, 2)), r"points must have shape \[n_points"),
-        (np.array([0.0, 1.0]), r"points must have shape \[n_points"),
-        (np.array([[0.0, 1.0], [np.nan, 1.0]]), "points has a NaN or infinite coordinate"),
+        (np.zeros((4, 3)), r"X must have shape \[\.\.\., 2\]"),
+        (np.ones((2, 3, 2)), r"X must have shape \[n_points"),
+        (np.array([0.0, 1.0]), r"X must have shape \[n_points"),
+        (np.array([[0.0, 1.0], [np.nan, 1.0]]), "X has a NaN or infinite coordinate"),
     ],
 )
 def test_bad_points_raise(half_plane, points, match):
     with pytest.raises(ValueError, match=match):
-        pairwise_distances(half_plane.metric, gs.array(points))
+        pairwise_distances(gs.array(points), metric=half_plane.metric)
 
 
 @pytest.mark.parametrize("batch_size", [0, -3, 2.5, True, None])
 def test_bad_batch_size_raises(half_plane, batch_size):
     points = gs.array(random_half_plane_points(4, seed=9))
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
-        pairwise_distances(half_plane.metric, points, batch_size=batch_size)
+        pairwise_distances(points, metric=half_plane.metric, batch_size=batch_size)
     if batch_size is not None:
         with pytest.raises(ValueError, match="batch_size must be a positive integer"):
             half_plane.metric.dist_pairwise(points, batch_size=batch_size)
@@ -177,13 +186,13 @@ def test_bad_batch_size_raises(half_plane, batch_size):
 def test_other_bad_arguments_raise(half_plane):
     points = gs.array(random_half_plane_points(4, seed=10))
     with pytest.raises(ValueError, match="progress must be True, False or None"):
-        pairwise_distances(half_plane.metric, points, progress="yes")
+        pairwise_distances(points, metric=half_plane.metric, progress="yes")
     with pytest.raises(ValueError, match="batches_per_task must be a positive integer"):
-        pairwise_distances(half_plane.metric, points, batches_per_task=0)
+        pairwise_distances(points, metric=half_plane.metric, batches_per_task=0)
     with pytest.raises(ValueError, match="Cannot broadcast"):
-        paired_distances(half_plane.metric, points, points[:3])
-    with pytest.raises(ValueError, match="points_b has a NaN"):
-        paired_distances(half_plane.metric, points, gs.array([[np.nan, 1.0]]))
+        paired_distances(points, points[:3], metric=half_plane.metric)
+    with pytest.raises(ValueError, match="Y has a NaN"):
+        paired_distances(points, gs.array([[np.nan, 1.0]]), metric=half_plane.metric)
 
 
 def test_one_warning_for_all_batches_and_solver_restored(half_plane):
@@ -192,27 +201,27 @@ def test_one_warning_for_all_batches_and_solver_restored(half_plane):
     points = gs.array(random_half_plane_points(6, seed=11))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pairwise_distances(half_plane.metric, points, batch_size=4)
+        pairwise_distances(points, metric=half_plane.metric, batch_size=4)
     messages = [w for w in caught if issubclass(w.category, GeodesicConvergenceWarning)]
     assert len(messages) == 1
     assert "15 of 15 geodesic distances did not converge" in str(messages[0].message)
     assert solver.on_failure == "warn" and solver.progress is None
     solver.on_failure = "raise"
     with pytest.raises(GeodesicConvergenceError):
-        pairwise_distances(half_plane.metric, points, batch_size=4)
+        pairwise_distances(points, metric=half_plane.metric, batch_size=4)
 
 
 def test_missing_dask_names_the_extra(half_plane, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     points = gs.array(random_half_plane_points(4, seed=12))
     with pytest.raises(ImportError, match=r"geomstats-density\[distributed\]"):
-        pairwise_distances(half_plane.metric, points, client=object())
+        pairwise_distances(points, metric=half_plane.metric, client=object())
 
 
 def test_worker_processes_equal_local(half_plane):
     """n_jobs=2: the same batches solved in two processes give the same matrix."""
     space, points = ring_space(n_points=6)
-    local = as_numpy(pairwise_distances(space.metric, points, batch_size=4))
+    local = as_numpy(pairwise_distances(points, metric=space.metric, batch_size=4))
     np.testing.assert_array_equal(
         as_numpy(space.metric.dist_pairwise(points, batch_size=4, n_jobs=2)), local
     )
@@ -220,8 +229,10 @@ def test_worker_processes_equal_local(half_plane):
     points_a = gs.array(random_half_plane_points(5, seed=3))
     points_b = gs.array(random_half_plane_points(5, seed=4))
     np.testing.assert_array_equal(
-        as_numpy(paired_distances(half_plane.metric, points_a, points_b, batch_size=2, n_jobs=-1)),
-        as_numpy(paired_distances(half_plane.metric, points_a, points_b, batch_size=2)),
+        as_numpy(
+            paired_distances(points_a, points_b, metric=half_plane.metric, batch_size=2, n_jobs=-1)
+        ),
+        as_numpy(paired_distances(points_a, points_b, metric=half_plane.metric, batch_size=2)),
     )
 
 
@@ -229,7 +240,7 @@ def test_worker_processes_equal_local(half_plane):
 def test_bad_n_jobs_raises(half_plane, n_jobs):
     points = gs.array(random_half_plane_points(3, seed=1))
     with pytest.raises(ValueError, match="n_jobs must be a non-zero integer"):
-        pairwise_distances(half_plane.metric, points, n_jobs=n_jobs)
+        pairwise_distances(points, metric=half_plane.metric, n_jobs=n_jobs)
 
 
 # ----------------------------------------------------------------------
@@ -251,7 +262,7 @@ def dask_client():
 def test_dask_equals_local(half_plane, dask_client):
     half_plane.metric.log_solver.tol = 1e-5  # equality needs no accuracy: keep it quick
     points = gs.array(random_half_plane_points(7, seed=13))
-    local = as_numpy(pairwise_distances(half_plane.metric, points, batch_size=6))
+    local = as_numpy(pairwise_distances(points, metric=half_plane.metric, batch_size=6))
     for batches_per_task in (1, 3):
         remote = as_numpy(
             half_plane.metric.dist_pairwise(
@@ -259,7 +270,7 @@ def test_dask_equals_local(half_plane, dask_client):
             )
             if batches_per_task == 1
             else pairwise_distances(
-                half_plane.metric, points, batch_size=6, client=dask_client,
+                points, metric=half_plane.metric, batch_size=6, client=dask_client,
                 batches_per_task=batches_per_task,
             )
         )
@@ -268,29 +279,29 @@ def test_dask_equals_local(half_plane, dask_client):
 
 def test_dask_ships_the_graph_and_the_density(dask_client):
     space, points = ring_space(n_points=6)
-    local = as_numpy(pairwise_distances(space.metric, points, batch_size=10))
+    local = as_numpy(pairwise_distances(points, metric=space.metric, batch_size=10))
     remote = as_numpy(
-        pairwise_distances(space.metric, points, batch_size=10, client=dask_client)
+        pairwise_distances(points, metric=space.metric, batch_size=10, client=dask_client)
     )
     np.testing.assert_array_equal(remote, local)
     points_a, points_b = points[:3], points[3:]
     np.testing.assert_array_equal(
-        as_numpy(paired_distances(space.metric, points_a, points_b, client=dask_client)),
-        as_numpy(paired_distances(space.metric, points_a, points_b)),
+        as_numpy(paired_distances(points_a, points_b, metric=space.metric, client=dask_client)),
+        as_numpy(paired_distances(points_a, points_b, metric=space.metric)),
     )
 
 
 def test_client_and_n_jobs_together_raise(half_plane, dask_client):
     points = gs.array(random_half_plane_points(3, seed=1))
     with pytest.raises(ValueError, match="either a Dask client or n_jobs"):
-        pairwise_distances(half_plane.metric, points, client=dask_client, n_jobs=2)
+        pairwise_distances(points, metric=half_plane.metric, client=dask_client, n_jobs=2)
 
 
 def test_bad_client_raises(half_plane):
     pytest.importorskip("distributed")
     points = gs.array(random_half_plane_points(4, seed=14))
     with pytest.raises(ValueError, match="client must be a dask.distributed Client"):
-        pairwise_distances(half_plane.metric, points, client="tcp://scheduler:8786")
+        pairwise_distances(points, metric=half_plane.metric, client="tcp://scheduler:8786")
 
 
 class _StraightLog:
@@ -306,7 +317,7 @@ def test_solver_without_batches_falls_back_to_geomstats(half_plane):
     points = gs.array(random_half_plane_points(3, seed=15))
     half_plane.metric.log_solver = _StraightLog()
     with pytest.raises(ValueError, match="has no batched solve: use metric.dist_pairwise"):
-        pairwise_distances(half_plane.metric, points)
+        pairwise_distances(points, metric=half_plane.metric)
     matrix = as_numpy(half_plane.metric.dist_pairwise(points))
     assert matrix.shape == (3, 3)
     np.testing.assert_allclose(matrix, matrix.T)

@@ -194,8 +194,12 @@ def test_curve_log_quality_is_the_papers_product_of_midpoint_qualities():
     np.testing.assert_allclose(as_numpy(space.metric.curve_log_quality(gs.array(nodes))), expected)
 
 
-def test_metric_methods_return_backend_arrays(half_plane):
+def test_metric_methods_return_backend_arrays(half_plane, hyperbolic):
     point = gs.array([0.2, 1.5])
     assert type(half_plane.metric.metric_matrix(point)) is type(point)
-    assert type(half_plane.metric.dist(point, gs.array([0.4, 1.0]))) is type(point)
+    # A scalar distance is what geomstats' own metrics return for single points:
+    # a numpy float64 under numpy, a 0-d tensor under pytorch.
+    ours = half_plane.metric.dist(point, gs.array([0.4, 1.0]))
+    theirs = hyperbolic.metric.dist(point, gs.array([0.4, 1.0]))
+    assert type(ours) is type(theirs) and ours.shape == theirs.shape == ()
 

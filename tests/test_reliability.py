@@ -46,7 +46,10 @@ def test_concurrent_distance_matrices_leave_the_solver_alone(half_plane):
     points = [gs.array(random_half_plane_points(5, seed=seed)) for seed in (21, 22)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sequential = [as_numpy(pairwise_distances(half_plane.metric, p, batch_size=3)) for p in points]
+        sequential = [
+            as_numpy(pairwise_distances(p, metric=half_plane.metric, batch_size=3))
+            for p in points
+        ]
     sequential_messages = _convergence_messages(caught)
     assert len(sequential_messages) == 2
 
@@ -65,7 +68,7 @@ def test_concurrent_distance_matrices_leave_the_solver_alone(half_plane):
             warnings.simplefilter("always")
             with ThreadPoolExecutor(max_workers=2) as pool:
                 futures = [
-                    pool.submit(pairwise_distances, half_plane.metric, p, batch_size=3)
+                    pool.submit(pairwise_distances, p, metric=half_plane.metric, batch_size=3)
                     for p in points
                 ]
                 concurrent = [as_numpy(f.result()) for f in futures]

@@ -46,7 +46,6 @@ problem; ``bench/sphere.py`` runs them on the vMF caps of
   by up to 1.5%. Use it for surfaces without a geomstats and pymanopt manifold.
 """
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -68,6 +67,7 @@ from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import (
     DomainError,
     NonUniqueGeodesicWarning,
+    warn_at_caller,
 )
 from geomstats_density.manifolds import EmbeddedManifold
 from geomstats_density.solvers.derivatives import (
@@ -110,6 +110,19 @@ class ManifoldGeodesicCurve(GeodesicCurve):
         if n_nodes < 2:
             raise ValueError(f"n_nodes must be at least 2, got {n_nodes}.")
         return DiscreteCurve(self._projected(uniform_times(n_nodes)), metric=self.metric)
+
+    def nodes_at(self, n_nodes):
+        """Coordinates at ``n_nodes`` uniform times, projected onto the manifold.
+
+        Parameters
+        ----------
+        n_nodes : int
+
+        Returns
+        -------
+        nodes : ndarray, shape=[batch, n_nodes, n_coords]
+        """
+        return _on_manifold(self.metric.geometry, super().nodes_at(n_nodes))
 
 
 class ManifoldExpSolver(GeodesicODESolver):
@@ -228,24 +241,28 @@ class ManifoldGeodesicSolver(RefiningGeodesicSolver):
             return _on_manifold(geometry, nodes_of_curve(initial_curve, start, end, self.n_nodes))
         nodes, cut = geometry.base_geodesic_nodes(start, end, uniform_times(self.n_nodes))
         if cut.any():
-            warnings.warn(
+            warn_at_caller(
                 f"{cut.sum()} of {cut.size} endpoint pairs are cut points of the "
                 f"{geometry.name} (antipodal points, or rotations a half-turn apart): "
                 "the base geodesics between them are not unique, so the geodesics of "
                 "the conformal metric need not be; returning the one reached from one "
                 "base geodesic.",
                 NonUniqueGeodesicWarning,
-                stacklevel=5,
             )
         return nodes
 
     def _project(self, metric, nodes):
         return _on_manifold(metric.geometry, nodes)
 
-    def _optimiser_failure(self):
+    def _optimiser_failure(self, n_nodes, iterations):
+        budget = (
+            f"used all max_iter={self.max_iter} iterations"
+            if iterations >= self.max_iter
+            else f"stopped after {iterations} of max_iter={self.max_iter} iterations"
+        )
         return (
-            f"the trust-region method needed more than max_iter={self.max_iter} "
-            f"iterations to reach gtol={self.gtol}"
+            f"the trust-region method {budget} at {n_nodes} nodes with the gradient "
+            f"norm above gtol={self.gtol}"
         )
 
     def _minimise(self, metric, nodes, bar, warm_state=None):

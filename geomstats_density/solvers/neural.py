@@ -12,7 +12,6 @@ carry a batch axis), which is the same as training them one by one.
 """
 
 import math
-import warnings
 
 import numpy as np
 import torch
@@ -20,7 +19,7 @@ from tqdm.auto import tqdm
 
 from geomstats.numerics.geodesic import LogSolver
 
-from geomstats_density._arrays import broadcast_pair, check_points, to_torch, torch_threads_for
+from geomstats_density._arrays import broadcast_pair, check_points, torch_threads_for
 from geomstats_density._validation import (
     check_bool_or_none,
     check_float,
@@ -29,12 +28,12 @@ from geomstats_density._validation import (
     check_positive_float,
     check_positive_int,
 )
-from geomstats_density.curves import DiscreteCurve, GeodesicCurve
-from geomstats_density.energy import curve_length
+from geomstats_density.curves import DiscreteCurve, GeodesicCurve, measured_lengths
 from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
+    warn_at_caller,
 )
 
 # Fewest steps in each of the two windows the convergence test compares.
@@ -142,11 +141,10 @@ class NeuralGeodesicSolver(LogSolver):
         Returns
         -------
         curve : GeodesicCurve
-            Nodes at ``n_nodes`` uniform times; ``dist`` is the metric's
-            discrete length (:func:`~geomstats_density.energy.curve_length`) of
-            the cubic spline through them at twice the resolution, as a
-            returned curve is measured; ``converged`` says whether the training
-            met ``rtol`` and ``gtol``.
+            Nodes at ``n_nodes`` uniform times; ``dist`` is the returned
+            curve's own length, ``curve.length()``
+            (:func:`~geomstats_density.curves.measured_lengths`); ``converged``
+            says whether the training met ``rtol`` and ``gtol``.
 
         Raises
         ------
@@ -192,8 +190,10 @@ class NeuralGeodesicSolver(LogSolver):
             with torch.no_grad():
                 times = torch.linspace(0, 1, self.n_nodes, dtype=start.dtype)
                 nodes = curve(times.expand(batch, -1))
-                finer = DiscreteCurve(nodes.numpy()).resample(2 * self.n_nodes - 1)
-                dist = curve_length(metric, to_torch(finer.nodes))
+            # The returned curve's own length, measured as every length in the package.
+            nodes_at = DiscreteCurve(nodes.numpy()).nodes_at
+            dist, _ = measured_lengths(metric, nodes_at, self.n_nodes - 1, outside="nan")
+            dist = torch.from_numpy(dist)
         finite = torch.isfinite(dist)
         if not bool(finite.all()):
             raise DomainError("The neural curve left the metric's domain during training.")
@@ -209,16 +209,33 @@ class NeuralGeodesicSolver(LogSolver):
             initial_velocity=velocity.reshape(*batch_shape, dim),
             converged=converged.reshape(batch_shape),
             n_iterations=np.full(batch_shape, self.n_steps),
+            message=np.where(converged, "converged", self._optimiser_failure())
+            .astype(object)
+            .reshape(batch_shape),
         )
         self._report(converged)
         return result
 
     def _optimiser_failure(self):
-        """Why curves fail, for reports over many solves."""
+        """Why a curve did not converge, in words (``curve.message``)."""
         return (
             f"the training's energy did not settle to rtol={self.rtol} with its gradient "
             f"below gtol={self.gtol} of its first norm within n_steps={self.n_steps}"
         )
+
+    def remedies(self, statuses):
+        """What to change for curves that did not converge, in words.
+
+        Parameters
+        ----------
+        statuses : iterable of CurveStatus
+            How the curves ended (all ``MAX_ITER`` for this solver).
+
+        Returns
+        -------
+        remedies : str
+        """
+        return f"raise n_steps (now {self.n_steps}) or tune lr (now {self.lr})"
 
     def _report(self, converged):
         failed = int(converged.size - np.count_nonzero(converged))
@@ -226,11 +243,11 @@ class NeuralGeodesicSolver(LogSolver):
             return
         message = (
             f"{failed} of {converged.size} neural geodesics did not converge: "
-            f"{self._optimiser_failure()}. Raise n_steps or tune lr."
+            f"{self._optimiser_failure()}. To converge: {self.remedies([])}."
         )
         if self.on_failure == "raise":
             raise GeodesicConvergenceError(message)
-        warnings.warn(message, GeodesicConvergenceWarning, stacklevel=3)
+        warn_at_caller(message, GeodesicConvergenceWarning)
 
 
 def _window(n_steps):

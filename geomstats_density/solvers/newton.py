@@ -257,8 +257,17 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         """Relative energy decrease below which a Newton step ends the iteration."""
         return 1e-12 if self.tol is None else 1e-2 * self.tol
 
-    def _optimiser_failure(self):
-        return f"Newton needed more than max_iter={self.max_iter} iterations"
+    def _optimiser_failure(self, n_nodes, iterations):
+        if iterations >= self.max_iter:
+            return (
+                f"Newton used all max_iter={self.max_iter} iterations at {n_nodes} nodes "
+                "without minimising the energy"
+            )
+        return (
+            f"Newton stopped at {n_nodes} nodes after {iterations} of max_iter="
+            f"{self.max_iter} iterations without minimising the energy: the kink "
+            "smoothing reached its smallest tau with the energy still changing"
+        )
 
     def _step_strategy(self, metric, dim, smoothed=False):
         """The step strategy for curves in dimension ``dim`` (the ``hessian`` option).

@@ -16,7 +16,6 @@ than returned as if they were accurate.
 """
 
 import time
-import warnings
 
 import numpy as np
 import scipy.integrate
@@ -43,6 +42,7 @@ from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
+    warn_at_caller,
 )
 from geomstats_density.solvers.status import ExpStatus
 
@@ -493,7 +493,7 @@ class GeodesicODESolver(ExpSolver):
         if self.on_failure == "warn":
             if nan_times:
                 message += " Points at the times not reached are NaN."
-            warnings.warn(message, GeodesicConvergenceWarning, stacklevel=4)
+            warn_at_caller(message, GeodesicConvergenceWarning)
 
 
 def checked_times(t):

@@ -14,9 +14,6 @@ approximation of ``2 g(z_0) v_0``.
 """
 
 import dataclasses
-import os
-import sys
-import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -24,10 +21,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-import geomstats
 from geomstats.numerics.geodesic import LogSolver
 
-import geomstats_density
 from geomstats_density._arrays import broadcast_pair, to_numpy, torch_threads_for
 from geomstats_density._validation import (
     check_bool_or_none,
@@ -50,6 +45,7 @@ from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
+    warn_at_caller,
 )
 from geomstats_density.solvers.derivatives import energy_start_gradient
 from geomstats_density.solvers.status import CurveStatus, LevelStatus
@@ -237,9 +233,37 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         """Nodes brought back where the space's points live (identity here)."""
         return nodes
 
-    def _optimiser_failure(self):
-        """What a curve that did not converge at one node count missed, in words."""
-        return f"the optimiser needed more than max_iter={self.max_iter} iterations"
+    def _optimiser_failure(self, n_nodes, iterations):
+        """How the minimisation at ``n_nodes`` nodes, ``iterations`` long, ended unminimised."""
+        if iterations >= self.max_iter:
+            return (
+                f"the optimiser used all max_iter={self.max_iter} iterations at {n_nodes} "
+                "nodes without minimising the energy"
+            )
+        return (
+            f"the optimiser stopped at {n_nodes} nodes after {iterations} of "
+            f"max_iter={self.max_iter} iterations without minimising the energy"
+        )
+
+    def remedies(self, statuses):
+        """What to change for curves that ended with these statuses, in words.
+
+        Parameters
+        ----------
+        statuses : iterable of CurveStatus
+
+        Returns
+        -------
+        remedies : str
+        """
+        advice = {
+            CurveStatus.MAX_ITER: f"raise max_iter (now {self.max_iter})",
+            CurveStatus.MAX_NODES: (
+                f"raise max_nodes (now {self.max_nodes}) or loosen tol (now {self.tol})"
+            ),
+            CurveStatus.FAILED: "pass an initial_curve inside the metric's domain",
+        }
+        return "; ".join(advice[CurveStatus(s)] for s in sorted(set(statuses)) if s in advice)
 
     def _refine(self, metric, nodes, given=False):
         """Refine over node counts; Richardson-extrapolate lengths, velocities, nodes.
@@ -286,6 +310,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         record = _StopRecord(batch)
         active = np.arange(batch)
         coarse = estimate = warm_state = coarse_minimised = coarse_spline_dist = None
+        coarse_iterations = None
         starts = nodes
         nodes = self._drop_outside(metric, nodes, given, active, final, record)
         active = active[record.running(active)]
@@ -296,6 +321,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                     metric, nodes, bar, warm_state
                 )
                 n_iterations[active] += iterations
+                # Per curve (an optimiser of the whole batch reports one count).
+                level_iterations = np.broadcast_to(iterations, active.shape).copy()
                 failed = np.flatnonzero(status == LevelStatus.FAILED)
                 if failed.size:
                     for position in failed:
@@ -322,17 +349,22 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                             active[position], coarse.nodes.shape[1], coarse_minimised[position],
                             False, measured[0], contradicted[0],
                         )
+                        record.unminimised_at(
+                            active[position], coarse.nodes.shape[1], coarse_iterations[position]
+                        )
                         record.note[active[position]] = (
                             f"; refining to {nodes.shape[1]} nodes failed: {reason}"
                         )
                     keep = np.flatnonzero(status != LevelStatus.FAILED)
                     active, nodes, status = active[keep], nodes[keep], status[keep]
+                    level_iterations = level_iterations[keep]
                     if warm_state is not None:
                         warm_state = warm_state[keep]
                     if coarse is not None:
                         coarse, estimate = coarse.take(keep), estimate.take(keep)
                         coarse_minimised = coarse_minimised[keep]
                         coarse_spline_dist = coarse_spline_dist[keep]
+                        coarse_iterations = coarse_iterations[keep]
                     if not active.size:
                         break
                 minimised = LevelStatus.minimised(status)
@@ -394,6 +426,14 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                         measured[position],
                         contradicted[position],
                     )
+                    if not minimised[position]:
+                        record.unminimised_at(
+                            active[position], nodes.shape[1], level_iterations[position]
+                        )
+                    elif not trusted[position]:
+                        record.unminimised_at(
+                            active[position], coarse.nodes.shape[1], coarse_iterations[position]
+                        )
                 keep = np.flatnonzero(~done)
                 if not keep.size:
                     break
@@ -406,6 +446,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 finer_nodes = self._inside(metric, nodes[keep], finer_nodes, np.isfinite(known))
                 active, coarse, estimate = active[keep], level.take(keep), estimate.take(keep)
                 coarse_minimised, coarse_spline_dist = minimised[keep], spline_dist[keep]
+                coarse_iterations = level_iterations[keep]
                 if warm_state is not None:
                     warm_state = warm_state[keep]
                 nodes = finer_nodes
@@ -603,6 +644,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             n_iterations=n_iterations,
             solved_nodes=record.n_nodes,
             stalled=record.stalled,
+            unminimised_nodes=record.unminimised_nodes,
+            unminimised_iterations=record.unminimised_iterations,
             contradicted=record.contradicted,
             reason=record.reason,
             note=record.note,
@@ -614,7 +657,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         if status == CurveStatus.FAILED:
             return f"failed: {solution.reason[b]}"
         n_nodes, iterations = solution.solved_nodes[b], solution.n_iterations[b]
-        solved = f"{n_nodes} nodes, {iterations} iterations"
+        solved = f"{n_nodes} nodes, {iterations} iterations over all node counts"
         if self.tol is None:
             accuracy = "tol=None: the discrete length at n_nodes"
         else:
@@ -635,17 +678,23 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         if status == CurveStatus.CONVERGED:
             return f"converged ({solved}; {accuracy})"
         if status == CurveStatus.MAX_ITER:
+            failure = self._optimiser_failure(
+                solution.unminimised_nodes[b], solution.unminimised_iterations[b]
+            )
             if solution.stalled[b]:
-                stop = "its curve stopped getting shorter with more nodes"
+                stop = f"at {n_nodes} nodes its curve stopped getting shorter with more nodes"
             elif self.tol is None:
                 stop = "tol=None solves one node count"
+            elif solution.note[b]:
+                stop = f"refinement ended at {n_nodes} nodes"
             else:
-                stop = f"max_nodes={self.max_nodes} reached"
-            return (
-                f"{self._optimiser_failure()} at {n_nodes} nodes; stopped: {stop} "
-                f"({solved}; {accuracy})"
-            )
-        return f"tol={self.tol} not met within max_nodes={self.max_nodes} ({solved}; {accuracy})"
+                stop = f"the next node count, {2 * n_nodes - 1}, exceeds max_nodes={self.max_nodes}"
+            return f"{failure}; stopped: {stop} ({solved}; {accuracy})"
+        if solution.note[b]:
+            stop = f"refinement ended at {n_nodes} nodes"
+        else:
+            stop = f"the next node count, {2 * n_nodes - 1}, exceeds max_nodes={self.max_nodes}"
+        return f"tol={self.tol} not met: {stop} ({solved}; {accuracy})"
 
     def _assemble(self, metric, start, moving, solution, batch_shape):
         """One curve per endpoint pair; equal endpoints give constant curves."""
@@ -697,12 +746,11 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         message = (
             f"{n_missed} of {curve.converged.size} geodesics did not converge ({kinds}); "
             f"the first: {curve.message[missed].flat[0]}. See curve.status and "
-            "curve.message; raise max_iter or max_nodes, loosen tol, or pass an "
-            "initial_curve closer to the geodesic."
+            f"curve.message. To converge: {self.remedies(codes)}."
         )
         if self.on_failure == "raise":
             raise GeodesicConvergenceError(message)
-        warnings.warn(message, GeodesicConvergenceWarning, stacklevel=_caller_stacklevel())
+        warn_at_caller(message, GeodesicConvergenceWarning)
 
 
 def nodes_of_curve(curve, start, end, n_nodes):
@@ -729,16 +777,6 @@ def nodes_of_curve(curve, start, end, n_nodes):
         raise ValueError("initial_curve must join base_point to point.")
     nodes[:, 0], nodes[:, -1] = start, end
     return nodes
-
-
-def _caller_stacklevel():
-    """The ``stacklevel`` for ``warnings.warn`` that names the first caller outside
-    geomstats-density and geomstats: the user's line, however deep the call."""
-    library = (os.path.dirname(geomstats_density.__file__), os.path.dirname(geomstats.__file__))
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(library):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _leave_domain(metric, nodes):
@@ -784,6 +822,9 @@ class _StopRecord:
     failed : ndarray of bool, shape=[batch]
     reason : ndarray of str, shape=[batch]
         Why each failed curve failed.
+    unminimised_nodes, unminimised_iterations : ndarray of int, shape=[batch]
+        The node count that was not minimised, where one was, and the
+        iterations spent on it.
     note : ndarray of str, shape=[batch]
         Why a curve stopped refining early, if it did.
     """
@@ -797,6 +838,8 @@ class _StopRecord:
         self.failed = np.zeros(batch, dtype=bool)
         self.reason = np.full(batch, "", dtype=object)
         self.note = np.full(batch, "", dtype=object)
+        self.unminimised_nodes = np.zeros(batch, dtype=int)
+        self.unminimised_iterations = np.zeros(batch, dtype=int)
 
     def running(self, index):
         """Which of the curves ``index`` have not failed."""
@@ -805,6 +848,10 @@ class _StopRecord:
     def stop(self, b, n_nodes, minimised, stalled, measured, contradicted):
         self.n_nodes[b], self.minimised[b], self.stalled[b] = n_nodes, minimised, stalled
         self.measured[b], self.contradicted[b] = measured, contradicted
+
+    def unminimised_at(self, b, n_nodes, iterations):
+        """Curve ``b``'s estimate combines the node count ``n_nodes``, not minimised."""
+        self.unminimised_nodes[b], self.unminimised_iterations[b] = n_nodes, iterations
 
     def fail(self, b, reason):
         self.failed[b] = True
@@ -1020,7 +1067,7 @@ class _Estimate:
 # What a Solution holds per curve, in the order of its fields.
 _PER_CURVE = (
     "dist", "measured", "velocity", "converged", "status", "n_iterations", "solved_nodes",
-    "stalled", "contradicted", "reason", "note",
+    "stalled", "unminimised_nodes", "unminimised_iterations", "contradicted", "reason", "note",
 )
 
 
@@ -1046,6 +1093,9 @@ class Solution:
         :class:`~geomstats_density.solvers.status.CurveStatus` of each curve.
     n_iterations, solved_nodes : ndarray of int, shape=[batch]
         Iterations over all node counts; the last node count solved.
+    unminimised_nodes, unminimised_iterations : ndarray of int, shape=[batch]
+        Node count and iterations of the last minimisation that did not end
+        minimised (what ``max_iter`` cut short), for the message.
     stalled, contradicted : ndarray of bool, shape=[batch]
         Whether the curve stopped getting shorter with more nodes; whether its
         measured length replaced the estimate.
@@ -1063,6 +1113,8 @@ class Solution:
     n_iterations: np.ndarray
     solved_nodes: np.ndarray
     stalled: np.ndarray
+    unminimised_nodes: np.ndarray
+    unminimised_iterations: np.ndarray
     contradicted: np.ndarray
     reason: np.ndarray
     note: np.ndarray

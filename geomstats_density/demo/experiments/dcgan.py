@@ -38,6 +38,7 @@ frames::
 """
 
 import argparse
+import copy
 import math
 import pathlib
 import time
@@ -48,7 +49,6 @@ from tqdm.auto import tqdm
 
 from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
 from geomstats_density.densities import Gaussian
-from geomstats_density.energy import curve_length
 from geomstats_density.demo.experiments.mnist import _batches, _check_image_size, load_digits
 from geomstats_density.latent import LatentSpace
 from geomstats_density.demo.paper_examples import example_result, figure_path
@@ -64,7 +64,7 @@ JUDGE_FRACTION = 0.3
 FAVOURED_CLASS = 8
 # Classes of the endpoints, per latent dimension.
 ENDPOINT_DIGITS = {2: (2, 7), 100: (1, 6)}
-# Points at which every curve is measured and judged.
+# Points at which every curve is judged.
 N_EVAL = 1025
 # A fixed curve with a capped number of Newton iterations: the quality is
 # piecewise smooth (ReLU, max-pooling), so the solver may stop before its
@@ -72,6 +72,10 @@ N_EVAL = 1025
 # curve starts on the shortest path of a coarse grid graph, which finds the
 # detours; in 100-D on the straight line.
 SOLVER_OPTIONS = {"n_nodes": 33, "tol": None, "max_iter": 15, "on_failure": "ignore"}
+# Nodes of the linear and slerp curves: as many as the geodesic's, so that every
+# length is measured at the same resolution (4 and 8 times as many pieces); the
+# cubic splines through them are the line itself and close to the great circle.
+INTERPOLATION_NODES = SOLVER_OPTIONS["n_nodes"]
 GRID_START = {"initialization": "grid", "graph_options": {"grid_size": 33}}
 
 
@@ -539,10 +543,16 @@ def _frames(curve, n_frames):
 
 
 def _curve_row(space, name, curve, seconds, judge, realism, feature, target, n_eval):
-    """One row of the experiment's table, every curve measured at ``n_eval`` points."""
+    """One row of the experiment's table, every curve judged at ``n_eval`` points.
+
+    The length is the curve's own (``DiscreteCurve.length``, as every length the
+    package reports); the other columns are taken at the ``n_eval`` frames.
+    """
     points = _frames(curve, n_eval)
+    measured = copy.copy(curve)
+    measured.metric = space.metric
     with torch.no_grad(), torch_threads_for(n_eval * math.prod(space.sample_shape)):
-        length = float(curve_length(space.metric, points))
+        length = float(to_numpy(measured.length()))
         images = space.generator(points)
         judged = judge(images.float()).argmax(-1)
         class_probability = torch.exp(feature.log_probability(points))
@@ -600,7 +610,7 @@ def run_feature_experiment(
         Options of the Newton solver over ``SOLVER_OPTIONS``, and of the
         neural solver over its defaults.
     n_eval : int
-        Points at uniform times at which every curve is measured and judged.
+        Points at uniform times at which every curve is judged.
     progress : bool
     weights : str or pathlib.Path
 
@@ -612,8 +622,8 @@ def run_feature_experiment(
         to ``target``; ``mean_P_class``, the classifier's mean probability of
         ``target``; ``mean_realism`` and ``min_realism``, the realism index of
         the prior along the curve; ``mean_log_prior``, the prior's mean
-        log-density there; ``length`` in the metric at ``n_eval``
-        points; ``seconds`` of wall time; ``converged``), ``curves`` (name to
+        log-density there; ``length``, the curve's own length in the metric
+        (``DiscreteCurve.length``); ``seconds`` of wall time; ``converged``), ``curves`` (name to
         curve), ``space`` (the :class:`~geomstats_density.latent.LatentSpace`),
         ``judge``, ``start`` and ``end`` codes, ``latent_dim``, ``target``,
         ``digits``.
@@ -656,8 +666,8 @@ def run_feature_experiment(
     curves, seconds = {}, {}
     solvers = {
         "geodesic": lambda: space.metric.geodesic(initial_point=start, end_point=end),
-        "linear": lambda: linear_interpolation(start, end, n_eval),
-        "slerp": lambda: slerp(start, end, n_eval),
+        "linear": lambda: linear_interpolation(start, end, INTERPOLATION_NODES),
+        "slerp": lambda: slerp(start, end, INTERPOLATION_NODES),
         "neural": lambda: neural_space.metric.geodesic(initial_point=start, end_point=end),
     }
     for name, solve in solvers.items():
