@@ -34,6 +34,7 @@ import geomstats.backend as gs
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
 from geomstats_density._arrays import (
+    _PYTORCH_BACKEND,
     check_scalar_field,
     check_points,
     solve_positive_definite,
@@ -74,6 +75,53 @@ def _gradient(values, points):
         values.sum(), points, create_graph=torch.is_grad_enabled(), allow_unused=True
     )
     return torch.zeros_like(points) if grad is None else grad
+
+
+def _tracks_gradients(*arrays):
+    """Whether autograd records operations on any of ``arrays`` under the pytorch backend."""
+    return (
+        _PYTORCH_BACKEND
+        and torch.is_grad_enabled()
+        and any(isinstance(array, torch.Tensor) and array.requires_grad for array in arrays)
+    )
+
+
+def _detached(array):
+    """An array out of autograd's graph (a copy-free view for tensors)."""
+    return array.detach() if isinstance(array, torch.Tensor) else array
+
+
+def _sum_to_shape(gradient, shape):
+    """Sum a broadcast gradient over the axes its input was broadcast along."""
+    while gradient.ndim > len(shape):
+        gradient = gradient.sum(0)
+    axes = tuple(i for i, size in enumerate(shape) if size == 1 and gradient.shape[i] != 1)
+    return gradient.sum(axes, keepdim=True) if axes else gradient
+
+
+class _SolvedDistance(torch.autograd.Function):
+    """A solved geodesic distance as a function of its endpoints.
+
+    The solver's value is returned as is; the backward pass multiplies the
+    incoming gradient by the endpoints' gradients computed beforehand (by the
+    envelope theorem, :meth:`ConformalMetric._dist_endpoint_gradients`), so
+    that autograd never sees the solver's iterations.
+    """
+
+    @staticmethod
+    def forward(ctx, point_a, point_b, dist, grad_a, grad_b):
+        ctx.save_for_backward(grad_a, grad_b)
+        ctx.shapes = (point_a.shape, point_b.shape)
+        return dist.to(point_a.dtype, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        gradients = []
+        for gradient, shape in zip(ctx.saved_tensors, ctx.shapes, strict=True):
+            extra = (1,) * (gradient.ndim - grad_output.ndim)
+            full = grad_output.reshape(grad_output.shape + extra) * gradient
+            gradients.append(_sum_to_shape(full, shape))
+        return gradients[0], gradients[1], None, None, None
 
 
 class ConformalMetric(RiemannianMetric):
@@ -847,7 +895,10 @@ class ConformalMetric(RiemannianMetric):
         """Geodesic distance, from the boundary-value solver's length estimate.
 
         Solvers without a length estimate (geomstats' own) fall back to the norm of
-        ``log``.
+        ``log``. Under the pytorch backend, when an endpoint requires grad, the
+        distance carries first derivatives with respect to both endpoints,
+        computed from the solved curve by the envelope theorem (autograd does
+        not run through the solver).
 
         Parameters
         ----------
@@ -859,7 +910,73 @@ class ConformalMetric(RiemannianMetric):
         """
         if not hasattr(self.log_solver, "solve"):
             return super().dist(point_a, point_b)
-        return self.log_solver.solve(point_b, point_a).dist
+        if not _tracks_gradients(point_a, point_b):
+            return self.log_solver.solve(point_b, point_a).dist
+        curve = self.log_solver.solve(_detached(point_b), _detached(point_a))
+        dist = to_torch(curve.dist)
+        grad_a, grad_b = self._dist_endpoint_gradients(curve, dist)
+        return _SolvedDistance.apply(to_torch(point_a), to_torch(point_b), dist, grad_a, grad_b)
+
+    def _dist_endpoint_gradients(self, curve, dist):
+        r"""Gradients of solved distances with respect to their endpoints.
+
+        By the envelope theorem the curve's interior stays fixed: the
+        derivative of the length ``L`` of a geodesic on ``[0, 1]`` with respect
+        to its end ``b`` is ``g_b(v_1, .) / L`` (for a conformal metric,
+        ``sqrt(lambda(b)) dPhi_b^T u`` with ``u`` the unit velocity of
+        ``Phi(gamma)`` at ``b``), and minus ``g_a(v_0, .) / L`` at the start.
+        These are read from the solved nodes as the discrete Legendre transform
+        reads ``log``: the derivative of the discrete energy ``E ~ L^2`` with
+        respect to the end node alone, ``dL = dE / (2 L)``, a second-order
+        approximation in the node spacing ``h``, Richardson-extrapolated with
+        the same derivative at spacing ``2 h`` (every other node) when the
+        number of pieces is even.
+
+        Parameters
+        ----------
+        curve : GeodesicCurve
+            The solved curves from ``point_a`` to ``point_b``.
+        dist : torch.Tensor, shape=[...]
+
+        Returns
+        -------
+        grad_a, grad_b : torch.Tensor, shape=[..., *space.shape]
+            Zero where the endpoints coincide (the distance is not differentiable there).
+        """
+        nodes = to_torch(curve.nodes).detach()
+        times = to_torch(curve.times)
+        start, end = nodes[..., 0, :], nodes[..., -1, :]
+        gradients = self._energy_end_gradients(nodes, times, 1)
+        n_pieces = nodes.shape[-2] - 1
+        if n_pieces >= 4 and n_pieces % 2 == 0:
+            coarse = self._energy_end_gradients(nodes, times, 2)
+            gradients = [
+                (4 * fine - rough) / 3 for fine, rough in zip(gradients, coarse, strict=True)
+            ]
+        scale = torch.where(dist > 0, 0.5 / dist, 0.0)[..., None]
+        gradients = [scale * gradient for gradient in gradients]
+        if self._embedded:
+            gradients = [
+                self.geometry.to_tangent(gradient, point)
+                for gradient, point in zip(gradients, (start, end), strict=True)
+            ]
+        return tuple(self.from_coordinates(gradient) for gradient in gradients)
+
+    def _energy_end_gradients(self, nodes, times, step):
+        """Derivatives of discrete energies with respect to their end nodes alone.
+
+        The curves are taken at every ``step``-th node; only the first and the
+        last piece depend on the end nodes.
+        """
+        start = nodes[..., 0, :].clone().requires_grad_(True)
+        end = nodes[..., -1, :].clone().requires_grad_(True)
+        with torch.enable_grad():
+            energy = self.segment_sq_lengths(start, nodes[..., step, :]) / (
+                times[step] - times[0]
+            ) + self.segment_sq_lengths(nodes[..., -1 - step, :], end) / (
+                times[-1] - times[-1 - step]
+            )
+            return torch.autograd.grad(energy.sum(), (start, end))
 
     def dist_pairwise(
         self, points, n_jobs=1, batch_size=None, progress=None, client=None, **joblib_kwargs
@@ -890,11 +1007,21 @@ class ConformalMetric(RiemannianMetric):
         Returns
         -------
         dist : array-like, shape=[n_samples, n_samples]
+
+        Notes
+        -----
+        Under the pytorch backend, points that require grad give a matrix that
+        carries gradients (see :meth:`dist`); its pairs are then solved in this
+        process, ``batch_size`` at a time, each batch with its own graph start.
         """
         if not hasattr(self.log_solver, "solve"):
             return super().dist_pairwise(points, n_jobs=n_jobs, **joblib_kwargs)
         from geomstats_density.distances import DEFAULT_BATCH_SIZE, pairwise_distances
 
+        if _tracks_gradients(points):
+            return self._differentiable_dist_pairwise(
+                points, DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+            )
         return pairwise_distances(
             self,
             points,
@@ -903,6 +1030,18 @@ class ConformalMetric(RiemannianMetric):
             client=client,
             n_jobs=n_jobs,
         )
+
+    def _differentiable_dist_pairwise(self, points, batch_size):
+        """The distance matrix of points that require grad, by :meth:`dist` on batches of pairs."""
+        n_points = points.shape[0]
+        rows, cols = torch.triu_indices(n_points, n_points, 1)
+        upper = [
+            self.dist(points[rows[batch]], points[cols[batch]])
+            for batch in torch.arange(rows.numel()).split(batch_size)
+        ]
+        upper = torch.cat(upper) if upper else points.new_zeros(0)
+        matrix = points.new_zeros(n_points, n_points).index_put((rows, cols), upper)
+        return matrix + matrix.T
 
 
 class DensityConformalMetric(ConformalMetric):
