@@ -16,6 +16,7 @@ and curve reports are the submodules
 from geomstats_density import densities, quality, reports
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve
 from geomstats_density.exceptions import (
+    ConstantQualityWarning,
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
@@ -41,6 +42,7 @@ __all__ = [
     "DiscreteCurve",
     "DomainError",
     "GeodesicConvergenceError",
+    "ConstantQualityWarning",
     "GeodesicConvergenceWarning",
     "GeodesicCurve",
     "GeodesicODESolver",

@@ -105,6 +105,41 @@ def check_scalar_field(values, points, name, point_ndim=1):
         )
 
 
+@contextlib.contextmanager
+def user_callable(name, function):
+    """Name a user callable that calls numpy on the tensors it is given.
+
+    Autograd cannot follow numpy: on a tensor that requires grad, ``np.exp(z)``
+    fails deep inside the callable with torch's "Can't call numpy() on Tensor
+    that requires grad". That error is re-raised as a ``TypeError`` saying which
+    callable it came from and what to write instead.
+
+    Parameters
+    ----------
+    name : str
+        The callable's role (``log_factor``, ``log_quality``, ``phi``, ...).
+    function : callable
+        The user's callable, named in the message.
+
+    Raises
+    ------
+    TypeError
+        If the callable called numpy on a tensor that requires grad.
+    """
+    try:
+        yield
+    except RuntimeError as error:
+        if "numpy()" not in str(error):
+            raise
+        label = getattr(function, "__qualname__", None) or type(function).__name__
+        raise TypeError(
+            f"{name} ({label}) called numpy on the torch tensor it was given (as "
+            "np.exp(z) does), which autograd cannot differentiate: user callables "
+            "receive float64 torch tensors and must compute with torch operations "
+            "(torch.exp, torch.log, torch.linalg.vector_norm, ...)."
+        ) from error
+
+
 def first_invalid(valid, values, points):
     """Value and point at the first ``False`` of ``valid``, for error messages."""
     index = tuple(int(i) for i in torch.nonzero(~valid)[0])

@@ -26,7 +26,13 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from geomstats_density._arrays import DTYPE, check_scalar_field, first_invalid, to_torch
+from geomstats_density._arrays import (
+    DTYPE,
+    check_scalar_field,
+    first_invalid,
+    to_torch,
+    user_callable,
+)
 from geomstats_density._validation import random_seed, torch_generator
 from geomstats_density.exceptions import DomainError
 from geomstats_density.jets import Jet, autodiff_jet
@@ -613,7 +619,8 @@ class LogProbDensity(Density):
 
     def log_prob(self, points):
         """Log-density, shape ``[...]`` for points ``[..., dim]``."""
-        values = self.distribution.log_prob(points)
+        with user_callable("log_prob", self.distribution.log_prob):
+            values = self.distribution.log_prob(points)
         return values.to(DTYPE) if isinstance(values, torch.Tensor) else values
 
     def sample(self, n_samples, random_state=0):
@@ -659,7 +666,8 @@ class CallableDensity(Density):
 
     def log_prob(self, points):
         """Log-density, shape ``[...]`` for points ``[..., dim]``."""
-        return self._log_prob(points)
+        with user_callable("log_prob", self._log_prob):
+            return self._log_prob(points)
 
     def sample(self, n_samples, random_state=0):
         """Draw ``n_samples`` points with the sampler, shape ``[n_samples, dim]``.

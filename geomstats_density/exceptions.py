@@ -19,3 +19,11 @@ class GeodesicConvergenceError(RuntimeError):
 
 class NonUniqueGeodesicWarning(UserWarning):
     """The endpoints are cut points of the base metric: geodesics are not unique."""
+
+
+class ConstantQualityWarning(UserWarning):
+    """A log-quality does not vary with the points: the factor is constant where curves go.
+
+    Its geodesics are those of the base metric (shaped only by where the quality
+    refuses points); ``quality.Constant`` says so on purpose.
+    """

@@ -26,6 +26,7 @@ them the geomstats way::
 """
 
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -40,11 +41,14 @@ from geomstats_density._arrays import (
     solve_positive_definite,
     to_backend,
     to_torch,
+    user_callable,
 )
 from geomstats_density._validation import check_float64
-from geomstats_density.exceptions import DomainError
+from geomstats_density.densities import Density
+from geomstats_density.exceptions import ConstantQualityWarning, DomainError
 from geomstats_density.jets import autodiff_jet
 from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
+from geomstats_density.quality import Constant, Product
 
 
 # Times along a chord and weights at which the factor is averaged.
@@ -213,6 +217,14 @@ class ConformalMetric(RiemannianMetric):
     ):
         if not callable(log_factor):
             raise ValueError("log_factor must be callable.")
+        if isinstance(log_factor, Density):
+            raise TypeError(
+                f"log_factor is a density ({type(log_factor).__name__}): as a log-factor, "
+                "log p would make curves short where the density is low. For geodesics "
+                "that keep to where it is high, equip DensityConformalMetric with a "
+                "quality of it, log_quality=RealismIndex(density) (or Typicality, "
+                "DensityRatio); for the Fermat metric pass fermat_log_factor(density)."
+            )
         if quadrature not in QUADRATURE_RULES:
             raise ValueError(
                 f"quadrature must be one of {sorted(QUADRATURE_RULES)}, got {quadrature!r}."
@@ -291,7 +303,9 @@ class ConformalMetric(RiemannianMetric):
         DomainError
             If a value is NaN or infinite.
         """
-        values = self._base_plus(self._log_factor(self.from_coordinates(points)), points)
+        with user_callable("log_factor", self._log_factor):
+            values = self._log_factor(self.from_coordinates(points))
+        values = self._base_plus(values, points)
         self._raise_where_invalid(torch.isfinite(values), values, points)
         return values
 
@@ -321,7 +335,9 @@ class ConformalMetric(RiemannianMetric):
 
     def _log_factor_or_inf_flat(self, points):
         try:
-            values = self._base_plus(self._log_factor(self.from_coordinates(points)), points)
+            with user_callable("log_factor", self._log_factor):
+                values = self._log_factor(self.from_coordinates(points))
+            values = self._base_plus(values, points)
         except DomainError:
             if points.shape[0] == 1:
                 return torch.full((1,), torch.inf, dtype=points.dtype)
@@ -513,7 +529,10 @@ class ConformalMetric(RiemannianMetric):
 
     def image_tensor(self, points):
         """``phi(z)``, or ``z`` itself when ``phi`` is the identity."""
-        return points if self.phi is None else self.phi(points)
+        if self.phi is None:
+            return points
+        with user_callable("phi", self.phi):
+            return self.phi(points)
 
     @property
     def quadrature_rule(self):
@@ -1075,6 +1094,16 @@ class DensityConformalMetric(ConformalMetric):
     ):
         if not callable(log_quality):
             raise ValueError("log_quality must be callable.")
+        if isinstance(log_quality, Density):
+            raise TypeError(
+                f"log_quality is a density ({type(log_quality).__name__}), not a log-quality "
+                "log Q with Q in (0, 1): wrap it, log_quality=RealismIndex(density) (or "
+                "Typicality(density), DensityRatio(density), from "
+                "geomstats_density.quality); a LatentSpace takes it as log_density=."
+            )
+        factors = log_quality.factors if isinstance(log_quality, Product) else (log_quality,)
+        # Qualities constant by construction are not checked for depending on the points.
+        self._quality_checked = all(isinstance(factor, Constant) for factor in factors)
         self.log_quality = log_quality
         super().__init__(
             space,
@@ -1095,7 +1124,8 @@ class DensityConformalMetric(ConformalMetric):
         DomainError
             If ``log Q`` is NaN, infinite or not below 0 (``Q`` must be in (0, 1)).
         """
-        values = self.log_quality(self.from_coordinates(points))
+        with user_callable("log_quality", self.log_quality):
+            values = self.log_quality(self.from_coordinates(points))
         check_scalar_field(values, points, "log_quality")
         check_float64(values, "log_quality")
         self._raise_where_invalid(torch.isfinite(values) & (values < 0), values, points)
@@ -1112,11 +1142,83 @@ class DensityConformalMetric(ConformalMetric):
         return log_quality.chain(2.0 * torch.log(-value), 2.0 / value, -2.0 / value**2)
 
     def _log_factor_from_quality(self, points):
-        log_quality = self.log_quality(points)
+        with user_callable("log_quality", self.log_quality):
+            log_quality = self.log_quality(points)
         check_scalar_field(log_quality, points, "log_quality", self._space.point_ndim)
         check_float64(log_quality, "log_quality")
+        if points.requires_grad and torch.is_grad_enabled() and not self._quality_checked:
+            self._check_depends_on_points(log_quality, points)
         # Not finite exactly where log Q is not in (-inf, 0).
         return 2.0 * torch.log(-log_quality)
+
+    def _check_depends_on_points(self, log_quality, points):
+        """Warn, once, of a quality that does not vary with the points.
+
+        Runs at the first evaluation that autograd records (qualities built of
+        ``quality.Constant`` are exempt): a quality that ignores its input gives
+        a constant factor, whose geodesics are those of the base metric, which is
+        rarely what a quality written by hand means.
+
+        Warns
+        -----
+        ConstantQualityWarning
+            If ``log_quality`` returned values that autograd does not connect to
+            the points, or the same value with zero gradient at distinct points
+            and at random points around them.
+        """
+        advice = (
+            "geodesics are then those of the base metric. For a constant factor use "
+            "quality.Constant(q); otherwise compute log Q from the points with torch "
+            "operations (no .item(), float() or .detach()). A quality constant on "
+            "purpose where it is defined can silence this ConstantQualityWarning."
+        )
+        if not log_quality.requires_grad:
+            self._quality_checked = True
+            warnings.warn(
+                "log_quality returned values that do not depend on the points it was "
+                "given (no autograd graph leads from them): " + advice,
+                ConstantQualityWarning,
+                stacklevel=4,
+            )
+            return
+        values = log_quality.detach().reshape(-1)
+        flat = points.detach().reshape(values.numel(), -1)
+        if values.numel() < 2 or not bool((flat != flat[0]).any()):
+            return
+        (gradient,) = torch.autograd.grad(
+            log_quality.sum(), points, retain_graph=True, allow_unused=True
+        )
+        self._quality_checked = True
+        if gradient is None:
+            message = "log_quality does not use the points it is given (autograd finds no path)"
+        elif bool((values == values[0]).all()) and not bool(gradient.any()):
+            if not self._constant_at_probes(flat, values[0], points.shape):
+                return
+            message = (
+                f"log_quality is {values[0].item()} with zero gradient at the "
+                f"{values.numel()} distinct points of its first evaluation, and the same "
+                "at random points around them, as a constant is"
+            )
+        else:
+            return
+        warnings.warn(message + ": " + advice, ConstantQualityWarning, stacklevel=4)
+
+    def _constant_at_probes(self, flat, value, shape):
+        """Whether ``log Q`` is ``value`` at random points around ``flat`` (``[n, n_coords]``).
+
+        A quality flat where it was first evaluated (clamped, say) but not
+        constant varies at some of these; probes it refuses say nothing.
+        """
+        spread = float(flat.std(0).max()) or 1.0
+        generator = torch.Generator().manual_seed(0)
+        noise = torch.randn(flat.shape, generator=generator, dtype=flat.dtype)
+        probes = (flat + spread * noise).reshape(shape)
+        try:
+            with torch.no_grad():
+                probed = self.log_quality(probes)
+        except Exception:  # noqa: BLE001 - a probe outside the quality's domain
+            return False
+        return isinstance(probed, torch.Tensor) and bool((probed == value).all())
 
     def _domain_error_message(self, point, value):
         outside = self._outside_model_message(point)

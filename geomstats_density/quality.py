@@ -31,7 +31,13 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 
-from geomstats_density._arrays import DTYPE, check_scalar_field, first_invalid, to_torch
+from geomstats_density._arrays import (
+    DTYPE,
+    check_scalar_field,
+    first_invalid,
+    to_torch,
+    user_callable,
+)
 from geomstats_density.densities import Gaussian, as_density
 from geomstats_density.exceptions import DomainError
 from geomstats_density.jets import Jet, elementwise_derivatives
@@ -772,8 +778,13 @@ class Feature(Quality):
     def log_probability(self, points):
         """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
         flat = points.reshape(-1, points.shape[-1])
-        samples = flat if self.generator is None else self.generator(flat)
-        logits = self.classifier(samples)
+        if self.generator is None:
+            samples = flat
+        else:
+            with user_callable("generator", self.generator):
+                samples = self.generator(flat)
+        with user_callable("classifier", self.classifier):
+            logits = self.classifier(samples)
         if (
             not isinstance(logits, torch.Tensor)
             or logits.ndim != 2
