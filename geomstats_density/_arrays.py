@@ -52,6 +52,15 @@ def to_backend(array):
     return to_numpy(array)
 
 
+def tracks_gradients(*arrays):
+    """Whether autograd records operations on any of ``arrays`` under the pytorch backend."""
+    return (
+        _PYTORCH_BACKEND
+        and torch.is_grad_enabled()
+        and any(isinstance(array, torch.Tensor) and array.requires_grad for array in arrays)
+    )
+
+
 def check_points(points, dim, name="point"):
     """Validate an array of points of shape ``[..., dim]`` and return it as a tensor.
 

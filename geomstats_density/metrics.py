@@ -35,12 +35,12 @@ import geomstats.backend as gs
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
 from geomstats_density._arrays import (
-    _PYTORCH_BACKEND,
     check_scalar_field,
     check_points,
     solve_positive_definite,
     to_backend,
     to_torch,
+    tracks_gradients,
     user_callable,
 )
 from geomstats_density._validation import check_float64
@@ -79,15 +79,6 @@ def _gradient(values, points):
         values.sum(), points, create_graph=torch.is_grad_enabled(), allow_unused=True
     )
     return torch.zeros_like(points) if grad is None else grad
-
-
-def _tracks_gradients(*arrays):
-    """Whether autograd records operations on any of ``arrays`` under the pytorch backend."""
-    return (
-        _PYTORCH_BACKEND
-        and torch.is_grad_enabled()
-        and any(isinstance(array, torch.Tensor) and array.requires_grad for array in arrays)
-    )
 
 
 def _detached(array):
@@ -929,7 +920,7 @@ class ConformalMetric(RiemannianMetric):
         """
         if not hasattr(self.log_solver, "solve"):
             return super().dist(point_a, point_b)
-        if not _tracks_gradients(point_a, point_b):
+        if not tracks_gradients(point_a, point_b):
             return self.log_solver.solve(point_b, point_a).dist
         curve = self.log_solver.solve(_detached(point_b), _detached(point_a))
         dist = to_torch(curve.dist)
@@ -1037,7 +1028,7 @@ class ConformalMetric(RiemannianMetric):
             return super().dist_pairwise(points, n_jobs=n_jobs, **joblib_kwargs)
         from geomstats_density.distances import DEFAULT_BATCH_SIZE, pairwise_distances
 
-        if _tracks_gradients(points):
+        if tracks_gradients(points):
             return self._differentiable_dist_pairwise(
                 points, DEFAULT_BATCH_SIZE if batch_size is None else batch_size
             )

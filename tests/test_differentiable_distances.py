@@ -13,6 +13,7 @@ from geomstats.geometry.hypersphere import Hypersphere
 
 from geomstats_density import ConformalMetric, DensityConformalMetric
 from geomstats_density.densities import GaussianMixture
+from geomstats_density.distances import paired_distances
 from geomstats_density.quality import Constant, RealismIndex
 from conftest import half_plane_log_factor
 
@@ -141,6 +142,16 @@ def test_dist_pairwise_carries_the_gradients_of_its_pairs(half_plane_metric):
     torch.testing.assert_close(matrix[rows, cols].detach(), exact.detach(), atol=1e-7, rtol=0)
     torch.testing.assert_close(matrix.detach(), matrix.detach().T, atol=0, rtol=0)
     torch.testing.assert_close(grad, exact_grad, rtol=0, atol=1e-5)
+
+
+@needs_pytorch
+def test_paired_distances_carry_the_gradients_of_their_pairs(half_plane_metric):
+    point_a = leaf([[0.3, 1.2], [-1.0, 0.4]])
+    point_b = torch.tensor([[-0.5, 0.7], [1.5, 2.0]], dtype=torch.float64)
+    dist = paired_distances(half_plane_metric, point_a, point_b)
+    (grad,) = torch.autograd.grad(dist.sum(), point_a)
+    (exact,) = torch.autograd.grad(half_plane_closed_form(point_a, point_b).sum(), point_a)
+    torch.testing.assert_close(grad, exact, rtol=0, atol=1e-5)
 
 
 @needs_pytorch
