@@ -221,7 +221,7 @@ def endpoints(name, dim):
         )
     from geomstats_density.demo.paper_examples import typical_codes
 
-    return typical_codes(dim, seed=0)
+    return typical_codes(dim, random_state=0)
 
 
 def build_space(name, lengths_in, method, options, dcgan_module=DCGAN_MODULE):

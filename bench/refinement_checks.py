@@ -17,7 +17,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from geomstats.geometry.euclidean import Euclidean
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -54,7 +53,7 @@ def mixture_problem():
     covariances = np.stack([np.eye(2) * rng.uniform(0.3, 0.6) for _ in range(n_modes)])
     quality = RealismIndex(
         GaussianMixture(np.ones(n_modes), means, covariances),
-        generator=torch.Generator().manual_seed(0),
+        random_state=0,
     )
     return space_with(DensityConformalMetric, log_quality=quality), means[0], means[3]
 

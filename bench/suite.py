@@ -104,7 +104,7 @@ def gaussian_mixture_problem(dim, n_modes, seed=0):
         start, end = means[i], means[j]
     covariances = np.stack([np.eye(dim) * rng.uniform(0.3, 0.6) for _ in range(n_modes)])
     density = GaussianMixture(np.ones(n_modes), means, covariances)
-    quality = RealismIndex(density, generator=torch.Generator().manual_seed(seed))
+    quality = RealismIndex(density, random_state=seed)
     problem = gb.Problem(
         key=f"GMM{dim}", label=f"GMM {dim}-D ({n_modes} modes)", dim=dim,
         metric_class=DensityConformalMetric, metric_kwargs=dict(log_quality=quality),
@@ -410,7 +410,7 @@ def warm_up(problems, args):
 # Distance matrices and scaling
 # ----------------------------------------------------------------------------
 def sample_mixture(problem, n, seed):
-    points = problem.density.sample(n, generator=torch.Generator().manual_seed(seed))
+    points = problem.density.sample(n, random_state=seed)
     return gs.array(np.asarray(points, dtype=float))
 
 

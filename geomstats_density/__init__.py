@@ -17,6 +17,7 @@ and curve reports are the submodules
 from geomstats_density import densities, learning, quality, reports
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve
 from geomstats_density.exceptions import (
+    ConstantQualityWarning,
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
@@ -42,6 +43,7 @@ __all__ = [
     "DiscreteCurve",
     "DomainError",
     "GeodesicConvergenceError",
+    "ConstantQualityWarning",
     "GeodesicConvergenceWarning",
     "GeodesicCurve",
     "GeodesicODESolver",

@@ -58,6 +58,15 @@ def to_backend(array):
     return array[()] if array.ndim == 0 else array
 
 
+def tracks_gradients(*arrays):
+    """Whether autograd records operations on any of ``arrays`` under the pytorch backend."""
+    return (
+        _PYTORCH_BACKEND
+        and torch.is_grad_enabled()
+        and any(isinstance(array, torch.Tensor) and array.requires_grad for array in arrays)
+    )
+
+
 def check_points(points, dim, name="point"):
     """Validate an array of points of shape ``[..., dim]`` and return it as a tensor.
 
@@ -109,6 +118,41 @@ def check_scalar_field(values, points, name, point_ndim=1):
             f"{tuple(points.shape)} it returned shape {tuple(values.shape)}, "
             f"expected {expected}."
         )
+
+
+@contextlib.contextmanager
+def user_callable(name, function):
+    """Name a user callable that calls numpy on the tensors it is given.
+
+    Autograd cannot follow numpy: on a tensor that requires grad, ``np.exp(z)``
+    fails deep inside the callable with torch's "Can't call numpy() on Tensor
+    that requires grad". That error is re-raised as a ``TypeError`` saying which
+    callable it came from and what to write instead.
+
+    Parameters
+    ----------
+    name : str
+        The callable's role (``log_factor``, ``log_quality``, ``phi``, ...).
+    function : callable
+        The user's callable, named in the message.
+
+    Raises
+    ------
+    TypeError
+        If the callable called numpy on a tensor that requires grad.
+    """
+    try:
+        yield
+    except RuntimeError as error:
+        if "numpy()" not in str(error):
+            raise
+        label = getattr(function, "__qualname__", None) or type(function).__name__
+        raise TypeError(
+            f"{name} ({label}) called numpy on the torch tensor it was given (as "
+            "np.exp(z) does), which autograd cannot differentiate: user callables "
+            "receive float64 torch tensors and must compute with torch operations "
+            "(torch.exp, torch.log, torch.linalg.vector_norm, ...)."
+        ) from error
 
 
 def first_invalid(valid, values, points):

@@ -158,3 +158,84 @@ def check_float64(values, name):
             f"{values.dtype}: compute in float64, e.g. with network.double() or "
             "values.double()."
         )
+
+
+def check_random_state(random_state, name="random_state"):
+    """A seed or a source of randomness, as scikit-learn's ``random_state``.
+
+    Parameters
+    ----------
+    random_state : int, torch.Generator, numpy.random.Generator or None
+    name : str
+        Name of the option, for the message.
+
+    Returns
+    -------
+    random_state : int, torch.Generator, numpy.random.Generator or None
+        An integer as ``int``, anything else as given.
+
+    Raises
+    ------
+    ValueError
+        If ``random_state`` is none of these (a negative integer, a float, a string).
+    """
+    if random_state is None or isinstance(random_state, (torch.Generator, np.random.Generator)):
+        return random_state
+    if not isinstance(random_state, numbers.Integral) or isinstance(random_state, bool) or (
+        random_state < 0
+    ):
+        raise ValueError(
+            f"{name} must be a non-negative integer, a torch.Generator, a "
+            f"numpy.random.Generator or None, got {random_state!r}."
+        )
+    return int(random_state)
+
+
+def torch_generator(random_state, name="random_state"):
+    """The torch generator a random draw takes, from a ``random_state``.
+
+    An integer gives a new generator seeded with it, so that the same call
+    draws the same numbers bit for bit; a ``torch.Generator`` is used (and
+    advanced) as is; a ``numpy.random.Generator`` seeds a new generator with an
+    integer drawn from it; None means torch's global generator.
+
+    Parameters
+    ----------
+    random_state : int, torch.Generator, numpy.random.Generator or None
+    name : str
+        Name of the option, for the message.
+
+    Returns
+    -------
+    generator : torch.Generator or None
+        None for torch's global generator.
+    """
+    random_state = check_random_state(random_state, name)
+    if random_state is None or isinstance(random_state, torch.Generator):
+        return random_state
+    return torch.Generator().manual_seed(random_seed(random_state, name))
+
+
+def random_seed(random_state, name="random_state"):
+    """An integer seed from a ``random_state``, for numpy, scikit-learn or torch's global state.
+
+    An integer is returned as is; from a generator (None: torch's global one),
+    an integer is drawn.
+
+    Parameters
+    ----------
+    random_state : int, torch.Generator, numpy.random.Generator or None
+    name : str
+        Name of the option, for the message.
+
+    Returns
+    -------
+    seed : int
+        In ``[0, 2^62)`` when drawn.
+    """
+    random_state = check_random_state(random_state, name)
+    if isinstance(random_state, int):
+        return random_state
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**62))
+    return int(torch.randint(2**62, (1,), generator=random_state))

@@ -26,7 +26,14 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from geomstats_density._arrays import DTYPE, check_scalar_field, first_invalid, to_torch
+from geomstats_density._arrays import (
+    DTYPE,
+    check_scalar_field,
+    first_invalid,
+    to_torch,
+    user_callable,
+)
+from geomstats_density._validation import random_seed, torch_generator
 from geomstats_density.exceptions import DomainError
 from geomstats_density.jets import Jet, autodiff_jet
 
@@ -67,11 +74,6 @@ def check_log_density(values, points, name="log_density"):
             reason = "is +inf"
         raise DomainError(f"{name} {reason} at point {point}.")
     return values
-
-
-def _generator_seed(generator):
-    """A seed drawn from ``generator`` (or from torch's global generator)."""
-    return int(torch.randint(2**62, (1,), generator=generator))
 
 
 class Density:
@@ -166,14 +168,16 @@ class Density:
         check_log_density(jet.value, points, type(self).__name__)
         return jet
 
-    def sample(self, n_samples, generator=None):
+    def sample(self, n_samples, random_state=0):
         """Draw ``n_samples`` points.
 
         Parameters
         ----------
         n_samples : int
-        generator : torch.Generator, optional
-            Source of randomness, for reproducible draws.
+        random_state : int, torch.Generator, numpy.random.Generator or None
+            Source of randomness: an integer seeds a new generator, so that the
+            same call draws the same points; a generator is used (and advanced);
+            None draws from torch's global generator.
 
         Returns
         -------
@@ -186,7 +190,7 @@ class Density:
 
     def _mode_candidates(self):
         """Starting points of the search for the density's maximum."""
-        samples = self.sample(256, torch.Generator().manual_seed(0))
+        samples = self.sample(256, random_state=0)
         with torch.no_grad():
             best = torch.argsort(self(samples), descending=True)[:16]
         return samples[best]
@@ -297,8 +301,9 @@ class Gaussian(Density):
         gradient = -(points - self.mean) @ precision
         return Jet(self.log_prob(points), gradient, (-precision).expand(*points.shape, self.dim))
 
-    def sample(self, n_samples, generator=None):
-        """Draw ``n_samples`` points, shape ``[n_samples, dim]``."""
+    def sample(self, n_samples, random_state=0):
+        """Draw ``n_samples`` points, shape ``[n_samples, dim]``; see :meth:`Density.sample`."""
+        generator = torch_generator(random_state)
         noise = torch.randn(n_samples, self.dim, dtype=DTYPE, generator=generator)
         if self.scale_tril is not None:
             noise = noise @ self.scale_tril.T
@@ -414,8 +419,9 @@ class GaussianMixture(Density):
             points, self.means, self.log_weights + self._log_norms, self.precisions_cholesky
         )
 
-    def sample(self, n_samples, generator=None):
-        """Draw ``n_samples`` points, shape ``[n_samples, dim]``."""
+    def sample(self, n_samples, random_state=0):
+        """Draw ``n_samples`` points, shape ``[n_samples, dim]``; see :meth:`Density.sample`."""
+        generator = torch_generator(random_state)
         components = torch.multinomial(
             torch.exp(self.log_weights), n_samples, replacement=True, generator=generator
         )
@@ -511,8 +517,9 @@ class KernelDensity(Density):
             points, self.data, self._log_weights + self._log_norm, scale=self.bandwidth
         )
 
-    def sample(self, n_samples, generator=None):
-        """Draw ``n_samples`` points, shape ``[n_samples, dim]``."""
+    def sample(self, n_samples, random_state=0):
+        """Draw ``n_samples`` points, shape ``[n_samples, dim]``; see :meth:`Density.sample`."""
+        generator = torch_generator(random_state)
         centres = torch.multinomial(self.weights, n_samples, replacement=True, generator=generator)
         noise = torch.randn(n_samples, self.dim, dtype=DTYPE, generator=generator)
         return self.data[centres] + self.bandwidth * noise
@@ -612,19 +619,20 @@ class LogProbDensity(Density):
 
     def log_prob(self, points):
         """Log-density, shape ``[...]`` for points ``[..., dim]``."""
-        values = self.distribution.log_prob(points)
+        with user_callable("log_prob", self.distribution.log_prob):
+            values = self.distribution.log_prob(points)
         return values.to(DTYPE) if isinstance(values, torch.Tensor) else values
 
-    def sample(self, n_samples, generator=None):
-        """Draw ``n_samples`` points, shape ``[n_samples, dim]``.
+    def sample(self, n_samples, random_state=0):
+        """Draw ``n_samples`` points, shape ``[n_samples, dim]``; see :meth:`Density.sample`.
 
-        Distributions draw from torch's global generator: with ``generator``
-        given, a seed drawn from it seeds a forked global state, so the draw is
-        reproducible and the caller's global state is left untouched.
+        Distributions draw from torch's global generator: unless
+        ``random_state`` is None, a seed from it seeds a forked global state, so
+        the draw is reproducible and the caller's global state is left untouched.
         """
         if not callable(getattr(self.distribution, "sample", None)):
-            super().sample(n_samples, generator)
-        seed = _generator_seed(generator) if generator is not None else None
+            super().sample(n_samples, random_state)
+        seed = None if random_state is None else random_seed(random_state)
         with torch.random.fork_rng(devices=[], enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(seed)
@@ -640,7 +648,9 @@ class CallableDensity(Density):
     log_prob : callable
         Torch ``[..., dim] -> [...]``, differentiable twice.
     sampler : callable, optional
-        ``sampler(n_samples, generator)`` returning ``[n_samples, dim]``.
+        ``sampler(n_samples, generator)`` returning ``[n_samples, dim]``, given
+        the ``torch.Generator`` that :meth:`sample`'s ``random_state`` makes
+        (None for torch's global generator).
     dim : int, optional
         Dimension of the points, checked on each call when given.
     """
@@ -656,13 +666,17 @@ class CallableDensity(Density):
 
     def log_prob(self, points):
         """Log-density, shape ``[...]`` for points ``[..., dim]``."""
-        return self._log_prob(points)
+        with user_callable("log_prob", self._log_prob):
+            return self._log_prob(points)
 
-    def sample(self, n_samples, generator=None):
-        """Draw ``n_samples`` points with the sampler, shape ``[n_samples, dim]``."""
+    def sample(self, n_samples, random_state=0):
+        """Draw ``n_samples`` points with the sampler, shape ``[n_samples, dim]``.
+
+        See :meth:`Density.sample`.
+        """
         if self._sampler is None:
-            super().sample(n_samples, generator)
-        return to_torch(self._sampler(n_samples, generator))
+            super().sample(n_samples, random_state)
+        return to_torch(self._sampler(n_samples, torch_generator(random_state)))
 
 
 def as_density(model, dim=None):

@@ -40,7 +40,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from geomstats_density._arrays import broadcast_pair, to_backend, to_numpy, torch_threads_for
+from geomstats_density._arrays import (
+    broadcast_pair,
+    to_backend,
+    to_numpy,
+    torch_threads_for,
+    tracks_gradients,
+)
 from geomstats_density._validation import check_bool_or_none, check_positive_int
 from geomstats_density.exceptions import (
     GeodesicConvergenceError,
@@ -151,6 +157,8 @@ def paired_distances(
     Returns
     -------
     dist : array-like, shape=[...]
+        Under the pytorch backend, with points that require grad, carrying
+        gradients (``metric.dist``, solved in this process in one batch).
 
     Raises
     ------
@@ -162,6 +170,8 @@ def paired_distances(
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     check_bool_or_none(progress, "progress")
     _check_jobs(n_jobs, client)
+    if tracks_gradients(X, Y):
+        return metric.dist(X, Y)
     start, end = broadcast_pair(
         torch.from_numpy(_point_coordinates(metric, X, "X")),
         torch.from_numpy(_point_coordinates(metric, Y, "Y")),

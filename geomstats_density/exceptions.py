@@ -65,3 +65,11 @@ def _library_prefixes():
 
 def _in_library(filename):
     return os.path.abspath(filename).startswith(_library_prefixes())
+
+
+class ConstantQualityWarning(UserWarning):
+    """A log-quality does not vary with the points: the factor is constant where curves go.
+
+    Its geodesics are those of the base metric (shaped only by where the quality
+    refuses points); ``quality.Constant`` says so on purpose.
+    """

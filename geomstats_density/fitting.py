@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
+from geomstats_density._validation import random_seed
 from geomstats_density.densities import GaussianMixture, LogProbDensity
 
 
@@ -42,7 +43,7 @@ def fit_gaussian_mixture(
     codes,
     n_components=8,
     covariance_type="full",
-    seed=0,
+    random_state=0,
     progress=True,
     **sklearn_options,
 ):
@@ -55,8 +56,9 @@ def fit_gaussian_mixture(
         Number of components, or candidates among which the one of lowest
         Bayesian information criterion is kept.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
-    seed : int
-        ``random_state`` of the fits.
+    random_state : int, torch.Generator, numpy.random.Generator or None
+        Source of the fits' initialisations: an integer is scikit-learn's
+        ``random_state``; a generator gives one drawn from it.
     progress : bool
         Show a progress bar over the candidates.
     **sklearn_options
@@ -76,6 +78,7 @@ def fit_gaussian_mixture(
     candidates = [n_components] if np.isscalar(n_components) else list(n_components)
     if not candidates or any(int(n) != n or n < 1 for n in candidates):
         raise ValueError(f"n_components must be positive integers, got {n_components!r}.")
+    seed = random_seed(random_state)
     fitted, bic = {}, {}
     for n in tqdm(candidates, desc="Gaussian mixtures", unit="fit", disable=not progress):
         estimator = SklearnGaussianMixture(
@@ -112,7 +115,7 @@ def fit_flow(
     batch_size=128,
     lr=3e-3,
     validation_fraction=0.1,
-    seed=0,
+    random_state=0,
     progress=True,
 ):
     """Fit a masked autoregressive flow (zuko) to codes by maximum likelihood.
@@ -135,8 +138,9 @@ def fit_flow(
     validation_fraction : float
         Share of the codes held out to choose the epoch, in [0, 1); 0 keeps
         the last epoch.
-    seed : int
-        Seed of the initialisation, the split and the batches.
+    random_state : int, torch.Generator, numpy.random.Generator or None
+        Source of the initialisation, the split and the batches: the same
+        integer trains the same flow.
     progress : bool
         Show a progress bar over the epochs.
 
@@ -163,6 +167,7 @@ def fit_flow(
     if n_epochs < 1 or batch_size < 1:
         raise ValueError("n_epochs and batch_size must be positive.")
     n_codes, dim = codes.shape
+    seed = random_seed(random_state)
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(n_codes, generator=generator)
     n_validation = round(validation_fraction * n_codes)

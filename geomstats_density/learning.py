@@ -13,7 +13,6 @@ attributes of geomstats' estimators.
 """
 
 import logging
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
@@ -23,7 +22,7 @@ import geomstats.backend as gs
 
 from geomstats_density._arrays import to_backend, to_numpy
 from geomstats_density._validation import check_float, check_positive_float, check_positive_int
-from geomstats_density.exceptions import DomainError, GeodesicConvergenceWarning
+from geomstats_density.exceptions import DomainError, GeodesicConvergenceWarning, warn_at_caller
 
 # Sufficient decrease of the Armijo line search along the geodesic.
 ARMIJO = 1e-4
@@ -181,11 +180,10 @@ class FrechetMean(BaseEstimator):
             if curvature > 0:
                 step = float(np.clip(np.sum((mean - previous_mean) ** 2) / curvature, 1e-3, 1e3))
         if not self.converged_:
-            warnings.warn(
+            warn_at_caller(
                 f"FrechetMean stopped after {self.n_iter_} steps with a gradient norm of "
                 f"{norm:.3g}, above tol={tol} times the RMS distance.",
                 GeodesicConvergenceWarning,
-                stacklevel=2,
             )
         self.estimate_ = to_backend(mean)
         self.variance_ = 2.0 * value

@@ -259,9 +259,9 @@ class CloudDensity(Density):
         """Log-density, shape ``[...]`` for clouds ``[..., k * d]``."""
         return self.point_density(as_clouds(points, self.n_points)).sum(-1)
 
-    def sample(self, n_samples, generator=None):
-        """Draw ``n_samples`` clouds, shape ``[n_samples, k * d]``."""
-        points = self.point_density.sample(n_samples * self.n_points, generator=generator)
+    def sample(self, n_samples, random_state=0):
+        """Draw ``n_samples`` clouds, shape ``[n_samples, k * d]``; see ``Density.sample``."""
+        points = self.point_density.sample(n_samples * self.n_points, random_state)
         return points.reshape(n_samples, self.dim)
 
 

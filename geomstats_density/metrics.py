@@ -40,6 +40,8 @@ from geomstats_density._arrays import (
     solve_positive_definite,
     to_backend,
     to_torch,
+    tracks_gradients,
+    user_callable,
 )
 from geomstats_density._validation import check_float64
 from geomstats_density.curvature import (
@@ -52,9 +54,11 @@ from geomstats_density.curvature import (
     dense_riemann,
     directional_derivative,
 )
-from geomstats_density.exceptions import DomainError
+from geomstats_density.densities import Density
+from geomstats_density.exceptions import ConstantQualityWarning, DomainError, warn_at_caller
 from geomstats_density.jets import autodiff_jet
 from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
+from geomstats_density.quality import Constant, Product
 
 
 # Times along a chord and weights at which the factor is averaged.
@@ -96,6 +100,44 @@ def _check_radius(radius):
             f"injectivity_radius must be None or a number > 0 (math.inf allowed), got {radius!r}."
         )
     return float(radius)
+
+
+def _detached(array):
+    """An array out of autograd's graph (a copy-free view for tensors)."""
+    return array.detach() if isinstance(array, torch.Tensor) else array
+
+
+def _sum_to_shape(gradient, shape):
+    """Sum a broadcast gradient over the axes its input was broadcast along."""
+    while gradient.ndim > len(shape):
+        gradient = gradient.sum(0)
+    axes = tuple(i for i, size in enumerate(shape) if size == 1 and gradient.shape[i] != 1)
+    return gradient.sum(axes, keepdim=True) if axes else gradient
+
+
+class _SolvedDistance(torch.autograd.Function):
+    """A solved geodesic distance as a function of its endpoints.
+
+    The solver's value is returned as is; the backward pass multiplies the
+    incoming gradient by the endpoints' gradients computed beforehand (by the
+    envelope theorem, :meth:`ConformalMetric._dist_endpoint_gradients`), so
+    that autograd never sees the solver's iterations.
+    """
+
+    @staticmethod
+    def forward(ctx, point_a, point_b, dist, grad_a, grad_b):
+        ctx.save_for_backward(grad_a, grad_b)
+        ctx.shapes = (point_a.shape, point_b.shape)
+        return dist.to(point_a.dtype, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        gradients = []
+        for gradient, shape in zip(ctx.saved_tensors, ctx.shapes, strict=True):
+            extra = (1,) * (gradient.ndim - grad_output.ndim)
+            full = grad_output.reshape(grad_output.shape + extra) * gradient
+            gradients.append(_sum_to_shape(full, shape))
+        return gradients[0], gradients[1], None, None, None
 
 
 class ConformalMetric(RiemannianMetric):
@@ -195,6 +237,14 @@ class ConformalMetric(RiemannianMetric):
         if not callable(log_factor):
             raise ValueError("log_factor must be callable.")
         self._injectivity_radius = _check_radius(injectivity_radius)
+        if isinstance(log_factor, Density):
+            raise TypeError(
+                f"log_factor is a density ({type(log_factor).__name__}): as a log-factor, "
+                "log p would make curves short where the density is low. For geodesics "
+                "that keep to where it is high, equip DensityConformalMetric with a "
+                "quality of it, log_quality=RealismIndex(density) (or Typicality, "
+                "DensityRatio); for the Fermat metric pass fermat_log_factor(density)."
+            )
         if quadrature not in QUADRATURE_RULES:
             raise ValueError(
                 f"quadrature must be one of {sorted(QUADRATURE_RULES)}, got {quadrature!r}."
@@ -281,7 +331,9 @@ class ConformalMetric(RiemannianMetric):
         DomainError
             If a value is NaN or infinite.
         """
-        values = self._base_plus(self._log_factor(self.from_coordinates(points)), points)
+        with user_callable("log_factor", self._log_factor):
+            values = self._log_factor(self.from_coordinates(points))
+        values = self._base_plus(values, points)
         self._raise_where_invalid(torch.isfinite(values), values, points)
         return values
 
@@ -311,7 +363,9 @@ class ConformalMetric(RiemannianMetric):
 
     def _log_factor_or_inf_flat(self, points):
         try:
-            values = self._base_plus(self._log_factor(self.from_coordinates(points)), points)
+            with user_callable("log_factor", self._log_factor):
+                values = self._log_factor(self.from_coordinates(points))
+            values = self._base_plus(values, points)
         except DomainError:
             if points.shape[0] == 1:
                 return torch.full((1,), torch.inf, dtype=points.dtype)
@@ -530,6 +584,11 @@ class ConformalMetric(RiemannianMetric):
         image : torch.Tensor, shape=[..., m]
         """
         return points if self.phi is None else self.phi(points)
+        """``phi(z)``, or ``z`` itself when ``phi`` is the identity."""
+        if self.phi is None:
+            return points
+        with user_callable("phi", self.phi):
+            return self.phi(points)
 
     @property
     def quadrature_rule(self):
@@ -1326,6 +1385,11 @@ class ConformalMetric(RiemannianMetric):
         pairs, :meth:`dist_pairwise`, :meth:`dist_broadcast` and
         :func:`~geomstats_density.distances.paired_distances` solve them in
         batches of bounded memory.
+        Solvers without a length estimate (geomstats' own) fall back to the norm of
+        ``log``. Under the pytorch backend, when an endpoint requires grad, the
+        distance carries first derivatives with respect to both endpoints,
+        computed from the solved curve by the envelope theorem (autograd does
+        not run through the solver).
 
         Parameters
         ----------
@@ -1339,7 +1403,73 @@ class ConformalMetric(RiemannianMetric):
         """
         if not hasattr(self.log_solver, "solve"):
             return super().dist(point_a, point_b)
-        return self.log_solver.solve(point_b, point_a).dist
+        if not tracks_gradients(point_a, point_b):
+            return self.log_solver.solve(point_b, point_a).dist
+        curve = self.log_solver.solve(_detached(point_b), _detached(point_a))
+        dist = to_torch(curve.dist)
+        grad_a, grad_b = self._dist_endpoint_gradients(curve, dist)
+        return _SolvedDistance.apply(to_torch(point_a), to_torch(point_b), dist, grad_a, grad_b)
+
+    def _dist_endpoint_gradients(self, curve, dist):
+        r"""Gradients of solved distances with respect to their endpoints.
+
+        By the envelope theorem the curve's interior stays fixed: the
+        derivative of the length ``L`` of a geodesic on ``[0, 1]`` with respect
+        to its end ``b`` is ``g_b(v_1, .) / L`` (for a conformal metric,
+        ``sqrt(lambda(b)) dPhi_b^T u`` with ``u`` the unit velocity of
+        ``Phi(gamma)`` at ``b``), and minus ``g_a(v_0, .) / L`` at the start.
+        These are read from the solved nodes as the discrete Legendre transform
+        reads ``log``: the derivative of the discrete energy ``E ~ L^2`` with
+        respect to the end node alone, ``dL = dE / (2 L)``, a second-order
+        approximation in the node spacing ``h``, Richardson-extrapolated with
+        the same derivative at spacing ``2 h`` (every other node) when the
+        number of pieces is even.
+
+        Parameters
+        ----------
+        curve : GeodesicCurve
+            The solved curves from ``point_a`` to ``point_b``.
+        dist : torch.Tensor, shape=[...]
+
+        Returns
+        -------
+        grad_a, grad_b : torch.Tensor, shape=[..., *space.shape]
+            Zero where the endpoints coincide (the distance is not differentiable there).
+        """
+        nodes = to_torch(curve.nodes).detach()
+        times = to_torch(curve.times)
+        start, end = nodes[..., 0, :], nodes[..., -1, :]
+        gradients = self._energy_end_gradients(nodes, times, 1)
+        n_pieces = nodes.shape[-2] - 1
+        if n_pieces >= 4 and n_pieces % 2 == 0:
+            coarse = self._energy_end_gradients(nodes, times, 2)
+            gradients = [
+                (4 * fine - rough) / 3 for fine, rough in zip(gradients, coarse, strict=True)
+            ]
+        scale = torch.where(dist > 0, 0.5 / dist, 0.0)[..., None]
+        gradients = [scale * gradient for gradient in gradients]
+        if self._embedded:
+            gradients = [
+                self.geometry.to_tangent(gradient, point)
+                for gradient, point in zip(gradients, (start, end), strict=True)
+            ]
+        return tuple(self.from_coordinates(gradient) for gradient in gradients)
+
+    def _energy_end_gradients(self, nodes, times, step):
+        """Derivatives of discrete energies with respect to their end nodes alone.
+
+        The curves are taken at every ``step``-th node; only the first and the
+        last piece depend on the end nodes.
+        """
+        start = nodes[..., 0, :].clone().requires_grad_(True)
+        end = nodes[..., -1, :].clone().requires_grad_(True)
+        with torch.enable_grad():
+            energy = self.segment_sq_lengths(start, nodes[..., step, :]) / (
+                times[step] - times[0]
+            ) + self.segment_sq_lengths(nodes[..., -1 - step, :], end) / (
+                times[-1] - times[-1 - step]
+            )
+            return torch.autograd.grad(energy.sum(), (start, end))
 
     def dist_pairwise(
         self, points, n_jobs=1, batch_size=None, progress=None, client=None, **joblib_kwargs
@@ -1370,12 +1500,22 @@ class ConformalMetric(RiemannianMetric):
         Returns
         -------
         dist : array-like, shape=[n_samples, n_samples]
+
+        Notes
+        -----
+        Under the pytorch backend, points that require grad give a matrix that
+        carries gradients (see :meth:`dist`); its pairs are then solved in this
+        process, ``batch_size`` at a time, each batch with its own graph start.
         """
         if not hasattr(self.log_solver, "solve"):
             return super().dist_pairwise(points, n_jobs=n_jobs, **joblib_kwargs)
         from geomstats_density.distances import DEFAULT_BATCH_SIZE, pairwise_distances
 
         self.points_tensor(points, "points")  # errors name this method's argument
+        if tracks_gradients(points):
+            return self._differentiable_dist_pairwise(
+                points, DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+            )
         return pairwise_distances(
             points,
             metric=self,
@@ -1795,6 +1935,18 @@ class ConformalMetric(RiemannianMetric):
         curvature : array-like, shape=[...]
         """
         return super().sectional_curvature(tangent_vec_a, tangent_vec_b, base_point)
+    def _differentiable_dist_pairwise(self, points, batch_size):
+        """The distance matrix of points that require grad, by :meth:`dist` on batches of pairs."""
+        n_points = points.shape[0]
+        rows, cols = torch.triu_indices(n_points, n_points, 1)
+        upper = [
+            self.dist(points[rows[batch]], points[cols[batch]])
+            for batch in torch.arange(rows.numel()).split(batch_size)
+        ]
+        upper = torch.cat(upper) if upper else points.new_zeros(0)
+        matrix = points.new_zeros(n_points, n_points).index_put((rows, cols), upper)
+        return matrix + matrix.T
+
 
 class DensityConformalMetric(ConformalMetric):
     r"""The paper's metric ``g_z = log(Q(z))^2 * g^0_z`` for a quality ``Q``.
@@ -1828,6 +1980,16 @@ class DensityConformalMetric(ConformalMetric):
     ):
         if not callable(log_quality):
             raise ValueError("log_quality must be callable.")
+        if isinstance(log_quality, Density):
+            raise TypeError(
+                f"log_quality is a density ({type(log_quality).__name__}), not a log-quality "
+                "log Q with Q in (0, 1): wrap it, log_quality=RealismIndex(density) (or "
+                "Typicality(density), DensityRatio(density), from "
+                "geomstats_density.quality); a LatentSpace takes it as log_density=."
+            )
+        factors = log_quality.factors if isinstance(log_quality, Product) else (log_quality,)
+        # Qualities constant by construction are not checked for depending on the points.
+        self._quality_checked = all(isinstance(factor, Constant) for factor in factors)
         self.log_quality = log_quality
         super().__init__(
             space,
@@ -1857,7 +2019,8 @@ class DensityConformalMetric(ConformalMetric):
         DomainError
             If ``log Q`` is NaN, infinite or not below 0 (``Q`` must be in (0, 1)).
         """
-        values = self.log_quality(self.from_coordinates(points))
+        with user_callable("log_quality", self.log_quality):
+            values = self.log_quality(self.from_coordinates(points))
         check_scalar_field(values, points, "log_quality")
         check_float64(values, "log_quality")
         self._raise_where_invalid(torch.isfinite(values) & (values < 0), values, points)
@@ -1874,11 +2037,82 @@ class DensityConformalMetric(ConformalMetric):
         return log_quality.chain(2.0 * torch.log(-value), 2.0 / value, -2.0 / value**2)
 
     def _log_factor_from_quality(self, points):
-        log_quality = self.log_quality(points)
+        with user_callable("log_quality", self.log_quality):
+            log_quality = self.log_quality(points)
         check_scalar_field(log_quality, points, "log_quality", self._space.point_ndim)
         check_float64(log_quality, "log_quality")
+        if points.requires_grad and torch.is_grad_enabled() and not self._quality_checked:
+            self._check_depends_on_points(log_quality, points)
         # Not finite exactly where log Q is not in (-inf, 0).
         return 2.0 * torch.log(-log_quality)
+
+    def _check_depends_on_points(self, log_quality, points):
+        """Warn, once, of a quality that does not vary with the points.
+
+        Runs at the first evaluation that autograd records (qualities built of
+        ``quality.Constant`` are exempt): a quality that ignores its input gives
+        a constant factor, whose geodesics are those of the base metric, which is
+        rarely what a quality written by hand means.
+
+        Warns
+        -----
+        ConstantQualityWarning
+            If ``log_quality`` returned values that autograd does not connect to
+            the points, or the same value with zero gradient at distinct points
+            and at random points around them.
+        """
+        advice = (
+            "geodesics are then those of the base metric. For a constant factor use "
+            "quality.Constant(q); otherwise compute log Q from the points with torch "
+            "operations (no .item(), float() or .detach()). A quality constant on "
+            "purpose where it is defined can silence this ConstantQualityWarning."
+        )
+        if not log_quality.requires_grad:
+            self._quality_checked = True
+            warn_at_caller(
+                "log_quality returned values that do not depend on the points it was "
+                "given (no autograd graph leads from them): " + advice,
+                ConstantQualityWarning,
+            )
+            return
+        values = log_quality.detach().reshape(-1)
+        flat = points.detach().reshape(values.numel(), -1)
+        if values.numel() < 2 or not bool((flat != flat[0]).any()):
+            return
+        (gradient,) = torch.autograd.grad(
+            log_quality.sum(), points, retain_graph=True, allow_unused=True
+        )
+        self._quality_checked = True
+        if gradient is None:
+            message = "log_quality does not use the points it is given (autograd finds no path)"
+        elif bool((values == values[0]).all()) and not bool(gradient.any()):
+            if not self._constant_at_probes(flat, values[0], points.shape):
+                return
+            message = (
+                f"log_quality is {values[0].item()} with zero gradient at the "
+                f"{values.numel()} distinct points of its first evaluation, and the same "
+                "at random points around them, as a constant is"
+            )
+        else:
+            return
+        warn_at_caller(message + ": " + advice, ConstantQualityWarning)
+
+    def _constant_at_probes(self, flat, value, shape):
+        """Whether ``log Q`` is ``value`` at random points around ``flat`` (``[n, n_coords]``).
+
+        A quality flat where it was first evaluated (clamped, say) but not
+        constant varies at some of these; probes it refuses say nothing.
+        """
+        spread = float(flat.std(0).max()) or 1.0
+        generator = torch.Generator().manual_seed(0)
+        noise = torch.randn(flat.shape, generator=generator, dtype=flat.dtype)
+        probes = (flat + spread * noise).reshape(shape)
+        try:
+            with torch.no_grad():
+                probed = self.log_quality(probes)
+        except Exception:  # noqa: BLE001 - a probe outside the quality's domain
+            return False
+        return isinstance(probed, torch.Tensor) and bool((probed == value).all())
 
     def _domain_error_message(self, point, value):
         outside = self._outside_model_message(point)

@@ -31,7 +31,13 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 
-from geomstats_density._arrays import DTYPE, check_scalar_field, first_invalid, to_torch
+from geomstats_density._arrays import (
+    DTYPE,
+    check_scalar_field,
+    first_invalid,
+    to_torch,
+    user_callable,
+)
 from geomstats_density.densities import Gaussian, as_density
 from geomstats_density.exceptions import DomainError
 from geomstats_density.jets import Jet, elementwise_derivatives
@@ -357,7 +363,7 @@ class EmpiricalLogDensityLaw:
         self._log_sf_table = _SplineTable(grid, torch.cat([self._exact_log_sf(c) for c in chunks]))
 
     @classmethod
-    def from_density(cls, density, n_samples=4096, generator=None, **kwargs):
+    def from_density(cls, density, n_samples=4096, random_state=0, **kwargs):
         """Estimate the law of a density from ``n_samples`` of its samples.
 
         Parameters
@@ -365,12 +371,15 @@ class EmpiricalLogDensityLaw:
         density : Density
             Must be able to ``sample``.
         n_samples : int
-        generator : torch.Generator, optional
+        random_state : int, torch.Generator, numpy.random.Generator or None
+            Source of the samples (see
+            :meth:`~geomstats_density.densities.Density.sample`): the same
+            integer gives the same law bit for bit.
         **kwargs
             Passed to the constructor.
         """
         with torch.no_grad():
-            samples = density.sample(n_samples, generator=generator)
+            samples = density.sample(n_samples, random_state=random_state)
             return cls(density(samples), **kwargs)
 
     def _log_mean_ndtr(self, standardized):
@@ -451,7 +460,7 @@ class _SplineTable:
         )
 
 
-def log_density_law(density, n_samples=4096, generator=None):
+def log_density_law(density, n_samples=4096, random_state=0):
     """The law of ``log p(X)``, X ~ p: exact for a Gaussian, estimated otherwise.
 
     Parameters
@@ -459,8 +468,9 @@ def log_density_law(density, n_samples=4096, generator=None):
     density : Density
     n_samples : int
         Samples drawn when the law is estimated.
-    generator : torch.Generator, optional
-        Source of the samples.
+    random_state : int, torch.Generator, numpy.random.Generator or None
+        Source of the samples, as in
+        :meth:`~geomstats_density.densities.Density.sample`.
 
     Returns
     -------
@@ -468,7 +478,7 @@ def log_density_law(density, n_samples=4096, generator=None):
     """
     if isinstance(density, Gaussian):
         return GaussianLogDensityLaw(density.log_max(), density.dim)
-    return EmpiricalLogDensityLaw.from_density(density, n_samples, generator)
+    return EmpiricalLogDensityLaw.from_density(density, n_samples, random_state)
 
 
 # ----------------------------------------------------------------------
@@ -598,10 +608,10 @@ class _LogDensityQuality(Quality):
 class _DensityQuality(_LogDensityQuality):
     """Shared set-up of the qualities read from the law of ``log p(X)``."""
 
-    def __init__(self, density, eps, n_samples, generator):
+    def __init__(self, density, eps, n_samples, random_state):
         self.density = as_density(density)
         self.eps = check_eps(eps)
-        self.law = log_density_law(self.density, n_samples, generator)
+        self.law = log_density_law(self.density, n_samples, random_state)
         self.monte_carlo_error = self.law.monte_carlo_error
 
 
@@ -633,8 +643,10 @@ class RealismIndex(_DensityQuality):
     n_samples : int
         Samples of ``p`` for the Monte-Carlo law (ignored for a Gaussian, where
         the chi-square law is exact).
-    generator : torch.Generator, optional
-        Source of those samples.
+    random_state : int, torch.Generator, numpy.random.Generator or None
+        Source of those samples (see
+        :meth:`~geomstats_density.densities.Density.sample`): the same integer
+        gives the same quality, and the same distances, bit for bit.
 
     Attributes
     ----------
@@ -644,8 +656,8 @@ class RealismIndex(_DensityQuality):
         DKW bound (95%) on the error of the estimated ``P``; None when exact.
     """
 
-    def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, generator=None):
-        super().__init__(density, eps, n_samples, generator)
+    def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, random_state=0):
+        super().__init__(density, eps, n_samples, random_state)
 
     def _log_probability_of(self, log_density):
         return self.law.log_cdf(log_density)
@@ -674,7 +686,7 @@ class Typicality(_DensityQuality):
 
     Parameters
     ----------
-    density, eps, n_samples, generator
+    density, eps, n_samples, random_state
         As in :class:`RealismIndex`.
     form : {'smooth', 'min'}
         ``'min'`` is the formula above. Its maximum is a kink on the level set
@@ -692,10 +704,10 @@ class Typicality(_DensityQuality):
         As in :class:`RealismIndex`.
     """
 
-    def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, generator=None, form="smooth"):
+    def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, random_state=0, form="smooth"):
         if form not in ("min", "smooth"):
             raise ValueError(f"form must be 'min' or 'smooth', got {form!r}.")
-        super().__init__(density, eps, n_samples, generator)
+        super().__init__(density, eps, n_samples, random_state)
         self.form = form
 
     def _log_probability_of(self, log_density):
@@ -766,8 +778,13 @@ class Feature(Quality):
     def log_probability(self, points):
         """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
         flat = points.reshape(-1, points.shape[-1])
-        samples = flat if self.generator is None else self.generator(flat)
-        logits = self.classifier(samples)
+        if self.generator is None:
+            samples = flat
+        else:
+            with user_callable("generator", self.generator):
+                samples = self.generator(flat)
+        with user_callable("classifier", self.classifier):
+            logits = self.classifier(samples)
         if (
             not isinstance(logits, torch.Tensor)
             or logits.ndim != 2

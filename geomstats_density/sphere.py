@@ -25,7 +25,8 @@ import scipy.special
 import torch
 
 from geomstats_density._arrays import DTYPE, to_torch
-from geomstats_density.densities import Density, _generator_seed
+from geomstats_density._validation import random_seed
+from geomstats_density.densities import Density
 
 
 def von_mises_fisher_log_normalizer(dim, concentration):
@@ -145,9 +146,12 @@ class VonMisesFisherMixture(Density):
         """Log-density, shape ``[...]`` for points ``[..., d]``."""
         return torch.logsumexp(self.component_log_probs(points), dim=-1)
 
-    def sample(self, n_samples, generator=None):
-        """Draw ``n_samples`` points of the sphere, shape ``[n_samples, d]``."""
-        rng = np.random.default_rng(_generator_seed(generator))
+    def sample(self, n_samples, random_state=0):
+        """Draw ``n_samples`` points of the sphere, shape ``[n_samples, d]``.
+
+        See :meth:`~geomstats_density.densities.Density.sample`.
+        """
+        rng = np.random.default_rng(random_seed(random_state))
         weights = torch.exp(self.log_weights).numpy()
         components = rng.choice(weights.size, size=n_samples, p=weights / weights.sum())
         samples = np.empty((n_samples, self.dim))

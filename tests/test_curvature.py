@@ -50,7 +50,7 @@ def mixture_metric(dim):
         np.array([0.6, 0.4]), rng.normal(size=(2, dim)), np.stack([np.eye(dim)] * 2)
     )
     space = Euclidean(dim, equip=False)
-    quality = RealismIndex(density, generator=torch.Generator().manual_seed(0))
+    quality = RealismIndex(density, random_state=0)
     space.equip_with_metric(DensityConformalMetric, log_quality=quality)
     return space.metric
 

@@ -35,7 +35,7 @@ def blobs():
 
 
 def assert_sample_moments(density, mean, covariance, n_samples=20_000):
-    samples = density.sample(n_samples, torch.Generator().manual_seed(0)).numpy()
+    samples = density.sample(n_samples, random_state=0).numpy()
     assert samples.shape == (n_samples, len(mean))
     standard_error = np.sqrt(np.diag(covariance) / n_samples)
     assert np.all(np.abs(samples.mean(0) - mean) < 5 * standard_error)
@@ -53,8 +53,8 @@ def test_gaussian_matches_scipy_and_samples():
     np.testing.assert_allclose(density(tensor(points)), reference.logpdf(points), rtol=1e-12)
     assert density.log_max() == pytest.approx(reference.logpdf(mean), rel=1e-12)
     assert_sample_moments(density, mean, covariance)
-    first = density.sample(3, torch.Generator().manual_seed(5))
-    np.testing.assert_array_equal(first, density.sample(3, torch.Generator().manual_seed(5)))
+    first = density.sample(3, random_state=5)
+    np.testing.assert_array_equal(first, density.sample(3, random_state=5))
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
@@ -67,7 +67,7 @@ def test_sklearn_mixture_matches_score_samples(blobs, covariance_type):
     points = np.random.default_rng(2).normal(size=(60, 2)) * 3
     np.testing.assert_allclose(density(tensor(points)), estimator.score_samples(points), rtol=1e-10)
     mixture_mean = estimator.weights_ @ estimator.means_
-    samples = density.sample(20_000, torch.Generator().manual_seed(0)).numpy()
+    samples = density.sample(20_000, random_state=0).numpy()
     np.testing.assert_allclose(samples.mean(0), mixture_mean, atol=0.05)
     # Their own sampler and ours draw from the same law: compare a quantile of log p.
     theirs = estimator.score_samples(estimator.sample(20_000)[0])
@@ -105,7 +105,7 @@ def test_sklearn_kernel_density_matches_score_samples(blobs, weighted):
     # scikit-learn sums the kernels over a tree, to about 1e-10 relative.
     np.testing.assert_allclose(density(tensor(points)), estimator.score_samples(points), rtol=1e-8)
     expected_mean = np.average(blobs, axis=0, weights=weights)
-    samples = density.sample(20_000, torch.Generator().manual_seed(0)).numpy()
+    samples = density.sample(20_000, random_state=0).numpy()
     np.testing.assert_allclose(samples.mean(0), expected_mean, atol=0.06)
 
 
@@ -143,9 +143,9 @@ def test_zuko_flow_log_prob(blobs):
     points = points.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(density(points).sum(), points)
     assert torch.isfinite(grad).all()
-    first = density.sample(5, torch.Generator().manual_seed(1))
-    np.testing.assert_array_equal(first, density.sample(5, torch.Generator().manual_seed(1)))
-    quality = RealismIndex(density, n_samples=512, generator=torch.Generator().manual_seed(0))
+    first = density.sample(5, random_state=1)
+    np.testing.assert_array_equal(first, density.sample(5, random_state=1))
+    quality = RealismIndex(density, n_samples=512, random_state=0)
     assert torch.isfinite(quality(points)).all()
 
 

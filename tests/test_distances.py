@@ -28,14 +28,14 @@ def ring_space(n_points=8, n_modes=5, radius=3.0, spread=0.6):
     means = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)
     covariances = (spread**2 * torch.eye(2, dtype=torch.float64)).expand(n_modes, 2, 2)
     mixture = GaussianMixture(torch.ones(n_modes), means, covariances)
-    quality = RealismIndex(mixture, generator=torch.Generator().manual_seed(0))
+    quality = RealismIndex(mixture, random_state=0)
     space = Euclidean(2, equip=False)
     space.equip_with_metric(
         DensityConformalMetric,
         log_quality=quality,
         solver_options=dict(n_nodes=17, tol=None, graph_options=dict(grid_size=49)),
     )
-    points = as_numpy(mixture.sample(n_points, generator=torch.Generator().manual_seed(1)))
+    points = as_numpy(mixture.sample(n_points, random_state=1))
     return space, points
 
 

@@ -26,7 +26,7 @@ def two_clusters(n_per_cluster=300, seed=0):
 def test_fitted_mixture_matches_sklearn_score_samples(covariance_type):
     codes = two_clusters()
     density = fit_gaussian_mixture(
-        codes, n_components=3, covariance_type=covariance_type, seed=0, progress=False
+        codes, n_components=3, covariance_type=covariance_type, random_state=0, progress=False
     )
     reference = SklearnGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(codes)
     points = np.random.default_rng(1).normal(size=(50, 2)) * 3
@@ -66,7 +66,7 @@ def test_flow_is_a_normalised_density_that_beats_one_gaussian(flow_density):
 
 
 def test_flow_samples_and_is_reproducible(flow_density):
-    samples = flow_density.sample(2000, generator=torch.Generator().manual_seed(0))
+    samples = flow_density.sample(2000, random_state=0)
     assert samples.shape == (2000, 2) and samples.dtype == torch.float64
     # Half the samples in each cluster, as in the data.
     assert float((samples[:, 0] > 0).double().mean()) == pytest.approx(0.5, abs=0.05)

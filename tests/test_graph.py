@@ -29,7 +29,7 @@ def ring_space(dim, n_modes=8, spread=0.5):
     covariances = (spread**2 * torch.eye(dim, dtype=torch.float64)).expand(n_modes, dim, dim)
     mixture = GaussianMixture(torch.full((n_modes,), 1.0 / n_modes), means, covariances)
     space = Euclidean(dim, equip=False)
-    quality = RealismIndex(mixture, generator=torch.Generator().manual_seed(0))
+    quality = RealismIndex(mixture, random_state=0)
     space.equip_with_metric(DensityConformalMetric, log_quality=quality)
     return space
 
@@ -151,7 +151,7 @@ def random_mixture_space(dim, n_modes, side, sds, seed):
     covariances = widths[:, None, None] ** 2 * np.eye(dim)
     mixture = GaussianMixture(np.full(n_modes, 1.0 / n_modes), means, covariances)
     space = Euclidean(dim, equip=False)
-    quality = RealismIndex(mixture, generator=torch.Generator().manual_seed(seed))
+    quality = RealismIndex(mixture, random_state=seed)
     space.equip_with_metric(DensityConformalMetric, log_quality=quality)
     return space, means, widths
 
@@ -250,7 +250,7 @@ def mixture_16d():
     from scipy.spatial import cKDTree
 
     mixture = space.metric.log_quality.density
-    samples = as_numpy(mixture.sample(5000, generator=torch.Generator().manual_seed(1)))
+    samples = as_numpy(mixture.sample(5000, random_state=1))
     _, near = cKDTree(samples).query(samples, k=11)
     edges = [np.stack([np.repeat(np.arange(len(samples)), 11), near.ravel()], axis=-1)]
     points, chain_steps = [samples, means], 20

@@ -26,10 +26,6 @@ from geomstats_density.solvers.smoothing import KinkSmoothing
 DIM = 3
 
 
-def seeded():
-    return torch.Generator().manual_seed(0)
-
-
 def mixture(dim=DIM, n_components=4):
     rng = np.random.default_rng(1)
     covariances = np.stack(
@@ -66,11 +62,11 @@ def test_density_jets_match_autodiff(density):
 @pytest.mark.parametrize(
     "make_quality",
     [
-        lambda: RealismIndex(mixture(), generator=seeded()),
+        lambda: RealismIndex(mixture(), random_state=0),
         lambda: RealismIndex(Gaussian(np.zeros(DIM))),
-        lambda: Typicality(mixture(), generator=seeded(), form="smooth"),
+        lambda: Typicality(mixture(), random_state=0, form="smooth"),
         lambda: DensityRatio(mixture()),
-        lambda: RealismIndex(mixture(), generator=seeded()) * Constant(0.5),
+        lambda: RealismIndex(mixture(), random_state=0) * Constant(0.5),
     ],
     ids=["realism-mixture", "realism-gaussian", "typicality", "ratio", "product"],
 )
@@ -154,7 +150,7 @@ def test_autodiff_jet_of_a_backward_that_cannot_be_batched():
 def test_qualities_without_closed_form_have_no_jet():
     feature = Feature(lambda x: torch.stack([x[:, 0], -x[:, 0]], -1), target=0)
     assert feature.jet(points()) is None
-    assert (RealismIndex(mixture(), generator=seeded()) * feature).jet(points()) is None
+    assert (RealismIndex(mixture(), random_state=0) * feature).jet(points()) is None
 
 
 def metric_of(log_quality, dim=DIM, **solver_options):
@@ -166,7 +162,7 @@ def metric_of(log_quality, dim=DIM, **solver_options):
 
 
 def test_metric_jet_matches_autodiff_and_reports_points_outside_the_domain():
-    metric = metric_of(RealismIndex(mixture(), generator=seeded())).metric
+    metric = metric_of(RealismIndex(mixture(), random_state=0)).metric
     assert_jets_close(metric.log_factor_jet(points()), autodiff_jet(metric.log_factor_tensor, points()))
     # A "quality" of 1 is outside the domain: log Q = 0 gives an infinite factor.
     one = metric_of(Constant(0.5)).metric
@@ -179,7 +175,7 @@ def test_metric_jet_on_a_poincare_model_adds_the_model_factor():
     space = PoincareHalfSpace(2, equip=False)
     space.equip_with_metric(
         DensityConformalMetric,
-        log_quality=RealismIndex(mixture(dim=2, n_components=3), generator=seeded()),
+        log_quality=RealismIndex(mixture(dim=2, n_components=3), random_state=0),
     )
     upper = points(dim=2).clone()
     upper[..., 1] = torch.exp(upper[..., 1])
@@ -190,7 +186,7 @@ def test_metric_jet_on_a_poincare_model_adds_the_model_factor():
 
 def test_newton_on_closed_form_jets_equals_newton_on_autodiff():
     """The same geodesics whether the realism index's derivatives are closed form or not."""
-    quality = RealismIndex(mixture(dim=2, n_components=5), generator=seeded())
+    quality = RealismIndex(mixture(dim=2, n_components=5), random_state=0)
     closed = metric_of(quality, dim=2, tol=1e-6, initialization="line")
     # A plain function hides the quality's jet: the metric falls back to autodiff.
     autodiff = metric_of(lambda z: quality(z), dim=2, tol=1e-6, initialization="line")
@@ -235,7 +231,7 @@ def test_energy_derivatives_match_finite_differences_of_the_energy(quadrature, p
     space = Euclidean(DIM, equip=False)
     space.equip_with_metric(
         DensityConformalMetric,
-        log_quality=RealismIndex(mixture(), generator=seeded()),
+        log_quality=RealismIndex(mixture(), random_state=0),
         phi=None if phi is None else torch.tanh,
         quadrature=quadrature,
     )

@@ -185,7 +185,7 @@ def test_cloud_density_is_the_sum_over_points():
     clouds = np.random.default_rng(8).normal(size=(3, 8))
     expected = multivariate_normal([1.0, -1.0], np.eye(2)).logpdf(clouds.reshape(3, 4, 2)).sum(-1)
     np.testing.assert_allclose(density(torch.as_tensor(clouds)).numpy(), expected, rtol=1e-12)
-    samples = density.sample(5, generator=torch.Generator().manual_seed(0))
+    samples = density.sample(5, random_state=0)
     assert samples.shape == (5, 8)
 
 

@@ -37,7 +37,7 @@ def test_shipped_weights_are_small(model):
 
 
 def test_decoded_codes_are_valid_molecules(model):
-    codes = model.density.sample(64, generator=torch.Generator().manual_seed(0))
+    codes = model.density.sample(64, random_state=0)
     smiles = model.decode(codes)
     valid = [rdkit_molecule(s) is not None for s in smiles]
     assert np.mean(valid) >= 0.95
@@ -46,7 +46,7 @@ def test_decoded_codes_are_valid_molecules(model):
 
 
 def test_predicted_qed_tracks_rdkit_on_decoded_molecules(model):
-    codes = model.density.sample(200, generator=torch.Generator().manual_seed(1))
+    codes = model.density.sample(200, random_state=1)
     values = np.array([QED.qed(rdkit_molecule(s)) for s in model.decode(codes)])
     with torch.no_grad():
         predicted = model.predict_property(codes).numpy()

@@ -194,7 +194,7 @@ def test_density_qualities_have_finite_second_derivatives_everywhere():
 # ----------------------------------------------------------------------
 def test_empirical_law_is_within_its_dkw_bound_of_the_chi2_law():
     density = Gaussian(np.zeros(5))
-    law = EmpiricalLogDensityLaw.from_density(density, 4096, torch.Generator().manual_seed(0))
+    law = EmpiricalLogDensityLaw.from_density(density, 4096, random_state=0)
     assert law.monte_carlo_error == pytest.approx(math.sqrt(math.log(40) / (2 * 4096)))
     assert law.monte_carlo_error == dkw_bound(4096)
     sq_dist = np.linspace(0.01, 25, 200)
@@ -231,11 +231,11 @@ def test_mixture_realism_index_matches_brute_force_monte_carlo():
     mixture = GaussianMixture(
         [0.3, 0.7], [[-2.0, 0.0], [2.0, 1.0]], [np.eye(2), [[1.0, 0.5], [0.5, 2.0]]]
     )
-    quality = RealismIndex(mixture, n_samples=4096, generator=torch.Generator().manual_seed(0))
+    quality = RealismIndex(mixture, n_samples=4096, random_state=0)
     points = tensor([[-2.0, 0.0], [0.0, 0.5], [2.0, 3.0], [5.0, -3.0]])
     # Independent brute force: many fresh samples, a plain count.
     with torch.no_grad():
-        reference = mixture(mixture.sample(400_000, torch.Generator().manual_seed(1)))
+        reference = mixture(mixture.sample(400_000, random_state=1))
         expected = (reference[None, :] <= mixture(points)[:, None]).double().mean(-1)
         estimated = torch.exp(quality.log_probability(points))
     np.testing.assert_allclose(estimated, expected, atol=quality.monte_carlo_error)

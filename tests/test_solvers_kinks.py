@@ -128,6 +128,8 @@ def test_geodesic_through_the_cone_point_of_a_max_norm_quality():
     np.testing.assert_allclose(as_numpy(curve.nodes)[:, 1], 0.0, atol=1e-3)
 
 
+# A constant quality on purpose: the geometry comes from phi or the refused region.
+@pytest.mark.filterwarnings("ignore::geomstats_density.exceptions.ConstantQualityWarning")
 def test_relu_generator_length_against_a_grid_graph_shortest_path():
     """A seeded ReLU generator 2 -> 16 -> 16 -> 5 with ``Q = 1/2``: the length is
     ``ln 2`` times that of the image curve. Reference: Dijkstra on a latent grid of
@@ -222,6 +224,8 @@ def test_gauss_newton_differs_from_the_exact_hessian_on_a_smooth_phi():
     assert np.all(np.linalg.eigvalsh(gauss_newton.hessian.diagonal[0]) > -1e-12)
 
 
+# A constant quality on purpose: the geometry comes from phi or the refused region.
+@pytest.mark.filterwarnings("ignore::geomstats_density.exceptions.ConstantQualityWarning")
 def test_a_curve_that_leaves_the_domain_fails_alone():
     """In a batch, a starting curve through a region where the quality is not
     finite gets status FAILED with its nodes unchanged; the other is solved (a
@@ -312,6 +316,8 @@ def test_leaky_relu_generator_in_16_dimensions_converges_at_a_fixed_node_count()
     assert lengths["auto"] < line_length
 
 
+# A constant quality on purpose: the geometry comes from phi or the refused region.
+@pytest.mark.filterwarnings("ignore::geomstats_density.exceptions.ConstantQualityWarning")
 def test_max_pooling_generator_converges_at_a_fixed_node_count():
     """A seeded generator 2 -> 16 (a 4 x 4 map) -> max-pool 2 x 2 -> 5: at 65
     nodes, with its pooling smoothed by continuation, the discrete energy is

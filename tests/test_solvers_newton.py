@@ -126,7 +126,7 @@ def test_coarse_start_does_not_accept_a_tunnelling_curve():
     means = np.stack([3 * np.cos(angles), 3 * np.sin(angles)], -1)
     covariances = np.stack([np.eye(2) * rng.uniform(0.3, 0.6) for _ in range(6)])
     quality = RealismIndex(
-        GaussianMixture(np.ones(6), means, covariances), generator=torch.Generator().manual_seed(0)
+        GaussianMixture(np.ones(6), means, covariances), random_state=0
     )
     space = Euclidean(2, equip=False)
     space.equip_with_metric(DensityConformalMetric, log_quality=quality)

@@ -78,7 +78,7 @@ def test_log_density_is_constant_along_rays_and_matches_the_formula():
 def test_samples_have_the_mean_resultant_length(dim, kappa):
     mean = np.zeros(dim)
     mean[-1] = 1.0
-    samples = VonMisesFisher(mean, kappa).sample(20000, generator=torch.Generator().manual_seed(0))
+    samples = VonMisesFisher(mean, kappa).sample(20000, random_state=0)
     assert samples.shape == (20000, dim)
     np.testing.assert_allclose(samples.norm(dim=-1).numpy(), 1.0, atol=1e-12)
     cosines = samples[:, -1].numpy()
@@ -89,8 +89,8 @@ def test_samples_have_the_mean_resultant_length(dim, kappa):
 
 def test_mixture_samples_follow_the_weights_and_are_reproducible():
     mixture = VonMisesFisherMixture([0.25, 0.75], [[1, 0, 0], [-1, 0, 0]], [30.0, 30.0])
-    first = mixture.sample(8000, generator=torch.Generator().manual_seed(3))
-    second = mixture.sample(8000, generator=torch.Generator().manual_seed(3))
+    first = mixture.sample(8000, random_state=3)
+    second = mixture.sample(8000, random_state=3)
     torch.testing.assert_close(first, second)
     share = float((first[:, 0] > 0).double().mean())
     assert share == pytest.approx(0.25, abs=4 * math.sqrt(0.25 * 0.75 / 8000))
@@ -129,7 +129,7 @@ def test_qualities_read_von_mises_fisher_densities():
     # bias at the top of the law.
     cosines = torch.tensor([0.54, 0.86, 0.979], dtype=torch.float64)
     points = torch.stack([torch.sqrt(1 - cosines**2), torch.zeros(3, dtype=torch.float64), cosines], -1)
-    realism = RealismIndex(density, eps=0.2, n_samples=4096, generator=torch.Generator().manual_seed(0))
+    realism = RealismIndex(density, eps=0.2, n_samples=4096, random_state=0)
     exact = (torch.exp(5.0 * cosines) - math.exp(-5.0)) / (math.exp(5.0) - math.exp(-5.0))
     torch.testing.assert_close(
         torch.exp(realism.log_probability(points)), exact, atol=0.03, rtol=0

@@ -20,6 +20,7 @@ import torch
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density._arrays import DTYPE, to_numpy
+from geomstats_density._validation import random_seed
 from geomstats_density.curves import DiscreteCurve
 from geomstats_density.densities import Gaussian, GaussianMixture
 from geomstats_density.metrics import DensityConformalMetric
@@ -260,21 +261,19 @@ def _on_horseshoe(angle_degrees):
     return HORSESHOE_CENTER + HORSESHOE_RADIUS * np.array([np.cos(angle), np.sin(angle)])
 
 
-def example_5(out_dir=None, progress=True, n_samples=1024, seed=0):
+def example_5(out_dir=None, progress=True, n_samples=1024, random_state=0):
     """Gaussian mixture: linear interpolation crosses empty space, the geodesic does not.
 
     The quality is the realism index of a horseshoe-shaped mixture, its law
-    estimated from ``n_samples`` samples. Between two points 120 degrees apart
-    on the horseshoe, the segment crosses the empty inside and slerp (about the
-    origin, where the mixture is not centred) leaves the horseshoe too; the
-    geodesic follows the ridge. The comparison table (length, energy, curve
+    estimated from ``n_samples`` samples drawn from ``random_state``. Between
+    two points 120 degrees apart on the horseshoe, the segment crosses the empty
+    inside and slerp (about the origin, where the mixture is not centred) leaves
+    the horseshoe too; the geodesic follows the ridge. The comparison table (length, energy, curve
     quality, ``Q`` and log-density along each curve) is returned as ``table``,
     with the arc of the horseshoe's circle as a hand-made competitor.
     """
     mixture = horseshoe_mixture()
-    quality = RealismIndex(
-        mixture, n_samples=n_samples, generator=torch.Generator().manual_seed(seed)
-    )
+    quality = RealismIndex(mixture, n_samples=n_samples, random_state=random_state)
     space = _density_space(2, quality, tol=1e-5, progress=progress)
     start, end = _on_horseshoe(-60.0), _on_horseshoe(60.0)
     clock = time.perf_counter()
@@ -398,14 +397,20 @@ def example_6(out_dir=None, progress=True):
 # ----------------------------------------------------------------------
 # Example 7: the soap bubble of a high-dimensional Gaussian
 # ----------------------------------------------------------------------
-def typical_codes(dim=100, seed=0):
+def typical_codes(dim=100, random_state=0):
     """Two orthogonal codes of norm ``sqrt(dim)``, typical for ``N(0, I_dim)``.
+
+    Parameters
+    ----------
+    dim : int
+    random_state : int, torch.Generator, numpy.random.Generator or None
+        Source of the codes' directions.
 
     Returns
     -------
     first, second : ndarray, shape=[dim]
     """
-    first, second = np.random.default_rng(seed).normal(size=(2, dim))
+    first, second = np.random.default_rng(random_seed(random_state)).normal(size=(2, dim))
     first *= math.sqrt(dim) / np.linalg.norm(first)
     second -= (second @ first) / dim * first
     second *= math.sqrt(dim) / np.linalg.norm(second)

@@ -37,6 +37,7 @@ from geomstats_density._validation import (
     check_float,
     check_int,
     check_positive_int,
+    check_random_state,
 )
 from geomstats_density.densities import GaussianMixture, KernelDensity
 from geomstats_density.quality import Product
@@ -50,7 +51,7 @@ GRAPH_DEFAULTS = {
     "margin": 0.5,
     "n_neighbors": 10,
     "n_samples": 2000,
-    "seed": 0,
+    "random_state": 0,
 }
 # Sub-pieces of the trapezoid rule along an edge: grid edges are short; cloud
 # edges are longer; the edge joining a pair's endpoints can cross a whole valley.
@@ -400,7 +401,8 @@ class GlobalStart:
         ``grid_size`` (points per axis; 1025, 129, 41 in dimensions 1, 2, 3),
         ``margin`` (0.5: the grid covers the endpoints' box grown by this times
         the longest pair), ``n_neighbors`` (10), ``n_samples`` (2000 density
-        samples) and ``seed`` (0, of the samples). A cloud of samples of a
+        samples) and ``random_state`` (0: the source of the samples, as in
+        :meth:`~geomstats_density.densities.Density.sample`). A cloud of samples of a
         Gaussian mixture also holds its means (:func:`density_samples`).
 
     Notes
@@ -480,7 +482,7 @@ class GlobalStart:
             points, hubs = self.points, None
             if points is None:
                 points, hubs = density_samples(
-                    metric, self.options["n_samples"], self.options["seed"]
+                    metric, self.options["n_samples"], self.options["random_state"]
                 )
             if points.shape[1] != dim:
                 raise ValueError(
@@ -497,11 +499,13 @@ def _checked_graph_options(options):
         "margin": check_float(options["margin"], "graph_options['margin']", 0.0, strict=False),
         "n_neighbors": check_positive_int(options["n_neighbors"], "graph_options['n_neighbors']"),
         "n_samples": check_int(options["n_samples"], "graph_options['n_samples']", 2),
-        "seed": check_int(options["seed"], "graph_options['seed']", 0),
+        "random_state": check_random_state(
+            options["random_state"], "graph_options['random_state']"
+        ),
     }
 
 
-def density_samples(metric, n_samples, seed):
+def density_samples(metric, n_samples, random_state):
     """Samples of the quality's density, the vertices of a cloud graph.
 
     Returns
@@ -524,7 +528,7 @@ def density_samples(metric, n_samples, seed):
             "DensityConformalMetric whose quality is built on a density "
             "(RealismIndex, Typicality, DensityRatio) that can sample."
         )
-    samples = to_numpy(density.sample(n_samples, generator=torch.Generator().manual_seed(seed)))
+    samples = to_numpy(density.sample(n_samples, random_state=random_state))
     if isinstance(density, GaussianMixture) and density.means.shape[0] > 1:
         means = to_numpy(density.means)
         hubs = len(samples) + np.arange(len(means))

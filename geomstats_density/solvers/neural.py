@@ -27,6 +27,8 @@ from geomstats_density._validation import (
     check_on_failure,
     check_positive_float,
     check_positive_int,
+    check_random_state,
+    torch_generator,
 )
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve, measured_lengths
 from geomstats_density.exceptions import (
@@ -59,8 +61,10 @@ class NeuralGeodesicSolver(LogSolver):
         Adam moment decay rates, each in [0, 1).
     n_nodes : int
         Uniform times at which the trained curve is returned.
-    seed : int
-        Seed of the weight initialisation and of the random times.
+    random_state : int, torch.Generator, numpy.random.Generator or None
+        Source of the weight initialisation and of the random times: an integer
+        (default 0) makes every solve the same, a generator is advanced by each
+        solve, None draws from torch's global generator.
     rtol : float
         Largest relative change of a converged curve's mean energy between the
         last ``n_steps // 10`` steps (at least 5) and as many steps before.
@@ -93,7 +97,7 @@ class NeuralGeodesicSolver(LogSolver):
         lr=1e-2,
         betas=(0.9, 0.999),
         n_nodes=257,
-        seed=0,
+        random_state=0,
         rtol=1e-3,
         gtol=0.1,
         on_failure="warn",
@@ -117,7 +121,7 @@ class NeuralGeodesicSolver(LogSolver):
         if self.betas[0] == 1.0 or self.betas[1] == 1.0:
             raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}.")
         self.n_nodes = check_int(n_nodes, "n_nodes", minimum=2)
-        self.seed = check_int(seed, "seed", minimum=0)
+        self.random_state = check_random_state(random_state)
         self.rtol = check_positive_float(rtol, "rtol")
         self.gtol = check_positive_float(gtol, "gtol")
         self.on_failure = check_on_failure(on_failure)
@@ -162,7 +166,7 @@ class NeuralGeodesicSolver(LogSolver):
         start = start.detach().reshape(-1, dim)
         end = end.detach().reshape(-1, dim)
         batch = start.shape[0]
-        generator = torch.Generator().manual_seed(self.seed)
+        generator = torch_generator(self.random_state)
         curve = _MLPCurve(start, end, self.hidden, generator)
         optimizer = torch.optim.Adam(curve.parameters, lr=self.lr, betas=self.betas)
         show = self.progress if self.progress is not None else self.n_steps > 1000

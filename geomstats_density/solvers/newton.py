@@ -124,7 +124,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
     graph_points : array-like, shape=[n_points, dim], optional
         Vertices of the graph start, e.g. encodings of a data set.
     graph_options : dict, optional
-        ``grid_size``, ``margin``, ``n_neighbors``, ``n_samples``, ``seed`` of
+        ``grid_size``, ``margin``, ``n_neighbors``, ``n_samples``, ``random_state`` of
         the graph start (:class:`~geomstats_density.solvers.graph.GlobalStart`).
     on_failure : {'warn', 'raise', 'ignore'}
         What to do when a curve misses ``max_iter`` or ``tol``: emit a

@@ -580,7 +580,7 @@ def _train_molecule_model(
 
     codes = means.double()
     density = fit_gaussian_mixture(
-        codes[train], n_components=(2, 4, 8), seed=seed, progress=progress
+        codes[train], n_components=(2, 4, 8), random_state=seed, progress=progress
     )
     with torch.no_grad():
         decoded = vae.decode_logits(means[valid]).argmax(-1)
@@ -655,11 +655,12 @@ class PropertyAbove(Quality):
         return smooth_log_probability(self.log_probability(points), self.eps)
 
 
-def molecule_quality(model, threshold=QED_THRESHOLD, n_samples=4096, seed=0):
-    """``log Q``: realism of the code times the probability that QED exceeds ``threshold``."""
-    realism = RealismIndex(
-        model.density, n_samples=n_samples, generator=torch.Generator().manual_seed(seed)
-    )
+def molecule_quality(model, threshold=QED_THRESHOLD, n_samples=4096, random_state=0):
+    """``log Q``: realism of the code times the probability that QED exceeds ``threshold``.
+
+    ``n_samples`` and ``random_state`` are those of the realism index's law.
+    """
+    realism = RealismIndex(model.density, n_samples=n_samples, random_state=random_state)
     return realism * PropertyAbove(model.predict_property, threshold, model.property_error)
 
 

@@ -32,13 +32,13 @@ import math
 import time
 
 import numpy as np
-import torch
 from geomstats.geometry.euclidean import Euclidean
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy.stats import norm, qmc
 
 from geomstats_density._arrays import to_numpy
+from geomstats_density._validation import random_seed
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.measures import CloudDensity, KernelMeanEmbeddingMetric
 from geomstats_density.demo.paper_examples import example_result, figure_path
@@ -66,18 +66,19 @@ def site_mixture(distance=SITE_DISTANCE, spread=SPREAD):
     return GaussianMixture(np.ones(4), sites, np.tile(spread**2 * np.eye(2), (4, 1, 1)))
 
 
-def end_clouds(n_points=N_POINTS, distance=SITE_DISTANCE, spread=SPREAD, seed=0):
+def end_clouds(n_points=N_POINTS, distance=SITE_DISTANCE, spread=SPREAD, random_state=0):
     """Start and end clouds: point ``j`` goes from site ``(+-d, 0)`` to site ``(0, +-d)``.
 
     Even points start at ``(d, 0)`` and end at ``(0, d)``, odd points go from
-    ``(-d, 0)`` to ``(0, -d)``; offsets are quasi-random Gaussian draws.
+    ``(-d, 0)`` to ``(0, -d)``; offsets are quasi-random Gaussian draws, scrambled
+    from ``random_state``.
 
     Returns
     -------
     start, end : ndarray, shape=[n_points * 2]
         Flattened clouds.
     """
-    uniform = qmc.Sobol(2, scramble=True, seed=seed).random_base2(
+    uniform = qmc.Sobol(2, scramble=True, seed=random_seed(random_state)).random_base2(
         math.ceil(math.log2(2 * n_points))
     )[: 2 * n_points]
     offsets = spread * norm.ppf(uniform)
@@ -160,7 +161,9 @@ def plot_cloud_strips(curves, n_points, n_clouds=7, limit=SITE_DISTANCE + 3 * SP
     return figure
 
 
-def run(out_dir=None, progress=True, n_points=N_POINTS, n_nodes=33, max_iter=50, seed=0):
+def run(
+    out_dir=None, progress=True, n_points=N_POINTS, n_nodes=33, max_iter=50, random_state=0
+):
     """Realism geodesic, MMD geodesic and linear interpolation between two clouds.
 
     Parameters
@@ -183,8 +186,8 @@ def run(out_dir=None, progress=True, n_points=N_POINTS, n_nodes=33, max_iter=50,
         (measured: not within 200 iterations, 6-11 minutes, at 65 nodes), so
         the curves are returned after ``max_iter`` iterations, flagged
         ``converged=False``, and measured on fine resamplings.
-    seed : int
-        Seeds the clouds and the Monte-Carlo law of the realism index.
+    random_state : int, torch.Generator, numpy.random.Generator or None
+        Source of the clouds and of the Monte-Carlo law of the realism index.
 
     Returns
     -------
@@ -197,10 +200,9 @@ def run(out_dir=None, progress=True, n_points=N_POINTS, n_nodes=33, max_iter=50,
         seconds, Newton iterations and convergence.
     """
     mixture = site_mixture()
-    start, end = end_clouds(n_points, seed=seed)
-    realism = RealismIndex(
-        CloudDensity(mixture, n_points), generator=torch.Generator().manual_seed(seed)
-    )
+    seed = random_seed(random_state)
+    start, end = end_clouds(n_points, random_state=seed)
+    realism = RealismIndex(CloudDensity(mixture, n_points), random_state=seed)
     options = dict(
         tol=None, n_nodes=n_nodes, max_iter=max_iter, on_failure="ignore", progress=progress
     )
