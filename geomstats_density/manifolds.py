@@ -25,10 +25,9 @@ coordinates (``n_coords = prod(space.shape)``: ``n + 1`` on ``Hypersphere(n)``,
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import torch
-
-import geomstats.backend as gs
 from geomstats.geometry.euclidean import EuclideanMetric
 from geomstats.geometry.hypersphere import HypersphereMetric
 from geomstats.geometry.invariant_metric import BiInvariantMetric

@@ -354,12 +354,16 @@ class EmpiricalLogDensityLaw:
         self.standard_error = 0.5 / math.sqrt(self.n_samples)
         reach = _TABLE_REACH * self.bandwidth
         grid = torch.linspace(
-            float(self.samples[0]) - reach, float(self.samples[-1]) + reach, _TABLE_SIZE,
+            float(self.samples[0]) - reach,
+            float(self.samples[-1]) + reach,
+            _TABLE_SIZE,
             dtype=DTYPE,
         )
         # In chunks: a grid point costs a pass over all the samples.
         chunks = grid.split(256)
-        self._log_cdf_table = _SplineTable(grid, torch.cat([self._exact_log_cdf(c) for c in chunks]))
+        self._log_cdf_table = _SplineTable(
+            grid, torch.cat([self._exact_log_cdf(c) for c in chunks])
+        )
         self._log_sf_table = _SplineTable(grid, torch.cat([self._exact_log_sf(c) for c in chunks]))
 
     @classmethod
@@ -432,9 +436,7 @@ class _SplineTable:
         derivatives = [spline(np.array([low, high]), nu) for nu in range(3)]
         # Pieces: the left tail, the spline's, the right tail; rows of
         # (cubic, quadratic, linear, constant) coefficients in powers of s - knot.
-        tails = np.stack(
-            [np.zeros(2), 0.5 * derivatives[2], derivatives[1], derivatives[0]]
-        )
+        tails = np.stack([np.zeros(2), 0.5 * derivatives[2], derivatives[1], derivatives[0]])
         coefficients = np.concatenate([tails[:, :1], spline.c, tails[:, 1:]], axis=1)
         self.coefficients = torch.from_numpy(coefficients)
         self.knots = torch.from_numpy(np.concatenate([[low], spline.x[:-1], [high]]))

@@ -149,9 +149,7 @@ def test_derivatives_under_the_mode_are_finite_at_kinks_and_agree_with_torch_fun
         _, tangent = torch.func.jvp(
             generator, (point.detach(),), (torch.ones_like(point).detach(),)
         )
-        backward = torch.autograd.grad(
-            generator(point).sum(-1).sum(), point
-        )[0].sum()
+        backward = torch.autograd.grad(generator(point).sum(-1).sum(), point)[0].sum()
     assert torch.isfinite(gradient).all() and torch.isfinite(second).all()
     assert tangent.sum().item() == pytest.approx(backward.item(), rel=1e-12)
 
@@ -198,7 +196,9 @@ def test_smooth_problems_are_solved_as_before():
 def test_bad_kinks_option_and_tau_are_named():
     space = Euclidean(2, equip=False)
     space.equip_with_metric(ConformalMetric, log_factor=lambda z: z[..., 0] * 0)
-    with pytest.raises(ValueError, match="kinks must be one of \\['auto', 'smooth', 'off'\\], got 'on'"):
+    with pytest.raises(
+        ValueError, match="kinks must be one of \\['auto', 'smooth', 'off'\\], got 'on'"
+    ):
         NewtonGeodesicSolver(space, kinks="on")
     with pytest.raises(ValueError, match="tau must be positive"):
         KinkSmoothing(0.0)

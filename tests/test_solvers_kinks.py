@@ -6,20 +6,19 @@ dense Hessian, and shortest paths on a fine grid graph (scipy's Dijkstra).
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
+from paper_problems import EXACT_LENGTHS
 
 from geomstats_density import DensityConformalMetric, DomainError, NewtonGeodesicSolver
 from geomstats_density.energy import curve_energy, curve_length
 from geomstats_density.solvers import newton
 from geomstats_density.solvers.derivatives import energy_derivatives, gauss_newton_derivatives
 from geomstats_density.solvers.status import LevelStatus
-from conftest import as_numpy
-from paper_problems import EXACT_LENGTHS
 
 LN2 = math.log(2.0)
 
@@ -89,7 +88,11 @@ def test_example_3_discrete_lengths_converge_at_second_order_with_smoothing():
         assert bool(curve.converged)
         lengths.append(float(curve.dist))
         unsmoothed = NewtonGeodesicSolver(
-            space, n_nodes=n_nodes, tol=None, initialization="line", kinks="off",
+            space,
+            n_nodes=n_nodes,
+            tol=None,
+            initialization="line",
+            kinks="off",
             on_failure="ignore",
         )
         off.append(float(unsmoothed.solve(end, start).dist))
@@ -182,7 +185,10 @@ def test_gauss_newton_blocks_are_the_exact_hessian_of_a_piecewise_linear_phi(act
     varying quality. On a smooth ``phi`` they differ by its curvature terms."""
     torch.manual_seed(1)
     generator = torch.nn.Sequential(
-        torch.nn.Linear(3, 12), activation(), torch.nn.Linear(12, 12), activation(),
+        torch.nn.Linear(3, 12),
+        activation(),
+        torch.nn.Linear(12, 12),
+        activation(),
         torch.nn.Linear(12, 4),
     ).double()
     for parameter in generator.parameters():
@@ -293,8 +299,11 @@ def test_leaky_relu_generator_in_16_dimensions_converges_at_a_fixed_node_count()
     kinked energy itself and shorter than the straight line's image."""
     torch.manual_seed(0)
     generator = torch.nn.Sequential(
-        torch.nn.Linear(16, 64), torch.nn.LeakyReLU(0.2), torch.nn.Linear(64, 64),
-        torch.nn.ReLU(), torch.nn.Linear(64, 50),
+        torch.nn.Linear(16, 64),
+        torch.nn.LeakyReLU(0.2),
+        torch.nn.Linear(64, 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 50),
     ).double()
     for parameter in generator.parameters():
         parameter.requires_grad_(False)
@@ -348,8 +357,10 @@ def test_log_where_phi_loses_rank_is_the_returned_curves_tangent():
     # z_1 = 0, where the geodesic from (0, 0) to (1, 0) runs (the image is the
     # segment, length ln 2 at Q = 1/2). The momentum does not determine the
     # velocity there; log is the tangent of the segment, (1, 0).
-    space = _plane(lambda z: torch.full(z.shape[:-1], -LN2, dtype=z.dtype),
-                   phi=lambda z: torch.stack([z[..., 0], z[..., 1] ** 3], dim=-1))
+    space = _plane(
+        lambda z: torch.full(z.shape[:-1], -LN2, dtype=z.dtype),
+        phi=lambda z: torch.stack([z[..., 0], z[..., 1] ** 3], dim=-1),
+    )
     start, end = gs.array([0.0, 0.0]), gs.array([1.0, 0.0])
     velocity = as_numpy(space.metric.log(end, start))
     np.testing.assert_allclose(velocity, [1.0, 0.0], atol=1e-6)

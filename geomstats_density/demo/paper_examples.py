@@ -110,7 +110,9 @@ def example_1(out_dir=None, progress=True):
         ax.legend()
         ax.set_title("Example 1: Q = 1/2 on the plane")
         save_figure(ax.figure, path)
-    return example_result(1, "Plane, Q = 1/2", geodesic, seconds, exact=LN2 * math.sqrt(2), figure=path)
+    return example_result(
+        1, "Plane, Q = 1/2", geodesic, seconds, exact=LN2 * math.sqrt(2), figure=path
+    )
 
 
 # ----------------------------------------------------------------------
@@ -200,7 +202,9 @@ def example_3(out_dir=None, progress=True):
         )
         ax.set_title("Example 3: around the unit disk")
         save_figure(ax.figure, path)
-    return example_result(3, "Plane without the unit disk", geodesic, seconds, exact=exact, figure=path)
+    return example_result(
+        3, "Plane without the unit disk", geodesic, seconds, exact=exact, figure=path
+    )
 
 
 # ----------------------------------------------------------------------
@@ -427,9 +431,7 @@ def example_7(out_dir=None, progress=True, dim=100):
     The figure shows the norm along each curve; the table compares them.
     """
     density = Gaussian(np.zeros(dim))
-    space = _density_space(
-        dim, Typicality(density), tol=None, n_nodes=17, progress=progress
-    )
+    space = _density_space(dim, Typicality(density), tol=None, n_nodes=17, progress=progress)
     start, end = typical_codes(dim)
     clock = time.perf_counter()
     geodesic = space.metric.geodesic(initial_point=start, end_point=end)

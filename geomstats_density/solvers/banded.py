@@ -220,7 +220,9 @@ def trust_region_step(hessian, gradient, radius, band=None, max_factorisations=4
         if newton is not None and shift_low < newton < shift_high:
             shift = newton
         else:
-            shift = max(np.sqrt(shift_low * shift_high), shift_low + 1e-2 * (shift_high - shift_low))
+            shift = max(
+                np.sqrt(shift_low * shift_high), shift_low + 1e-2 * (shift_high - shift_low)
+            )
         shifted = band.copy()
         shifted[0] += shift
         step, factor = cholesky_solve(shifted, -gradient)
@@ -246,7 +248,8 @@ def _gershgorin_bounds(band):
 
 def _inverse_iteration(band, factor, shift, n_iterations=3):
     """Unit vector near the eigenvector of the smallest eigenvalue of ``H``, and
-    ``v.(H + shift I).v``, from the Cholesky factor of ``H + shift I``."""
+    ``v.(H + shift I).v``, from the Cholesky factor of ``H + shift I``.
+    """
     vector = _start_vector(band.shape[1])
     for _ in range(n_iterations):
         vector, _ = lapack.dpbtrs(factor, vector, lower=1)

@@ -180,7 +180,8 @@ def _pool_windows(x, kernel_size, stride, dilation):
 
 def _kink_arguments(func, args, kwargs):
     """The arguments measured from the kink of a primitive call (positive on one
-    side, negative on the other), or None if the call has no kink."""
+    side, negative on the other), or None if the call has no kink.
+    """
     name = getattr(func, "__name__", "")
     x = args[0] if args else kwargs.get("input")
     if not isinstance(x, torch.Tensor):
@@ -332,7 +333,8 @@ class KinkSmoothing(TorchFunctionMode):
 def _reduction_gaps(func, args, kwargs):
     """For a max/min reduction over a dimension: whether the selected entry
     changes across the reduced slices, and the gaps between the top two; None
-    for other calls."""
+    for other calls.
+    """
     name = getattr(func, "__name__", "")
     if name not in ("max", "min", "amax", "amin"):
         return None
@@ -355,7 +357,8 @@ def _reduction_gaps(func, args, kwargs):
 
 def _max_pool_arguments(args, kwargs):
     """``(input, kernel_size, stride, dilation)`` of a max-pooling call, or None
-    where it pads, rounds up or returns indices (then it is left as it is)."""
+    where it pads, rounds up or returns indices (then it is left as it is).
+    """
     names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
     values = dict(zip(names, args))
     values.update(kwargs)
@@ -378,7 +381,8 @@ def _max_pool2d(tau, func, args, kwargs):
 def _pool_gaps(args, kwargs):
     """For a batched max-pooling call: whether some window of some channel takes
     its maximum at different entries across the batch, and the gaps between
-    each window's top two entries; None otherwise."""
+    each window's top two entries; None otherwise.
+    """
     found = _max_pool_arguments(args, kwargs)
     if found is None or found[0].dim() != 4 or found[0].shape[0] < 2:
         return None
@@ -456,7 +460,13 @@ _HANDLERS = {}
 for _func in (torch.relu, torch.Tensor.relu, F.relu):
     _HANDLERS[_func] = _relu
 _HANDLERS[F.leaky_relu] = _leaky_relu
-for _func in (torch.abs, torch.absolute, torch.Tensor.abs, torch.Tensor.absolute, torch.Tensor.__abs__):
+for _func in (
+    torch.abs,
+    torch.absolute,
+    torch.Tensor.abs,
+    torch.Tensor.absolute,
+    torch.Tensor.__abs__,
+):
     _HANDLERS[_func] = _abs
 for _func in (
     torch.clamp,

@@ -34,9 +34,9 @@ import torch
 from tqdm.auto import tqdm
 
 from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
+from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
-from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.plotting import plot_decoded_strip, plot_quality_map, save_figure
 from geomstats_density.reports import curve_report, linear_interpolation, slerp
 
@@ -231,9 +231,10 @@ def train_vae(images, n_epochs=60, batch_size=128, lr=2e-3, seed=0, progress=Tru
     generator = torch.Generator().manual_seed(seed)
     parameters = [*encoder.parameters(), *decoder.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=lr)
-    with torch_threads_for(batch_size * images[0].numel()), tqdm(
-        range(n_epochs), desc="VAE", unit="epoch", disable=not progress
-    ) as bar:
+    with (
+        torch_threads_for(batch_size * images[0].numel()),
+        tqdm(range(n_epochs), desc="VAE", unit="epoch", disable=not progress) as bar,
+    ):
         for _ in bar:
             total = 0.0
             for index in _batches(images.shape[0], batch_size, generator):
@@ -284,9 +285,10 @@ def train_classifier(
     n_test = round(test_fraction * images.shape[0])
     test, train = order[:n_test], order[n_test:]
     optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
-    with torch_threads_for(batch_size * images[0].numel()), tqdm(
-        range(n_epochs), desc="classifier", unit="epoch", disable=not progress
-    ) as bar:
+    with (
+        torch_threads_for(batch_size * images[0].numel()),
+        tqdm(range(n_epochs), desc="classifier", unit="epoch", disable=not progress) as bar,
+    ):
         for _ in bar:
             for index in _batches(train.shape[0], batch_size, generator):
                 batch = train[index]
@@ -301,7 +303,9 @@ def train_classifier(
     return classifier, accuracy
 
 
-def train(source="mnist", path=WEIGHTS_PATH, seed=0, vae_epochs=60, classifier_epochs=30, progress=True):
+def train(
+    source="mnist", path=WEIGHTS_PATH, seed=0, vae_epochs=60, classifier_epochs=30, progress=True
+):
     """Train the VAE and the classifier on shipped digits; save their weights.
 
     Parameters
