@@ -908,7 +908,8 @@ def render(all_results, all_sweeps, args, meta):
                 for config, error, elapsed, note in rows:
                     elapsed_s = "-" if not math.isfinite(elapsed) else f"{elapsed:.2f}"
                     add(
-                        f"| {label} | {family} | {config} | {fmt_err(error)} | {elapsed_s} | {note} |"
+                        f"| {label} | {family} | {config} | {fmt_err(error)} "
+                        f"| {elapsed_s} | {note} |"
                     )
         add("")
         add("</details>")

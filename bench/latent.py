@@ -173,7 +173,7 @@ def leaky_network(dim):
 
 
 def smooth_network(dim):
-    """A random tanh MLP ``R^D -> R^784`` of width ``max(64, 2D)`` and a random linear classifier."""
+    """Random tanh MLP ``R^D -> R^784`` of width ``max(64, 2D)``, random linear classifier."""
     generator = torch.Generator().manual_seed(dim)
     hidden = max(64, 2 * dim)
     mlp = torch.nn.Sequential(
@@ -348,7 +348,10 @@ def run_isolated(task, timeout=None):
 # Report
 # ----------------------------------------------------------------------
 def target_checks(rows, first_baseline):
-    """Per network and ``lengths_in``: is our curve the shortest, in no more time than the first baseline?"""
+    """Per network and ``lengths_in``: whether our curve is the shortest and in time.
+
+    In time means in no more time than the first baseline.
+    """
     groups = {}
     for row in rows:
         groups.setdefault((row["network"], row["lengths_in"]), {})[row["solver"]] = row
@@ -507,7 +510,8 @@ def main(argv=None):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"smoke run: {', '.join(QUICK_NETWORKS)}, {QUICK_NEURAL_STEPS} Adam steps, in this process",
+        help=f"smoke run: {', '.join(QUICK_NETWORKS)}, {QUICK_NEURAL_STEPS} Adam steps, "
+        "in this process",
     )
     parser.add_argument(
         "--networks", help=f"comma-separated (default: {','.join(DEFAULT_NETWORKS)})"

@@ -211,12 +211,14 @@ def main(argv=None):
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} torch threads, median of {repeats} run(s) after a warm-up.",
         "",
-        "| method | wall s | CPU s | solver's length | length on the sphere | excess | max distance to reference | max off-sphere |",
+        "| method | wall s | CPU s | solver's length | length on the sphere | excess "
+        "| max distance to reference | max off-sphere |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['method']} | {row['seconds'][0]:.3g} | {row['seconds'][1]:.3g} | {row['estimate']:.10g} | "
+            f"| {row['method']} | {row['seconds'][0]:.3g} | {row['seconds'][1]:.3g} "
+            f"| {row['estimate']:.10g} | "
             f"{row['length']:.10f} | {row['excess']:.2e} | {row['deviation']:.2e} | "
             f"{'-' if row['off_sphere'] is None else format(row['off_sphere'], '.2e')} |"
         )

@@ -892,7 +892,8 @@ def render(all_rows, matrix, node_rows, dim_rows, args, meta):
         )
         add("")
         add(
-            "| problem | options | points | pairs | wall s | CPU s | max (median) rel. error | note |"
+            "| problem | options | points | pairs | wall s | CPU s "
+            "| max (median) rel. error | note |"
         )
         add("|---|---|---|---|---|---|---|---|")
         for run in matrix["runs"]:

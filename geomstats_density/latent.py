@@ -196,7 +196,7 @@ class TorchMap:
         self.output_shape = tuple(output.shape[1:])
 
     def _forward(self, points):
-        """Outputs ``[n, *output_shape]`` on the network's device for points ``[n, *point_shape]``."""
+        """Outputs ``[n, *output_shape]``, on the network's device, at ``[n, *point_shape]``."""
         output = self.network(points.to(device=self.device, dtype=self.dtype))
         if not isinstance(output, torch.Tensor):
             raise ValueError(
@@ -232,7 +232,8 @@ class TorchMap:
         n_axes = len(self.point_shape)
         if tuple(points.shape[points.ndim - n_axes :]) != self.point_shape or points.ndim < n_axes:
             raise ValueError(
-                f"{self.name} takes points of shape [..., {', '.join(map(str, self.point_shape))}], "
+                f"{self.name} takes points of shape "
+                f"[..., {', '.join(map(str, self.point_shape))}], "
                 f"got shape {list(points.shape)}."
             )
         batch_shape = points.shape[: points.ndim - n_axes]
@@ -244,7 +245,8 @@ class TorchMap:
         if not bool(finite.all()):
             index = int(torch.nonzero(~finite)[0, 0])
             raise DomainError(
-                f"{self.name} returned NaN or infinite values at point {flat[index].detach().tolist()}."
+                f"{self.name} returned NaN or infinite values "
+                f"at point {flat[index].detach().tolist()}."
             )
         if tuple(output.shape[1:]) != self.output_shape:
             raise ValueError(

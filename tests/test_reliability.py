@@ -360,7 +360,8 @@ def test_christoffels_and_geodesic_equation_name_a_point_without_gradient():
         space.metric.christoffels(points)
     with pytest.raises(DomainError, match=r"at point \[0.0, 0.0\]"):
         space.metric.geodesic_equation(gs.array([[0.0, 0.0], [1.0, 1.0]]))
-    # Away from 0 the closed form: Gamma^k_ij = (delta_ki d_j f + delta_kj d_i f - delta_ij d_k f) / 2,
+    # Away from 0 the closed form:
+    # Gamma^k_ij = (delta_ki d_j f + delta_kj d_i f - delta_ij d_k f) / 2,
     # grad f = -z / |z| = (-1, 0) at (1, 0).
     gamma = as_numpy(space.metric.christoffels(points[0]))
     grad = np.array([-1.0, 0.0])

@@ -1,9 +1,10 @@
 """KinkSmoothing: the smoothed primitives against their closed forms.
 
 ``relu_tau(x) = 2 tau (u^3 - u^4 / 2)`` with ``u = (x + tau) / (2 tau)`` inside
-``|x| < tau``: at 0 (``u = 1/2``) it is ``2 tau (1/8 - 1/32) = 3 tau / 16``; its second derivative ``(6 u - 6 u^2) / (2 tau)``
-is ``3 / (4 tau)`` at 0 and vanishes at ``+-tau``. ``abs_tau(0) = 3 tau / 8`` with
-second derivative ``3 / (2 tau)``; the smoothed norm near the origin is
+``|x| < tau``: at 0 (``u = 1/2``) it is ``2 tau (1/8 - 1/32) = 3 tau / 16``; its second
+derivative ``(6 u - 6 u^2) / (2 tau)`` is ``3 / (4 tau)`` at 0 and vanishes at ``+-tau``.
+``abs_tau(0) = 3 tau / 8`` with second derivative ``3 / (2 tau)``; the smoothed norm near
+the origin is
 ``3 tau / 8 + 3 r^2 / (4 tau) - r^4 / (8 tau^3)``, so its Hessian at 0 is
 ``3 / (2 tau)`` times the identity.
 """

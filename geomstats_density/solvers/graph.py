@@ -15,12 +15,13 @@ means: in high dimension the samples of a component lie on a thin shell far from
 its mean and from the other components, so that a nearest-neighbour graph over
 them falls apart into one piece per component and its paths run through the
 shells, not the modes; the edges between means are the routes from mode to mode.
-Every edge is a straight segment weighing its conformal length ``int exp(f / 2) |d phi|`` (trapezoid rule on
-a few sub-pieces; infinite, hence dropped, where the segment leaves the metric's
-domain). For each batch of endpoint pairs the endpoints join the graph as vertices,
-linked to their nearest vertices and to each other (so the straight line is always
-a candidate), and Dijkstra's algorithm (``scipy.sparse.csgraph``) runs once per
-distinct start. The path is resampled evenly in the metric's length.
+Every edge is a straight segment weighing its conformal length
+``int exp(f / 2) |d phi|`` (trapezoid rule on a few sub-pieces; infinite, hence
+dropped, where the segment leaves the metric's domain). For each batch of endpoint
+pairs the endpoints join the graph as vertices, linked to their nearest vertices
+and to each other (so the straight line is always a candidate), and Dijkstra's
+algorithm (``scipy.sparse.csgraph``) runs once per distinct start. The path is
+resampled evenly in the metric's length.
 """
 
 import itertools

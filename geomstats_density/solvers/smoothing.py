@@ -291,7 +291,10 @@ class KinkSmoothing(TorchFunctionMode):
         return result
 
     def _record_reduction(self, func, args, kwargs):
-        """Record a max/min reduction over a dimension or a max-pooling; whether the call was one."""
+        """Record a max/min reduction over a dimension or a max-pooling.
+
+        Returns whether the call was one.
+        """
         if func in (F.max_pool2d, torch.max_pool2d):
             found = _pool_gaps(args, kwargs)
         else:

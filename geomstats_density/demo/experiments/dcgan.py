@@ -777,7 +777,10 @@ def run(out_dir=None, progress=True, latent_dim=2, **options):
 
 
 def main(argv=None):
-    """``python -m geomstats_density.demo.experiments.dcgan --train``: train and save the networks."""
+    """Train and save the networks.
+
+    The command line is ``python -m geomstats_density.demo.experiments.dcgan --train``.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", action="store_true", help="train the networks, save the weights")
     parser.add_argument("--path", default=str(WEIGHTS_PATH), help="weights file (default: shipped)")

@@ -278,7 +278,7 @@ class SelfiesVAE(nn.Module):
         self.register_buffer("property_std", torch.ones(()))
 
     def encode(self, tokens):
-        """Posterior mean and log-variance, each ``[n, latent_dim]``, of token strings ``[n, L]``."""
+        """Posterior mean and log-variance, each ``[n, latent_dim]``, of tokens ``[n, L]``."""
         return self.encoder(self.embed(tokens).transpose(1, 2)).chunk(2, dim=-1)
 
     def decode_logits(self, codes):
