@@ -388,7 +388,7 @@ class ConformalMetric(RiemannianMetric):
         return values - self._log_factor_shift if self._log_factor_shift else values
 
     def shifted(self, shift):
-        """This metric times ``exp(-shift)``: a copy whose log-factor is ``f - shift``.
+        """Copy of the metric times ``exp(-shift)``, whose log-factor is ``f - shift``.
 
         A constant shift rescales every length by ``exp(-shift / 2)`` and leaves
         geodesics, their nodes and velocities unchanged: solvers measure in a

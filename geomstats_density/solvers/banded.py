@@ -247,8 +247,10 @@ def _gershgorin_bounds(band):
 
 
 def _inverse_iteration(band, factor, shift, n_iterations=3):
-    """Unit vector near the eigenvector of the smallest eigenvalue of ``H``, and
-    ``v.(H + shift I).v``, from the Cholesky factor of ``H + shift I``.
+    """Unit vector near the eigenvector of the smallest eigenvalue of ``H``, and its Rayleigh term.
+
+    Returns the vector ``v`` and ``v.(H + shift I).v``, both from the Cholesky factor of
+    ``H + shift I``.
     """
     vector = _start_vector(band.shape[1])
     for _ in range(n_iterations):

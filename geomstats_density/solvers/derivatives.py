@@ -274,9 +274,11 @@ def _factor_pieces(metric, nodes, sq_chord, pull_left, pull_right, grams=None):
 
 
 def _weighted_sum(weights, arrays):
-    """``sum_q weights[q] * arrays[q]``: a rule has one to three points, and a loop
-    over them makes no temporary of the whole stack. Zero weights (an end of the
-    chord in Simpson's rule times ``t`` or ``1 - t``) are skipped.
+    """``sum_q weights[q] * arrays[q]``, one array at a time.
+
+    A rule has one to three points, and a loop over them makes no temporary of the
+    whole stack. Zero weights (an end of the chord in Simpson's rule times ``t`` or
+    ``1 - t``) are skipped.
     """
     terms = [(weight, array) for weight, array in zip(weights, arrays) if weight != 0]
     if not terms:

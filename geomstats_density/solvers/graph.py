@@ -138,8 +138,9 @@ def edge_lengths(metric, vertices, tails, heads, n_pieces):
 
 
 def _root_factors_and_images(metric, points):
-    """``exp(f / 2)`` (infinite outside the domain) and ``phi`` at points ``[..., dim]``,
-    in chunks of ``EDGE_CHUNK`` points.
+    """``exp(f / 2)`` (infinite outside the domain) and ``phi`` at points ``[..., dim]``.
+
+    Both are computed in chunks of ``EDGE_CHUNK`` points.
     """
     flat = points.reshape(-1, points.shape[-1])
     roots, images = [], []

@@ -937,8 +937,10 @@ class _Level:
 
 
 def _contraction(previous, change):
-    """Observed factor by which the changes shrink, in [2, 16]; 2 if their sign flips or
-    the previous change is unknown (NaN: the curve started over).
+    """Observed factor by which the changes shrink, in [2, 16].
+
+    It is 2 if their sign flips or the previous change is unknown (NaN: the curve
+    started over).
     """
     ratio = np.abs(previous) / np.maximum(np.abs(change), np.finfo(float).tiny)
     return np.where(previous * change > 0, np.clip(ratio, 2.0, 16.0), 2.0)
