@@ -42,6 +42,7 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from functools import partial  # noqa: E402
 
 import geodesics as gb  # noqa: E402  (bench/geodesics.py: problems and peer runners)
 import geomstats  # noqa: E402
@@ -664,7 +665,7 @@ def scaling_bench(gmm2, args):
         solver = NewtonGeodesicSolver(gmm2.space, tol=None, n_nodes=n, on_failure="ignore")
         reps = []
         for _ in range(3 if n <= 129 else 1):
-            curve, wall, cpu = timed(lambda: solver.solve(b, a))
+            curve, wall, cpu = timed(partial(solver.solve, b, a))
             reps.append((wall, cpu))
         wall, cpu = min(reps)
         err = abs(float(curve.dist) - gmm2.exact) / gmm2.exact
@@ -678,7 +679,7 @@ def scaling_bench(gmm2, args):
         )
         if n <= args.scaling_neural_nodes:
             neural = NeuralGeodesicSolver(gmm2.space, n_points=n, n_steps=500, lr=0.05)
-            ncurve, nwall, ncpu = timed(lambda: neural.solve(b, a))
+            ncurve, nwall, ncpu = timed(partial(neural.solve, b, a))
             row.update(
                 neural_wall=nwall,
                 neural_cpu=ncpu,
@@ -701,7 +702,7 @@ def scaling_bench(gmm2, args):
             metric.dist(pa, pb)  # warm-up (first call at this dimension)
             reps = []
             for _ in range(3 if dim <= 16 else 1):
-                dist, wall, cpu = timed(lambda: metric.dist(pa, pb))
+                dist, wall, cpu = timed(partial(metric.dist, pa, pb))
                 reps.append((wall, cpu))
         wall, cpu = min(reps)
         warned = any(
@@ -710,7 +711,7 @@ def scaling_bench(gmm2, args):
         row = dict(dim=dim, wall=wall, cpu=cpu, dist=float(dist), warned=warned)
         if dim <= args.scaling_neural_dim:
             neural = NeuralGeodesicSolver(space, n_points=50, n_steps=500, lr=0.05)
-            ncurve, nwall, ncpu = timed(lambda: neural.solve(pb, pa))
+            ncurve, nwall, ncpu = timed(partial(neural.solve, pb, pa))
             row.update(neural_wall=nwall, neural_cpu=ncpu, neural_dist=float(ncurve.dist))
         dim_rows.append(row)
         log(f"scaling D={dim}: {row}")

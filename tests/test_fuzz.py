@@ -286,8 +286,11 @@ FEATURES = {
 }
 
 
+FEATURE_NAMES = tuple(sorted(FEATURES))
+
+
 @st.composite
-def bounded_factors(draw, features=tuple(sorted(FEATURES))):
+def bounded_factors(draw, features=FEATURE_NAMES):
     """A sum of weighted ``features`` plus a shift, with its lower and upper bounds."""
     names = draw(st.lists(st.sampled_from(features), min_size=1, max_size=3))
     weights = [draw(st.floats(-6.0, 6.0)) for _ in names]
