@@ -41,6 +41,7 @@ class BlockTridiagonal:
 
     @property
     def batch(self):
+        """Number of matrices in the batch."""
         return self.diagonal.shape[0]
 
     @property

@@ -191,10 +191,12 @@ class ConformalGraph:
 
     @property
     def n_vertices(self):
+        """Number of vertices."""
         return len(self.vertices)
 
     @property
     def n_edges(self):
+        """Number of undirected edges kept: those of finite length."""
         return len(self.weights)
 
     def curves(self, start, end, n_nodes):

@@ -271,6 +271,12 @@ class KinkSmoothing(TorchFunctionMode):
 
     @property
     def scale(self):
+        """Median absolute argument, from the kink, of the calls that straddled one.
+
+        None if no call did (or ``tau`` is not None, which records nothing). It is
+        the magnitude the kinks live at, the scale of the Newton solver's ``tau``
+        continuation.
+        """
         if not self._magnitudes:
             return None
         return float(torch.tensor(self._magnitudes).median())

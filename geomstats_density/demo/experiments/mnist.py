@@ -120,6 +120,17 @@ class Encoder(torch.nn.Module):
         self.head = torch.nn.Linear(2 * width * base * base, 2 * latent_dim)
 
     def forward(self, images):
+        """Posterior means and log-variances of the codes of images.
+
+        Parameters
+        ----------
+        images : torch.Tensor, shape=[n, size, size]
+            Pixel intensities in [0, 1].
+
+        Returns
+        -------
+        mean, log_var : torch.Tensor, shape=[n, latent_dim]
+        """
         mean, log_var = self.head(self.features(images.unsqueeze(1))).chunk(2, dim=-1)
         return mean, log_var
 
@@ -149,6 +160,16 @@ class Decoder(torch.nn.Module):
         return self.upsample(hidden)[:, 0]
 
     def forward(self, codes):
+        """Images of codes: the sigmoid of :meth:`logits`, pixel intensities in (0, 1).
+
+        Parameters
+        ----------
+        codes : torch.Tensor, shape=[n, latent_dim]
+
+        Returns
+        -------
+        images : torch.Tensor, shape=[n, size, size]
+        """
         return torch.sigmoid(self.logits(codes))
 
 
@@ -170,6 +191,17 @@ class Classifier(torch.nn.Module):
         )
 
     def forward(self, images):
+        """Logits of the ten digit classes.
+
+        Parameters
+        ----------
+        images : torch.Tensor, shape=[n, size, size]
+            Pixel intensities in [0, 1].
+
+        Returns
+        -------
+        logits : torch.Tensor, shape=[n, 10]
+        """
         return self.layers(images.unsqueeze(1))
 
 

@@ -674,6 +674,20 @@ class PropertyAbove(Quality):
         return torch.special.log_ndtr((self.predictor(points) - self.threshold) / self.error)
 
     def __call__(self, points):
+        """``log Q`` with ``Q = eps / 2 + (1 - eps) P``: the smoothed probability.
+
+        The smoothing (:func:`~geomstats_density.quality.smooth_log_probability`)
+        keeps ``log Q`` and its first two derivatives finite far below the threshold,
+        where ``log P`` tends to ``-inf``.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+        """
         return smooth_log_probability(self.log_probability(points), self.eps)
 
 
