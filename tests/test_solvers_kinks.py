@@ -16,6 +16,7 @@ from paper_problems import EXACT_LENGTHS
 
 from geomstats_density import DensityConformalMetric, DomainError, NewtonGeodesicSolver
 from geomstats_density.energy import curve_energy, curve_length
+from geomstats_density.quality import Constant
 from geomstats_density.solvers import newton
 from geomstats_density.solvers.derivatives import energy_derivatives, gauss_newton_derivatives
 from geomstats_density.solvers.status import LevelStatus
@@ -357,10 +358,7 @@ def test_log_where_phi_loses_rank_is_the_returned_curves_tangent():
     # z_1 = 0, where the geodesic from (0, 0) to (1, 0) runs (the image is the
     # segment, length ln 2 at Q = 1/2). The momentum does not determine the
     # velocity there; log is the tangent of the segment, (1, 0).
-    space = _plane(
-        lambda z: torch.full(z.shape[:-1], -LN2, dtype=z.dtype),
-        phi=lambda z: torch.stack([z[..., 0], z[..., 1] ** 3], dim=-1),
-    )
+    space = _plane(Constant(0.5), phi=lambda z: torch.stack([z[..., 0], z[..., 1] ** 3], dim=-1))
     start, end = gs.array([0.0, 0.0]), gs.array([1.0, 0.0])
     velocity = as_numpy(space.metric.log(end, start))
     np.testing.assert_allclose(velocity, [1.0, 0.0], atol=1e-6)
