@@ -38,11 +38,10 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
 import geomstats  # noqa: E402
 import geomstats.backend as gs  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from geomstats.geometry.euclidean import Euclidean  # noqa: E402
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace  # noqa: E402
 from geomstats.numerics.geodesic import (  # noqa: E402
@@ -202,28 +201,49 @@ def make_problems(quick):
         )
     problems += [
         Problem(
-            "Ex1", "Ex1 plane, Q=1/2", 2, DensityConformalMetric,
+            "Ex1",
+            "Ex1 plane, Q=1/2",
+            2,
+            DensityConformalMetric,
             dict(log_quality=constant_log_quality),
-            np.array([0.0, 1.0]), np.array([1.0, 0.0]), LN2 * math.sqrt(2.0),
+            np.array([0.0, 1.0]),
+            np.array([1.0, 0.0]),
+            LN2 * math.sqrt(2.0),
         ),
         Problem(
-            "Ex2", "Ex2 plane->sphere", 2, DensityConformalMetric,
+            "Ex2",
+            "Ex2 plane->sphere",
+            2,
+            DensityConformalMetric,
             dict(log_quality=constant_log_quality, phi=sphere_phi),
-            np.array([0.0, 1.0]), np.array([1.0, 0.0]), LN2 * math.pi / 3.0,
+            np.array([0.0, 1.0]),
+            np.array([1.0, 0.0]),
+            LN2 * math.pi / 3.0,
         ),
         Problem(
-            "Ex3", "Ex3 disk cut out", 2, DensityConformalMetric,
+            "Ex3",
+            "Ex3 disk cut out",
+            2,
+            DensityConformalMetric,
             dict(log_quality=disk_log_quality),
-            np.array([-1.3, 0.0]), np.array([1.3, 0.0]),
+            np.array([-1.3, 0.0]),
+            np.array([1.3, 0.0]),
             LN2 * (2 * math.sqrt(1.3**2 - 1) + math.pi - 2 * math.acos(1 / 1.3)),
-            kinked=True, good_start=upper_semicircle_start,
+            kinked=True,
+            good_start=upper_semicircle_start,
             good_start_label="upper semicircle of radius 1.3",
         ),
         Problem(
-            "Ex4", "Ex4 cube surface", 3, DensityConformalMetric,
+            "Ex4",
+            "Ex4 cube surface",
+            3,
+            DensityConformalMetric,
             dict(log_quality=cube_log_quality),
-            np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0]), 2.0 * LN2,
-            kinked=True, good_start=cube_projected_start,
+            np.array([0.0, 0.0, 1.0]),
+            np.array([1.0, 0.0, 0.0]),
+            2.0 * LN2,
+            kinked=True,
+            good_start=cube_projected_start,
             good_start_label="line projected radially onto the cube",
         ),
     ]
@@ -254,8 +274,9 @@ def _to_float(x):
     return float(x.detach()) if isinstance(x, torch.Tensor) else float(x)
 
 
-def ours_method(problem, label, options=None, start=None, start_label="straight line",
-                start_class="line"):
+def ours_method(
+    problem, label, options=None, start=None, start_label="straight line", start_class="line"
+):
     metric = problem.metric
     if options is None:
         solver = None
@@ -339,11 +360,20 @@ def shooting_method(problem, n_steps, use_start):
         # A shot that misses by more than 0.1% of the chord solved nothing.
         return note, miss > 1e-3 * chord
 
-    config = (f"ExpODESolver(GSIVPIntegrator(n_steps={n_steps}, 'rk4')), "
-              f"L-BFGS-B (geomstats default); init: {start_label}")
+    config = (
+        f"ExpODESolver(GSIVPIntegrator(n_steps={n_steps}, 'rk4')), "
+        f"L-BFGS-B (geomstats default); init: {start_label}"
+    )
     label = "geomstats LogShootingSolver" + (", given start" if given else "")
-    method = Method("shooting", label, config, run, start="given" if given else "line",
-                    params=dict(n_steps=n_steps), check=check)
+    method = Method(
+        "shooting",
+        label,
+        config,
+        run,
+        start="given" if given else "line",
+        params=dict(n_steps=n_steps),
+        check=check,
+    )
     return method
 
 
@@ -380,9 +410,15 @@ def path_straightening_method(problem, n_nodes, use_start):
 
     config = f"n_nodes={n_nodes}, L-BFGS-B (geomstats default); init: {start_label}"
     label = "geomstats PathStraightening" + (", given start" if given else "")
-    return Method("path-straightening", label, config, run,
-                  outputs=("norm(log)", "path length"), start="given" if given else "line",
-                  params=dict(n_nodes=n_nodes))
+    return Method(
+        "path-straightening",
+        label,
+        config,
+        run,
+        outputs=("norm(log)", "path length"),
+        start="given" if given else "line",
+        params=dict(n_nodes=n_nodes),
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -423,8 +459,9 @@ def call(method):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         values = method.run()
-    warned = any(issubclass(w.category, geomstats_density.GeodesicConvergenceWarning)
-                 for w in caught)
+    warned = any(
+        issubclass(w.category, geomstats_density.GeodesicConvergenceWarning) for w in caught
+    )
     return values, warned
 
 
@@ -463,11 +500,13 @@ def warm_up(problems):
     chosen = [p for p in problems if p.key.startswith("H2")][:1]
     chosen += [p for p in problems if p.key == "Ex2"]
     for problem in chosen:
-        methods = [ours_method(problem, "warm-up"),
-                   ours_method(problem, "warm-up", dict(tol=1e-4)),
-                   neural_method(problem, 20, 5, 1e-2),
-                   shooting_method(problem, 2, False),
-                   path_straightening_method(problem, 5, False)]
+        methods = [
+            ours_method(problem, "warm-up"),
+            ours_method(problem, "warm-up", dict(tol=1e-4)),
+            neural_method(problem, 20, 5, 1e-2),
+            shooting_method(problem, 2, False),
+            path_straightening_method(problem, 5, False),
+        ]
         for method in methods:
             try:
                 call(method)
@@ -490,8 +529,14 @@ def sweep(problem, candidates, output, max_predicted, log):
     rows, best, last_time = [], None, None
     for method, growth in candidates:
         if last_time is not None and growth is not None and last_time * growth > max_predicted:
-            rows.append((method.config, float("nan"), float("nan"),
-                         f"skipped: predicted {last_time * growth:.0f} s"))
+            rows.append(
+                (
+                    method.config,
+                    float("nan"),
+                    float("nan"),
+                    f"skipped: predicted {last_time * growth:.0f} s",
+                )
+            )
             continue
         t0 = time.process_time()
         try:
@@ -512,7 +557,9 @@ def sweep(problem, candidates, output, max_predicted, log):
                 error = float("nan")
         last_time = elapsed if growth is not None else last_time
         rows.append((method.config, error, elapsed, note))
-        log(f"    sweep {method.family}: {method.config}: err={error:.2e} in {elapsed:.2f} s {note}")
+        log(
+            f"    sweep {method.family}: {method.config}: err={error:.2e} in {elapsed:.2f} s {note}"
+        )
         if math.isfinite(error):
             key = (max(error, ERROR_FLOOR) * 1.0001, elapsed)
             if best is None or key < best[0]:
@@ -525,17 +572,22 @@ def neural_candidates(problem, quick):
         return [(neural_method(problem, 50, 500, 0.05), None)]
     # 500 steps, the top of the paper's range: fewer steps were never more
     # accurate in trial runs, and each configuration costs seconds.
-    return [(neural_method(problem, n_points, 500, lr), None)
-            for n_points in (20, 50) for lr in (1e-3, 1e-2, 5e-2, 0.2)]
+    return [
+        (neural_method(problem, n_points, 500, lr), None)
+        for n_points in (20, 50)
+        for lr in (1e-3, 1e-2, 5e-2, 0.2)
+    ]
 
 
 def shooting_candidates(problem, quick):
     use_start = problem.good_start is not None
     if quick:
         return [(shooting_method(problem, 10, use_start), None)]
-    return [(shooting_method(problem, 10, use_start), None),
-            (shooting_method(problem, 30, use_start), 3.0),
-            (shooting_method(problem, 100, use_start), 3.3)]
+    return [
+        (shooting_method(problem, 10, use_start), None),
+        (shooting_method(problem, 30, use_start), 3.0),
+        (shooting_method(problem, 100, use_start), 3.3),
+    ]
 
 
 def path_straightening_candidates(problem, quick):
@@ -544,10 +596,12 @@ def path_straightening_candidates(problem, quick):
         return [(path_straightening_method(problem, 33, use_start), None)]
     # Doubling the nodes cost 1x to 3x more in trial runs (more unknowns, but
     # L-BFGS-B iteration counts vary): predict 2.5x.
-    return [(path_straightening_method(problem, 17, use_start), None),
-            (path_straightening_method(problem, 33, use_start), 2.5),
-            (path_straightening_method(problem, 65, use_start), 2.5),
-            (path_straightening_method(problem, 129, use_start), 2.5)]
+    return [
+        (path_straightening_method(problem, 17, use_start), None),
+        (path_straightening_method(problem, 33, use_start), 2.5),
+        (path_straightening_method(problem, 65, use_start), 2.5),
+        (path_straightening_method(problem, 129, use_start), 2.5),
+    ]
 
 
 def ours_methods(problem):
@@ -555,33 +609,54 @@ def ours_methods(problem):
     if not problem.kinked:
         for tol in (1e-6, 1e-4):
             methods.append(ours_method(problem, f"ours (tol={tol:g})", dict(tol=tol)))
-        methods.append(ours_method(problem, "ours (one level: tol=None, n_nodes=33)",
-                                   dict(tol=None, n_nodes=33)))
+        methods.append(
+            ours_method(
+                problem, "ours (one level: tol=None, n_nodes=33)", dict(tol=None, n_nodes=33)
+            )
+        )
         return methods
     # From the line itself: 'auto' would restart its stalled solve from the grid.
-    methods.append(ours_method(problem, "ours (kink settings)",
-                               dict(KINK_OPTIONS, initialization="line")))
+    methods.append(
+        ours_method(problem, "ours (kink settings)", dict(KINK_OPTIONS, initialization="line"))
+    )
     if HAS_GRID_START:
-        methods.append(ours_method(problem, "ours (kink settings, grid start)",
-                                   dict(KINK_OPTIONS, initialization="grid"),
-                                   start_label="grid graph shortest path", start_class="grid"))
-    methods.append(ours_method(problem, "ours (kink settings, given start)", KINK_OPTIONS,
-                               start=problem.good_start, start_label=problem.good_start_label,
-                               start_class="given"))
+        methods.append(
+            ours_method(
+                problem,
+                "ours (kink settings, grid start)",
+                dict(KINK_OPTIONS, initialization="grid"),
+                start_label="grid graph shortest path",
+                start_class="grid",
+            )
+        )
+    methods.append(
+        ours_method(
+            problem,
+            "ours (kink settings, given start)",
+            KINK_OPTIONS,
+            start=problem.good_start,
+            start_label=problem.good_start_label,
+            start_class="given",
+        )
+    )
     return methods
 
 
 def run_problem(problem, args, log):
     log(f"== {problem.label}: exact {problem.exact:.15g}")
-    timing = dict(threads=args.threads, repeats=args.repeats, budget=args.budget,
-                  skip_warmup_above=args.skip_warmup_above, assume_warm=args.quick)
+    timing = dict(
+        threads=args.threads,
+        repeats=args.repeats,
+        budget=args.budget,
+        skip_warmup_above=args.skip_warmup_above,
+        assume_warm=args.quick,
+    )
     methods = list(ours_methods(problem))
     sweeps = {}
     for family, candidates, output in (
         ("neural", neural_candidates(problem, args.quick), "dist"),
         ("shooting", shooting_candidates(problem, args.quick), "dist"),
-        ("path-straightening", path_straightening_candidates(problem, args.quick),
-         "path length"),
+        ("path-straightening", path_straightening_candidates(problem, args.quick), "path length"),
     ):
         if len(candidates) == 1:
             methods.append(candidates[0][0])
@@ -614,13 +689,23 @@ def run_problem(problem, args, log):
                 method.state["check"] = f"check failed: {type(exc).__name__}"
         for output in method.outputs:
             value = values[output]
-            result = Result(problem, method, output, value=value,
-                            rel_error=relative_error(value, problem.exact),
-                            times=times, repeats=counts, cpu_times=cpu_times, warned=warned,
-                            invalid=invalid)
+            result = Result(
+                problem,
+                method,
+                output,
+                value=value,
+                rel_error=relative_error(value, problem.exact),
+                times=times,
+                repeats=counts,
+                cpu_times=cpu_times,
+                warned=warned,
+                invalid=invalid,
+            )
             results.append(result)
-            log(f"  {method.label} [{output}]: err={result.rel_error:.2e} "
-                + " ".join(f"{k}thr={v * 1e3:.1f}ms" for k, v in times.items()))
+            log(
+                f"  {method.label} [{output}]: err={result.rel_error:.2e} "
+                + " ".join(f"{k}thr={v * 1e3:.1f}ms" for k, v in times.items())
+            )
     return results, sweeps
 
 
@@ -658,8 +743,7 @@ def method_name(result):
 def comparable_ours(results, peer):
     """Our rows that start from no more information than ``peer`` does."""
     allowed = {"line", "grid", "given"} if peer.method.start == "given" else {"line", "grid"}
-    return [r for r in results if r.method.family == "ours" and r.ok
-            and r.method.start in allowed]
+    return [r for r in results if r.method.family == "ours" and r.ok and r.method.start in allowed]
 
 
 def matched_ours(results, peer):
@@ -681,8 +765,11 @@ def matched_ours(results, peer):
 
 def equal_accuracy_ours(results, peer):
     """Fastest comparable 'ours' row whose error is at most the peer's (noise counts as equal)."""
-    ours = [r for r in comparable_ours(results, peer)
-            if max(r.rel_error, ERROR_FLOOR) <= max(peer.rel_error, ERROR_FLOOR)]
+    ours = [
+        r
+        for r in comparable_ours(results, peer)
+        if max(r.rel_error, ERROR_FLOOR) <= max(peer.rel_error, ERROR_FLOOR)
+    ]
     return min(ours, key=lambda r: r.time) if ours else None
 
 
@@ -711,10 +798,13 @@ def render(all_results, all_sweeps, args, meta):
     add("")
     add(f"Command: `{meta['command']}`  ")
     add(f"Total runtime: {meta['runtime']:.0f} s. {meta['platform']} {meta['revision']}.  ")
-    add(f"Load average (1 min) at start / end: {meta['load_start']:.2f} / {meta['load_end']:.2f} "
-        f"on {os.cpu_count()} CPUs (a shared machine: absolute times are noisy, ratios less so).")
+    add(
+        f"Load average (1 min) at start / end: {meta['load_start']:.2f} / {meta['load_end']:.2f} "
+        f"on {os.cpu_count()} CPUs (a shared machine: absolute times are noisy, ratios less so)."
+    )
     add("")
-    add("Time: median wall time of warm calls in this process (one warm-up call first), in ms, "
+    add(
+        "Time: median wall time of warm calls in this process (one warm-up call first), in ms, "
         f"with torch on {' and '.join(str(t) for t in args.threads)} thread(s); `n` = timed calls "
         "per setting; `CPU ms (1 thr)` = median process CPU time on 1 thread, which other "
         "processes' load does not inflate. Ratios (wall time) are peer / ours and use each "
@@ -725,7 +815,8 @@ def render(all_results, all_sweeps, args, meta):
         "`time ratio at equal error` "
         "compares with the fastest of our rows whose error is at most the peer's (errors below "
         "1e-12 count as equal), among rows starting from no more information than the peer "
-        "(no given start unless the peer had it); `-`: none of ours was as accurate.")
+        "(no given start unless the peer had it); `-`: none of ours was as accurate."
+    )
     add("")
     lines += summary(all_results)
     add("")
@@ -733,8 +824,14 @@ def render(all_results, all_sweeps, args, meta):
     add("")
     header = ["problem", "method", "rel. error"]
     header += [f"ms ({t} thr)" for t in args.threads]
-    header += ["n", "CPU ms (1 thr)", "time ratio", "error ratio", "time ratio at equal error",
-               "notes"]
+    header += [
+        "n",
+        "CPU ms (1 thr)",
+        "time ratio",
+        "error ratio",
+        "time ratio at equal error",
+        "notes",
+    ]
     add("| " + " | ".join(header) + " |")
     add("|" + "---|" * len(header))
     for results in all_results:
@@ -752,8 +849,10 @@ def render(all_results, all_sweeps, args, meta):
             if r.method.state.get("converged") is False:
                 notes.append("converged=False")
             if r.method.state.get("check") and not r.failure:
-                notes.append(r.method.state["check"]
-                             + (" (not a solution: left out of comparisons)" if r.invalid else ""))
+                notes.append(
+                    r.method.state["check"]
+                    + (" (not a solution: left out of comparisons)" if r.invalid else "")
+                )
             if id(r) in comp:
                 t_ratio, e_ratio, ref, eq_ratio, match, _ = comp[id(r)]
                 row += [fmt_ratio(t_ratio), fmt_ratio(e_ratio), fmt_ratio(eq_ratio)]
@@ -770,13 +869,15 @@ def render(all_results, all_sweeps, args, meta):
     add("")
     lines += targets(all_results)
     add("")
-    add("Notes: on Ex4 the given start (the line projected radially onto the cube) is itself "
+    add(
+        "Notes: on Ex4 the given start (the line projected radially onto the cube) is itself "
         "the geodesic, so rows from it only measure how fast a method confirms the answer. "
         "geomstats' shooting integrates `metric.geodesic_equation`, whose cost with a map "
         "`phi` (Ex2) is dominated by forward-mode `torch.func.jvp` calls in the package, so "
         "that row measures this package's acceleration as much as the shooting method. "
         "`DomainError` failures of geomstats' solvers are trial points (line searches, "
-        "ODE steps) outside the metric's domain, which the metric rejects.")
+        "ODE steps) outside the metric's domain, which the metric rejects."
+    )
     add("")
     add("## Configurations")
     add("")
@@ -790,10 +891,12 @@ def render(all_results, all_sweeps, args, meta):
             seen.add(id(r.method))
             add(f"  - {r.method.label}: {r.method.config}")
     add("")
-    add("Peers' configurations were chosen per problem as the most accurate of a sweep "
+    add(
+        "Peers' configurations were chosen per problem as the most accurate of a sweep "
         "(one call each, 1 thread, error against the exact length: an oracle choice that "
         "favours the peers); a candidate predicted to take longer than "
-        f"{args.max_predicted:g} s was skipped.")
+        f"{args.max_predicted:g} s was skipped."
+    )
     if all_sweeps:
         add("")
         add("<details><summary>Sweeps (single calls on 1 thread, CPU seconds)</summary>")
@@ -804,7 +907,10 @@ def render(all_results, all_sweeps, args, meta):
             for family, rows in sweeps.items():
                 for config, error, elapsed, note in rows:
                     elapsed_s = "-" if not math.isfinite(elapsed) else f"{elapsed:.2f}"
-                    add(f"| {label} | {family} | {config} | {fmt_err(error)} | {elapsed_s} | {note} |")
+                    add(
+                        f"| {label} | {family} | {config} | {fmt_err(error)} "
+                        f"| {elapsed_s} | {note} |"
+                    )
         add("")
         add("</details>")
     return "\n".join(lines) + "\n"
@@ -833,16 +939,27 @@ def summary(all_results):
         if not problem.kinked:
             variants = [("", ours.get("ours (default)"), False)]
         else:
-            line_ref = (ours.get("ours (kink settings, grid start)", ours.get("ours (kink settings)"))
-                        if problem.key == "Ex4" else ours.get("ours (kink settings)"))
-            variants = [("", line_ref, False),
-                        (" (given start)", ours.get("ours (kink settings, given start)"), True)]
+            line_ref = (
+                ours.get("ours (kink settings, grid start)", ours.get("ours (kink settings)"))
+                if problem.key == "Ex4"
+                else ours.get("ours (kink settings)")
+            )
+            variants = [
+                ("", line_ref, False),
+                (" (given start)", ours.get("ours (kink settings, given start)"), True),
+            ]
         for suffix, ref, given in variants:
             cells = [problem.label + suffix, f"{problem.exact:.6g}"]
-            cells.append(f"{fmt_err(ref.rel_error)} · {fmt_time(ref.time)} ms"
-                         if ref is not None and ref.ok else "failed")
-            for family, output in (("neural", "dist"), ("shooting", "dist"),
-                                   ("path-straightening", "path length")):
+            cells.append(
+                f"{fmt_err(ref.rel_error)} · {fmt_time(ref.time)} ms"
+                if ref is not None and ref.ok
+                else "failed"
+            )
+            for family, output in (
+                ("neural", "dist"),
+                ("shooting", "dist"),
+                ("path-straightening", "path length"),
+            ):
                 rows = [r for r in results if r.method.family == family and r.output == output]
                 if family != "neural":
                     rows = [r for r in rows if (r.method.start == "given") == given]
@@ -919,22 +1036,32 @@ def targets(all_results):
         ours = [r for r in results if r.method.family == "ours" and r.ok and r.rel_error <= 1e-6]
         if not ours:
             all_ok = False
-            best = min((r.rel_error for r in results if r.method.family == "ours" and r.ok),
-                       default=float("nan"))
+            best = min(
+                (r.rel_error for r in results if r.method.family == "ours" and r.ok),
+                default=float("nan"),
+            )
             parts.append(f"{problem.key}: no setting reached 1e-6 (best {best:.0e})")
             continue
         fastest = min(ours, key=lambda r: r.time)
         all_ok &= fastest.time < 0.020
-        parts.append(f"{problem.key}: {fastest.time * 1e3:.1f} ms, CPU "
-                     f"{fastest.cpu_time * 1e3:.1f} ms ({fastest.method.label}, "
-                     f"err {fastest.rel_error:.0e})")
-    lines.append(f"- One 2-D geodesic to 1e-6 in under 20 ms: **{verdict(all_ok)}** "
-                 f"({'; '.join(parts)}).")
-    smooth = [results for results in all_results
-              if results[0].problem.dim == 2 and not results[0].problem.kinked]
+        parts.append(
+            f"{problem.key}: {fastest.time * 1e3:.1f} ms, CPU "
+            f"{fastest.cpu_time * 1e3:.1f} ms ({fastest.method.label}, "
+            f"err {fastest.rel_error:.0e})"
+        )
+    lines.append(
+        f"- One 2-D geodesic to 1e-6 in under 20 ms: **{verdict(all_ok)}** ({'; '.join(parts)})."
+    )
+    smooth = [
+        results
+        for results in all_results
+        if results[0].problem.dim == 2 and not results[0].problem.kinked
+    ]
     ok_smooth = all(
-        any(r.method.family == "ours" and r.ok and r.rel_error <= 1e-6 and r.time < 0.020
-            for r in results)
+        any(
+            r.method.family == "ours" and r.ok and r.rel_error <= 1e-6 and r.time < 0.020
+            for r in results
+        )
         for results in smooth
     )
     lines.append(f"  - on the smooth 2-D problems only (H2, Ex1, Ex2): **{verdict(ok_smooth)}**.")
@@ -947,10 +1074,20 @@ def git_state():
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(geomstats_density.__file__)))
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "geomstats_density"],
-                               cwd=root, capture_output=True, text=True, check=True).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "geomstats_density"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown revision"
     return f"geomstats_density at {commit}" + (" with uncommitted changes" if dirty else "")
@@ -958,9 +1095,12 @@ def git_state():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer pairs, no configuration sweeps, 1 thread, short budgets "
-                             "(a CI smoke run, < 2 minutes)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer pairs, no configuration sweeps, 1 thread, short budgets "
+        "(a CI smoke run, < 2 minutes)",
+    )
     parser.add_argument("--out", help="also write the Markdown report to this file")
     parser.add_argument("--only", help="comma-separated problem keys (e.g. Ex2,Ex3)")
     args = parser.parse_args()
@@ -973,8 +1113,10 @@ def main():
     args.max_predicted = 20.0  # CPU seconds: sweep candidates predicted slower are skipped
 
     if not gs.__name__.endswith("pytorch"):
-        sys.exit("This benchmark needs GEOMSTATS_BACKEND=pytorch (geomstats' solvers "
-                 f"differentiate through the metric); the backend is {gs.__name__}.")
+        sys.exit(
+            "This benchmark needs GEOMSTATS_BACKEND=pytorch (geomstats' solvers "
+            f"differentiate through the metric); the backend is {gs.__name__}."
+        )
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
     logging.disable(logging.WARNING)  # geomstats logs every unsuccessful L-BFGS run
@@ -1002,14 +1144,16 @@ def main():
 
     meta = dict(
         revision=git_state(),
-        command="GEOMSTATS_BACKEND=pytorch python " + " ".join(
-            [os.path.relpath(sys.argv[0])] + sys.argv[1:]),
+        command="GEOMSTATS_BACKEND=pytorch python "
+        + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
         runtime=time.perf_counter() - started,
         load_start=load_start,
         load_end=os.getloadavg()[0],
-        platform=(f"Python {platform.python_version()}, torch {torch.__version__}, "
-                  f"geomstats {geomstats.__version__}, numpy {np.__version__}, "
-                  f"{platform.machine()}, torch default threads {default_threads}."),
+        platform=(
+            f"Python {platform.python_version()}, torch {torch.__version__}, "
+            f"geomstats {geomstats.__version__}, numpy {np.__version__}, "
+            f"{platform.machine()}, torch default threads {default_threads}."
+        ),
     )
     report = render(all_results, all_sweeps, args, meta)
     print(report)

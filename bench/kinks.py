@@ -63,11 +63,15 @@ def _frozen(network):
 
 def relu_2d():
     torch.manual_seed(0)
-    network = _frozen(torch.nn.Sequential(
-        torch.nn.Linear(2, 32), torch.nn.ReLU(),
-        torch.nn.Linear(32, 32), torch.nn.ReLU(),
-        torch.nn.Linear(32, 10),
-    ))
+    network = _frozen(
+        torch.nn.Sequential(
+            torch.nn.Linear(2, 32),
+            torch.nn.ReLU(),
+            torch.nn.Linear(32, 32),
+            torch.nn.ReLU(),
+            torch.nn.Linear(32, 10),
+        )
+    )
 
     def log_factor(z):
         return torch.full(z.shape[:-1], 2 * math.log(LN2), dtype=z.dtype)
@@ -77,11 +81,15 @@ def relu_2d():
 
 def leaky_relu_16d():
     torch.manual_seed(0)
-    network = _frozen(torch.nn.Sequential(
-        torch.nn.Linear(16, 64), torch.nn.LeakyReLU(0.2),
-        torch.nn.Linear(64, 64), torch.nn.ReLU(),
-        torch.nn.Linear(64, 50),
-    ))
+    network = _frozen(
+        torch.nn.Sequential(
+            torch.nn.Linear(16, 64),
+            torch.nn.LeakyReLU(0.2),
+            torch.nn.Linear(64, 64),
+            torch.nn.ReLU(),
+            torch.nn.Linear(64, 50),
+        )
+    )
     endpoints = np.random.default_rng(0).normal(size=(2, 16))
 
     def log_factor(z):

@@ -130,7 +130,10 @@ def leaky_vae_decoder(dim):
     def mlp(sizes):
         layers = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            layers += [torch.nn.Linear(fan_in, fan_out, dtype=torch.float32), torch.nn.LeakyReLU(0.2)]
+            layers += [
+                torch.nn.Linear(fan_in, fan_out, dtype=torch.float32),
+                torch.nn.LeakyReLU(0.2),
+            ]
         return torch.nn.Sequential(*layers[:-1])
 
     torch.manual_seed(LEAKY_SEED)
@@ -170,7 +173,7 @@ def leaky_network(dim):
 
 
 def smooth_network(dim):
-    """A random tanh MLP ``R^D -> R^784`` of width ``max(64, 2D)`` and a random linear classifier."""
+    """Random tanh MLP ``R^D -> R^784`` of width ``max(64, 2D)``, random linear classifier."""
     generator = torch.Generator().manual_seed(dim)
     hidden = max(64, 2 * dim)
     mlp = torch.nn.Sequential(
@@ -345,7 +348,10 @@ def run_isolated(task, timeout=None):
 # Report
 # ----------------------------------------------------------------------
 def target_checks(rows, first_baseline):
-    """Per network and ``lengths_in``: is our curve the shortest, in no more time than the first baseline?"""
+    """Per network and ``lengths_in``: whether our curve is the shortest and in time.
+
+    In time means in no more time than the first baseline.
+    """
     groups = {}
     for row in rows:
         groups.setdefault((row["network"], row["lengths_in"]), {})[row["solver"]] = row
@@ -385,7 +391,9 @@ def _target(ours, shorter, faster):
         return "missed: " + ours["note"]
     if shorter and faster:
         return "met"
-    reasons = [reason for reason, failed in (("longer", not shorter), ("slower", not faster)) if failed]
+    reasons = [
+        reason for reason, failed in (("longer", not shorter), ("slower", not faster)) if failed
+    ]
     return "missed: " + " and ".join(reasons)
 
 
@@ -500,18 +508,26 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true",
-        help=f"smoke run: {', '.join(QUICK_NETWORKS)}, {QUICK_NEURAL_STEPS} Adam steps, in this process",
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {', '.join(QUICK_NETWORKS)}, {QUICK_NEURAL_STEPS} Adam steps, "
+        "in this process",
     )
-    parser.add_argument("--networks", help=f"comma-separated (default: {','.join(DEFAULT_NETWORKS)})")
+    parser.add_argument(
+        "--networks", help=f"comma-separated (default: {','.join(DEFAULT_NETWORKS)})"
+    )
     parser.add_argument("--lengths-in", default=",".join(LENGTHS_IN), help="default: %(default)s")
     parser.add_argument("--newton", default=NEWTON, help="options of ours (default: %(default)s)")
     parser.add_argument(
-        "--neural-steps", help=f"comma-separated Adam steps of the baseline (default: {NEURAL_STEPS})"
+        "--neural-steps",
+        help=f"comma-separated Adam steps of the baseline (default: {NEURAL_STEPS})",
     )
-    parser.add_argument("--dcgan-module", default=DCGAN_MODULE, help="module with load_generator(latent_dim)")
     parser.add_argument(
-        "--row-timeout", type=float,
+        "--dcgan-module", default=DCGAN_MODULE, help="module with load_generator(latent_dim)"
+    )
+    parser.add_argument(
+        "--row-timeout",
+        type=float,
         help="stop a row after this many seconds and report it as stopped (isolated rows only)",
     )
     parser.add_argument("--out", help="also write the Markdown report to this file")
@@ -521,7 +537,11 @@ def main(argv=None):
         neural_steps = tuple(int(s) for s in args.neural_steps.split(","))
     else:
         neural_steps = QUICK_NEURAL_STEPS if args.quick else NEURAL_STEPS
-    names = args.networks.split(",") if args.networks else (QUICK_NETWORKS if args.quick else DEFAULT_NETWORKS)
+    names = (
+        args.networks.split(",")
+        if args.networks
+        else (QUICK_NETWORKS if args.quick else DEFAULT_NETWORKS)
+    )
     lengths_in = args.lengths_in.split(",")
     if any(name.startswith("dcgan") for name in names):
         dcgan_network(2, args.dcgan_module)  # fail now, not after the other rows

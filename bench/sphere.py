@@ -39,17 +39,16 @@ import statistics
 import time
 import warnings
 
+import geomstats.backend as gs
 import numpy as np
 import torch
-
-import geomstats.backend as gs
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hypersphere import Hypersphere
 
 from geomstats_density import DensityConformalMetric
 from geomstats_density._arrays import to_numpy
-from geomstats_density.energy import curve_length
 from geomstats_density.demo.manifold_examples import SPHERE_END, SPHERE_START, sphere_caps
+from geomstats_density.energy import curve_length
 from geomstats_density.quality import DensityRatio
 from geomstats_density.reports import N_EVAL, slerp
 from geomstats_density.solvers.manifold import ManifoldGeodesicSolver
@@ -95,7 +94,9 @@ def run_manifold(quality, **options):
 def run_chart(quality):
     space = Euclidean(2, equip=False)
     space.equip_with_metric(
-        DensityConformalMetric, log_quality=lambda u: quality(south_pole_chart(u)), phi=south_pole_chart
+        DensityConformalMetric,
+        log_quality=lambda u: quality(south_pole_chart(u)),
+        phi=south_pole_chart,
     )
     curve = space.metric.log_solver.solve(
         gs.array(to_south_pole_chart(SPHERE_END)), gs.array(to_south_pole_chart(SPHERE_START))
@@ -114,7 +115,9 @@ def run_ambient(quality, rate, smooth):
         return quality(z) - rate * distance
 
     space = Euclidean(3, equip=False)
-    space.equip_with_metric(DensityConformalMetric, log_quality=log_quality, solver_options=KINK_OPTIONS)
+    space.equip_with_metric(
+        DensityConformalMetric, log_quality=log_quality, solver_options=KINK_OPTIONS
+    )
     # From the great circle, as the paper's Example 4 starts from the chord's
     # radial projection: from the chord, Newton stops in poor local minima.
     start = slerp(SPHERE_START, SPHERE_END, KINK_OPTIONS["n_nodes"])
@@ -166,14 +169,22 @@ def main(argv=None):
         for rate in rates:
             penalty = f"{rate:g} (1 - norm z)^2" if smooth else f"{rate:g} abs(1 - norm z)"
             methods.append(
-                (f"ambient R^3, penalty {penalty}", lambda r=rate, s=smooth: run_ambient(quality, r, s))
+                (
+                    f"ambient R^3, penalty {penalty}",
+                    lambda r=rate, s=smooth: run_ambient(quality, r, s),
+                )
             )
 
     rows = []
     great_circle = slerp(SPHERE_START, SPHERE_END, N_EVAL)
     for name, method in [("great circle (reference only)", None)] + methods:
         if method is None:
-            seconds, estimate, curve, off_sphere = (math.nan, math.nan), math.nan, great_circle, None
+            seconds, estimate, curve, off_sphere = (
+                (math.nan, math.nan),
+                math.nan,
+                great_circle,
+                None,
+            )
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -200,12 +211,14 @@ def main(argv=None):
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} torch threads, median of {repeats} run(s) after a warm-up.",
         "",
-        "| method | wall s | CPU s | solver's length | length on the sphere | excess | max distance to reference | max off-sphere |",
+        "| method | wall s | CPU s | solver's length | length on the sphere | excess "
+        "| max distance to reference | max off-sphere |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['method']} | {row['seconds'][0]:.3g} | {row['seconds'][1]:.3g} | {row['estimate']:.10g} | "
+            f"| {row['method']} | {row['seconds'][0]:.3g} | {row['seconds'][1]:.3g} "
+            f"| {row['estimate']:.10g} | "
             f"{row['length']:.10f} | {row['excess']:.2e} | {row['deviation']:.2e} | "
             f"{'-' if row['off_sphere'] is None else format(row['off_sphere'], '.2e')} |"
         )

@@ -42,14 +42,13 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from functools import partial  # noqa: E402
 
 import geodesics as gb  # noqa: E402  (bench/geodesics.py: problems and peer runners)
-
 import geomstats  # noqa: E402
 import geomstats.backend as gs  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from geomstats.geometry.euclidean import Euclidean  # noqa: E402
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace  # noqa: E402
 
@@ -79,8 +78,14 @@ ERROR_FLOOR = 1e-16
 MEASURE_NODES = (2049, 4097)
 # Our reference for problems without a closed form.
 REFERENCE_OPTIONS = dict(tol=1e-9, max_nodes=4097, max_iter=300, on_failure="ignore")
-PEERS = ("neural", "stochman default", "stochman tuned", "stochman DiscretizedManifold",
-         "geomstats LogShootingSolver", "geomstats PathStraightening")
+PEERS = (
+    "neural",
+    "stochman default",
+    "stochman tuned",
+    "stochman DiscretizedManifold",
+    "geomstats LogShootingSolver",
+    "geomstats PathStraightening",
+)
 
 
 def log(message):
@@ -106,9 +111,13 @@ def gaussian_mixture_problem(dim, n_modes, seed=0):
     density = GaussianMixture(np.ones(n_modes), means, covariances)
     quality = RealismIndex(density, random_state=seed)
     problem = gb.Problem(
-        key=f"GMM{dim}", label=f"GMM {dim}-D ({n_modes} modes)", dim=dim,
-        metric_class=DensityConformalMetric, metric_kwargs=dict(log_quality=quality),
-        start=np.asarray(start, dtype=float), end=np.asarray(end, dtype=float),
+        key=f"GMM{dim}",
+        label=f"GMM {dim}-D ({n_modes} modes)",
+        dim=dim,
+        metric_class=DensityConformalMetric,
+        metric_kwargs=dict(log_quality=quality),
+        start=np.asarray(start, dtype=float),
+        end=np.asarray(end, dtype=float),
         exact=float("nan"),
     ).build()
     problem.density = density
@@ -127,8 +136,13 @@ def reference_distance(problem):
     nodes = torch.as_tensor(np.asarray(curve.nodes, dtype=float))
     with torch.no_grad():
         polyline = float(torch.sqrt(problem.metric.curve_sq_lengths(nodes)).sum())
-    return dict(dist=float(curve.dist), converged=bool(np.all(curve.converged)),
-                n_nodes=int(nodes.shape[-2]), polyline=polyline, seconds=elapsed)
+    return dict(
+        dist=float(curve.dist),
+        converged=bool(np.all(curve.converged)),
+        n_nodes=int(nodes.shape[-2]),
+        polyline=polyline,
+        seconds=elapsed,
+    )
 
 
 def make_problems(args):
@@ -229,8 +243,15 @@ class Row:
 
 
 def gb_row(problem, method, family, output="dist"):
-    return Row(problem, family, method.label, method.config, method.run,
-               lambda values: values[output], check=method.check)
+    return Row(
+        problem,
+        family,
+        method.label,
+        method.config,
+        method.run,
+        lambda values: values[output],
+        check=method.check,
+    )
 
 
 def stochman_row(problem, tuned):
@@ -243,8 +264,9 @@ def stochman_row(problem, tuned):
     def solve():
         if tuned:
             curve = CubicSpline(a, b, num_nodes=TUNED["num_nodes"])
-            success = geodesic_minimizing_energy(curve, manifold, optimizer=strong_wolfe_lbfgs,
-                                                 eval_grid=TUNED["eval_grid"])
+            success = geodesic_minimizing_energy(
+                curve, manifold, optimizer=strong_wolfe_lbfgs, eval_grid=TUNED["eval_grid"]
+            )
         else:
             curve = CubicSpline(a, b)
             success = geodesic_minimizing_energy(curve, manifold)
@@ -255,16 +277,27 @@ def stochman_row(problem, tuned):
         return ("" if state.get("success") else "success=False (max_iter reached)"), False
 
     if tuned:
-        config = (f"CubicSpline(num_nodes={TUNED['num_nodes']}), optimizer=torch.optim.LBFGS("
-                  f"lr=1, line_search_fn='strong_wolfe'), max_iter=150, eval_grid="
-                  f"{TUNED['eval_grid']}, energy x eval_grid, torch 1 thread")
+        config = (
+            f"CubicSpline(num_nodes={TUNED['num_nodes']}), optimizer=torch.optim.LBFGS("
+            f"lr=1, line_search_fn='strong_wolfe'), max_iter=150, eval_grid="
+            f"{TUNED['eval_grid']}, energy x eval_grid, torch 1 thread"
+        )
         label = "stochman tuned"
     else:
-        config = ("CubicSpline(num_nodes=5), geodesic_minimizing_energy defaults "
-                  "(Adam lr=0.1, max_iter=150, eval_grid=20)")
+        config = (
+            "CubicSpline(num_nodes=5), geodesic_minimizing_energy defaults "
+            "(Adam lr=0.1, max_iter=150, eval_grid=20)"
+        )
         label = "stochman default"
-    return Row(problem, label, label, config, solve,
-               lambda curve: measured_length(metric, curve), check=check)
+    return Row(
+        problem,
+        label,
+        label,
+        config,
+        solve,
+        lambda curve: measured_length(metric, curve),
+        check=check,
+    )
 
 
 def discretized_box(problem):
@@ -291,8 +324,9 @@ def discretized_row(problem, grid_size):
     a = torch.as_tensor(problem.start, dtype=torch.float64)[None]
     b = torch.as_tensor(problem.end, dtype=torch.float64)[None]
     lo, hi = discretized_box(problem)
-    grid = [torch.linspace(float(lo[i]), float(hi[i]), grid_size, dtype=torch.float64)
-            for i in range(2)]
+    grid = [
+        torch.linspace(float(lo[i]), float(hi[i]), grid_size, dtype=torch.float64) for i in range(2)
+    ]
     manifold = DiscretizedManifold()
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -304,12 +338,20 @@ def discretized_row(problem, grid_size):
         curve, _ = manifold.connecting_geodesic(a, b)
         return curve
 
-    config = (f"fit on a {grid_size}x{grid_size} grid over [{lo[0]:.2f}, {hi[0]:.2f}] x "
-              f"[{lo[1]:.2f}, {hi[1]:.2f}] (8-neighbour graph, batch_size=512), then "
-              "connecting_geodesic (Dijkstra + CubicSpline fit); fit time not in `ms`")
-    return Row(problem, "stochman DiscretizedManifold", "stochman DiscretizedManifold",
-               config, solve, lambda curve: measured_length(metric, curve),
-               setup_seconds=setup)
+    config = (
+        f"fit on a {grid_size}x{grid_size} grid over [{lo[0]:.2f}, {hi[0]:.2f}] x "
+        f"[{lo[1]:.2f}, {hi[1]:.2f}] (8-neighbour graph, batch_size=512), then "
+        "connecting_geodesic (Dijkstra + CubicSpline fit); fit time not in `ms`"
+    )
+    return Row(
+        problem,
+        "stochman DiscretizedManifold",
+        "stochman DiscretizedManifold",
+        config,
+        solve,
+        lambda curve: measured_length(metric, curve),
+        setup_seconds=setup,
+    )
 
 
 # Our looser settings, each a candidate for the stochman target: the target asks
@@ -325,9 +367,13 @@ def rows_for(problem, args):
             rows.append(gb_row(problem, method, f"ours tol={tol:g}"))
     if problem.kinked:
         if gb.HAS_GRID_START:
-            kink = gb.ours_method(problem, "ours (kink settings, grid start)",
-                                  dict(gb.KINK_OPTIONS, initialization="grid"),
-                                  start_label="grid graph shortest path", start_class="grid")
+            kink = gb.ours_method(
+                problem,
+                "ours (kink settings, grid start)",
+                dict(gb.KINK_OPTIONS, initialization="grid"),
+                start_label="grid graph shortest path",
+                start_class="grid",
+            )
         else:
             kink = gb.ours_method(problem, "ours (kink settings)", gb.KINK_OPTIONS)
         rows.append(gb_row(problem, kink, "ours (kink)"))
@@ -335,10 +381,21 @@ def rows_for(problem, args):
     if stochman is not None:
         rows.append(stochman_row(problem, tuned=False))
         rows.append(stochman_row(problem, tuned=True))
-    rows.append(gb_row(problem, gb.shooting_method(problem, args.shooting_steps, False),
-                       "geomstats LogShootingSolver"))
-    rows.append(gb_row(problem, gb.path_straightening_method(problem, args.ps_nodes, False),
-                       "geomstats PathStraightening", output="path length"))
+    rows.append(
+        gb_row(
+            problem,
+            gb.shooting_method(problem, args.shooting_steps, False),
+            "geomstats LogShootingSolver",
+        )
+    )
+    rows.append(
+        gb_row(
+            problem,
+            gb.path_straightening_method(problem, args.ps_nodes, False),
+            "geomstats PathStraightening",
+            output="path length",
+        )
+    )
     return rows
 
 
@@ -366,7 +423,11 @@ def measure(row, args):
             raw = row.solve()
             samples.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
-    row.wall, row.cpu, row.n_calls = statistics.median(samples), statistics.median(cpu), len(samples)
+    row.wall, row.cpu, row.n_calls = (
+        statistics.median(samples),
+        statistics.median(cpu),
+        len(samples),
+    )
     if any(issubclass(w.category, geomstats_density.GeodesicConvergenceWarning) for w in caught):
         row.notes.append("GeodesicConvergenceWarning")
     row.value = float(row.estimate(raw))
@@ -385,7 +446,10 @@ def run_row(row, args):
         measure(row, args)
     except Exception as exc:  # a failing method is a result too
         row.failure = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
-    status = row.failure or f"err={row.rel_error:.2e} wall={row.wall * 1e3:.1f}ms cpu={row.cpu * 1e3:.1f}ms"
+    status = (
+        row.failure
+        or f"err={row.rel_error:.2e} wall={row.wall * 1e3:.1f}ms cpu={row.cpu * 1e3:.1f}ms"
+    )
     log(f"  {row.label}: {status}")
 
 
@@ -393,10 +457,12 @@ def warm_up(problems, args):
     """First calls of every code path (imports, torch and autograd first calls)."""
     problem = next(p for p in problems if p.key.startswith("H2") or p.key == "Ex1")
     torch.set_num_threads(1)
-    rows = [gb_row(problem, gb.ours_method(problem, "w"), "ours"),
-            gb_row(problem, gb.neural_method(problem, 20, 5, 1e-2), "neural"),
-            gb_row(problem, gb.shooting_method(problem, 2, False), "shooting"),
-            gb_row(problem, gb.path_straightening_method(problem, 5, False), "ps", "path length")]
+    rows = [
+        gb_row(problem, gb.ours_method(problem, "w"), "ours"),
+        gb_row(problem, gb.neural_method(problem, 20, 5, 1e-2), "neural"),
+        gb_row(problem, gb.shooting_method(problem, 2, False), "shooting"),
+        gb_row(problem, gb.path_straightening_method(problem, 5, False), "ps", "path length"),
+    ]
     if stochman is not None:
         rows += [stochman_row(problem, False), stochman_row(problem, True)]
     for row in rows:
@@ -428,9 +494,14 @@ MATRIX_LOOSE_TOL = 1e-4
 def half_plane_matrix_problem():
     """The half-plane metric of bench/geodesics.py, for the distance-matrix part."""
     return gb.Problem(
-        key="H2-matrix", label="H2 (half-plane)", dim=2, metric_class=ConformalMetric,
+        key="H2-matrix",
+        label="H2 (half-plane)",
+        dim=2,
+        metric_class=ConformalMetric,
         metric_kwargs=dict(log_factor=gb.half_plane_log_factor),
-        start=np.array([0.0, 1.0]), end=np.array([1.0, 1.0]), exact=math.nan,
+        start=np.array([0.0, 1.0]),
+        end=np.array([1.0, 1.0]),
+        exact=math.nan,
     ).build()
 
 
@@ -463,14 +534,42 @@ def distance_matrix_bench(problem, per_pair, args):
         return np.asarray(PoincareHalfSpace(2).metric.dist(a, b), dtype=float)
 
     cases = [
-        ("GMM 2-D (6 modes)", "defaults (tol=1e-8)", problem.metric, mixture_points,
-         mixture_reference, None, 1),
-        ("GMM 2-D (6 modes)", f"tol={MATRIX_LOOSE_TOL:g}", problem.metric, mixture_points,
-         mixture_reference, MATRIX_LOOSE_TOL, 1),
-        ("GMM 2-D (6 modes)", f"tol={MATRIX_LOOSE_TOL:g}, n_jobs=2", problem.metric,
-         mixture_points, mixture_reference, MATRIX_LOOSE_TOL, 2),
-        ("H2 (half-plane)", "defaults (tol=1e-8)", half_plane.metric, half_plane_points,
-         half_plane_reference, None, 1),
+        (
+            "GMM 2-D (6 modes)",
+            "defaults (tol=1e-8)",
+            problem.metric,
+            mixture_points,
+            mixture_reference,
+            None,
+            1,
+        ),
+        (
+            "GMM 2-D (6 modes)",
+            f"tol={MATRIX_LOOSE_TOL:g}",
+            problem.metric,
+            mixture_points,
+            mixture_reference,
+            MATRIX_LOOSE_TOL,
+            1,
+        ),
+        (
+            "GMM 2-D (6 modes)",
+            f"tol={MATRIX_LOOSE_TOL:g}, n_jobs=2",
+            problem.metric,
+            mixture_points,
+            mixture_reference,
+            MATRIX_LOOSE_TOL,
+            2,
+        ),
+        (
+            "H2 (half-plane)",
+            "defaults (tol=1e-8)",
+            half_plane.metric,
+            half_plane_points,
+            half_plane_reference,
+            None,
+            1,
+        ),
     ]
     out = dict(runs=[], peers=dict(per_pair))
     for label, options, metric, points, reference, tol, n_jobs in cases:
@@ -479,8 +578,11 @@ def distance_matrix_bench(problem, per_pair, args):
         solver.tol = default_tol if tol is None else tol
         try:
             out["runs"].append(
-                dict(problem=label, options=options,
-                     **_matrix_times(metric, points, reference, args, n_jobs))
+                dict(
+                    problem=label,
+                    options=options,
+                    **_matrix_times(metric, points, reference, args, n_jobs),
+                )
             )
         finally:
             solver.tol = default_tol
@@ -495,15 +597,23 @@ def _matrix_times(metric, points, reference, args, n_jobs):
     (paid by the first run, the smaller matrix) and the CPU time is this process's
     only.
     """
+
     def run(m):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             matrix, wall, cpu = timed(lambda: metric.dist_pairwise(points[:m], n_jobs=n_jobs))
-        warned = sum(issubclass(w.category, geomstats_density.GeodesicConvergenceWarning)
-                     for w in caught)
+        warned = sum(
+            issubclass(w.category, geomstats_density.GeodesicConvergenceWarning) for w in caught
+        )
         log(f"dist_pairwise({m} points): {wall:.1f} s wall, {cpu:.1f} s CPU")
-        return dict(points=m, pairs=m * (m - 1) // 2, wall=wall, cpu=cpu, warned=warned,
-                    matrix=np.asarray(matrix, dtype=float))
+        return dict(
+            points=m,
+            pairs=m * (m - 1) // 2,
+            wall=wall,
+            cpu=cpu,
+            warned=warned,
+            matrix=np.asarray(matrix, dtype=float),
+        )
 
     measured = [run(args.matrix_first)]
     per_pair_wall = measured[-1]["wall"] / measured[-1]["pairs"]
@@ -520,10 +630,16 @@ def _matrix_times(metric, points, reference, args, n_jobs):
             out[str(n)] = dict(done, extrapolated=False)
         else:
             factor = pairs / largest["pairs"]
-            out[str(n)] = dict(points=largest["points"], pairs=largest["pairs"],
-                               measured_wall=largest["wall"], measured_cpu=largest["cpu"],
-                               wall=largest["wall"] * factor, cpu=largest["cpu"] * factor,
-                               warned=largest["warned"], extrapolated=True)
+            out[str(n)] = dict(
+                points=largest["points"],
+                pairs=largest["pairs"],
+                measured_wall=largest["wall"],
+                measured_cpu=largest["cpu"],
+                wall=largest["wall"] * factor,
+                cpu=largest["cpu"] * factor,
+                warned=largest["warned"],
+                extrapolated=True,
+            )
     m = largest["points"]
     rows, cols = np.triu_indices(m, k=1)
     pick = np.random.default_rng(2).choice(
@@ -531,8 +647,12 @@ def _matrix_times(metric, points, reference, args, n_jobs):
     )
     ref = reference(points[rows[pick]], points[cols[pick]])
     errors = np.abs(largest["matrix"][rows[pick], cols[pick]] - ref) / ref
-    out["check"] = dict(points=m, checked=int(pick.size), max_error=float(errors.max()),
-                        median_error=float(np.median(errors)))
+    out["check"] = dict(
+        points=m,
+        checked=int(pick.size),
+        max_error=float(errors.max()),
+        median_error=float(np.median(errors)),
+    )
     return out
 
 
@@ -545,17 +665,26 @@ def scaling_bench(gmm2, args):
         solver = NewtonGeodesicSolver(gmm2.space, tol=None, n_nodes=n, on_failure="ignore")
         reps = []
         for _ in range(3 if n <= 129 else 1):
-            curve, wall, cpu = timed(lambda: solver.solve(b, a))
+            curve, wall, cpu = timed(partial(solver.solve, b, a))
             reps.append((wall, cpu))
         wall, cpu = min(reps)
         err = abs(float(curve.dist) - gmm2.exact) / gmm2.exact
-        row = dict(n=n, wall=wall, cpu=cpu, err=err, converged=bool(np.all(curve.converged)),
-                   iters=int(np.sum(curve.n_iterations)))
+        row = dict(
+            n=n,
+            wall=wall,
+            cpu=cpu,
+            err=err,
+            converged=bool(np.all(curve.converged)),
+            iters=int(np.sum(curve.n_iterations)),
+        )
         if n <= args.scaling_neural_nodes:
             neural = NeuralGeodesicSolver(gmm2.space, n_points=n, n_steps=500, lr=0.05)
-            ncurve, nwall, ncpu = timed(lambda: neural.solve(b, a))
-            row.update(neural_wall=nwall, neural_cpu=ncpu,
-                       neural_err=abs(float(ncurve.dist) - gmm2.exact) / gmm2.exact)
+            ncurve, nwall, ncpu = timed(partial(neural.solve, b, a))
+            row.update(
+                neural_wall=nwall,
+                neural_cpu=ncpu,
+                neural_err=abs(float(ncurve.dist) - gmm2.exact) / gmm2.exact,
+            )
         node_rows.append(row)
         log(f"scaling n={n}: {row}")
     dim_rows = []
@@ -573,15 +702,16 @@ def scaling_bench(gmm2, args):
             metric.dist(pa, pb)  # warm-up (first call at this dimension)
             reps = []
             for _ in range(3 if dim <= 16 else 1):
-                dist, wall, cpu = timed(lambda: metric.dist(pa, pb))
+                dist, wall, cpu = timed(partial(metric.dist, pa, pb))
                 reps.append((wall, cpu))
         wall, cpu = min(reps)
-        warned = any(issubclass(w.category, geomstats_density.GeodesicConvergenceWarning)
-                     for w in caught)
+        warned = any(
+            issubclass(w.category, geomstats_density.GeodesicConvergenceWarning) for w in caught
+        )
         row = dict(dim=dim, wall=wall, cpu=cpu, dist=float(dist), warned=warned)
         if dim <= args.scaling_neural_dim:
             neural = NeuralGeodesicSolver(space, n_points=50, n_steps=500, lr=0.05)
-            ncurve, nwall, ncpu = timed(lambda: neural.solve(pb, pa))
+            ncurve, nwall, ncpu = timed(partial(neural.solve, pb, pa))
             row.update(neural_wall=nwall, neural_cpu=ncpu, neural_dist=float(ncurve.dist))
         dim_rows.append(row)
         log(f"scaling D={dim}: {row}")
@@ -599,8 +729,11 @@ def ratios(peer, ours):
     """(wall ratio, CPU ratio, error ratio): peer / ours; > 1 favours ours."""
     if not (peer.ok and ours.ok):
         return None
-    return (peer.wall / ours.wall, peer.cpu / ours.cpu,
-            max(peer.rel_error, ERROR_FLOOR) / max(ours.rel_error, ERROR_FLOOR))
+    return (
+        peer.wall / ours.wall,
+        peer.cpu / ours.cpu,
+        max(peer.rel_error, ERROR_FLOOR) / max(ours.rel_error, ERROR_FLOOR),
+    )
 
 
 def peer_cell(peer, ours):
@@ -623,11 +756,14 @@ def render(all_rows, matrix, node_rows, dim_rows, args, meta):
     add("")
     add(f"Command: `{meta['command']}`  ")
     add(f"Total runtime: {meta['runtime']:.0f} s. {meta['platform']} {meta['revision']}.  ")
-    add(f"Load average (1 min) at start / end: {meta['load_start']:.2f} / {meta['load_end']:.2f} "
+    add(
+        f"Load average (1 min) at start / end: {meta['load_start']:.2f} / {meta['load_end']:.2f} "
         f"on {os.cpu_count()} CPUs: the machine is shared, so wall times are noisy; CPU "
-        "times (time.process_time) are given alongside.")
+        "times (time.process_time) are given alongside."
+    )
     add("")
-    add("Times: median over warm calls in this process (a warm-up call first, and up to "
+    add(
+        "Times: median over warm calls in this process (a warm-up call first, and up to "
         f"{args.repeats} timed calls within ~{args.budget:g} s; calls slower than "
         f"{args.count_first_above:g} s are timed once), torch on 1 thread for every method "
         "(restored afterwards). Relative error = |dist - reference| / reference. Every "
@@ -635,21 +771,26 @@ def render(all_rows, matrix, node_rows, dim_rows, args, meta):
         "its length is measured in our metric by `metric.curve_sq_lengths` on the curve "
         f"resampled at {MEASURE_NODES[0]} and {MEASURE_NODES[1]} points (Richardson-"
         "extrapolated); path straightening's is the length of its discrete path and "
-        "shooting's is `norm(log)` (geomstats' `dist`), as in bench/geodesics.py.")
+        "shooting's is `norm(log)` (geomstats' `dist`), as in bench/geodesics.py."
+    )
     add("")
-    add("References: exact closed forms for H2 and Examples 1-4. **The Gaussian mixtures "
+    add(
+        "References: exact closed forms for H2 and Examples 1-4. **The Gaussian mixtures "
         "have no closed form: their reference is our own solver at tol=1e-9 with up to "
         "4097 nodes** (which favours ours: its error there is self-consistency, not "
         "accuracy); every curve any method returns is an upper bound of the distance, and "
-        "the check below says whether one was shorter than the reference.")
+        "the check below says whether one was shorter than the reference."
+    )
     add("")
     # Headline
     add("## Headline: peer / ours")
     add("")
-    add("Each cell: **time ratio · error ratio** = (peer wall time / ours) · (peer "
+    add(
+        "Each cell: **time ratio · error ratio** = (peer wall time / ours) · (peer "
         "relative error / ours), both > 1 when ours is faster / more accurate; errors "
         f"floored at {ERROR_FLOOR:g}. `ours` = `metric.dist` with default options; on the "
-        "kinked Ex3-4 a second line compares with our kink settings (bench/geodesics.py).")
+        "kinked Ex3-4 a second line compares with our kink settings (bench/geodesics.py)."
+    )
     add("")
     header = ["problem", "ours: err · ms"] + list(PEERS)
     add("| " + " | ".join(header) + " |")
@@ -662,16 +803,28 @@ def render(all_rows, matrix, node_rows, dim_rows, args, meta):
             refs.append(("ours (kink)", " vs kink settings"))
         for fam, suffix in refs:
             ours = by[fam]
-            cells = [problem.label + suffix,
-                     (f"{fmt_err(ours.rel_error)} · {fmt_ms(ours.wall)}" if ours.ok
-                      else "failed")]
+            cells = [
+                problem.label + suffix,
+                (f"{fmt_err(ours.rel_error)} · {fmt_ms(ours.wall)}" if ours.ok else "failed"),
+            ]
             cells += [peer_cell(by.get(p), ours) for p in PEERS]
             add("| " + " | ".join(cells) + " |")
     add("")
     add("## All rows")
     add("")
-    header = ["problem", "method", "dist", "rel. error", "ms (wall)", "CPU ms", "n",
-              "time ratio", "CPU ratio", "error ratio", "notes"]
+    header = [
+        "problem",
+        "method",
+        "dist",
+        "rel. error",
+        "ms (wall)",
+        "CPU ms",
+        "n",
+        "time ratio",
+        "CPU ratio",
+        "error ratio",
+        "notes",
+    ]
     add("| " + " | ".join(header) + " |")
     add("|" + "---|" * len(header))
     for rows in all_rows:
@@ -684,11 +837,16 @@ def render(all_rows, matrix, node_rows, dim_rows, args, meta):
                 notes.insert(0, r.failure)
             if math.isfinite(r.setup_seconds):
                 notes.append(f"grid fit {r.setup_seconds:.1f} s (once)")
-            cells = [problem.label, r.label,
-                     "-" if not math.isfinite(r.value) else f"{r.value:.10g}",
-                     fmt_err(r.rel_error) if math.isfinite(r.value) else "-",
-                     fmt_ms(r.wall), fmt_ms(r.cpu), str(r.n_calls)]
-            cells += ([fmt_ratio(x) for x in rr] if rr else ["", "", ""])
+            cells = [
+                problem.label,
+                r.label,
+                "-" if not math.isfinite(r.value) else f"{r.value:.10g}",
+                fmt_err(r.rel_error) if math.isfinite(r.value) else "-",
+                fmt_ms(r.wall),
+                fmt_ms(r.cpu),
+                str(r.n_calls),
+            ]
+            cells += [fmt_ratio(x) for x in rr] if rr else ["", "", ""]
             cells.append("; ".join(notes))
             add("| " + " | ".join(cells) + " |")
     add("")
@@ -697,20 +855,25 @@ def render(all_rows, matrix, node_rows, dim_rows, args, meta):
     if mixtures:
         add("### Mixture references")
         add("")
-        for problem, rows in ((rows[0].problem, rows) for rows in all_rows
-                              if hasattr(rows[0].problem, "reference")):
+        for problem, rows in (
+            (rows[0].problem, rows) for rows in all_rows if hasattr(rows[0].problem, "reference")
+        ):
             ref = problem.reference
             shortest = min((r for r in rows if r.ok), key=lambda r: r.value, default=None)
-            verdict = ("no method's distance is below it by more than 1e-6 relative"
-                       if shortest is None or shortest.value >= ref["dist"] * (1 - 1e-6)
-                       else f"**{shortest.label} is shorter ({shortest.value:.10g})**: "
-                            "the reference is a local minimum")
+            verdict = (
+                "no method's distance is below it by more than 1e-6 relative"
+                if shortest is None or shortest.value >= ref["dist"] * (1 - 1e-6)
+                else f"**{shortest.label} is shorter ({shortest.value:.10g})**: "
+                "the reference is a local minimum"
+            )
             # Richardson estimates (ours, the reference) are not upper bounds: within
             # 1e-6 they agree with the reference to its own accuracy.
-            add(f"- {problem.label}: reference {ref['dist']:.12g} (ours, tol=1e-9, "
+            add(
+                f"- {problem.label}: reference {ref['dist']:.12g} (ours, tol=1e-9, "
                 f"{ref['n_nodes']} nodes at the end, converged={ref['converged']}, "
                 f"{ref['seconds']:.1f} s); the polyline length of its nodes "
-                f"{ref['polyline']:.12g}; {verdict}.")
+                f"{ref['polyline']:.12g}; {verdict}."
+            )
         add("")
     # Targets
     add("## Targets")
@@ -721,40 +884,57 @@ def render(all_rows, matrix, node_rows, dim_rows, args, meta):
     if matrix is not None:
         add("## Distance matrix (`metric.dist_pairwise(points)`)")
         add("")
-        add(f"Points: samples of the 2-D mixture (seed 1), uniform points of "
+        add(
+            f"Points: samples of the 2-D mixture (seed 1), uniform points of "
             f"[-1, 1] x [0.5, 2] on the half-plane (seed 3); torch threads: the machine's "
             f"default ({args.default_threads}), the package picks per problem. Accuracy: "
             "max (median) relative error on random pairs of the largest measured matrix, "
-            "against ours at tol=1e-9 on the mixture, the closed form on the half-plane.")
+            "against ours at tol=1e-9 on the mixture, the closed form on the half-plane."
+        )
         add("")
-        add("| problem | options | points | pairs | wall s | CPU s | max (median) rel. error | note |")
+        add(
+            "| problem | options | points | pairs | wall s | CPU s "
+            "| max (median) rel. error | note |"
+        )
         add("|---|---|---|---|---|---|---|---|")
         for run in matrix["runs"]:
             c = run["check"]
-            accuracy = (f"{c['max_error']:.1e} ({c['median_error']:.1e}) on {c['checked']} "
-                        f"pairs of {c['points']} points")
+            accuracy = (
+                f"{c['max_error']:.1e} ({c['median_error']:.1e}) on {c['checked']} "
+                f"pairs of {c['points']} points"
+            )
             for n in ("100", "1000"):
                 r = run[n]
                 if r.get("extrapolated"):
-                    note = (f"**extrapolated** (x pairs) from the first {r['points']} "
-                            f"points ({r['pairs']:,} pairs: {r['measured_wall']:.1f} s wall)")
+                    note = (
+                        f"**extrapolated** (x pairs) from the first {r['points']} "
+                        f"points ({r['pairs']:,} pairs: {r['measured_wall']:.1f} s wall)"
+                    )
                 else:
                     note = "measured"
                 note += f"; {r['warned']} convergence warnings"
-                add(f"| {run['problem']} | {run['options']} | {int(n):,} | "
+                add(
+                    f"| {run['problem']} | {run['options']} | {int(n):,} | "
                     f"{int(n) * (int(n) - 1) // 2:,} | {r['wall']:,.1f} | {r['cpu']:,.1f} | "
-                    f"{accuracy} | {note} |")
+                    f"{accuracy} | {note} |"
+                )
         add("")
-        add("With `n_jobs=2` the batches run in two worker processes (joblib): the CPU "
+        add(
+            "With `n_jobs=2` the batches run in two worker processes (joblib): the CPU "
             "column is then the main process's only, and the workers' start-up (a few "
-            "seconds) is paid by the first, smaller matrix.")
+            "seconds) is paid by the first, smaller matrix."
+        )
         add("")
-        add("Each curve of a batch stops refining once it meets `tol`, but a batch's "
+        add(
+            "Each curve of a batch stops refining once it meets `tol`, but a batch's "
             "Newton iterations run until its last curve converges, so the time per pair of "
-            "a larger matrix can differ from a subset's: extrapolations are estimates.")
+            "a larger matrix can differ from a subset's: extrapolations are estimates."
+        )
         add("")
-        add("Peers on the same 100-point matrix, **extrapolated** from their single-geodesic "
-            "time on the 2-D mixture problem (4,950 x that time; 1 thread, no batching):")
+        add(
+            "Peers on the same 100-point matrix, **extrapolated** from their single-geodesic "
+            "time on the 2-D mixture problem (4,950 x that time; 1 thread, no batching):"
+        )
         add("")
         add("| method | s per geodesic | 100 points (est. s) | 1,000 points (est. h) |")
         add("|---|---|---|---|")
@@ -764,36 +944,48 @@ def render(all_rows, matrix, node_rows, dim_rows, args, meta):
                 continue
             extra = 0.0 if not math.isfinite(setup) else setup
             note = " (+ grid fit)" if math.isfinite(setup) else ""
-            add(f"| {label} | {per:.3g} | {per * 4950 + extra:,.0f}{note} | "
-                f"{(per * 499500 + extra) / 3600:,.1f} |")
+            add(
+                f"| {label} | {per:.3g} | {per * 4950 + extra:,.0f}{note} | "
+                f"{(per * 499500 + extra) / 3600:,.1f} |"
+            )
         add("")
     # Scaling
     add("## Scaling")
     add("")
-    add("Our solver at one fixed level (`NewtonGeodesicSolver(tol=None, n_nodes=n)`) on the "
+    add(
+        "Our solver at one fixed level (`NewtonGeodesicSolver(tol=None, n_nodes=n)`) on the "
         "2-D mixture problem; error against the mixture reference; best of 3 calls "
-        "(1 for n > 129); neural baseline with `n_points=n`, 500 steps, lr 0.05, one call.")
+        "(1 for n > 129); neural baseline with `n_points=n`, 500 steps, lr 0.05, one call."
+    )
     add("")
-    add("| n nodes | ms | CPU ms | rel. error | iterations | converged | neural ms | "
-        "neural rel. error |")
+    add(
+        "| n nodes | ms | CPU ms | rel. error | iterations | converged | neural ms | "
+        "neural rel. error |"
+    )
     add("|---|---|---|---|---|---|---|---|")
     for r in node_rows:
-        add(f"| {r['n']} | {fmt_ms(r['wall'])} | {fmt_ms(r['cpu'])} | {fmt_err(r['err'])} | "
+        add(
+            f"| {r['n']} | {fmt_ms(r['wall'])} | {fmt_ms(r['cpu'])} | {fmt_err(r['err'])} | "
             f"{r['iters']} | {r['converged']} | {fmt_ms(r.get('neural_wall', math.nan))} | "
-            f"{fmt_err(r.get('neural_err', math.nan))} |")
+            f"{fmt_err(r.get('neural_err', math.nan))} |"
+        )
     add("")
-    add("Against the dimension: `metric.dist` (defaults) for `Typicality(Gaussian(0, I_D))` "
+    add(
+        "Against the dimension: `metric.dist` (defaults) for `Typicality(Gaussian(0, I_D))` "
         "between the orthogonal typical codes `sqrt(D) e_1` and `sqrt(D) e_2`; best of 3 "
         "calls (1 for D > 16) after a warm-up call; neural baseline (50 points, 500 steps, "
-        "lr 0.05), one call. No closed form: the two distances are shown side by side.")
+        "lr 0.05), one call. No closed form: the two distances are shown side by side."
+    )
     add("")
     add("| D | ms | CPU ms | dist | warning | neural ms | neural dist |")
     add("|---|---|---|---|---|---|---|")
     for r in dim_rows:
         nd = r.get("neural_dist", math.nan)
-        add(f"| {r['dim']} | {fmt_ms(r['wall'])} | {fmt_ms(r['cpu'])} | {r['dist']:.8g} | "
+        add(
+            f"| {r['dim']} | {fmt_ms(r['wall'])} | {fmt_ms(r['cpu'])} | {r['dist']:.8g} | "
             f"{'yes' if r['warned'] else ''} | {fmt_ms(r.get('neural_wall', math.nan))} | "
-            f"{'-' if not math.isfinite(nd) else f'{nd:.8g}'} |")
+            f"{'-' if not math.isfinite(nd) else f'{nd:.8g}'} |"
+        )
     add("")
     # Configurations
     add("## Configurations")
@@ -809,14 +1001,18 @@ def render(all_rows, matrix, node_rows, dim_rows, args, meta):
                 continue
             seen.add(key)
             add(f"- {r.label}: {r.config}")
-    add(f"- stochman {stochman.__version__ if stochman else 'not installed'}: our metric "
+    add(
+        f"- stochman {stochman.__version__ if stochman else 'not installed'}: our metric "
         "wrapped as a `stochman.manifold.Manifold` whose `metric(z)` is `exp(f(z))` on the "
         "diagonal (or `exp(f) J^T J` with a map `phi`, Ex2); the tuned rows multiply "
-        "stochman's energy by its number of evaluation points.")
-    add("- Peers start from the straight line (no given starts); the neural and geomstats "
+        "stochman's energy by its number of evaluation points."
+    )
+    add(
+        "- Peers start from the straight line (no given starts); the neural and geomstats "
         "settings are bench/geodesics.py's fixed `--quick` settings (geodesics.py sweeps "
         f"them); shooting {args.shooting_steps} RK4 steps, path straightening "
-        f"{args.ps_nodes} nodes.")
+        f"{args.ps_nodes} nodes."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -839,8 +1035,12 @@ def targets(all_rows, matrix):
                 continue
             met = r[0] >= 10 and r[2] >= 10
             met_cpu = r[1] >= 10 and r[2] >= 10
-            cand = (f"{fmt_ratio(r[0])}x time ({fmt_ratio(r[1])}x CPU), {fmt_ratio(r[2])}x error"
-                    + ("" if ours.family == "ours" else f" [{ours.label}]"), met, met_cpu)
+            cand = (
+                f"{fmt_ratio(r[0])}x time ({fmt_ratio(r[1])}x CPU), {fmt_ratio(r[2])}x error"
+                + ("" if ours.family == "ours" else f" [{ours.label}]"),
+                met,
+                met_cpu,
+            )
             if best is None or (met and not best[1]):
                 best = cand
         if best is None:
@@ -848,29 +1048,37 @@ def targets(all_rows, matrix):
         ok_all &= best[1]
         cpu_ok &= best[2]
         parts.append(f"{rows[0].problem.key}: {best[0]}{'' if best[1] else ' (not met)'}")
-    lines.append(f"- >= 10x faster than stochman's tuned configuration at >= 10x better "
-                 f"accuracy, on every problem: **{'MET' if ok_all else 'NOT MET'}** (on CPU "
-                 f"time: {'MET' if cpu_ok else 'NOT MET'}). Ours: the default, or the first of "
-                 f"our other settings (kink settings; tol={', '.join(f'{t:g}' for t in LOOSER_TOLS)}) "
-                 f"that meets it, shown in brackets. {'; '.join(parts)}.")
+    lines.append(
+        f"- >= 10x faster than stochman's tuned configuration at >= 10x better "
+        f"accuracy, on every problem: **{'MET' if ok_all else 'NOT MET'}** (on CPU "
+        f"time: {'MET' if cpu_ok else 'NOT MET'}). Ours: the default, or the first of "
+        f"our other settings (kink settings; tol={', '.join(f'{t:g}' for t in LOOSER_TOLS)}) "
+        f"that meets it, shown in brackets. {'; '.join(parts)}."
+    )
     if matrix is None:
         return lines
     parts = []
     for run in matrix["runs"]:
         r = run["100"]
         how = "extrapolated" if r.get("extrapolated") else "measured"
-        parts.append(f"{run['problem']}, {run['options']}: "
-                     f"**{'MET' if r['wall'] < 30 else 'NOT MET'}** ({r['wall']:.1f} s wall, "
-                     f"{r['cpu']:.1f} s CPU, {how})")
-    lines.append("- 100x100 distance matrix in 2-D in under 30 s on 2 cores: " + "; ".join(parts) + ".")
+        parts.append(
+            f"{run['problem']}, {run['options']}: "
+            f"**{'MET' if r['wall'] < 30 else 'NOT MET'}** ({r['wall']:.1f} s wall, "
+            f"{r['cpu']:.1f} s CPU, {how})"
+        )
+    lines.append(
+        "- 100x100 distance matrix in 2-D in under 30 s on 2 cores: " + "; ".join(parts) + "."
+    )
     return lines
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="1 near and 1 far half-plane pair, shorter budgets, smaller "
-                             "subsets (< 5 minutes)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 near and 1 far half-plane pair, shorter budgets, smaller subsets (< 5 minutes)",
+    )
     parser.add_argument("--out", help="also write the Markdown report to this file")
     parser.add_argument("--only", help="comma-separated problem keys (e.g. H2,Ex2,GMM2)")
     parser.add_argument("--skip-matrix", action="store_true", help="no distance-matrix part")
@@ -885,8 +1093,9 @@ def main():
     args.matrix_first = 12 if args.quick else 40
     args.matrix_budget = 45.0 if args.quick else 420.0
     args.matrix_check_pairs = 3 if args.quick else 10
-    args.scaling_nodes = (9, 17, 33, 65, 129) if args.quick else \
-        (9, 17, 33, 65, 129, 257, 513, 1025)
+    args.scaling_nodes = (
+        (9, 17, 33, 65, 129) if args.quick else (9, 17, 33, 65, 129, 257, 513, 1025)
+    )
     args.scaling_neural_nodes = 33 if args.quick else 129
     args.scaling_dims = (2, 16, 100) if args.quick else (2, 16, 100, 512)
     args.scaling_neural_dim = 16 if args.quick else 512
@@ -939,14 +1148,16 @@ def main():
         revision=gb.git_state(),
         command="python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
         runtime=time.perf_counter() - started,
-        load_start=load_start, load_end=os.getloadavg()[0],
-        platform=(f"Python {platform.python_version()}, torch {torch.__version__}, "
-                  f"geomstats {geomstats.__version__}, stochman "
-                  f"{stochman.__version__ if stochman else '-'}, numpy {np.__version__}, "
-                  f"{platform.machine()}, torch default threads {args.default_threads}."),
+        load_start=load_start,
+        load_end=os.getloadavg()[0],
+        platform=(
+            f"Python {platform.python_version()}, torch {torch.__version__}, "
+            f"geomstats {geomstats.__version__}, stochman "
+            f"{stochman.__version__ if stochman else '-'}, numpy {np.__version__}, "
+            f"{platform.machine()}, torch default threads {args.default_threads}."
+        ),
     )
-    report = render(all_rows, matrix, node_rows or [], dim_rows or [],
-                    args, meta)
+    report = render(all_rows, matrix, node_rows or [], dim_rows or [], args, meta)
     print(report)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -153,4 +153,9 @@ def _resolve_alias(app, env, node, contnode):
 
 
 def setup(app):
+    """Sphinx extension hook: resolve cross-references to re-exported names.
+
+    References to a name imported elsewhere (``geomstats_density.ConformalMetric``)
+    go to the page of the module that defines it (:func:`_resolve_alias`).
+    """
     app.connect("missing-reference", _resolve_alias)

@@ -17,10 +17,9 @@ import pathlib
 
 import numpy as np
 import torch
+from geomstats.geometry.euclidean import Euclidean
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-
-from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import DensityConformalMetric, GeodesicODESolver
 from geomstats_density._arrays import to_numpy
@@ -74,7 +73,10 @@ def main(out_dir):
     speed = np.linalg.norm(velocity)
     prediction = result.sensitivity * speed * abs(TURNS[0])
     ax.axhline(
-        prediction, color="black", lw=0.8, ls=":",
+        prediction,
+        color="black",
+        lw=0.8,
+        ls=":",
         label=f"sensitivity x |dv| (1e-6 rad) = {prediction:.2g}",
     )
     ax.set_xlabel("t")

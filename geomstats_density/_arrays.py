@@ -9,10 +9,9 @@ backend it copies nothing either (``torch.from_numpy`` shares memory).
 
 import contextlib
 
+import geomstats.backend as gs
 import numpy as np
 import torch
-
-import geomstats.backend as gs
 
 from geomstats_density.exceptions import DomainError
 
@@ -77,9 +76,7 @@ def check_points(points, dim, name="point"):
     """
     tensor = to_torch(points)
     if tensor.ndim == 0 or tensor.shape[-1] != dim:
-        raise ValueError(
-            f"{name} must have shape [..., {dim}], got shape {tuple(tensor.shape)}."
-        )
+        raise ValueError(f"{name} must have shape [..., {dim}], got shape {tuple(tensor.shape)}.")
     finite = torch.isfinite(tensor)
     if not bool(finite.all()):
         bad = tuple(int(i) for i in torch.nonzero(~finite)[0])
@@ -167,8 +164,7 @@ def broadcast_pair(point_a, point_b):
         return torch.broadcast_tensors(point_a, point_b)
     except RuntimeError as error:
         raise ValueError(
-            f"Cannot broadcast points of shapes {tuple(point_a.shape)} and "
-            f"{tuple(point_b.shape)}."
+            f"Cannot broadcast points of shapes {tuple(point_a.shape)} and {tuple(point_b.shape)}."
         ) from error
 
 

@@ -110,8 +110,9 @@ def check_choice(value, name, choices):
     ValueError
         If ``value`` is not one of ``choices``.
     """
-    if not any(value is choice or (type(value) is type(choice) and value == choice)
-               for choice in choices):
+    if not any(
+        value is choice or (type(value) is type(choice) and value == choice) for choice in choices
+    ):
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}.")
     return value
 
@@ -181,8 +182,10 @@ def check_random_state(random_state, name="random_state"):
     """
     if random_state is None or isinstance(random_state, (torch.Generator, np.random.Generator)):
         return random_state
-    if not isinstance(random_state, numbers.Integral) or isinstance(random_state, bool) or (
-        random_state < 0
+    if (
+        not isinstance(random_state, numbers.Integral)
+        or isinstance(random_state, bool)
+        or (random_state < 0)
     ):
         raise ValueError(
             f"{name} must be a non-negative integer, a torch.Generator, a "

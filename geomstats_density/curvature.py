@@ -214,9 +214,7 @@ def autodiff_curvature(christoffel_map, points, vec_x, vec_y, vec_z):
         return christoffel_map(points, vec_a, vec_b)
 
     def d_gamma(vec_w, vec_a, vec_b):
-        return directional_derivative(
-            lambda at: christoffel_map(at, vec_a, vec_b), points, vec_w
-        )
+        return directional_derivative(lambda at: christoffel_map(at, vec_a, vec_b), points, vec_w)
 
     return curvature_from_connection(gamma, d_gamma, vec_x, vec_y, vec_z)
 
@@ -240,9 +238,7 @@ def curvature_covariant_derivative(christoffel_map, points, vec_h, vec_x, vec_y,
     -------
     derivative : torch.Tensor, shape=[..., dim]
     """
-    shape = torch.broadcast_shapes(
-        points.shape, vec_h.shape, vec_x.shape, vec_y.shape, vec_z.shape
-    )
+    shape = torch.broadcast_shapes(points.shape, vec_h.shape, vec_x.shape, vec_y.shape, vec_z.shape)
     # One copy of each point per output: the Jacobian-vector products need it.
     leaf = points.detach().expand(shape).clone().requires_grad_(True)
     vec_h, vec_x, vec_y, vec_z = (vec.expand(shape) for vec in (vec_h, vec_x, vec_y, vec_z))

@@ -182,9 +182,7 @@ class DiscreteCurve:
     def __init__(self, nodes, times=None, metric=None):
         nodes = to_numpy(nodes)
         if nodes.ndim < 2 or nodes.shape[-2] < 2:
-            raise ValueError(
-                f"nodes must have shape [..., n_nodes >= 2, dim], got {nodes.shape}."
-            )
+            raise ValueError(f"nodes must have shape [..., n_nodes >= 2, dim], got {nodes.shape}.")
         if not np.all(np.isfinite(nodes)):
             raise ValueError("nodes contain NaN or infinite coordinates.")
         times = uniform_times(nodes.shape[-2]) if times is None else to_numpy(times)
@@ -250,9 +248,7 @@ class DiscreteCurve:
         """
         if n_nodes < 2:
             raise ValueError(f"n_nodes must be at least 2, got {n_nodes}.")
-        return DiscreteCurve(
-            to_numpy(self(uniform_times(n_nodes))), metric=self.metric
-        )
+        return DiscreteCurve(to_numpy(self(uniform_times(n_nodes))), metric=self.metric)
 
     def _require_metric(self):
         if self.metric is None:

@@ -584,9 +584,9 @@ def _mixture_jet(points, means, log_weights, factors=None, scale=None):
     gradient = weighted.sum(0)
     if factors is not None:
         n_components = means.shape[0]
-        precision = (
-            precisions.reshape(n_components, dim * dim).T @ responsibilities
-        ).reshape(dim, dim, -1)
+        precision = (precisions.reshape(n_components, dim * dim).T @ responsibilities).reshape(
+            dim, dim, -1
+        )
     # Row by row: sum_k r_k g_k g_k^T without a [component, dim, dim, point] array.
     second_moment = torch.stack([(weighted[:, i : i + 1] * gradients).sum(0) for i in range(dim)])
     hessian = second_moment - precision - gradient.unsqueeze(1) * gradient.unsqueeze(0)

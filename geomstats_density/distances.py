@@ -66,8 +66,15 @@ _CHORD_ROWS = 1 << 20
 
 
 def pairwise_distances(
-    X, Y=None, *, metric, batch_size=DEFAULT_BATCH_SIZE, progress=None, client=None,
-    batches_per_task=1, n_jobs=1,
+    X,
+    Y=None,
+    *,
+    metric,
+    batch_size=DEFAULT_BATCH_SIZE,
+    progress=None,
+    client=None,
+    batches_per_task=1,
+    n_jobs=1,
 ):
     """Geodesic distance matrix of the points of ``X`` (and ``Y``), solved in batches.
 
@@ -122,8 +129,14 @@ def pairwise_distances(
         other = _point_rows(metric, Y, "Y")
         pairs = _RectanglePairs(n_points, other.shape[0])
         values = _solve_pairs(
-            metric, np.concatenate([coordinates, other]), pairs, batch_size, progress,
-            client, batches_per_task, n_jobs,
+            metric,
+            np.concatenate([coordinates, other]),
+            pairs,
+            batch_size,
+            progress,
+            client,
+            batches_per_task,
+            n_jobs,
         )
         return to_backend(values.reshape(n_points, other.shape[0]))
     pairs = _UpperPairs(n_points)
@@ -138,8 +151,15 @@ def pairwise_distances(
 
 
 def paired_distances(
-    X, Y, *, metric, batch_size=DEFAULT_BATCH_SIZE, progress=None, client=None,
-    batches_per_task=1, n_jobs=1,
+    X,
+    Y,
+    *,
+    metric,
+    batch_size=DEFAULT_BATCH_SIZE,
+    progress=None,
+    client=None,
+    batches_per_task=1,
+    n_jobs=1,
 ):
     """Geodesic distances ``dist(X[k], Y[k])``, solved in batches.
 
@@ -467,9 +487,7 @@ def _import_distributed():
 
 def _check_client(client):
     if not isinstance(client, _import_distributed().Client):
-        raise ValueError(
-            f"client must be a dask.distributed Client, got {type(client).__name__}."
-        )
+        raise ValueError(f"client must be a dask.distributed Client, got {type(client).__name__}.")
 
 
 class _Payload:

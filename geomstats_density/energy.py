@@ -1,9 +1,9 @@
-"""The discrete energy of a curve (the paper's Eq. 5) and its derivatives.
+r"""The discrete energy of a curve (the paper's Eq. 5) and its derivatives.
 
 For nodes ``z_0, ..., z_n`` at times ``t_0 < ... < t_n``:
 
-.. math:: E = \\sum_i \\frac{\\ell_i^2}{t_{i+1} - t_i}, \\qquad
-          \\ell_i^2 = e^{f(m_i)} |\\phi(z_{i+1}) - \\phi(z_i)|^2,
+.. math:: E = \sum_i \frac{\ell_i^2}{t_{i+1} - t_i}, \qquad
+          \ell_i^2 = e^{f(m_i)} |\phi(z_{i+1}) - \phi(z_i)|^2,
 
 with ``m_i`` the chord midpoint; the discrete length is ``sum_i ell_i``. The squared
 piece lengths ``ell_i^2`` come from the metric (``segment_sq_lengths`` and

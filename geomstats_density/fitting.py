@@ -35,7 +35,9 @@ def check_codes(codes, name="codes"):
     finite = np.isfinite(codes).all(axis=-1)
     if not finite.all():
         index = int(np.flatnonzero(~finite)[0])
-        raise ValueError(f"{name} has a NaN or infinite code at row {index}: {codes[index].tolist()}.")
+        raise ValueError(
+            f"{name} has a NaN or infinite code at row {index}: {codes[index].tolist()}."
+        )
     return codes
 
 
@@ -102,9 +104,10 @@ def _affine_flow(flow, mean, scale):
 
 def _mean_log_prob(distribution, codes, batch_size):
     with torch.no_grad():
-        return float(
-            sum(distribution.log_prob(batch).sum() for batch in codes.split(batch_size))
-        ) / codes.shape[0]
+        return (
+            float(sum(distribution.log_prob(batch).sum() for batch in codes.split(batch_size)))
+            / codes.shape[0]
+        )
 
 
 def fit_flow(
@@ -197,9 +200,10 @@ def fit_flow(
     best_state, best_score = None, -math.inf
     standardised = (train - mean) / scale
     log_scale = float(torch.log(scale).sum())
-    with torch_threads_for(batch_size * max(hidden_features, default=1) * transforms), tqdm(
-        range(n_epochs), desc="flow", unit="epoch", disable=not progress
-    ) as bar:
+    with (
+        torch_threads_for(batch_size * max(hidden_features, default=1) * transforms),
+        tqdm(range(n_epochs), desc="flow", unit="epoch", disable=not progress) as bar,
+    ):
         for _ in bar:
             flow.train()
             total = 0.0

@@ -31,9 +31,8 @@ import copy
 import itertools
 import math
 
-import torch
-
 import geomstats.backend as gs
+import torch
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density._arrays import DTYPE, check_points, to_backend, to_torch
@@ -89,8 +88,10 @@ def network_placement(network, device=None, dtype=DTYPE, name="network"):
             for tensor in itertools.chain(network.parameters(), network.buffers())
             if tensor.is_floating_point()
         ]
-    device = torch.device(device) if device is not None else (
-        tensors[0].device if tensors else torch.device("cpu")
+    device = (
+        torch.device(device)
+        if device is not None
+        else (tensors[0].device if tensors else torch.device("cpu"))
     )
     if isinstance(dtype, str) and dtype == "module":
         dtype = tensors[0].dtype if tensors else DTYPE
@@ -172,7 +173,9 @@ class TorchMap:
         name="network",
     ):
         if not callable(network):
-            raise ValueError(f"{name} must be a torch module or a callable, got {type(network).__name__}.")
+            raise ValueError(
+                f"{name} must be a torch module or a callable, got {type(network).__name__}."
+            )
         if batch_size is not None and not (int(batch_size) == batch_size and batch_size >= 1):
             raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}.")
         self.device, self.dtype = network_placement(network, device, dtype, name)
@@ -193,10 +196,12 @@ class TorchMap:
         self.output_shape = tuple(output.shape[1:])
 
     def _forward(self, points):
-        """Outputs ``[n, *output_shape]`` on the network's device for points ``[n, *point_shape]``."""
+        """Outputs ``[n, *output_shape]``, on the network's device, at ``[n, *point_shape]``."""
         output = self.network(points.to(device=self.device, dtype=self.dtype))
         if not isinstance(output, torch.Tensor):
-            raise ValueError(f"{self.name} must return a torch tensor, got {type(output).__name__}.")
+            raise ValueError(
+                f"{self.name} must return a torch tensor, got {type(output).__name__}."
+            )
         if output.ndim == 0 or output.shape[0] != points.shape[0]:
             raise ValueError(
                 f"{self.name} must return one output per input: for inputs of shape "
@@ -227,7 +232,8 @@ class TorchMap:
         n_axes = len(self.point_shape)
         if tuple(points.shape[points.ndim - n_axes :]) != self.point_shape or points.ndim < n_axes:
             raise ValueError(
-                f"{self.name} takes points of shape [..., {', '.join(map(str, self.point_shape))}], "
+                f"{self.name} takes points of shape "
+                f"[..., {', '.join(map(str, self.point_shape))}], "
                 f"got shape {list(points.shape)}."
             )
         batch_shape = points.shape[: points.ndim - n_axes]
@@ -239,7 +245,8 @@ class TorchMap:
         if not bool(finite.all()):
             index = int(torch.nonzero(~finite)[0, 0])
             raise DomainError(
-                f"{self.name} returned NaN or infinite values at point {flat[index].detach().tolist()}."
+                f"{self.name} returned NaN or infinite values "
+                f"at point {flat[index].detach().tolist()}."
             )
         if tuple(output.shape[1:]) != self.output_shape:
             raise ValueError(

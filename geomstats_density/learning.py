@@ -14,11 +14,10 @@ attributes of geomstats' estimators.
 
 import logging
 
+import geomstats.backend as gs
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import metadata_routing
-
-import geomstats.backend as gs
 
 from geomstats_density._arrays import to_backend, to_numpy
 from geomstats_density._validation import check_float, check_positive_float, check_positive_int

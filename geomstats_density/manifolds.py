@@ -25,10 +25,9 @@ coordinates (``n_coords = prod(space.shape)``: ``n + 1`` on ``Hypersphere(n)``,
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import torch
-
-import geomstats.backend as gs
 from geomstats.geometry.euclidean import EuclideanMetric
 from geomstats.geometry.hypersphere import HypersphereMetric
 from geomstats.geometry.invariant_metric import BiInvariantMetric
@@ -317,25 +316,112 @@ class Sphere(EmbeddedManifold):
     """The unit hypersphere ``S^n`` in ``R^{n+1}`` (geomstats' ``Hypersphere``)."""
 
     def sq_dist(self, point_a, point_b):
+        """Squared great-circle distance, from the half chord ``|a - b| / 2 = sin(theta / 2)``.
+
+        The chord keeps digits for close points, where ``arccos`` of the dot product
+        loses half of them, and :func:`sq_angle_from_half_chord` stays twice
+        differentiable down to ``a = b``.
+
+        Parameters
+        ----------
+        point_a, point_b : torch.Tensor, shape=[..., n_coords]
+            Unit vectors.
+
+        Returns
+        -------
+        sq_dist : torch.Tensor, shape=[...]
+        """
         diff = point_a - point_b
         return sq_angle_from_half_chord(0.25 * (diff * diff).sum(-1))
 
     def midpoint(self, point_a, point_b):
+        """Great-circle midpoint: ``a + b`` normalised.
+
+        Parameters
+        ----------
+        point_a, point_b : torch.Tensor, shape=[..., n_coords]
+            Unit vectors, not antipodal.
+
+        Returns
+        -------
+        midpoint : torch.Tensor, shape=[..., n_coords]
+        """
         return self.project(point_a + point_b)
 
     def project(self, points):
+        """Nearest points of the sphere: the points divided by their norms.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., n_coords]
+            Non-zero vectors.
+
+        Returns
+        -------
+        projected : torch.Tensor, shape=[..., n_coords]
+        """
         return points / torch.linalg.vector_norm(points, dim=-1, keepdim=True)
 
     def to_tangent(self, vectors, points):
+        """Orthogonal projection onto the tangent spaces: ``v - <v, p> p``.
+
+        Parameters
+        ----------
+        vectors : torch.Tensor, shape=[..., n_coords]
+        points : torch.Tensor, shape=[..., n_coords]
+            Unit vectors.
+
+        Returns
+        -------
+        tangent : torch.Tensor, shape=[..., n_coords]
+        """
         return vectors - (vectors * points).sum(-1, keepdim=True) * points
 
     def normal_acceleration(self, points, velocities):
+        """Acceleration of the great circles, ``II(v, v) = -|v|^2 p``.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., n_coords]
+            Unit vectors.
+        velocities : torch.Tensor, shape=[..., n_coords]
+            Tangent at ``points``.
+
+        Returns
+        -------
+        acceleration : torch.Tensor, shape=[..., n_coords]
+        """
         return -(velocities * velocities).sum(-1, keepdim=True) * points
 
     def cos_half_angle(self, point_a, point_b):
+        """``cos(theta / 2) = |a + b| / 2``: 0 exactly for antipodal points.
+
+        Parameters
+        ----------
+        point_a, point_b : torch.Tensor, shape=[..., n_coords]
+            Unit vectors.
+
+        Returns
+        -------
+        cos_half_angle : torch.Tensor, shape=[...]
+        """
         return 0.5 * torch.linalg.vector_norm(point_a + point_b, dim=-1)
 
     def cut_velocity(self, point_a, point_b):
+        """Velocity of one of the half great circles from ``a`` to its antipode ``b``.
+
+        The circle heads for the coordinate axis least aligned with ``a``, whose
+        tangent component is then far from zero; its length is ``pi``.
+
+        Parameters
+        ----------
+        point_a, point_b : torch.Tensor, shape=[n_cut, n_coords]
+            Antipodal unit vectors (``b`` is ``-a`` and is not read).
+
+        Returns
+        -------
+        velocity : torch.Tensor, shape=[n_cut, n_coords]
+        """
         # Half a great circle towards the axis least aligned with a.
         axis = torch.argmin(point_a.abs(), dim=-1)
         direction = self.to_tangent(
@@ -344,15 +430,49 @@ class Sphere(EmbeddedManifold):
         return math.pi * direction / torch.linalg.vector_norm(direction, dim=-1, keepdim=True)
 
     def manopt_manifold(self, n_points):
+        """pymanopt's ``Oblique(n_coords, n_points)``: ``n_points`` unit columns.
+
+        Parameters
+        ----------
+        n_points : int
+
+        Returns
+        -------
+        manifold : pymanopt.manifolds.Oblique
+        """
         from pymanopt.manifolds import Oblique
 
         return Oblique(self.n_coords, n_points)
 
     def to_manopt(self, arrays):
+        """``[n_points, n_coords]`` to the oblique manifold's ``[n_coords, n_points]``.
+
+        Parameters
+        ----------
+        arrays : ndarray, shape=[n_points, n_coords]
+            Points or tangent vectors.
+
+        Returns
+        -------
+        columns : ndarray, shape=[n_coords, n_points]
+            C-contiguous, one point per column.
+        """
         # Oblique(m, k): one unit column per point.
         return np.ascontiguousarray(arrays.T)
 
     def from_manopt(self, arrays):
+        """The oblique manifold's ``[n_coords, n_points]`` to ``[n_points, n_coords]``.
+
+        Parameters
+        ----------
+        arrays : ndarray, shape=[n_coords, n_points]
+            Points or tangent vectors, one per column.
+
+        Returns
+        -------
+        rows : ndarray, shape=[n_points, n_coords]
+            C-contiguous.
+        """
         return np.ascontiguousarray(arrays.T)
 
 
@@ -378,6 +498,20 @@ class Rotations(EmbeddedManifold):
     name = "SpecialOrthogonal(3)"
 
     def sq_dist(self, point_a, point_b):
+        """Squared rotation angle of ``A^T B``, from ``|A - B|_F^2 = 8 sin^2(theta / 2)``.
+
+        As on the sphere, the chord keeps digits for close rotations and
+        :func:`sq_angle_from_half_chord` stays twice differentiable at ``A = B``.
+
+        Parameters
+        ----------
+        point_a, point_b : torch.Tensor, shape=[..., 9]
+            Flattened rotation matrices.
+
+        Returns
+        -------
+        sq_dist : torch.Tensor, shape=[...]
+        """
         diff = point_a - point_b
         return sq_angle_from_half_chord((diff * diff).sum(-1) / 8.0)
 
@@ -386,6 +520,17 @@ class Rotations(EmbeddedManifold):
         return a, a.transpose(-1, -2) @ b
 
     def midpoint(self, point_a, point_b):
+        """Geodesic midpoint ``A exp(log(A^T B) / 2)``, in closed form.
+
+        Parameters
+        ----------
+        point_a, point_b : torch.Tensor, shape=[..., 9]
+            Flattened rotation matrices, not a half-turn apart.
+
+        Returns
+        -------
+        midpoint : torch.Tensor, shape=[..., 9]
+        """
         # A exp(log(A^T B) / 2) in closed form: with R = A^T B, K = (R - R^T)/2
         # and h = cos(theta/2), it is A (I + K / (2h) + K^2 / (4 h^2 (1 + h))).
         a, relative = self._relative(point_a, point_b)
@@ -397,26 +542,91 @@ class Rotations(EmbeddedManifold):
         return self.flatten(a @ half)
 
     def project(self, points):
+        """Nearest rotations in the Frobenius norm: ``U V^T`` from the SVD, sign-corrected.
+
+        The last column of ``U`` changes sign where ``det(U V^T) = -1``, so the result is
+        a rotation, not a reflection.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., 9]
+            Flattened 3 x 3 matrices.
+
+        Returns
+        -------
+        projected : torch.Tensor, shape=[..., 9]
+        """
         u, _, vh = torch.linalg.svd(self.unflatten(points))
         sign = torch.sign(torch.linalg.det(u @ vh))
         u = torch.cat([u[..., :, :2], u[..., :, 2:] * sign[..., None, None]], dim=-1)
         return self.flatten(u @ vh)
 
     def to_tangent(self, vectors, points):
+        """Orthogonal projection onto the tangent spaces: ``A skew(A^T V)``.
+
+        Parameters
+        ----------
+        vectors : torch.Tensor, shape=[..., 9]
+            Flattened 3 x 3 matrices.
+        points : torch.Tensor, shape=[..., 9]
+            Flattened rotation matrices.
+
+        Returns
+        -------
+        tangent : torch.Tensor, shape=[..., 9]
+        """
         rotation = self.unflatten(points)
         return self.flatten(rotation @ _skew(rotation.transpose(-1, -2) @ self.unflatten(vectors)))
 
     def normal_acceleration(self, points, velocities):
+        """Acceleration of the base geodesics ``A exp(t K)``: ``A K^2 = V A^T V``.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., 9]
+            Flattened rotation matrices.
+        velocities : torch.Tensor, shape=[..., 9]
+            Flattened tangent vectors ``V = A K`` at ``points``.
+
+        Returns
+        -------
+        acceleration : torch.Tensor, shape=[..., 9]
+        """
         # Base geodesics A exp(tK) have acceleration A K^2 = V A^T V.
         velocity = self.unflatten(velocities)
         return self.flatten(velocity @ self.unflatten(points).transpose(-1, -2) @ velocity)
 
     def cos_half_angle(self, point_a, point_b):
+        """``cos(theta / 2) = sqrt((1 + tr(A^T B)) / 4)``: 0 exactly a half-turn apart.
+
+        Parameters
+        ----------
+        point_a, point_b : torch.Tensor, shape=[..., 9]
+            Flattened rotation matrices.
+
+        Returns
+        -------
+        cos_half_angle : torch.Tensor, shape=[...]
+        """
         _, relative = self._relative(point_a, point_b)
         trace = torch.diagonal(relative, dim1=-2, dim2=-1).sum(-1)
         return torch.sqrt(torch.clamp(0.25 * (1.0 + trace), min=0.0))
 
     def cut_velocity(self, point_a, point_b):
+        """Velocity ``pi A [w]_x`` of one of the half-turns from ``A`` to ``B``.
+
+        ``A^T B = 2 w w^T - I`` is a half-turn about the unit axis ``w``, read from the
+        largest column of ``A^T B + I``; ``[w]_x`` is its cross-product matrix.
+
+        Parameters
+        ----------
+        point_a, point_b : torch.Tensor, shape=[n_cut, 9]
+            Flattened rotation matrices a half-turn apart.
+
+        Returns
+        -------
+        velocity : torch.Tensor, shape=[n_cut, 9]
+        """
         # A half-turn R = 2 w w^T - I: its axis w is the largest column of R + I.
         a, relative = self._relative(point_a, point_b)
         columns = relative + torch.eye(3, dtype=relative.dtype)
@@ -436,13 +646,45 @@ class Rotations(EmbeddedManifold):
         return self.flatten(math.pi * a @ generator)
 
     def manopt_manifold(self, n_points):
+        """pymanopt's ``SpecialOrthogonalGroup(3, k=n_points)`` with the polar retraction.
+
+        Parameters
+        ----------
+        n_points : int
+
+        Returns
+        -------
+        manifold : pymanopt.manifolds.SpecialOrthogonalGroup
+        """
         from pymanopt.manifolds import SpecialOrthogonalGroup
 
         return SpecialOrthogonalGroup(3, k=n_points, retraction="polar")
 
     def to_manopt(self, arrays):
+        """``[n_points, 9]`` to pymanopt's ``[n_points, 3, 3]``, or ``[3, 3]`` for one point.
+
+        Parameters
+        ----------
+        arrays : ndarray, shape=[n_points, 9]
+            Points or tangent vectors.
+
+        Returns
+        -------
+        matrices : ndarray, shape=[n_points, 3, 3] or [3, 3]
+        """
         matrices = arrays.reshape(-1, 3, 3)
         return matrices[0] if matrices.shape[0] == 1 else matrices
 
     def from_manopt(self, arrays):
+        """pymanopt's ``[n_points, 3, 3]`` (or ``[3, 3]``) to ``[n_points, 9]``.
+
+        Parameters
+        ----------
+        arrays : ndarray, shape=[n_points, 3, 3] or [3, 3]
+            Points or tangent vectors.
+
+        Returns
+        -------
+        flat : ndarray, shape=[n_points, 9]
+        """
         return arrays.reshape(-1, self.n_coords)

@@ -28,15 +28,14 @@ them the geomstats way::
 import copy
 import numbers
 
+import geomstats.backend as gs
 import numpy as np
 import torch
-
-import geomstats.backend as gs
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
 from geomstats_density._arrays import (
-    check_scalar_field,
     check_points,
+    check_scalar_field,
     solve_positive_definite,
     to_backend,
     to_torch,
@@ -59,7 +58,6 @@ from geomstats_density.exceptions import ConstantQualityWarning, DomainError, wa
 from geomstats_density.jets import autodiff_jet
 from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
 from geomstats_density.quality import Constant, Product
-
 
 # Times along a chord and weights at which the factor is averaged.
 QUADRATURE_RULES = {
@@ -390,7 +388,7 @@ class ConformalMetric(RiemannianMetric):
         return values - self._log_factor_shift if self._log_factor_shift else values
 
     def shifted(self, shift):
-        """This metric times ``exp(-shift)``: a copy whose log-factor is ``f - shift``.
+        """Copy of the metric times ``exp(-shift)``, whose log-factor is ``f - shift``.
 
         A constant shift rescales every length by ``exp(-shift / 2)`` and leaves
         geodesics, their nodes and velocities unchanged: solvers measure in a
@@ -815,11 +813,15 @@ class ConformalMetric(RiemannianMetric):
         # II is bilinear and symmetric: polarisation of II(v, v).
         second_form = 0.5 * (normal(vec_a + vec_b) - normal(vec_a) - normal(vec_b))
         tangent_gradient = geometry.to_tangent(grad_f, points)
-        return 0.5 * (
-            (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
-            + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
-            - (vec_a * vec_b).sum(-1, keepdim=True) * tangent_gradient
-        ) - second_form
+        return (
+            0.5
+            * (
+                (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
+                + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
+                - (vec_a * vec_b).sum(-1, keepdim=True) * tangent_gradient
+            )
+            - second_form
+        )
 
     def _koszul_christoffel_map(self, points, vec_a, vec_b):
         """``Gamma(a, b) = 1/2 G^{-1} (dG[a] b + dG[b] a - grad (a^T G b))`` by autodiff.
@@ -1158,8 +1160,7 @@ class ConformalMetric(RiemannianMetric):
     def _vectors(self, *tangent_vecs):
         """Validated coordinates of the tangent vectors ``tangent_vec_a``, ``_b``, ..."""
         return [
-            self.coordinates(vec, f"tangent_vec_{name}")
-            for vec, name in zip(tangent_vecs, "abcd")
+            self.coordinates(vec, f"tangent_vec_{name}") for vec, name in zip(tangent_vecs, "abcd")
         ]
 
     def ricci_tensor(self, base_point=None):
@@ -1902,9 +1903,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         derivative : array-like, shape=[..., dim]
         """
-        return super().directional_curvature_derivative(
-            tangent_vec_a, tangent_vec_b, base_point
-        )
+        return super().directional_curvature_derivative(tangent_vec_a, tangent_vec_b, base_point)
 
     def covariant_riemann_tensor(self, base_point=None):
         """Riemann tensor of :meth:`riemann_tensor` with its first index lowered by the metric.
@@ -1935,6 +1934,7 @@ class ConformalMetric(RiemannianMetric):
         curvature : array-like, shape=[...]
         """
         return super().sectional_curvature(tangent_vec_a, tangent_vec_b, base_point)
+
     def _differentiable_dist_pairwise(self, points, batch_size):
         """The distance matrix of points that require grad, by :meth:`dist` on batches of pairs."""
         n_points = points.shape[0]
@@ -2145,8 +2145,7 @@ class DensityConformalMetric(ConformalMetric):
         points = self.points_tensor(points, "points")
         if points.ndim < 2 or points.shape[-2] < 2:
             raise ValueError(
-                f"points must have shape [..., n_points >= 2, dim], got "
-                f"{tuple(points.shape)}."
+                f"points must have shape [..., n_points >= 2, dim], got {tuple(points.shape)}."
             )
         left, right = points[..., :-1, :], points[..., 1:, :]
         if self._embedded:
@@ -2159,4 +2158,3 @@ class DensityConformalMetric(ConformalMetric):
                 base_lengths = torch.exp(0.5 * self.geometry.log_factor(mid)) * base_lengths
         pieces = self.log_quality_tensor(mid) * base_lengths
         return to_backend(pieces.sum(-1))
-

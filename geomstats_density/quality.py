@@ -354,12 +354,16 @@ class EmpiricalLogDensityLaw:
         self.standard_error = 0.5 / math.sqrt(self.n_samples)
         reach = _TABLE_REACH * self.bandwidth
         grid = torch.linspace(
-            float(self.samples[0]) - reach, float(self.samples[-1]) + reach, _TABLE_SIZE,
+            float(self.samples[0]) - reach,
+            float(self.samples[-1]) + reach,
+            _TABLE_SIZE,
             dtype=DTYPE,
         )
         # In chunks: a grid point costs a pass over all the samples.
         chunks = grid.split(256)
-        self._log_cdf_table = _SplineTable(grid, torch.cat([self._exact_log_cdf(c) for c in chunks]))
+        self._log_cdf_table = _SplineTable(
+            grid, torch.cat([self._exact_log_cdf(c) for c in chunks])
+        )
         self._log_sf_table = _SplineTable(grid, torch.cat([self._exact_log_sf(c) for c in chunks]))
 
     @classmethod
@@ -432,9 +436,7 @@ class _SplineTable:
         derivatives = [spline(np.array([low, high]), nu) for nu in range(3)]
         # Pieces: the left tail, the spline's, the right tail; rows of
         # (cubic, quadratic, linear, constant) coefficients in powers of s - knot.
-        tails = np.stack(
-            [np.zeros(2), 0.5 * derivatives[2], derivatives[1], derivatives[0]]
-        )
+        tails = np.stack([np.zeros(2), 0.5 * derivatives[2], derivatives[1], derivatives[0]])
         coefficients = np.concatenate([tails[:, :1], spline.c, tails[:, 1:]], axis=1)
         self.coefficients = torch.from_numpy(coefficients)
         self.knots = torch.from_numpy(np.concatenate([[low], spline.x[:-1], [high]]))
@@ -493,6 +495,17 @@ class Quality:
     """
 
     def __call__(self, points):
+        """``log Q`` at points; each subclass defines it.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+            At most 0.
+        """
         raise NotImplementedError
 
     def jet(self, points):
@@ -534,9 +547,29 @@ class Constant(Quality):
         self.q = float(q)
 
     def __call__(self, points):
+        """``log q`` at every point.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+        """
         return torch.full(points.shape[:-1], math.log(self.q), dtype=points.dtype)
 
     def jet(self, points):
+        """``log q`` with zero gradient and Hessian, in closed form.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet
+        """
         return Jet(
             self(points),
             torch.zeros_like(points),
@@ -565,9 +598,32 @@ class Product(Quality):
         self.factors = tuple(flat)
 
     def __call__(self, points):
+        """``log Q = sum_j log Q_j`` at points.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+        """
         return sum(factor(points) for factor in self.factors)
 
     def jet(self, points):
+        """Sum of the factors' jets, or None if a factor has none in closed form.
+
+        A factor without a ``jet`` method (a plain callable) counts as one with none:
+        the metric then differentiates the whole product by autodiff.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet or None
+        """
         jets = [getattr(factor, "jet", lambda _: None)(points) for factor in self.factors]
         if any(jet is None for jet in jets):
             return None
@@ -809,6 +865,19 @@ class Feature(Quality):
         return log_probs.reshape(points.shape[:-1])
 
     def __call__(self, points):
+        """``log Q`` with ``Q = eps / 2 + (1 - eps) P``: the smoothed class probability.
+
+        The smoothing (:func:`smooth_log_probability`) keeps ``log Q`` and its first
+        two derivatives finite where the classifier is certain the feature is absent.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+        """
         return smooth_log_probability(self.log_probability(points), self.eps)
 
 
@@ -838,6 +907,23 @@ class Closeness(Quality):
         self.rate = float(rate)
 
     def __call__(self, points):
+        """``log Q = -log 2 - K d_M(z)``.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+
+        Raises
+        ------
+        ValueError
+            If ``d_M`` does not return a tensor of shape ``[...]``.
+        DomainError
+            If ``d_M`` returns a negative, NaN or infinite value.
+        """
         distance = self.distance(points)
         check_scalar_field(distance, points, "distance")
         valid = torch.isfinite(distance) & (distance >= 0)

@@ -82,9 +82,7 @@ def transport_along_geodesics(metric, tangent_vec, base_point, velocity):
 
     def rhs(_, state):
         position, speed, vector = torch.from_numpy(state).reshape(3, batch, dim)
-        gamma = metric.christoffel_map(
-            position, speed, torch.stack([speed, vector])
-        ).detach()
+        gamma = metric.christoffel_map(position, speed, torch.stack([speed, vector])).detach()
         return np.concatenate([speed.numpy(), -gamma.numpy()], axis=None)
 
     state = torch.stack([base_point, velocity, tangent_vec]).detach().numpy().ravel()

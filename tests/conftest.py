@@ -7,7 +7,6 @@ import types
 import numpy as np
 import pytest
 import torch
-
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace
 

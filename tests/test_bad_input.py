@@ -1,11 +1,11 @@
 """Bad input raises a clear error that names the problem; nothing returns NaN."""
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
 from geomstats.geometry.euclidean import Euclidean
+from paper_problems import LN2
 
 from geomstats_density import (
     ConformalMetric,
@@ -14,7 +14,6 @@ from geomstats_density import (
     DomainError,
     NewtonGeodesicSolver,
 )
-from paper_problems import LN2
 
 
 def density_plane(log_quality):
@@ -46,7 +45,9 @@ def test_endpoint_where_quality_is_one():
 
 
 def test_quality_one_along_the_way():
-    space = density_plane(lambda z: -torch.clamp((z * z).sum(-1) - 1.0, min=0.0))  # Q = 1 in the disk
+    space = density_plane(
+        lambda z: -torch.clamp((z * z).sum(-1) - 1.0, min=0.0)
+    )  # Q = 1 in the disk
     with pytest.raises(DomainError, match="starting curve.*log_quality"):
         space.metric.dist(gs.array([-3.0, 0.0]), gs.array([3.0, 0.0]))
 
@@ -90,7 +91,9 @@ def test_solver_settings(half_plane):
     with pytest.raises(ValueError, match="n_nodes"):
         NewtonGeodesicSolver(half_plane, n_nodes=2)
     with pytest.raises(ValueError, match="method must be one of"):
-        half_plane.equip_with_metric(ConformalMetric, log_factor=lambda z: z[..., 0], method="magic")
+        half_plane.equip_with_metric(
+            ConformalMetric, log_factor=lambda z: z[..., 0], method="magic"
+        )
 
 
 def test_initial_curve_with_other_endpoints(half_plane):

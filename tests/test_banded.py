@@ -60,7 +60,9 @@ def model(dense, gradient, step):
 )
 def test_step_reaches_the_exact_subproblem_minimum(case, seed):
     rng = np.random.default_rng(seed)
-    hessian, dense = random_block_tridiagonal(rng, shift=8.0 if "newton" in case or "positive" in case else 0.0)
+    hessian, dense = random_block_tridiagonal(
+        rng, shift=8.0 if "newton" in case or "positive" in case else 0.0
+    )
     eigenvalues, vectors = np.linalg.eigh(dense)
     gradient = rng.normal(size=dense.shape[0])
     if case == "hard case":  # no component along the lowest eigenvector

@@ -47,8 +47,14 @@ def test_a_row_past_its_time_limit_is_reported_as_stopped(bench):
     task = ("smooth-16", "samples", "newton", "newton", dict(tol=1e-4), bench.DCGAN_MODULE)
     row = bench.run_isolated(task, timeout=0.1)
     assert row == dict(
-        network="smooth-16", D=16, lengths_in="samples", solver="newton", seconds=0.1,
+        network="smooth-16",
+        D=16,
+        lengths_in="samples",
+        solver="newton",
+        seconds=0.1,
         note="stopped after 0.1 s",
     )
-    checks = bench.target_checks([row, dict(row, solver="neural 500", length=1.0, note=None)], "neural 500")
+    checks = bench.target_checks(
+        [row, dict(row, solver="neural 500", length=1.0, note=None)], "neural 500"
+    )
     assert checks[0]["target"] == "missed: stopped after 0.1 s"

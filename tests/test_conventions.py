@@ -14,18 +14,17 @@ import itertools
 import re
 import warnings
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-from scipy.integrate import quad
-from scipy.interpolate import CubicSpline
-
-import geomstats.backend as gs
+from conftest import as_numpy, half_plane_log_factor, random_half_plane_points
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.learning.frechet_mean import FrechetMean
 from geomstats.learning.knn import KNearestNeighborsClassifier
+from scipy.integrate import quad
+from scipy.interpolate import CubicSpline
 
-from conftest import as_numpy, half_plane_log_factor, random_half_plane_points
 from geomstats_density import (
     ConformalMetric,
     DensityConformalMetric,
@@ -41,15 +40,26 @@ from geomstats_density.solvers.status import CurveStatus
 # LatentSpace is geomstats' Euclidean(dim): these vector-space methods are
 # geomstats' own and hold unchanged (the metric's methods are space.metric's).
 VECTOR_SPACE_METHODS = {
-    "basis", "belongs", "default_metric", "equip_with_group_action", "equip_with_metric",
-    "equip_with_quotient", "identity", "is_tangent", "projection", "random_tangent_vec",
-    "regularize", "to_tangent",
+    "basis",
+    "belongs",
+    "default_metric",
+    "equip_with_group_action",
+    "equip_with_metric",
+    "equip_with_quotient",
+    "identity",
+    "is_tangent",
+    "projection",
+    "random_tangent_vec",
+    "regularize",
+    "to_tangent",
 }
 
 
 def _parameters_section(doc):
     """The numpydoc ``Parameters`` section of a docstring, or ''."""
-    match = re.search(r"^Parameters\n-+\n(.*?)(?:^\w[\w ]*\n-+\n|\Z)", doc, re.DOTALL | re.MULTILINE)
+    match = re.search(
+        r"^Parameters\n-+\n(.*?)(?:^\w[\w ]*\n-+\n|\Z)", doc, re.DOTALL | re.MULTILINE
+    )
     return match.group(1) if match else ""
 
 
@@ -119,11 +129,11 @@ CALLS = {
     "pairwise_distances": lambda metric: pairwise_distances(gs.stack([START, END]), metric=metric),
     # geomstats' learners: log and exp from geomstats, dist through scikit-learn.
     "FrechetMean": lambda metric: FrechetMean(metric._space).fit(gs.stack([START, END])),
-    "KNearestNeighborsClassifier": lambda metric: KNearestNeighborsClassifier(
-        metric._space, n_neighbors=1
-    )
-    .fit(gs.stack([START, gs.array([5.0, 1.0])]), np.array([0, 1]))
-    .predict(gs.stack([END])),
+    "KNearestNeighborsClassifier": lambda metric: (
+        KNearestNeighborsClassifier(metric._space, n_neighbors=1)
+        .fit(gs.stack([START, gs.array([5.0, 1.0])]), np.array([0, 1]))
+        .predict(gs.stack([END]))
+    ),
 }
 
 

@@ -8,22 +8,21 @@ the Christoffel symbols, and geomstats' own autodiff under the pytorch backend.
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy, half_plane_log_factor, random_half_plane_points
 from geomstats.geometry.connection import Connection
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hypersphere import Hypersphere
 from geomstats.geometry.poincare_ball import PoincareBall
 from geomstats.geometry.riemannian_metric import RiemannianMetric
+from paper_problems import LN2, central_projection
 
 from geomstats_density import ConformalMetric, DensityConformalMetric, KernelMeanEmbeddingMetric
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.quality import RealismIndex
-from paper_problems import LN2, central_projection
-from conftest import as_numpy, half_plane_log_factor, random_half_plane_points
 
 PYTORCH = gs.__name__.endswith("pytorch")
 

@@ -3,11 +3,11 @@
 import math
 import pathlib
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import half_plane_log_factor
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hypersphere import Hypersphere
 
@@ -15,7 +15,6 @@ from geomstats_density import ConformalMetric, DensityConformalMetric
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.distances import paired_distances
 from geomstats_density.quality import Constant, RealismIndex
-from conftest import half_plane_log_factor
 
 PYTORCH = gs.__name__.endswith("pytorch")
 needs_pytorch = pytest.mark.skipif(not PYTORCH, reason="gradients flow under the pytorch backend")
@@ -158,9 +157,7 @@ def test_paired_distances_carry_the_gradients_of_their_pairs(half_plane_metric):
 def test_no_gradient_reaches_the_quality_or_comes_back_without_inputs_requiring_it():
     weight = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
     space = Euclidean(2, equip=False)
-    space.equip_with_metric(
-        ConformalMetric, log_factor=lambda z: weight * half_plane_log_factor(z)
-    )
+    space.equip_with_metric(ConformalMetric, log_factor=lambda z: weight * half_plane_log_factor(z))
     point_a, point_b = leaf([0.3, 1.2]), torch.tensor([2.0, 0.5], dtype=torch.float64)
     space.metric.dist(point_a, point_b).backward()
     assert weight.grad is None and point_a.grad is not None

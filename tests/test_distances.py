@@ -4,11 +4,11 @@ import math
 import sys
 import warnings
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy, random_half_plane_points
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import (
@@ -19,7 +19,6 @@ from geomstats_density import (
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.distances import paired_distances, pairwise_distances
 from geomstats_density.quality import RealismIndex
-from conftest import as_numpy, random_half_plane_points
 
 
 def ring_space(n_points=8, n_modes=5, radius=3.0, spread=0.6):
@@ -249,13 +248,16 @@ def test_bad_n_jobs_raises(half_plane, n_jobs):
 @pytest.fixture(scope="module")
 def dask_client():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        worker_dashboard_address=None,
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            worker_dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         yield client
 
 
@@ -270,7 +272,10 @@ def test_dask_equals_local(half_plane, dask_client):
             )
             if batches_per_task == 1
             else pairwise_distances(
-                points, metric=half_plane.metric, batch_size=6, client=dask_client,
+                points,
+                metric=half_plane.metric,
+                batch_size=6,
+                client=dask_client,
                 batches_per_task=batches_per_task,
             )
         )

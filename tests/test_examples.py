@@ -32,7 +32,9 @@ def test_every_script_has_a_docstring_and_a_test():
         source = script.read_text()
         assert source.startswith('"""Example '), script.name
         modules = re.findall(r"^from (geomstats_density\S+) import", source, flags=re.MULTILINE)
-        tested = [f'"{script.name}"'] + [m for m in modules if m != "geomstats_density.demo.paper_examples"]
+        tested = [f'"{script.name}"'] + [
+            m for m in modules if m != "geomstats_density.demo.paper_examples"
+        ]
         assert any(name in tests for name in tested), f"{script.name} is not tested"
 
 

@@ -1,15 +1,14 @@
 """Densities fitted to codes: scikit-learn mixtures read exactly, flows that normalise."""
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
+from conftest import as_numpy
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
-
-import geomstats.backend as gs
 
 from geomstats_density.fitting import fit_flow, fit_gaussian_mixture
 from geomstats_density.latent import LatentSpace
-from conftest import as_numpy
 
 
 def two_clusters(n_per_cluster=300, seed=0):
@@ -28,7 +27,9 @@ def test_fitted_mixture_matches_sklearn_score_samples(covariance_type):
     density = fit_gaussian_mixture(
         codes, n_components=3, covariance_type=covariance_type, random_state=0, progress=False
     )
-    reference = SklearnGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(codes)
+    reference = SklearnGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(
+        codes
+    )
     points = np.random.default_rng(1).normal(size=(50, 2)) * 3
     np.testing.assert_allclose(
         density(torch.from_numpy(points)).numpy(), reference.score_samples(points), rtol=1e-10

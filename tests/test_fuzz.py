@@ -22,14 +22,14 @@ import math
 import warnings
 from datetime import timedelta
 
+import geomstats.backend as gs
 import numpy as np
 import torch
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
-
-import geomstats.backend as gs
+from conftest import as_numpy, half_plane_log_factor
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from geomstats_density import (
     ConformalMetric,
@@ -41,7 +41,6 @@ from geomstats_density import (
     NeuralGeodesicSolver,
     NewtonGeodesicSolver,
 )
-from conftest import as_numpy, half_plane_log_factor
 
 FUZZ = settings(
     max_examples=40,
@@ -253,8 +252,11 @@ def test_half_plane_refinement_stays_in_the_domain(start_x, end_x, height, n_nod
 
 
 @FUZZ
-@given(times=st.lists(st.one_of(st.floats(-2, 2), st.just(math.nan), st.just(math.inf)),
-                      min_size=1, max_size=5))
+@given(
+    times=st.lists(
+        st.one_of(st.floats(-2, 2), st.just(math.nan), st.just(math.inf)), min_size=1, max_size=5
+    )
+)
 def test_geodesic_times(times, half_plane):
     path = half_plane.metric.geodesic(
         initial_point=gs.array([0.0, 1.0]), initial_tangent_vec=gs.array([0.5, 0.3])
@@ -284,8 +286,11 @@ FEATURES = {
 }
 
 
+FEATURE_NAMES = tuple(sorted(FEATURES))
+
+
 @st.composite
-def bounded_factors(draw, features=tuple(sorted(FEATURES))):
+def bounded_factors(draw, features=FEATURE_NAMES):
     """A sum of weighted ``features`` plus a shift, with its lower and upper bounds."""
     names = draw(st.lists(st.sampled_from(features), min_size=1, max_size=3))
     weights = [draw(st.floats(-6.0, 6.0)) for _ in names]

@@ -16,16 +16,16 @@ constant curvature -1.
 import inspect
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import half_plane_log_factor
+from geomstats.geometry._hyperbolic import HyperbolicDiffeo
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hyperboloid import Hyperboloid
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace
 from geomstats.geometry.pullback_metric import PullbackDiffeoMetric
-from geomstats.geometry._hyperbolic import HyperbolicDiffeo
 from geomstats.test.data import TestData
 from geomstats.test.parametrizers import DataBasedParametrizer
 from geomstats.test.random import RandomDataGenerator
@@ -35,8 +35,6 @@ from geomstats.test_cases.geometry.riemannian_metric import RiemannianMetricTest
 from geomstats_density import ConformalMetric, DensityConformalMetric
 from geomstats_density.densities import Gaussian
 from geomstats_density.quality import RealismIndex
-
-from conftest import half_plane_log_factor
 
 SEED = 0
 
@@ -91,9 +89,7 @@ def generic_test_data(test_case, skips=None):
 def _only_points_and_vectors(parameters):
     """Whether a test's required arguments are all points and tangent vectors."""
     arguments = [
-        name
-        for name, parameter in parameters.items()
-        if name not in ("self", "expected", "atol")
+        name for name, parameter in parameters.items() if name not in ("self", "expected", "atol")
     ]
     required = all(parameters[name].default is inspect.Parameter.empty for name in arguments)
     return required and all(name in KNOWN_ARGS for name in arguments)
@@ -254,4 +250,3 @@ class TestDensityConformalMetric(RiemannianMetricTestCase, metaclass=DataBasedPa
     def setup_method(self):
         seed_random_data()
         super().setup_method()
-

@@ -3,11 +3,11 @@
 import itertools
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import ConformalMetric, DensityConformalMetric, NewtonGeodesicSolver
@@ -15,7 +15,6 @@ from geomstats_density.densities import GaussianMixture
 from geomstats_density.quality import RealismIndex
 from geomstats_density.solvers.graph import grid_graph, point_graph
 from geomstats_density.solvers.refinement import _resample
-from conftest import as_numpy
 
 RADIUS = 3.0
 
@@ -161,7 +160,9 @@ def random_pairs(means, widths, n_pairs, seed):
     rng = np.random.default_rng(seed)
     pairs = [rng.choice(len(means), 2, replace=False) for _ in range(n_pairs)]
     start, end = (
-        np.array([means[p[i]] + 0.5 * widths[p[i]] * rng.normal(size=means.shape[1]) for p in pairs])
+        np.array(
+            [means[p[i]] + 0.5 * widths[p[i]] * rng.normal(size=means.shape[1]) for p in pairs]
+        )
         for i in (0, 1)
     )
     return start, end
@@ -185,7 +186,9 @@ def dijkstra_lengths(metric, vertices, edges, start, end, n_attach, n_nodes):
     sources = n_vertices + np.arange(batch)
     targets = sources + batch
     _, near = cKDTree(vertices).query(np.concatenate([start, end]), k=n_attach)
-    tails = np.concatenate([edges[:, 0], np.repeat(sources, n_attach), np.repeat(targets, n_attach), sources])
+    tails = np.concatenate(
+        [edges[:, 0], np.repeat(sources, n_attach), np.repeat(targets, n_attach), sources]
+    )
     heads = np.concatenate([edges[:, 1], near[:batch].ravel(), near[batch:].ravel(), targets])
     weights = straight_edge_lengths(metric, points[tails], points[heads], 4)
     finite = np.isfinite(weights)
@@ -256,11 +259,15 @@ def mixture_16d():
     points, chain_steps = [samples, means], 20
     for i, j in itertools.combinations(range(len(means)), 2):
         first = sum(len(p) for p in points)
-        points.append(means[i] + np.linspace(0, 1, chain_steps + 1)[1:-1, None] * (means[j] - means[i]))
+        points.append(
+            means[i] + np.linspace(0, 1, chain_steps + 1)[1:-1, None] * (means[j] - means[i])
+        )
         chain = np.r_[len(samples) + i, first + np.arange(chain_steps - 1), len(samples) + j]
         edges.append(np.stack([chain[:-1], chain[1:]], axis=-1))
     _, near = cKDTree(samples).query(means, k=10)
-    edges.append(np.stack([np.repeat(len(samples) + np.arange(len(means)), 10), near.ravel()], axis=-1))
+    edges.append(
+        np.stack([np.repeat(len(samples) + np.arange(len(means)), 10), near.ravel()], axis=-1)
+    )
     edges = np.concatenate(edges)
     edges = edges[edges[:, 0] != edges[:, 1]]
     points = np.concatenate(points)
@@ -281,7 +288,9 @@ def test_16d_mixture_from_few_nodes_does_not_tunnel(mixture_16d, n_nodes):
     Those start over; every length is then one of a real curve, its spline measured
     on 2049 nodes, and within 1% of the reference."""
     space, start, end, reference = mixture_16d
-    curve = NewtonGeodesicSolver(space, n_nodes=n_nodes, tol=1e-2).solve(gs.array(end), gs.array(start))
+    curve = NewtonGeodesicSolver(space, n_nodes=n_nodes, tol=1e-2).solve(
+        gs.array(end), gs.array(start)
+    )
     dist = as_numpy(curve.dist)
     assert np.all(as_numpy(curve.converged))
     assert np.all(dist <= 1.01 * reference), dist / reference

@@ -5,7 +5,6 @@ import contextlib
 import numpy as np
 import pytest
 import torch
-
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace
 
@@ -140,9 +139,8 @@ def test_autodiff_jet_of_a_backward_that_cannot_be_batched():
     first = torch.zeros(DIM, dtype=batch.dtype)
     first[0] = 1.0
     z0 = batch[..., 0, None, None]
-    expected = (
-        2 * z0 * torch.eye(DIM, dtype=batch.dtype)
-        + 2 * (first[:, None] * batch[..., None, :] + batch[..., :, None] * first)
+    expected = 2 * z0 * torch.eye(DIM, dtype=batch.dtype) + 2 * (
+        first[:, None] * batch[..., None, :] + batch[..., :, None] * first
     )
     torch.testing.assert_close(jet.hessian, expected, rtol=1e-12, atol=1e-14)
 
@@ -163,7 +161,9 @@ def metric_of(log_quality, dim=DIM, **solver_options):
 
 def test_metric_jet_matches_autodiff_and_reports_points_outside_the_domain():
     metric = metric_of(RealismIndex(mixture(), random_state=0)).metric
-    assert_jets_close(metric.log_factor_jet(points()), autodiff_jet(metric.log_factor_tensor, points()))
+    assert_jets_close(
+        metric.log_factor_jet(points()), autodiff_jet(metric.log_factor_tensor, points())
+    )
     # A "quality" of 1 is outside the domain: log Q = 0 gives an infinite factor.
     one = metric_of(Constant(0.5)).metric
     one.log_quality.q = 1.0

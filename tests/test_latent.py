@@ -4,11 +4,11 @@ import copy
 import math
 import warnings
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.learning.frechet_mean import FrechetMean
 
@@ -22,7 +22,6 @@ from geomstats_density import (
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import ComposedMap, LatentSpace, TorchMap
 from geomstats_density.quality import Constant
-from conftest import as_numpy
 
 EPS = 0.1
 LN2 = math.log(2.0)
@@ -128,18 +127,22 @@ def test_decode_interpolations_puts_the_geodesic_next_to_linear_and_slerp(featur
     samples = feature_space.decode_interpolations(start, end, n_points=4)
     assert list(samples) == ["geodesic", "linear", "slerp"]
     with torch.no_grad():
-        expected_ends = tiny_generator()(
-            torch.tensor([[-1.0, 0.5], [1.0, 0.3]], dtype=torch.float32)
-        ).double().numpy()
+        expected_ends = (
+            tiny_generator()(torch.tensor([[-1.0, 0.5], [1.0, 0.3]], dtype=torch.float32))
+            .double()
+            .numpy()
+        )
     for images in samples.values():
         images = as_numpy(images)
         assert images.shape == (4, 6)
         np.testing.assert_allclose(images[[0, -1]], expected_ends, rtol=1e-5, atol=1e-6)
     # The middle of the linear interpolation is G of the midpoint.
     with torch.no_grad():
-        third = tiny_generator()(
-            torch.tensor([[-1.0 + 2 / 3, 0.5 - 0.2 / 3]], dtype=torch.float32)
-        ).double().numpy()
+        third = (
+            tiny_generator()(torch.tensor([[-1.0 + 2 / 3, 0.5 - 0.2 / 3]], dtype=torch.float32))
+            .double()
+            .numpy()
+        )
     np.testing.assert_allclose(as_numpy(samples["linear"])[1], third[0], rtol=1e-5, atol=1e-6)
 
 
@@ -147,8 +150,12 @@ def relu_generator(dim=2, out=20, seed=0):
     """A float32 ReLU MLP with batch normalisation, like the DCGANs' layers."""
     torch.manual_seed(seed)
     layers = torch.nn.Sequential(
-        torch.nn.Linear(dim, 32), torch.nn.BatchNorm1d(32), torch.nn.ReLU(),
-        torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, out),
+        torch.nn.Linear(dim, 32),
+        torch.nn.BatchNorm1d(32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, out),
     )
     return layers.float()
 
@@ -157,7 +164,14 @@ def module_state(module):
     """Everything of a module's parameters and buffers that a LatentSpace must leave alone."""
     tensors = [*module.named_parameters(), *module.named_buffers()]
     return [
-        (name, t.dtype, t.device, t.requires_grad, t.detach().clone(), None if t.grad is None else t.grad.clone())
+        (
+            name,
+            t.dtype,
+            t.device,
+            t.requires_grad,
+            t.detach().clone(),
+            None if t.grad is None else t.grad.clone(),
+        )
         for name, t in tensors
     ], module.training
 
@@ -215,11 +229,18 @@ def test_networks_run_on_the_asked_device_and_dtype_and_the_module_is_untouched(
     )
     assert space.generator.device == torch.device("cpu")
     assert space.generator.dtype == generator_dtype
-    codes = torch.tensor([[0.1, 0.2], [0.3, -0.4], [-1.2, 0.7]], dtype=torch.float64, requires_grad=True)
+    codes = torch.tensor(
+        [[0.1, 0.2], [0.3, -0.4], [-1.2, 0.7]], dtype=torch.float64, requires_grad=True
+    )
     samples = space.generator(codes)
     assert samples.dtype == torch.float64 and samples.device == torch.device("cpu")
     with torch.no_grad():
-        reference = copy.deepcopy(module).eval().to(generator_dtype)(codes.detach().to(generator_dtype)).double()
+        reference = (
+            copy.deepcopy(module)
+            .eval()
+            .to(generator_dtype)(codes.detach().to(generator_dtype))
+            .double()
+        )
     np.testing.assert_allclose(samples.detach().numpy(), reference.numpy(), rtol=1e-6, atol=1e-7)
     # Gradients reach the codes through the cast and the copy, not the module.
     (space.log_quality(codes).sum() + samples.sum()).backward()
@@ -240,16 +261,34 @@ def test_classifier_reads_samples_in_the_generators_dtype():
         logits = space.log_quality.classifier(torch.zeros(4, 2, dtype=torch.float64))
     assert copy.seen == [(torch.device("cpu"), torch.float32)]
     assert logits.dtype == torch.float64 and logits.shape == (4, 3)
-    with pytest.raises(ValueError, match=r"classifier takes points of shape \[6\], but the generator returns shape \[20\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"classifier takes points of shape \[6\], but the generator returns shape \[20\]",
+    ):
         ComposedMap(TorchMap(tiny_classifier(), (6,), name="classifier"), space.generator)
 
 
 def test_module_dtype_option_follows_the_module():
-    assert LatentSpace(relu_generator(), 2, log_quality=Constant(0.5), generator_dtype="module").generator.dtype == torch.float32
+    assert (
+        LatentSpace(
+            relu_generator(), 2, log_quality=Constant(0.5), generator_dtype="module"
+        ).generator.dtype
+        == torch.float32
+    )
     float64 = relu_generator().double()
-    assert LatentSpace(float64, 2, log_quality=Constant(0.5), generator_dtype="module").generator.dtype == torch.float64
-    assert LatentSpace(lambda z: z, 2, log_quality=Constant(0.5), generator_dtype="module").generator.dtype == torch.float64
-    with pytest.raises(ValueError, match="generator must compute in torch.float64 or torch.float32"):
+    assert (
+        LatentSpace(float64, 2, log_quality=Constant(0.5), generator_dtype="module").generator.dtype
+        == torch.float64
+    )
+    assert (
+        LatentSpace(
+            lambda z: z, 2, log_quality=Constant(0.5), generator_dtype="module"
+        ).generator.dtype
+        == torch.float64
+    )
+    with pytest.raises(
+        ValueError, match="generator must compute in torch.float64 or torch.float32"
+    ):
         LatentSpace(relu_generator().half(), 2, log_quality=Constant(0.5), generator_dtype="module")
 
 
@@ -340,7 +379,9 @@ def test_typicality_geodesic_avoids_the_soap_bubble_in_dimension_100():
     """Between orthogonal codes of norm 10, the segment's midpoint has norm sqrt(50)."""
     dim = 100
     torch.manual_seed(0)
-    generator = torch.nn.Sequential(torch.nn.Linear(dim, 32), torch.nn.Tanh(), torch.nn.Linear(32, 64))
+    generator = torch.nn.Sequential(
+        torch.nn.Linear(dim, 32), torch.nn.Tanh(), torch.nn.Linear(32, 64)
+    )
     space = LatentSpace(
         generator,
         dim,
@@ -420,7 +461,9 @@ def test_generator_returning_nan_is_a_domain_error():
         return torch.where(codes[:, :1] > 1.0, torch.nan, codes)
 
     space = LatentSpace(exploding, 2, log_quality=Constant(0.5), lengths_in="samples")
-    with pytest.raises(DomainError, match=r"generator returned NaN or infinite values at point \[2\.0"):
+    with pytest.raises(
+        DomainError, match=r"generator returned NaN or infinite values at point \[2\.0"
+    ):
         space.decode(gs.array([[0.0, 0.0], [2.0, 0.0]]))
 
 
@@ -431,7 +474,9 @@ def test_interpolate_returns_the_solvers_curve_with_its_length():
     )
     start, end = np.array([0.2, -1.0, 0.5]), np.array([1.0, 0.4, -0.3])
     codes, curve = space.interpolate(gs.array(start), gs.array(end), n_points=5, return_curve=True)
-    assert float(curve.dist) == pytest.approx(LN2 * np.linalg.norm(MATRIX @ (end - start)), rel=1e-9)
+    assert float(curve.dist) == pytest.approx(
+        LN2 * np.linalg.norm(MATRIX @ (end - start)), rel=1e-9
+    )
     assert bool(curve.converged) and int(curve.n_iterations) >= 0
     np.testing.assert_allclose(as_numpy(codes), np.linspace(start, end, 5), atol=1e-7)
     samples, same = space.decode_interpolations(
@@ -462,12 +507,15 @@ def test_on_failure_warns_raises_or_flags_for_one_call():
         warnings.simplefilter("error")
         codes, curve = space.interpolate(start, end, on_failure="ignore", return_curve=True)
     assert not bool(curve.converged)
-    np.testing.assert_allclose(as_numpy(codes)[[0, -1]], as_numpy(gs.stack([start, end])), atol=1e-12)
+    np.testing.assert_allclose(
+        as_numpy(codes)[[0, -1]], as_numpy(gs.stack([start, end])), atol=1e-12
+    )
     assert space.metric.log_solver.on_failure == "warn"
     with pytest.raises(ValueError, match="on_failure must be one of"):
         space.interpolate(start, end, on_failure="stop")
-    neural = LatentSpace(generator, 3, log_quality=Constant(0.5), method="neural",
-                         solver_options=dict(n_steps=1))
+    neural = LatentSpace(
+        generator, 3, log_quality=Constant(0.5), method="neural", solver_options=dict(n_steps=1)
+    )
     # The neural baseline reports its failures too: one Adam step has not converged.
     with pytest.raises(GeodesicConvergenceError, match="did not converge"):
         neural.interpolate(start, end, on_failure="raise")

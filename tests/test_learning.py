@@ -1,17 +1,16 @@
 """Frechet mean and k-means from boundary-value solves, against geomstats and scikit-learn."""
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
+from conftest import as_numpy, random_half_plane_points
+from geomstats.geometry.euclidean import Euclidean
+from geomstats.learning.frechet_mean import FrechetMean as GeomstatsFrechetMean
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
-import geomstats.backend as gs
-from geomstats.geometry.euclidean import Euclidean
-from geomstats.learning.frechet_mean import FrechetMean as GeomstatsFrechetMean
-
 from geomstats_density import ConformalMetric
 from geomstats_density.learning import FrechetMean, RiemannianKMeans
-from conftest import as_numpy, random_half_plane_points
 
 
 def _constant_factor_plane():

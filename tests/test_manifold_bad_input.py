@@ -2,11 +2,11 @@
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy
 from geomstats.geometry.hypersphere import Hypersphere
 from geomstats.geometry.poincare_ball import PoincareBall
 from geomstats.geometry.spd_matrices import SPDMatrices
@@ -15,7 +15,6 @@ from geomstats.geometry.special_orthogonal import SpecialOrthogonal
 from geomstats_density import ConformalMetric, DensityConformalMetric, DomainError
 from geomstats_density.exceptions import NonUniqueGeodesicWarning
 from geomstats_density.solvers.manifold import ManifoldGeodesicSolver
-from conftest import as_numpy
 
 C = 0.4
 
@@ -61,12 +60,16 @@ def test_antipodal_points_warn_and_return_one_half_great_circle(sphere):
     np.testing.assert_allclose(points[:, 2], np.cos(np.linspace(0, math.pi, 9)), atol=1e-9)
     log = as_numpy(curve.initial_velocity)
     assert np.linalg.norm(log) == pytest.approx(math.pi, rel=1e-9)
-    np.testing.assert_allclose(as_numpy(sphere.metric.exp(gs.array(log), north)), as_numpy(south), atol=1e-8)
+    np.testing.assert_allclose(
+        as_numpy(sphere.metric.exp(gs.array(log), north)), as_numpy(south), atol=1e-8
+    )
 
 
 def test_half_turn_on_rotations_warns():
     space = SpecialOrthogonal(3, equip=False)
-    space.equip_with_metric(ConformalMetric, log_factor=lambda r: torch.zeros(r.shape[:-2], dtype=r.dtype))
+    space.equip_with_metric(
+        ConformalMetric, log_factor=lambda r: torch.zeros(r.shape[:-2], dtype=r.dtype)
+    )
     half_turn = gs.array(np.diag([1.0, -1.0, -1.0]))
     with pytest.warns(NonUniqueGeodesicWarning):
         dist = space.metric.dist(gs.eye(3), half_turn)
@@ -90,9 +93,13 @@ def test_factor_not_finite_on_part_of_the_sphere():
     # Infinite on a band about the great circle x = 0.
     space.equip_with_metric(
         ConformalMetric,
-        log_factor=lambda z: torch.where(z[..., 0].abs() < 0.05, torch.nan, torch.zeros_like(z[..., 0])),
+        log_factor=lambda z: torch.where(
+            z[..., 0].abs() < 0.05, torch.nan, torch.zeros_like(z[..., 0])
+        ),
     )
-    with pytest.raises(DomainError, match=r"point is outside the metric's domain.*\[0.0, 1.0, 0.0\]"):
+    with pytest.raises(
+        DomainError, match=r"point is outside the metric's domain.*\[0.0, 1.0, 0.0\]"
+    ):
         space.metric.dist(gs.array([1.0, 0.0, 0.0]), gs.array([0.0, 1.0, 0.0]))
     with pytest.raises(DomainError, match="starting curve.*leaves the metric's domain"):
         space.metric.dist(gs.array([0.8, 0.6, 0.0]), gs.array([-0.8, 0.6, 0.0]))
@@ -100,7 +107,9 @@ def test_factor_not_finite_on_part_of_the_sphere():
 
 def test_points_outside_the_poincare_ball():
     space = PoincareBall(2, equip=False)
-    space.equip_with_metric(DensityConformalMetric, log_quality=lambda z: -torch.ones(z.shape[:-1], dtype=z.dtype))
+    space.equip_with_metric(
+        DensityConformalMetric, log_quality=lambda z: -torch.ones(z.shape[:-1], dtype=z.dtype)
+    )
     with pytest.raises(DomainError, match=r"outside the PoincareBall: the open unit ball"):
         space.metric.dist(gs.array([0.0, 0.0]), gs.array([1.2, 0.0]))
     with pytest.raises(DomainError, match="outside the PoincareBall"):

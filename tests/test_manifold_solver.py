@@ -10,15 +10,15 @@
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-from scipy.integrate import quad
-
-import geomstats.backend as gs
+from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hypersphere import Hypersphere
 from geomstats.geometry.special_orthogonal import SpecialOrthogonal
+from scipy.integrate import quad
 
 from geomstats_density import (
     ConformalMetric,
@@ -30,7 +30,6 @@ from geomstats_density.energy import curve_length
 from geomstats_density.quality import DensityRatio
 from geomstats_density.solvers.manifold import ManifoldGeodesicCurve, ManifoldGeodesicSolver
 from geomstats_density.sphere import VonMisesFisherMixture
-from conftest import as_numpy
 
 
 def unit(vector):
@@ -45,7 +44,9 @@ def latitude_log_factor(z):
 def sphere_with(log_factor=None, log_quality=None, **solver_options):
     space = Hypersphere(2, equip=False)
     if log_quality is None:
-        space.equip_with_metric(ConformalMetric, log_factor=log_factor, solver_options=solver_options)
+        space.equip_with_metric(
+            ConformalMetric, log_factor=log_factor, solver_options=solver_options
+        )
     else:
         space.equip_with_metric(
             DensityConformalMetric, log_quality=log_quality, solver_options=solver_options
@@ -91,7 +92,9 @@ def test_log_is_tangent_and_exp_inverts_it():
     curve = space.metric.log_solver.solve(point_b, point_a)
     log = curve.initial_velocity
     assert float(gs.sum(log * point_a)) == pytest.approx(0.0, abs=1e-13)
-    np.testing.assert_allclose(as_numpy(space.metric.exp(log, point_a)), as_numpy(point_b), atol=1e-7)
+    np.testing.assert_allclose(
+        as_numpy(space.metric.exp(log, point_a)), as_numpy(point_b), atol=1e-7
+    )
     times = gs.linspace(0.0, 1.0, 5)
     shot = space.metric.exp_solver.geodesic_ivp(log, point_a)(times)
     np.testing.assert_allclose(as_numpy(shot), as_numpy(curve(times)), atol=1e-7)
@@ -107,7 +110,9 @@ def test_caps_geodesic_matches_the_chart_solution(caps_geodesic):
     quality = DensityRatio(CAPS, eps=0.2)
     chart = Euclidean(2, equip=False)
     chart.equip_with_metric(
-        DensityConformalMetric, log_quality=lambda u: quality(south_pole_chart(u)), phi=south_pole_chart
+        DensityConformalMetric,
+        log_quality=lambda u: quality(south_pole_chart(u)),
+        phi=south_pole_chart,
     )
 
     def to_chart(point):
@@ -116,7 +121,9 @@ def test_caps_geodesic_matches_the_chart_solution(caps_geodesic):
     flat = chart.metric.log_solver.solve(gs.array(to_chart(END)), gs.array(to_chart(START)))
     assert float(caps_geodesic.dist) == pytest.approx(float(flat.dist), rel=1e-6)
     image = south_pole_chart(torch.as_tensor(as_numpy(flat(gs.linspace(0.0, 1.0, 9)))))
-    np.testing.assert_allclose(as_numpy(caps_geodesic(gs.linspace(0.0, 1.0, 9))), image.numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        as_numpy(caps_geodesic(gs.linspace(0.0, 1.0, 9))), image.numpy(), atol=1e-5
+    )
 
 
 def test_caps_geodesic_stays_in_the_caps(caps_sphere, caps_geodesic):
@@ -124,7 +131,9 @@ def test_caps_geodesic_stays_in_the_caps(caps_sphere, caps_geodesic):
     assert bool(caps_geodesic.converged)
     times = gs.linspace(0.0, 1.0, 401)
     on_geodesic = torch.as_tensor(as_numpy(caps_geodesic(times)))
-    great_circle = torch.as_tensor(as_numpy(Hypersphere(2).metric.geodesic(gs.array(START), gs.array(END))(times)))
+    great_circle = torch.as_tensor(
+        as_numpy(Hypersphere(2).metric.geodesic(gs.array(START), gs.array(END))(times))
+    )
     np.testing.assert_allclose(on_geodesic.norm(dim=-1).numpy(), 1.0, atol=1e-14)
     assert float(CAPS(on_geodesic).min()) > float(CAPS(great_circle).min()) + 0.3
     # The geodesic is shorter in the metric, and its quality is minus its length.
@@ -156,7 +165,9 @@ def test_rotations_log_and_exp_with_a_varying_factor():
     point_a, point_b = group.matrix_from_rotation_vector(rotation_vectors)
     log = space.metric.log(point_b, point_a)
     assert bool(gs.all(group.is_tangent(log, point_a, atol=1e-10)))
-    np.testing.assert_allclose(as_numpy(space.metric.exp(log, point_a)), as_numpy(point_b), atol=1e-6)
+    np.testing.assert_allclose(
+        as_numpy(space.metric.exp(log, point_a)), as_numpy(point_b), atol=1e-6
+    )
 
 
 def test_non_convergence_is_reported(caps_sphere):

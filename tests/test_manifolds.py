@@ -8,20 +8,19 @@ Poincare ball and half-space, its bi-invariant ``SO(3)``.
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-from scipy.integrate import quad
-
-import geomstats.backend as gs
+from conftest import as_numpy
 from geomstats.geometry.hypersphere import Hypersphere
 from geomstats.geometry.poincare_ball import PoincareBall
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace
 from geomstats.geometry.special_orthogonal import SpecialOrthogonal
 from geomstats.learning.frechet_mean import FrechetMean
+from scipy.integrate import quad
 
 from geomstats_density import ConformalMetric, DensityConformalMetric
-from conftest import as_numpy
 
 C = 0.6
 SCALE = math.exp(C / 2)
@@ -56,8 +55,12 @@ def test_constant_factor_on_hypersphere_gives_great_circles(dim):
     dist = as_numpy(space.metric.dist(point_a, point_b))
     np.testing.assert_allclose(dist / SCALE, great_circle_distance(point_a, point_b), rtol=1e-6)
     log = space.metric.log(point_b, point_a)
-    np.testing.assert_allclose(as_numpy(log), as_numpy(sphere.metric.log(point_b, point_a)), atol=1e-9)
-    np.testing.assert_allclose(as_numpy(space.metric.exp(log, point_a)), as_numpy(point_b), atol=1e-8)
+    np.testing.assert_allclose(
+        as_numpy(log), as_numpy(sphere.metric.log(point_b, point_a)), atol=1e-9
+    )
+    np.testing.assert_allclose(
+        as_numpy(space.metric.exp(log, point_a)), as_numpy(point_b), atol=1e-8
+    )
     # At node times (17 nodes by default); in between, the spline adds O(h^4).
     times = gs.linspace(0.0, 1.0, 5)
     path = space.metric.geodesic(point_a[0], point_b[0])(times)
@@ -78,7 +81,8 @@ def test_hypersphere_pointwise_geometry_is_the_scaled_round_metric():
     )
     np.testing.assert_allclose(as_numpy(space.metric.log_factor(base)), C)
     np.testing.assert_allclose(
-        as_numpy(space.metric.metric_matrix(base)), math.exp(C) * as_numpy(sphere.metric.metric_matrix(base))
+        as_numpy(space.metric.metric_matrix(base)),
+        math.exp(C) * as_numpy(sphere.metric.metric_matrix(base)),
     )
 
 
@@ -92,7 +96,9 @@ def test_hypersphere_dist_pairwise_and_frechet_mean():
     np.testing.assert_allclose(pairwise / SCALE, expected, rtol=1e-6, atol=1e-12)
     # A constant factor does not move the Frechet mean.
     mean = FrechetMean(space).fit(points).estimate_
-    np.testing.assert_allclose(as_numpy(mean), as_numpy(FrechetMean(sphere).fit(points).estimate_), atol=1e-6)
+    np.testing.assert_allclose(
+        as_numpy(mean), as_numpy(FrechetMean(sphere).fit(points).estimate_), atol=1e-6
+    )
 
 
 def test_hypersphere_batches_broadcast():
@@ -128,8 +134,12 @@ def test_constant_factor_on_poincare_models_matches_closed_forms(space_class, di
         rtol=1e-7,
     )
     log = space.metric.log(point_b, point_a)
-    np.testing.assert_allclose(as_numpy(log), as_numpy(model.metric.log(point_b, point_a)), rtol=1e-6)
-    np.testing.assert_allclose(as_numpy(space.metric.exp(log, point_a)), as_numpy(point_b), atol=1e-8)
+    np.testing.assert_allclose(
+        as_numpy(log), as_numpy(model.metric.log(point_b, point_a)), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        as_numpy(space.metric.exp(log, point_a)), as_numpy(point_b), atol=1e-8
+    )
     np.testing.assert_allclose(
         as_numpy(space.metric.squared_norm(log, point_a)),
         math.exp(C) * as_numpy(model.metric.squared_norm(log, point_a)),
@@ -181,7 +191,8 @@ def test_density_metric_on_poincare_ball_measures_hyperbolic_lengths():
     # Q = 1/2: the curve quality of a path is -ln 2 times its hyperbolic length.
     space = PoincareBall(2, equip=False)
     space.equip_with_metric(
-        DensityConformalMetric, log_quality=lambda z: torch.full(z.shape[:-1], -math.log(2), dtype=z.dtype)
+        DensityConformalMetric,
+        log_quality=lambda z: torch.full(z.shape[:-1], -math.log(2), dtype=z.dtype),
     )
     ball = PoincareBall(2)
     point_a, point_b = gs.array([0.1, -0.4]), gs.array([-0.3, 0.5])
@@ -211,16 +222,21 @@ def test_constant_factor_on_rotations_gives_rotation_angles():
     point_a, point_b = rotations(3, seed=0), rotations(3, seed=1)
     relative = np.swapaxes(as_numpy(point_a), -1, -2) @ as_numpy(point_b)
     angle = np.arccos(np.clip((np.trace(relative, axis1=-2, axis2=-1) - 1) / 2, -1, 1))
-    np.testing.assert_allclose(as_numpy(space.metric.dist(point_a, point_b)) / SCALE, angle, rtol=1e-6)
+    np.testing.assert_allclose(
+        as_numpy(space.metric.dist(point_a, point_b)) / SCALE, angle, rtol=1e-6
+    )
     log = space.metric.log(point_b, point_a)
     assert log.shape == (3, 3, 3)
     expected = np.real(as_numpy(group.metric.log(point_b, point_a)))
     np.testing.assert_allclose(as_numpy(log), expected, atol=1e-8)
-    np.testing.assert_allclose(as_numpy(space.metric.exp(log, point_a)), as_numpy(point_b), atol=1e-8)
+    np.testing.assert_allclose(
+        as_numpy(space.metric.exp(log, point_a)), as_numpy(point_b), atol=1e-8
+    )
     path = space.metric.geodesic(point_a[0], point_b[0])(gs.linspace(0.0, 1.0, 5))
     assert path.shape == (5, 3, 3)
     np.testing.assert_allclose(
-        as_numpy(path), as_numpy(group.metric.geodesic(point_a[0], point_b[0])(gs.linspace(0.0, 1.0, 5))),
+        as_numpy(path),
+        as_numpy(group.metric.geodesic(point_a[0], point_b[0])(gs.linspace(0.0, 1.0, 5))),
         atol=1e-8,
     )
 

@@ -17,12 +17,13 @@ import mpmath
 import numpy as np
 import pytest
 import torch
+from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hypersphere import Hypersphere
 from scipy.stats import multivariate_normal
 
-from geomstats_density.densities import Gaussian
 from geomstats_density.demo.experiments.point_clouds import cloud_space
+from geomstats_density.densities import Gaussian
 from geomstats_density.measures import (
     CloudDensity,
     KernelMeanEmbeddingMetric,
@@ -31,8 +32,6 @@ from geomstats_density.measures import (
     paired_mmd_squared,
 )
 from geomstats_density.quality import Constant, RealismIndex
-
-from conftest import as_numpy
 
 LN2 = math.log(2.0)
 
@@ -48,7 +47,9 @@ def brute_force_mmd_squared(cloud_a, cloud_b, bandwidth):
         return total / (len(first) * len(second))
 
     return (
-        mean_kernel(cloud_a, cloud_a) + mean_kernel(cloud_b, cloud_b) - 2 * mean_kernel(cloud_a, cloud_b)
+        mean_kernel(cloud_a, cloud_a)
+        + mean_kernel(cloud_b, cloud_b)
+        - 2 * mean_kernel(cloud_a, cloud_b)
     )
 
 
@@ -57,16 +58,20 @@ def test_mmd_squared_matches_a_double_loop_over_points():
     clouds_a = rng.normal(size=(2, 3, 5, 2))
     clouds_b = rng.normal(size=(2, 3, 7, 2)) + 0.4
     expected = np.array(
-        [[brute_force_mmd_squared(a, b, 1.3) for a, b in zip(rows_a, rows_b)]
-         for rows_a, rows_b in zip(clouds_a, clouds_b)]
+        [
+            [brute_force_mmd_squared(a, b, 1.3) for a, b in zip(rows_a, rows_b)]
+            for rows_a, rows_b in zip(clouds_a, clouds_b)
+        ]
     )
     got = mmd_squared(torch.as_tensor(clouds_a), torch.as_tensor(clouds_b), 1.3)
     assert got.shape == (2, 3)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
     same_size_b = clouds_b[..., :5, :]
     expected_paired = np.array(
-        [[brute_force_mmd_squared(a, b, 0.8) for a, b in zip(rows_a, rows_b)]
-         for rows_a, rows_b in zip(clouds_a, same_size_b)]
+        [
+            [brute_force_mmd_squared(a, b, 0.8) for a, b in zip(rows_a, rows_b)]
+            for rows_a, rows_b in zip(clouds_a, same_size_b)
+        ]
     )
     got_paired = paired_mmd_squared(torch.as_tensor(clouds_a), torch.as_tensor(same_size_b), 0.8)
     np.testing.assert_allclose(got_paired.numpy(), expected_paired, rtol=1e-12)
@@ -83,7 +88,9 @@ def test_paired_mmd_keeps_its_precision_for_nearby_clouds():
 
         def mean_kernel(first, second):
             total = sum(
-                mpmath.exp(-sum((p - q) ** 2 for p, q in zip(x, y)) / 2) for x in first for y in second
+                mpmath.exp(-sum((p - q) ** 2 for p, q in zip(x, y)) / 2)
+                for x in first
+                for y in second
             )
             return total / (len(first) * len(second))
 

@@ -2,17 +2,16 @@
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy, random_half_plane_points
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.riemannian_metric import RiemannianMetric
+from paper_problems import LN2, central_projection
 
 from geomstats_density import ConformalMetric, DensityConformalMetric
-from paper_problems import LN2, central_projection
-from conftest import as_numpy, random_half_plane_points
 
 
 def constant_metric(dim, log_factor):
@@ -28,7 +27,8 @@ def test_constant_factor_is_a_scaled_euclidean_metric():
     rng = np.random.default_rng(0)
     points, vec_a, vec_b = (gs.array(rng.normal(size=(4, 5, 3))) for _ in range(3))
     np.testing.assert_allclose(
-        as_numpy(metric.metric_matrix(points)), math.exp(0.7) * np.broadcast_to(np.eye(3), (4, 5, 3, 3))
+        as_numpy(metric.metric_matrix(points)),
+        math.exp(0.7) * np.broadcast_to(np.eye(3), (4, 5, 3, 3)),
     )
     np.testing.assert_allclose(
         as_numpy(metric.inner_product(vec_a, vec_b, points)),
@@ -55,7 +55,9 @@ def test_half_plane_metric_matrix_and_christoffels_closed_form(half_plane):
     points = random_half_plane_points(6, seed=1).reshape(2, 3, 2)
     y = points[..., 1]
     expected = np.eye(2) / (y**2)[..., None, None]
-    np.testing.assert_allclose(as_numpy(half_plane.metric.metric_matrix(gs.array(points))), expected)
+    np.testing.assert_allclose(
+        as_numpy(half_plane.metric.metric_matrix(gs.array(points))), expected
+    )
     np.testing.assert_allclose(
         as_numpy(half_plane.metric.christoffels(gs.array(points))),
         half_plane_christoffels(points),
@@ -68,7 +70,9 @@ def test_geodesic_equation_matches_christoffels(half_plane):
     velocities = np.random.default_rng(3).normal(size=(5, 2))
     state = gs.array(np.stack([points, velocities], axis=-2))
     acceleration = as_numpy(half_plane.metric.geodesic_equation(state))[..., 1, :]
-    expected = -np.einsum("...kij,...i,...j->...k", half_plane_christoffels(points), velocities, velocities)
+    expected = -np.einsum(
+        "...kij,...i,...j->...k", half_plane_christoffels(points), velocities, velocities
+    )
     np.testing.assert_allclose(acceleration, expected, rtol=1e-12)
 
 
@@ -202,4 +206,3 @@ def test_metric_methods_return_backend_arrays(half_plane, hyperbolic):
     ours = half_plane.metric.dist(point, gs.array([0.4, 1.0]))
     theirs = hyperbolic.metric.dist(point, gs.array([0.4, 1.0]))
     assert type(ours) is type(theirs) and ours.shape == theirs.shape == ()
-

@@ -9,8 +9,8 @@ import torch
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import ConformalMetric, DensityConformalMetric, DomainError
-from geomstats_density.densities import CallableDensity, Gaussian, GaussianMixture
 from geomstats_density.demo.paper_examples import typical_codes
+from geomstats_density.densities import CallableDensity, Gaussian, GaussianMixture
 from geomstats_density.quality import (
     Closeness,
     Constant,

@@ -1,10 +1,10 @@
 """Every random draw takes a ``random_state``: the same call gives the same numbers."""
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import DensityConformalMetric, NeuralGeodesicSolver, VonMisesFisher
@@ -12,7 +12,6 @@ from geomstats_density.densities import GaussianMixture, KernelDensity, LogProbD
 from geomstats_density.fitting import fit_gaussian_mixture
 from geomstats_density.quality import EmpiricalLogDensityLaw, RealismIndex, Typicality
 from geomstats_density.solvers.graph import GlobalStart, density_samples
-from conftest import as_numpy
 
 DATA = np.random.default_rng(0).normal(size=(40, 2))
 
@@ -88,8 +87,9 @@ def test_different_seeds_give_different_laws_within_their_dkw_bounds():
     density = kernel_density()
     laws = [EmpiricalLogDensityLaw.from_density(density, 4096, random_state=s) for s in (0, 1)]
     assert not torch.equal(laws[0].samples, laws[1].samples)
-    grid = torch.linspace(float(laws[0].samples[0]), float(laws[0].samples[-1]), 200,
-                          dtype=torch.float64)
+    grid = torch.linspace(
+        float(laws[0].samples[0]), float(laws[0].samples[-1]), 200, dtype=torch.float64
+    )
     gap = torch.max(torch.abs(torch.exp(laws[0].log_cdf(grid)) - torch.exp(laws[1].log_cdf(grid))))
     # Each smoothed CDF is within its DKW bound of the true one (95%); the
     # bandwidths (about 0.03 in log-density) add far less.
@@ -102,9 +102,11 @@ def test_different_seeds_give_different_laws_within_their_dkw_bounds():
         kernel_density(),
         GaussianMixture(np.ones(2), np.eye(2), np.stack([np.eye(2)] * 2)),
         VonMisesFisher(np.array([0.0, 0.0, 1.0]), 5.0),
-        LogProbDensity(torch.distributions.MultivariateNormal(
-            torch.zeros(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
-        )),
+        LogProbDensity(
+            torch.distributions.MultivariateNormal(
+                torch.zeros(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
+            )
+        ),
     ],
     ids=["kde", "mixture", "von-mises-fisher", "log-prob"],
 )
@@ -132,8 +134,9 @@ def test_neural_solver_repeats_with_its_default_random_state():
     space.equip_with_metric(DensityConformalMetric, log_quality=RealismIndex(kernel_density()))
     start, end = gs.array([-1.0, 0.0]), gs.array([1.0, 0.5])
     solves = [
-        NeuralGeodesicSolver(space, hidden=(8,), n_steps=5, n_nodes=5, on_failure="ignore")
-        .geodesic_bvp(end, start)
+        NeuralGeodesicSolver(
+            space, hidden=(8,), n_steps=5, n_nodes=5, on_failure="ignore"
+        ).geodesic_bvp(end, start)
         for _ in range(2)
     ]
     np.testing.assert_array_equal(as_numpy(solves[0].nodes), as_numpy(solves[1].nodes))

@@ -9,15 +9,16 @@ by scipy's adaptive quadrature.
 import math
 import warnings
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-from scipy.integrate import quad
-from scipy.interpolate import CubicSpline
-
-import geomstats.backend as gs
+from conftest import as_numpy, half_plane_log_factor
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace
+from paper_problems import EXACT_LENGTHS, outside_disk
+from scipy.integrate import quad
+from scipy.interpolate import CubicSpline
 
 from geomstats_density import (
     ConformalMetric,
@@ -28,8 +29,6 @@ from geomstats_density import (
     NewtonGeodesicSolver,
 )
 from geomstats_density.solvers.status import CurveStatus
-from conftest import as_numpy, half_plane_log_factor
-from paper_problems import EXACT_LENGTHS, outside_disk
 
 
 def hyperbolic_dist(a, b):

@@ -7,11 +7,11 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy, random_half_plane_points
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hypersphere import Hypersphere
 
@@ -29,7 +29,6 @@ from geomstats_density import (
 )
 from geomstats_density.distances import pairwise_distances
 from geomstats_density.quality import Constant
-from conftest import as_numpy, random_half_plane_points
 
 LN2 = math.log(2.0)
 
@@ -48,8 +47,7 @@ def test_concurrent_distance_matrices_leave_the_solver_alone(half_plane):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sequential = [
-            as_numpy(pairwise_distances(p, metric=half_plane.metric, batch_size=3))
-            for p in points
+            as_numpy(pairwise_distances(p, metric=half_plane.metric, batch_size=3)) for p in points
         ]
     sequential_messages = _convergence_messages(caught)
     assert len(sequential_messages) == 2
@@ -110,7 +108,9 @@ def test_exp_stops_at_its_evaluation_budget():
         return acceleration(position, velocity)
 
     metric.geodesic_acceleration = counted
-    with pytest.raises(GeodesicConvergenceError, match=r"stopped at t=0\.0\d+ of t=1.*max_evaluations=600"):
+    with pytest.raises(
+        GeodesicConvergenceError, match=r"stopped at t=0\.0\d+ of t=1.*max_evaluations=600"
+    ):
         metric.exp(LONG_VELOCITY, gs.zeros(2))
     # The budget is checked between steps: a DOP853 step (12 evaluations, 13 with
     # the error estimate's extra one) past it at most.
@@ -122,7 +122,9 @@ def test_exp_time_budget_warns_and_keeps_the_times_reached():
     times = gs.array([0.0, 1e-4, 1.0])
     with pytest.warns(GeodesicConvergenceWarning, match=r"stopped at t=.* of t=1 .*max_time=0\.5"):
         path = as_numpy(
-            space.metric.geodesic(initial_point=gs.zeros(2), initial_tangent_vec=LONG_VELOCITY)(times)
+            space.metric.geodesic(initial_point=gs.zeros(2), initial_tangent_vec=LONG_VELOCITY)(
+                times
+            )
         )
     assert np.isnan(path[-1]).all() and np.isfinite(path[:-1]).all()
     unbounded = _oscillating_plane().metric.exp(1e-4 * LONG_VELOCITY, gs.zeros(2))
@@ -167,7 +169,9 @@ def test_geodesic_from_velocity_refuses_non_finite_times(half_plane, bad):
     path = half_plane.metric.geodesic(
         initial_point=gs.array([0.0, 1.0]), initial_tangent_vec=gs.array([1.0, 0.0])
     )
-    with pytest.raises(ValueError, match=re.escape(f"t must be finite: times [{bad}] at indices [0]")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"t must be finite: times [{bad}] at indices [0]")
+    ):
         path(gs.array([bad, 0.5]))
     with pytest.raises(ValueError, match="1-D array of times"):
         path(gs.array([[0.5]]))
@@ -256,8 +260,12 @@ def test_solvers_leave_a_users_network_alone(method):
     dist = float(as_numpy(space.metric.dist(start, end)))
     # Any curve's image is at least as long as the chord between the images.
     with torch.no_grad():
-        chord = float(torch.linalg.norm(network(torch.tensor([0.5, -0.1], dtype=torch.float64))
-                                        - network(torch.tensor([0.0, 0.2], dtype=torch.float64))))
+        chord = float(
+            torch.linalg.norm(
+                network(torch.tensor([0.5, -0.1], dtype=torch.float64))
+                - network(torch.tensor([0.0, 0.2], dtype=torch.float64))
+            )
+        )
     assert dist >= LN2 * chord * (1 - 1e-6)
     _untouched(network, saved)
 
@@ -277,8 +285,14 @@ def test_solvers_leave_a_users_network_alone(method):
         (dict(progress="yes"), "progress must be True, False or None, got 'yes'"),
         (dict(tol="1e-3"), "tol must be a finite number .* or None, got '1e-3'"),
         (dict(n_nodes=17.5), "n_nodes must be an integer >= 3, got 17.5"),
-        (dict(hessian="exact"), r"hessian must be one of \['auto', 'blocks', 'gauss-newton', 'sobolev'\]"),
-        (dict(graph_options=dict(grid_size=0)), r"graph_options\['grid_size'\] must be an integer >= 2"),
+        (
+            dict(hessian="exact"),
+            r"hessian must be one of \['auto', 'blocks', 'gauss-newton', 'sobolev'\]",
+        ),
+        (
+            dict(graph_options=dict(grid_size=0)),
+            r"graph_options\['grid_size'\] must be an integer >= 2",
+        ),
         (dict(graph_options=dict(margin=-1.0)), r"graph_options\['margin'\] must be"),
         (dict(graph_options=dict(n_neighbors=2.5)), r"graph_options\['n_neighbors'\] must be"),
         (dict(initialization="random"), "initialization must be one of"),
@@ -321,10 +335,13 @@ def test_manifold_solver_options_are_checked():
 def test_float32_factor_is_refused_with_the_remedy():
     space = Euclidean(2, equip=False)
     space.equip_with_metric(ConformalMetric, log_factor=lambda z: z[..., 0].float() ** 2)
-    with pytest.raises(ValueError, match="log_factor must return float64 values .* got torch.float32"):
+    with pytest.raises(
+        ValueError, match="log_factor must return float64 values .* got torch.float32"
+    ):
         space.metric.dist(gs.array([0.0, 1.0]), gs.array([1.0, 0.0]))
     space.equip_with_metric(
-        DensityConformalMetric, log_quality=lambda z: -torch.ones_like(z[..., 0], dtype=torch.float32)
+        DensityConformalMetric,
+        log_quality=lambda z: -torch.ones_like(z[..., 0], dtype=torch.float32),
     )
     with pytest.raises(ValueError, match="log_quality must return float64 values"):
         space.metric.dist(gs.array([0.0, 1.0]), gs.array([1.0, 0.0]))
@@ -337,11 +354,14 @@ def test_christoffels_and_geodesic_equation_name_a_point_without_gradient():
     space = Euclidean(2, equip=False)
     space.equip_with_metric(ConformalMetric, log_factor=lambda z: -torch.sqrt((z * z).sum(-1)))
     points = gs.array([[1.0, 0.0], [0.0, 0.0]])
-    with pytest.raises(DomainError, match=r"gradient of log_factor is not finite .* at point \[0.0, 0.0\]"):
+    with pytest.raises(
+        DomainError, match=r"gradient of log_factor is not finite .* at point \[0.0, 0.0\]"
+    ):
         space.metric.christoffels(points)
     with pytest.raises(DomainError, match=r"at point \[0.0, 0.0\]"):
         space.metric.geodesic_equation(gs.array([[0.0, 0.0], [1.0, 1.0]]))
-    # Away from 0 the closed form: Gamma^k_ij = (delta_ki d_j f + delta_kj d_i f - delta_ij d_k f) / 2,
+    # Away from 0 the closed form:
+    # Gamma^k_ij = (delta_ki d_j f + delta_kj d_i f - delta_ij d_k f) / 2,
     # grad f = -z / |z| = (-1, 0) at (1, 0).
     gamma = as_numpy(space.metric.christoffels(points[0]))
     grad = np.array([-1.0, 0.0])

@@ -1,9 +1,10 @@
 """KinkSmoothing: the smoothed primitives against their closed forms.
 
 ``relu_tau(x) = 2 tau (u^3 - u^4 / 2)`` with ``u = (x + tau) / (2 tau)`` inside
-``|x| < tau``: at 0 (``u = 1/2``) it is ``2 tau (1/8 - 1/32) = 3 tau / 16``; its second derivative ``(6 u - 6 u^2) / (2 tau)``
-is ``3 / (4 tau)`` at 0 and vanishes at ``+-tau``. ``abs_tau(0) = 3 tau / 8`` with
-second derivative ``3 / (2 tau)``; the smoothed norm near the origin is
+``|x| < tau``: at 0 (``u = 1/2``) it is ``2 tau (1/8 - 1/32) = 3 tau / 16``; its second
+derivative ``(6 u - 6 u^2) / (2 tau)`` is ``3 / (4 tau)`` at 0 and vanishes at ``+-tau``.
+``abs_tau(0) = 3 tau / 8`` with second derivative ``3 / (2 tau)``; the smoothed norm near
+the origin is
 ``3 tau / 8 + 3 r^2 / (4 tau) - r^4 / (8 tau^3)``, so its Hessian at 0 is
 ``3 / (2 tau)`` times the identity.
 """
@@ -149,9 +150,7 @@ def test_derivatives_under_the_mode_are_finite_at_kinks_and_agree_with_torch_fun
         _, tangent = torch.func.jvp(
             generator, (point.detach(),), (torch.ones_like(point).detach(),)
         )
-        backward = torch.autograd.grad(
-            generator(point).sum(-1).sum(), point
-        )[0].sum()
+        backward = torch.autograd.grad(generator(point).sum(-1).sum(), point)[0].sum()
     assert torch.isfinite(gradient).all() and torch.isfinite(second).all()
     assert tangent.sum().item() == pytest.approx(backward.item(), rel=1e-12)
 
@@ -198,7 +197,9 @@ def test_smooth_problems_are_solved_as_before():
 def test_bad_kinks_option_and_tau_are_named():
     space = Euclidean(2, equip=False)
     space.equip_with_metric(ConformalMetric, log_factor=lambda z: z[..., 0] * 0)
-    with pytest.raises(ValueError, match="kinks must be one of \\['auto', 'smooth', 'off'\\], got 'on'"):
+    with pytest.raises(
+        ValueError, match="kinks must be one of \\['auto', 'smooth', 'off'\\], got 'on'"
+    ):
         NewtonGeodesicSolver(space, kinks="on")
     with pytest.raises(ValueError, match="tau must be positive"):
         KinkSmoothing(0.0)

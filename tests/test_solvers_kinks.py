@@ -6,12 +6,13 @@ dense Hessian, and shortest paths on a fine grid graph (scipy's Dijkstra).
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
+from paper_problems import EXACT_LENGTHS
 
 from geomstats_density import DensityConformalMetric, DomainError, NewtonGeodesicSolver
 from geomstats_density.energy import curve_energy, curve_length
@@ -19,8 +20,6 @@ from geomstats_density.quality import Constant
 from geomstats_density.solvers import newton
 from geomstats_density.solvers.derivatives import energy_derivatives, gauss_newton_derivatives
 from geomstats_density.solvers.status import LevelStatus
-from conftest import as_numpy
-from paper_problems import EXACT_LENGTHS
 
 LN2 = math.log(2.0)
 
@@ -90,7 +89,11 @@ def test_example_3_discrete_lengths_converge_at_second_order_with_smoothing():
         assert bool(curve.converged)
         lengths.append(float(curve.dist))
         unsmoothed = NewtonGeodesicSolver(
-            space, n_nodes=n_nodes, tol=None, initialization="line", kinks="off",
+            space,
+            n_nodes=n_nodes,
+            tol=None,
+            initialization="line",
+            kinks="off",
             on_failure="ignore",
         )
         off.append(float(unsmoothed.solve(end, start).dist))
@@ -183,7 +186,10 @@ def test_gauss_newton_blocks_are_the_exact_hessian_of_a_piecewise_linear_phi(act
     varying quality. On a smooth ``phi`` they differ by its curvature terms."""
     torch.manual_seed(1)
     generator = torch.nn.Sequential(
-        torch.nn.Linear(3, 12), activation(), torch.nn.Linear(12, 12), activation(),
+        torch.nn.Linear(3, 12),
+        activation(),
+        torch.nn.Linear(12, 12),
+        activation(),
         torch.nn.Linear(12, 4),
     ).double()
     for parameter in generator.parameters():
@@ -294,8 +300,11 @@ def test_leaky_relu_generator_in_16_dimensions_converges_at_a_fixed_node_count()
     kinked energy itself and shorter than the straight line's image."""
     torch.manual_seed(0)
     generator = torch.nn.Sequential(
-        torch.nn.Linear(16, 64), torch.nn.LeakyReLU(0.2), torch.nn.Linear(64, 64),
-        torch.nn.ReLU(), torch.nn.Linear(64, 50),
+        torch.nn.Linear(16, 64),
+        torch.nn.LeakyReLU(0.2),
+        torch.nn.Linear(64, 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 50),
     ).double()
     for parameter in generator.parameters():
         parameter.requires_grad_(False)

@@ -1,14 +1,13 @@
 """The paper's neural-curve baseline: it must solve easy problems, slowly."""
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
-
-import geomstats.backend as gs
+from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
+from paper_problems import EXACT_LENGTHS, constant_half
 
 from geomstats_density import DensityConformalMetric, NeuralGeodesicSolver
-from conftest import as_numpy
-from paper_problems import EXACT_LENGTHS, constant_half
 
 
 def test_neural_curve_joins_the_endpoints_and_finds_example_1():

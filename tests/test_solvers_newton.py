@@ -2,13 +2,20 @@
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy, random_half_plane_points
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.learning.frechet_mean import FrechetMean
+from paper_problems import (
+    EXACT_LENGTHS,
+    central_projection,
+    constant_half,
+    on_cube,
+    outside_disk,
+)
 
 from geomstats_density import (
     ConformalMetric,
@@ -20,14 +27,6 @@ from geomstats_density import (
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.quality import RealismIndex
 from geomstats_density.solvers.refinement import _resample
-from conftest import as_numpy, random_half_plane_points
-from paper_problems import (
-    EXACT_LENGTHS,
-    central_projection,
-    constant_half,
-    on_cube,
-    outside_disk,
-)
 
 
 @pytest.mark.parametrize("dim", [3, 512])  # exact Hessian blocks; matrix-free steps
@@ -125,9 +124,7 @@ def test_coarse_start_does_not_accept_a_tunnelling_curve():
     angles = np.linspace(0, 2 * np.pi, 7)[:-1] + rng.uniform(-0.2, 0.2, 6)
     means = np.stack([3 * np.cos(angles), 3 * np.sin(angles)], -1)
     covariances = np.stack([np.eye(2) * rng.uniform(0.3, 0.6) for _ in range(6)])
-    quality = RealismIndex(
-        GaussianMixture(np.ones(6), means, covariances), random_state=0
-    )
+    quality = RealismIndex(GaussianMixture(np.ones(6), means, covariances), random_state=0)
     space = Euclidean(2, equip=False)
     space.equip_with_metric(DensityConformalMetric, log_quality=quality)
     start, end = gs.array(means[0]), gs.array(means[3])
@@ -313,7 +310,9 @@ def test_steihaug_returns_the_hessian_times_its_steps(radius):
     hessians[2] -= 1.5 * np.eye(size)  # indefinite: CG leaves along negative curvature
 
     def hvp(vectors):
-        return np.einsum("bij,bj->bi", hessians, vectors.reshape(batch, size)).reshape(vectors.shape)
+        return np.einsum("bij,bj->bi", hessians, vectors.reshape(batch, size)).reshape(
+            vectors.shape
+        )
 
     gradient = rng.normal(size=(batch, n_interior, dim))
     preconditioner = SobolevPreconditioner(np.ones((batch, n_interior + 1)))
@@ -344,7 +343,9 @@ def test_steihaug_stops_at_a_residual_the_energy_tolerance_ignores():
 
     def hvp(vectors):
         products.append(1)
-        return np.einsum("bij,bj->bi", hessians, vectors.reshape(batch, size)).reshape(vectors.shape)
+        return np.einsum("bij,bj->bi", hessians, vectors.reshape(batch, size)).reshape(
+            vectors.shape
+        )
 
     gradient = rng.normal(size=(batch, n_interior, dim))
     gradient[1] *= 1e-6
@@ -402,7 +403,9 @@ def test_stiff_directions_find_each_nodes_mass_term():
     hessian = _sobolev_dense(n_interior, dim)
     for i in range(n_interior):
         block = slice(i * dim, (i + 1) * dim)
-        hessian[block, block] += masses[0, i] * np.outer(axes[0, i], axes[0, i]) + 0.01 * np.eye(dim)
+        hessian[block, block] += masses[0, i] * np.outer(axes[0, i], axes[0, i]) + 0.01 * np.eye(
+            dim
+        )
 
     def hvp(vectors):
         return (hessian @ vectors.reshape(-1)).reshape(vectors.shape)

@@ -1,11 +1,10 @@
 """The exponential map against geomstats' closed-form hyperbolic geodesics."""
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
-
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy, random_half_plane_points
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import (
@@ -16,7 +15,6 @@ from geomstats_density import (
     GeodesicODESolver,
 )
 from geomstats_density.solvers.status import ExpStatus
-from conftest import as_numpy, random_half_plane_points
 
 
 def test_exp_matches_closed_form(half_plane, hyperbolic):
@@ -43,8 +41,12 @@ def test_geodesic_from_velocity_at_negative_and_positive_times(half_plane, hyper
     base, velocity = gs.array([0.2, 1.0]), gs.array([0.7, -0.4])
     times = gs.array([-0.5, 0.0, 0.25, 1.0, 1.5])
     np.testing.assert_allclose(
-        as_numpy(half_plane.metric.geodesic(initial_point=base, initial_tangent_vec=velocity)(times)),
-        as_numpy(hyperbolic.metric.geodesic(initial_point=base, initial_tangent_vec=velocity)(times)),
+        as_numpy(
+            half_plane.metric.geodesic(initial_point=base, initial_tangent_vec=velocity)(times)
+        ),
+        as_numpy(
+            hyperbolic.metric.geodesic(initial_point=base, initial_tangent_vec=velocity)(times)
+        ),
         rtol=1e-8,
         atol=1e-10,
     )

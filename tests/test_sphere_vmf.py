@@ -41,7 +41,9 @@ def test_log_normalizer_on_the_2_sphere_is_kappa_over_4_pi_sinh(kappa):
     else:
         # log(kappa / (4 pi sinh kappa)), with sinh written to survive kappa = 700.
         expected = math.log(kappa / (2 * math.pi)) - kappa - math.log1p(-math.exp(-2 * kappa))
-    assert von_mises_fisher_log_normalizer(3, kappa) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert von_mises_fisher_log_normalizer(3, kappa) == pytest.approx(
+        expected, rel=1e-12, abs=1e-12
+    )
 
 
 @pytest.mark.parametrize("dim", [2, 4, 6])
@@ -69,7 +71,9 @@ def test_mixture_integrates_to_one_on_the_2_sphere():
 def test_log_density_is_constant_along_rays_and_matches_the_formula():
     density = VonMisesFisher([0.0, 3.0, 4.0], 6.0)
     points = torch.tensor([[0.6, 0.0, 0.8], [-1.0, 0.0, 0.0]], dtype=torch.float64)
-    expected = von_mises_fisher_log_normalizer(3, 6.0) + 6.0 * (points @ torch.tensor([0.0, 0.6, 0.8], dtype=torch.float64))
+    expected = von_mises_fisher_log_normalizer(3, 6.0) + 6.0 * (
+        points @ torch.tensor([0.0, 0.6, 0.8], dtype=torch.float64)
+    )
     torch.testing.assert_close(density(points), expected)
     torch.testing.assert_close(density(2.5 * points), expected)
 
@@ -83,7 +87,11 @@ def test_samples_have_the_mean_resultant_length(dim, kappa):
     np.testing.assert_allclose(samples.norm(dim=-1).numpy(), 1.0, atol=1e-12)
     cosines = samples[:, -1].numpy()
     # E[mu . X] = I_{d/2}(kappa) / I_{d/2 - 1}(kappa), 0 for the uniform law.
-    expected = 0.0 if kappa == 0 else scipy.special.ive(dim / 2, kappa) / scipy.special.ive(dim / 2 - 1, kappa)
+    expected = (
+        0.0
+        if kappa == 0
+        else scipy.special.ive(dim / 2, kappa) / scipy.special.ive(dim / 2 - 1, kappa)
+    )
     assert cosines.mean() == pytest.approx(expected, abs=4 * cosines.std() / math.sqrt(20000))
 
 
@@ -108,11 +116,17 @@ def test_log_max_exact_for_one_component_and_found_for_mixtures():
 
     def minus_log_density(angles):
         polar, azimuth = angles
-        point = [math.sin(polar) * math.cos(azimuth), math.sin(polar) * math.sin(azimuth), math.cos(polar)]
+        point = [
+            math.sin(polar) * math.cos(azimuth),
+            math.sin(polar) * math.sin(azimuth),
+            math.cos(polar),
+        ]
         return -float(mixture(torch.tensor(point, dtype=torch.float64)))
 
     start = [math.acos(best[2]), math.atan2(best[1], best[0])]
-    polished = minimize(minus_log_density, start, method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-14))
+    polished = minimize(
+        minus_log_density, start, method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-14)
+    )
     assert mixture.log_max() == pytest.approx(-polished.fun, abs=1e-9)
 
 
@@ -128,12 +142,12 @@ def test_qualities_read_von_mises_fisher_densities():
     # Checked where P is between 0.1 and 0.9, away from the kernel smoothing's
     # bias at the top of the law.
     cosines = torch.tensor([0.54, 0.86, 0.979], dtype=torch.float64)
-    points = torch.stack([torch.sqrt(1 - cosines**2), torch.zeros(3, dtype=torch.float64), cosines], -1)
+    points = torch.stack(
+        [torch.sqrt(1 - cosines**2), torch.zeros(3, dtype=torch.float64), cosines], -1
+    )
     realism = RealismIndex(density, eps=0.2, n_samples=4096, random_state=0)
     exact = (torch.exp(5.0 * cosines) - math.exp(-5.0)) / (math.exp(5.0) - math.exp(-5.0))
-    torch.testing.assert_close(
-        torch.exp(realism.log_probability(points)), exact, atol=0.03, rtol=0
-    )
+    torch.testing.assert_close(torch.exp(realism.log_probability(points)), exact, atol=0.03, rtol=0)
 
 
 def test_bad_parameters():

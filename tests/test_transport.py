@@ -2,26 +2,25 @@
 
 import math
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
+from conftest import as_numpy, half_plane_log_factor, random_half_plane_points
+from geomstats.geometry._hyperbolic import HyperbolicDiffeo
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hyperboloid import Hyperboloid
 from geomstats.geometry.hypersphere import Hypersphere
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace
 from geomstats.geometry.pullback_metric import PullbackDiffeoMetric
 from geomstats.geometry.special_orthogonal import SpecialOrthogonal
-from geomstats.geometry._hyperbolic import HyperbolicDiffeo
+from paper_problems import central_projection
 
 from geomstats_density import ConformalMetric, DensityConformalMetric
-from geomstats_density.densities import Gaussian
 from geomstats_density.demo.manifold_examples import sphere_caps
+from geomstats_density.densities import Gaussian
 from geomstats_density.quality import DensityRatio, RealismIndex
 from geomstats_density.transport import shoot
-from paper_problems import central_projection
-from conftest import as_numpy, half_plane_log_factor, random_half_plane_points
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,10 @@
 
 import warnings
 
+import geomstats.backend as gs
 import numpy as np
 import pytest
 import torch
-
-import geomstats.backend as gs
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import ConformalMetric, ConstantQualityWarning, DensityConformalMetric
@@ -74,7 +73,9 @@ def test_a_quality_without_graph_from_its_points_is_warned_of_once():
         return torch.full(points.shape[:-1], -1.0, dtype=torch.float64)
 
     metric = plane_with(DensityConformalMetric, log_quality=ignores_points)
-    with pytest.warns(ConstantQualityWarning, match=r"do not depend on the points.*quality\.Constant"):
+    with pytest.warns(
+        ConstantQualityWarning, match=r"do not depend on the points.*quality\.Constant"
+    ):
         metric.dist(START, END)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConstantQualityWarning)

@@ -21,7 +21,6 @@ from geomstats_density.demo.paper_examples import EXAMPLES
 from geomstats_density.reports import markdown_table
 
 
-
 def experiment(name, **options):
     """The demo entry running ``geomstats_density.demo.experiments.<name>.run(**options)``.
 

@@ -14,8 +14,8 @@ from geomstats.geometry.hypersphere import Hypersphere
 from matplotlib import cm
 
 from geomstats_density._arrays import DTYPE, to_numpy
-from geomstats_density.metrics import DensityConformalMetric
 from geomstats_density.demo.paper_examples import example_result, figure_path
+from geomstats_density.metrics import DensityConformalMetric
 from geomstats_density.plotting import new_axes, plot_curves_3d, save_figure
 from geomstats_density.quality import DensityRatio
 from geomstats_density.reports import N_EVAL, curve_report, slerp
@@ -50,8 +50,13 @@ def _draw_density(ax, density, resolution=60):
         log_density = to_numpy(density(torch.as_tensor(surface, dtype=DTYPE)))
     colours = cm.viridis(np.exp(log_density - log_density.max()))
     ax.plot_surface(
-        *np.moveaxis(surface, -1, 0), facecolors=colours, shade=False, linewidth=0,
-        antialiased=False, rstride=1, cstride=1,
+        *np.moveaxis(surface, -1, 0),
+        facecolors=colours,
+        shade=False,
+        linewidth=0,
+        antialiased=False,
+        rstride=1,
+        cstride=1,
     )
 
 

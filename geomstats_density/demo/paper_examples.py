@@ -59,6 +59,21 @@ def _density_space(dim, log_quality, phi=None, **solver_options):
 
 
 def figure_path(out_dir, name):
+    """Path of the PNG figure ``name`` in ``out_dir``, or None when figures are off.
+
+    The directory is created if it does not exist yet.
+
+    Parameters
+    ----------
+    out_dir : str, pathlib.Path or None
+        Where figures go; None draws none.
+    name : str
+        File name without its ``.png`` suffix.
+
+    Returns
+    -------
+    path : pathlib.Path or None
+    """
     if out_dir is None:
         return None
     out_dir = pathlib.Path(out_dir)
@@ -67,6 +82,32 @@ def figure_path(out_dir, name):
 
 
 def example_result(number, title, geodesic, seconds, exact=None, figure=None, **extra):
+    """The dict of results every example returns, one row of the demo's tables.
+
+    Parameters
+    ----------
+    number : int or str
+        The example's number in the paper, or its name.
+    title : str
+    geodesic : GeodesicCurve
+        The solved geodesic; its ``dist`` is the length reported, and ``converged``
+        is True only if every curve of its batch converged.
+    seconds : float
+        Time taken by the solve.
+    exact : float, optional
+        The exact length, where known; the relative error is then reported.
+    figure : str or pathlib.Path, optional
+        Path of the figure written.
+    **extra
+        More entries of the row (comparison tables, curve qualities).
+
+    Returns
+    -------
+    result : dict
+        ``example``, ``title``, ``length``, ``exact``, ``relative_error`` (None
+        without ``exact``), ``converged``, ``seconds``, ``figure`` and ``extra``'s
+        entries.
+    """
     length = float(geodesic.dist)
     return {
         "example": number,
@@ -110,7 +151,9 @@ def example_1(out_dir=None, progress=True):
         ax.legend()
         ax.set_title("Example 1: Q = 1/2 on the plane")
         save_figure(ax.figure, path)
-    return example_result(1, "Plane, Q = 1/2", geodesic, seconds, exact=LN2 * math.sqrt(2), figure=path)
+    return example_result(
+        1, "Plane, Q = 1/2", geodesic, seconds, exact=LN2 * math.sqrt(2), figure=path
+    )
 
 
 # ----------------------------------------------------------------------
@@ -200,7 +243,9 @@ def example_3(out_dir=None, progress=True):
         )
         ax.set_title("Example 3: around the unit disk")
         save_figure(ax.figure, path)
-    return example_result(3, "Plane without the unit disk", geodesic, seconds, exact=exact, figure=path)
+    return example_result(
+        3, "Plane without the unit disk", geodesic, seconds, exact=exact, figure=path
+    )
 
 
 # ----------------------------------------------------------------------
@@ -427,9 +472,7 @@ def example_7(out_dir=None, progress=True, dim=100):
     The figure shows the norm along each curve; the table compares them.
     """
     density = Gaussian(np.zeros(dim))
-    space = _density_space(
-        dim, Typicality(density), tol=None, n_nodes=17, progress=progress
-    )
+    space = _density_space(dim, Typicality(density), tol=None, n_nodes=17, progress=progress)
     start, end = typical_codes(dim)
     clock = time.perf_counter()
     geodesic = space.metric.geodesic(initial_point=start, end_point=end)

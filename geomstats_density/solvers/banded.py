@@ -41,6 +41,7 @@ class BlockTridiagonal:
 
     @property
     def batch(self):
+        """Number of matrices in the batch."""
         return self.diagonal.shape[0]
 
     @property
@@ -220,7 +221,9 @@ def trust_region_step(hessian, gradient, radius, band=None, max_factorisations=4
         if newton is not None and shift_low < newton < shift_high:
             shift = newton
         else:
-            shift = max(np.sqrt(shift_low * shift_high), shift_low + 1e-2 * (shift_high - shift_low))
+            shift = max(
+                np.sqrt(shift_low * shift_high), shift_low + 1e-2 * (shift_high - shift_low)
+            )
         shifted = band.copy()
         shifted[0] += shift
         step, factor = cholesky_solve(shifted, -gradient)
@@ -245,8 +248,11 @@ def _gershgorin_bounds(band):
 
 
 def _inverse_iteration(band, factor, shift, n_iterations=3):
-    """Unit vector near the eigenvector of the smallest eigenvalue of ``H``, and
-    ``v.(H + shift I).v``, from the Cholesky factor of ``H + shift I``."""
+    """Unit vector near the eigenvector of the smallest eigenvalue of ``H``, and its Rayleigh term.
+
+    Returns the vector ``v`` and ``v.(H + shift I).v``, both from the Cholesky factor of
+    ``H + shift I``.
+    """
     vector = _start_vector(band.shape[1])
     for _ in range(n_iterations):
         vector, _ = lapack.dpbtrs(factor, vector, lower=1)

@@ -126,9 +126,7 @@ def _autodiff_pieces(metric, nodes):
     right = tensor[:, 1:].clone().requires_grad_(True)
     with torch.enable_grad():
         energy = metric.segment_sq_lengths(left, right).sum(-1) * n_pieces
-        grad_left, grad_right = torch.autograd.grad(
-            energy.sum(), (left, right), create_graph=True
-        )
+        grad_left, grad_right = torch.autograd.grad(energy.sum(), (left, right), create_graph=True)
         seeds = torch.eye(2 * dim, dtype=tensor.dtype)[:, None, None, :]
         seeds = seeds.expand(2 * dim, batch, n_pieces, 2 * dim)
         rows = torch.autograd.grad(
@@ -236,7 +234,9 @@ def _factor_pieces(metric, nodes, sq_chord, pull_left, pull_right, grams=None):
     value, gradient, hessian = _quadrature_jets(metric, nodes, times)
     factor = np.exp(value)
     slope = factor[..., None] * gradient
-    curvature = factor[..., None, None] * (gradient[..., :, None] * gradient[..., None, :] + hessian)
+    curvature = factor[..., None, None] * (
+        gradient[..., :, None] * gradient[..., None, :] + hessian
+    )
     average = _weighted_sum(weights, factor)
     average_left = _weighted_sum(weights * (1 - times), slope)
     average_right = _weighted_sum(weights * times, slope)
@@ -261,17 +261,25 @@ def _factor_pieces(metric, nodes, sq_chord, pull_left, pull_right, grams=None):
     grad_left = n_pieces * (-2 * average[..., None] * pull_left + along * average_left)
     grad_right = n_pieces * (2 * average[..., None] * pull_right + along * average_right)
     energy = n_pieces * (sq_chord * average).sum(-1)
-    return energy, grad_left, grad_right, (
-        n_pieces * left_left,
-        n_pieces * left_right,
-        n_pieces * right_right,
+    return (
+        energy,
+        grad_left,
+        grad_right,
+        (
+            n_pieces * left_left,
+            n_pieces * left_right,
+            n_pieces * right_right,
+        ),
     )
 
 
 def _weighted_sum(weights, arrays):
-    """``sum_q weights[q] * arrays[q]``: a rule has one to three points, and a loop
-    over them makes no temporary of the whole stack. Zero weights (an end of the
-    chord in Simpson's rule times ``t`` or ``1 - t``) are skipped."""
+    """``sum_q weights[q] * arrays[q]``, one array at a time.
+
+    A rule has one to three points, and a loop over them makes no temporary of the
+    whole stack. Zero weights (an end of the chord in Simpson's rule times ``t`` or
+    ``1 - t``) are skipped.
+    """
     terms = [(weight, array) for weight, array in zip(weights, arrays) if weight != 0]
     if not terms:
         return np.zeros_like(arrays[0])

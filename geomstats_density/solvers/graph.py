@@ -15,12 +15,13 @@ means: in high dimension the samples of a component lie on a thin shell far from
 its mean and from the other components, so that a nearest-neighbour graph over
 them falls apart into one piece per component and its paths run through the
 shells, not the modes; the edges between means are the routes from mode to mode.
-Every edge is a straight segment weighing its conformal length ``int exp(f / 2) |d phi|`` (trapezoid rule on
-a few sub-pieces; infinite, hence dropped, where the segment leaves the metric's
-domain). For each batch of endpoint pairs the endpoints join the graph as vertices,
-linked to their nearest vertices and to each other (so the straight line is always
-a candidate), and Dijkstra's algorithm (``scipy.sparse.csgraph``) runs once per
-distinct start. The path is resampled evenly in the metric's length.
+Every edge is a straight segment weighing its conformal length
+``int exp(f / 2) |d phi|`` (trapezoid rule on a few sub-pieces; infinite, hence
+dropped, where the segment leaves the metric's domain). For each batch of endpoint
+pairs the endpoints join the graph as vertices, linked to their nearest vertices
+and to each other (so the straight line is always a candidate), and Dijkstra's
+algorithm (``scipy.sparse.csgraph``) runs once per distinct start. The path is
+resampled evenly in the metric's length.
 """
 
 import itertools
@@ -137,8 +138,10 @@ def edge_lengths(metric, vertices, tails, heads, n_pieces):
 
 
 def _root_factors_and_images(metric, points):
-    """``exp(f / 2)`` (infinite outside the domain) and ``phi`` at points ``[..., dim]``,
-    in chunks of ``EDGE_CHUNK`` points."""
+    """``exp(f / 2)`` (infinite outside the domain) and ``phi`` at points ``[..., dim]``.
+
+    Both are computed in chunks of ``EDGE_CHUNK`` points.
+    """
     flat = points.reshape(-1, points.shape[-1])
     roots, images = [], []
     for begin in range(0, len(flat), EDGE_CHUNK):
@@ -188,10 +191,12 @@ class ConformalGraph:
 
     @property
     def n_vertices(self):
+        """Number of vertices."""
         return len(self.vertices)
 
     @property
     def n_edges(self):
+        """Number of undirected edges kept: those of finite length."""
         return len(self.weights)
 
     def curves(self, start, end, n_nodes):
@@ -250,7 +255,9 @@ class ConformalGraph:
         attach_tails = np.repeat(self.n_vertices + np.arange(n_endpoints), self.n_attach)
         attach_heads = near.reshape(-1)
         attach_weights = straight_edge_lengths(
-            self.metric, endpoints[attach_tails - self.n_vertices], self.vertices[attach_heads],
+            self.metric,
+            endpoints[attach_tails - self.n_vertices],
+            self.vertices[attach_heads],
             self.n_pieces,
         )
         pairs = np.unique(np.sort(np.stack([sources, targets], axis=-1), axis=-1), axis=0)
@@ -324,9 +331,7 @@ def point_graph(metric, points, n_neighbors=10, hubs=None):
     graph : ConformalGraph
     """
     if points.ndim != 2 or len(points) < 2:
-        raise ValueError(
-            f"Graph points must have shape [n_points >= 2, dim], got {points.shape}."
-        )
+        raise ValueError(f"Graph points must have shape [n_points >= 2, dim], got {points.shape}.")
     if n_neighbors < 1:
         raise ValueError(f"n_neighbors must be positive, got {n_neighbors}.")
     k = min(n_neighbors, len(points) - 1)
@@ -347,7 +352,12 @@ def point_graph(metric, points, n_neighbors=10, hubs=None):
         short = edges[:, 0] * len(points) + edges[:, 1]
         edges = edges[~np.isin(short, long_edges[:, 0] * len(points) + long_edges[:, 1])]
     return ConformalGraph(
-        metric, points, edges[:, 0], edges[:, 1], CLOUD_EDGE_PIECES, n_attach=n_neighbors,
+        metric,
+        points,
+        edges[:, 0],
+        edges[:, 1],
+        CLOUD_EDGE_PIECES,
+        n_attach=n_neighbors,
         long_edges=long_edges,
     )
 
@@ -414,9 +424,7 @@ class GlobalStart:
         check_choice(initialization, "initialization", INITIALIZATIONS)
         unknown = sorted(set(options or {}) - set(GRAPH_DEFAULTS))
         if unknown:
-            raise ValueError(
-                f"Unknown graph options {unknown}; known: {sorted(GRAPH_DEFAULTS)}."
-            )
+            raise ValueError(f"Unknown graph options {unknown}; known: {sorted(GRAPH_DEFAULTS)}.")
         if points is not None:
             if initialization in ("line", "grid"):
                 raise ValueError(
@@ -475,9 +483,7 @@ class GlobalStart:
     def _build(self, metric, start, end, kind):
         dim = start.shape[-1]
         if kind == "grid":
-            return grid_graph(
-                metric, start, end, self.options["grid_size"], self.options["margin"]
-            )
+            return grid_graph(metric, start, end, self.options["grid_size"], self.options["margin"])
         if self._cloud is None or self._cloud.metric is not metric:
             points, hubs = self.points, None
             if points is None:

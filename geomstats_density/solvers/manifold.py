@@ -54,7 +54,6 @@ import pymanopt
 import torch
 from pymanopt.optimizers import TrustRegions
 
-
 from geomstats_density._arrays import (
     broadcast_pair,
     to_backend,
@@ -75,8 +74,8 @@ from geomstats_density.solvers.derivatives import (
     matrix_free_derivatives,
 )
 from geomstats_density.solvers.newton import MAX_BLOCK_DIM
-from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
 from geomstats_density.solvers.ode import GeodesicODESolver
+from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
 from geomstats_density.solvers.sobolev import SobolevPreconditioner
 from geomstats_density.solvers.status import LevelStatus
 

@@ -15,9 +15,8 @@ import math
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
 from geomstats.numerics.geodesic import LogSolver
+from tqdm.auto import tqdm
 
 from geomstats_density._arrays import broadcast_pair, check_points, torch_threads_for
 from geomstats_density._validation import (
@@ -315,7 +314,7 @@ class _MLPCurve:
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
             bound = 1.0 / math.sqrt(fan_in)  # torch.nn.Linear's initialisation
             for shape in ((start.shape[0], fan_in, fan_out), (start.shape[0], 1, fan_out)):
-                weights = (torch.rand(shape, generator=generator, dtype=start.dtype) * 2 - 1)
+                weights = torch.rand(shape, generator=generator, dtype=start.dtype) * 2 - 1
                 self.parameters.append((weights * bound).requires_grad_(True))
 
     def _network(self, times):
@@ -336,7 +335,9 @@ class _MLPCurve:
 
     def __call__(self, times):
         """Points at ``times`` of shape ``[batch, n_times]``: ``[batch, n_times, dim]``."""
-        ends = self._network(torch.tensor([[0.0, 1.0]], dtype=times.dtype).expand(times.shape[0], 2))
+        ends = self._network(
+            torch.tensor([[0.0, 1.0]], dtype=times.dtype).expand(times.shape[0], 2)
+        )
         t = times.unsqueeze(-1)
         correction = t * ends[:, 1:2] + (1 - t) * ends[:, 0:1]
         line = t * self.end[:, None] + (1 - t) * self.start[:, None]

@@ -245,9 +245,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         """
         n_nodes = self.n_nodes
         nodes = graph.curves(start, end, n_nodes)
-        while 2 * n_nodes - 1 <= self.max_nodes and not np.isfinite(
-            energies_or_inf(metric, nodes)
-        ).all():
+        while (
+            2 * n_nodes - 1 <= self.max_nodes
+            and not np.isfinite(energies_or_inf(metric, nodes)).all()
+        ):
             n_nodes = 2 * n_nodes - 1
             nodes = graph.curves(start, end, n_nodes)
         return nodes

@@ -20,7 +20,6 @@ import time
 import numpy as np
 import scipy.integrate
 import torch
-
 from geomstats.numerics.geodesic import ExpSolver
 
 from geomstats_density._arrays import (
@@ -409,9 +408,13 @@ class GeodesicODESolver(ExpSolver):
                 moved = np.moveaxis(nominal, 0, 1)[:, None] + step * fields / size
                 positions = np.concatenate([positions, moved[:, :, 0].reshape(-1, dim)])
                 velocities = np.concatenate([velocities, moved[:, :, 1].reshape(-1, dim)])
-            acceleration = metric.geodesic_acceleration(
-                torch.from_numpy(positions), torch.from_numpy(velocities)
-            ).detach().numpy()
+            acceleration = (
+                metric.geodesic_acceleration(
+                    torch.from_numpy(positions), torch.from_numpy(velocities)
+                )
+                .detach()
+                .numpy()
+            )
             derivative = [nominal[1].ravel(), acceleration[:batch].ravel()]
             if n_directions:
                 # The linearised acceleration, by a forward difference along each field.
@@ -449,8 +452,12 @@ class GeodesicODESolver(ExpSolver):
                 while integrator.status == "running":
                     budget = self._budget_spent(integrator.nfev, time.perf_counter() - started)
                     if budget is not None:
-                        return out, None, self._stop_message(budget, sign * integrator.t,
-                                                             sign * end), integrator.nfev
+                        return (
+                            out,
+                            None,
+                            self._stop_message(budget, sign * integrator.t, sign * end),
+                            integrator.nfev,
+                        )
                     message = integrator.step()
                     if integrator.status == "failed":
                         raise GeodesicConvergenceError(

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
 from geomstats.numerics.geodesic import LogSolver
+from tqdm.auto import tqdm
 
 from geomstats_density._arrays import broadcast_pair, to_numpy, torch_threads_for
 from geomstats_density._validation import (
@@ -36,9 +35,11 @@ from geomstats_density.curves import (
     GeodesicCurve,
     measured_lengths,
     polygon_lengths,
-    resample_nodes as _resample,
     resample_nodes_linear,
     resample_nodes_monotone,
+)
+from geomstats_density.curves import (
+    resample_nodes as _resample,
 )
 from geomstats_density.energy import per_curve_where_outside
 from geomstats_density.exceptions import (
@@ -196,7 +197,11 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         )
         batch_shape = tuple(start.shape[:-1])
         n_coords = start.shape[-1]
-        return to_numpy(start).reshape(-1, n_coords), to_numpy(end).reshape(-1, n_coords), batch_shape
+        return (
+            to_numpy(start).reshape(-1, n_coords),
+            to_numpy(end).reshape(-1, n_coords),
+            batch_shape,
+        )
 
     @abstractmethod
     def _initial_nodes(self, metric, start, end, initial_curve):
@@ -346,8 +351,12 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                             continue
                         final[active[position]] = previous
                         record.stop(
-                            active[position], coarse.nodes.shape[1], coarse_minimised[position],
-                            False, measured[0], contradicted[0],
+                            active[position],
+                            coarse.nodes.shape[1],
+                            coarse_minimised[position],
+                            False,
+                            measured[0],
+                            contradicted[0],
                         )
                         record.unminimised_at(
                             active[position], coarse.nodes.shape[1], coarse_iterations[position]
@@ -415,9 +424,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                     returned.error[raw_returned] = np.inf
                     done |= trusted & (estimate.error <= self.tol * estimate.dist)
                 for position in np.flatnonzero(done):
-                    final[active[position]] = (
-                        estimate if trusted[position] else returned
-                    ).take([position])
+                    final[active[position]] = (estimate if trusted[position] else returned).take(
+                        [position]
+                    )
                     record.stop(
                         active[position],
                         nodes.shape[1],
@@ -740,9 +749,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         if n_missed == 0 or self.on_failure == "ignore":
             return
         codes, counts = np.unique(curve.status[missed], return_counts=True)
-        kinds = ", ".join(
-            f"{count} {CurveStatus(code).name}" for code, count in zip(codes, counts)
-        )
+        kinds = ", ".join(f"{count} {CurveStatus(code).name}" for code, count in zip(codes, counts))
         message = (
             f"{n_missed} of {curve.converged.size} geodesics did not converge ({kinds}); "
             f"the first: {curve.message[missed].flat[0]}. See curve.status and "
@@ -918,7 +925,9 @@ class _Level:
             change = np.where(restarted_before, np.nan, change)
         return _Estimate(
             nodes=np.where(
-                fresh[:, None, None], self.nodes[:, ::2], (4 * self.nodes[:, ::2] - coarse.nodes) / 3
+                fresh[:, None, None],
+                self.nodes[:, ::2],
+                (4 * self.nodes[:, ::2] - coarse.nodes) / 3,
             ),
             dist=dist,
             chords=_Chords.of(self, coarse, np.where(fresh[:, None], (1.0, 0.0), (4 / 3, -1 / 3))),
@@ -928,8 +937,11 @@ class _Level:
 
 
 def _contraction(previous, change):
-    """Observed factor by which the changes shrink, in [2, 16]; 2 if their sign flips or
-    the previous change is unknown (NaN: the curve started over)."""
+    """Observed factor by which the changes shrink, in [2, 16].
+
+    It is 2 if their sign flips or the previous change is unknown (NaN: the curve
+    started over).
+    """
     ratio = np.abs(previous) / np.maximum(np.abs(change), np.finfo(float).tiny)
     return np.where(previous * change > 0, np.clip(ratio, 2.0, 16.0), 2.0)
 
@@ -955,9 +967,7 @@ class _Chords:
         batch = fine.nodes.shape[0]
         return cls(
             np.stack([fine.nodes[:, :2], coarse.nodes[:, :2]], axis=1),
-            np.broadcast_to(
-                [fine.nodes.shape[1] - 1, coarse.nodes.shape[1] - 1], (batch, 2)
-            ),
+            np.broadcast_to([fine.nodes.shape[1] - 1, coarse.nodes.shape[1] - 1], (batch, 2)),
             np.broadcast_to(np.asarray(weights), (batch, 2)),
         )
 
@@ -966,8 +976,12 @@ class _Chords:
 
     @classmethod
     def concatenate(cls, parts):
-        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in
-                     ("chords", "n_pieces", "weights")))
+        return cls(
+            *(
+                np.concatenate([getattr(p, name) for p in parts])
+                for name in ("chords", "n_pieces", "weights")
+            )
+        )
 
     def velocities(self, metric):
         """Combined start velocities, shape ``[batch, n_coords]``: one autodiff pass.
@@ -1048,7 +1062,10 @@ class _Estimate:
         errors = None
         if any(part.error is not None for part in parts):
             errors = np.concatenate(
-                [np.full(part.dist.shape, np.inf) if part.error is None else part.error for part in parts]
+                [
+                    np.full(part.dist.shape, np.inf) if part.error is None else part.error
+                    for part in parts
+                ]
             )
         n_nodes = max(part.nodes.shape[1] for part in parts)
         return cls(
@@ -1066,8 +1083,19 @@ class _Estimate:
 
 # What a Solution holds per curve, in the order of its fields.
 _PER_CURVE = (
-    "dist", "measured", "velocity", "converged", "status", "n_iterations", "solved_nodes",
-    "stalled", "unminimised_nodes", "unminimised_iterations", "contradicted", "reason", "note",
+    "dist",
+    "measured",
+    "velocity",
+    "converged",
+    "status",
+    "n_iterations",
+    "solved_nodes",
+    "stalled",
+    "unminimised_nodes",
+    "unminimised_iterations",
+    "contradicted",
+    "reason",
+    "note",
 )
 
 

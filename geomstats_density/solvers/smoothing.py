@@ -179,8 +179,10 @@ def _pool_windows(x, kernel_size, stride, dilation):
 
 
 def _kink_arguments(func, args, kwargs):
-    """The arguments measured from the kink of a primitive call (positive on one
-    side, negative on the other), or None if the call has no kink."""
+    """Arguments measured from the kink of a primitive call, or None if it has no kink.
+
+    The measure is positive on one side of the kink and negative on the other.
+    """
     name = getattr(func, "__name__", "")
     x = args[0] if args else kwargs.get("input")
     if not isinstance(x, torch.Tensor):
@@ -269,6 +271,12 @@ class KinkSmoothing(TorchFunctionMode):
 
     @property
     def scale(self):
+        """Median absolute argument, from the kink, of the calls that straddled one.
+
+        None if no call did (or ``tau`` is not None, which records nothing). It is
+        the magnitude the kinks live at, the scale of the Newton solver's ``tau``
+        continuation.
+        """
         if not self._magnitudes:
             return None
         return float(torch.tensor(self._magnitudes).median())
@@ -290,7 +298,10 @@ class KinkSmoothing(TorchFunctionMode):
         return result
 
     def _record_reduction(self, func, args, kwargs):
-        """Record a max/min reduction over a dimension or a max-pooling; whether the call was one."""
+        """Record a max/min reduction over a dimension or a max-pooling.
+
+        Returns whether the call was one.
+        """
         if func in (F.max_pool2d, torch.max_pool2d):
             found = _pool_gaps(args, kwargs)
         else:
@@ -330,9 +341,11 @@ class KinkSmoothing(TorchFunctionMode):
 
 
 def _reduction_gaps(func, args, kwargs):
-    """For a max/min reduction over a dimension: whether the selected entry
-    changes across the reduced slices, and the gaps between the top two; None
-    for other calls."""
+    """Whether a max/min reduction's selection changes, and its top-two gaps.
+
+    For a max/min reduction over a dimension: whether the selected entry changes
+    across the reduced slices, and the gaps between the top two; None for other calls.
+    """
     name = getattr(func, "__name__", "")
     if name not in ("max", "min", "amax", "amin"):
         return None
@@ -354,8 +367,10 @@ def _reduction_gaps(func, args, kwargs):
 
 
 def _max_pool_arguments(args, kwargs):
-    """``(input, kernel_size, stride, dilation)`` of a max-pooling call, or None
-    where it pads, rounds up or returns indices (then it is left as it is)."""
+    """``(input, kernel_size, stride, dilation)`` of a max-pooling call, or None.
+
+    None where the call pads, rounds up or returns indices (then it is left as it is).
+    """
     names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
     values = dict(zip(names, args))
     values.update(kwargs)
@@ -376,9 +391,12 @@ def _max_pool2d(tau, func, args, kwargs):
 
 
 def _pool_gaps(args, kwargs):
-    """For a batched max-pooling call: whether some window of some channel takes
-    its maximum at different entries across the batch, and the gaps between
-    each window's top two entries; None otherwise."""
+    """Whether a batched max-pooling's maxima move across the batch, and its top-two gaps.
+
+    For a batched max-pooling call: whether some window of some channel takes its
+    maximum at different entries across the batch, and the gaps between each
+    window's top two entries; None otherwise.
+    """
     found = _max_pool_arguments(args, kwargs)
     if found is None or found[0].dim() != 4 or found[0].shape[0] < 2:
         return None
@@ -456,7 +474,13 @@ _HANDLERS = {}
 for _func in (torch.relu, torch.Tensor.relu, F.relu):
     _HANDLERS[_func] = _relu
 _HANDLERS[F.leaky_relu] = _leaky_relu
-for _func in (torch.abs, torch.absolute, torch.Tensor.abs, torch.Tensor.absolute, torch.Tensor.__abs__):
+for _func in (
+    torch.abs,
+    torch.absolute,
+    torch.Tensor.abs,
+    torch.Tensor.absolute,
+    torch.Tensor.__abs__,
+):
     _HANDLERS[_func] = _abs
 for _func in (
     torch.clamp,

@@ -203,7 +203,9 @@ def steihaug_steps(gradient, hvp, preconditioner, radius, energy, enough=0.0, ma
         if to_boundary.any():
             tau = _boundary_tau(preconditioner, steps, direction, radius)
             steps[to_boundary] += tau[to_boundary, None, None] * direction[to_boundary]
-            boundary_curvature[to_boundary] = tau[to_boundary, None, None] * curvature_vector[to_boundary]
+            boundary_curvature[to_boundary] = (
+                tau[to_boundary, None, None] * curvature_vector[to_boundary]
+            )
             active &= ~to_boundary
         steps[active] = candidate[active]
         residual[active] += alpha[active, None, None] * curvature_vector[active]

@@ -256,6 +256,19 @@ class GaussNewtonSteps(BlockNewtonSteps):
     """
 
     def evaluate(self, nodes):
+        """Energy, gradient and Gauss-Newton Hessian of a batch of curves.
+
+        The Hessian drops the terms in the second derivatives of ``phi``
+        (:func:`~geomstats_density.solvers.derivatives.gauss_newton_derivatives`).
+
+        Parameters
+        ----------
+        nodes : ndarray, shape=[batch, n_nodes, dim]
+
+        Returns
+        -------
+        derivatives : EnergyDerivatives
+        """
         return gauss_newton_derivatives(self.metric, nodes)
 
 

@@ -48,10 +48,10 @@ import torch
 from tqdm.auto import tqdm
 
 from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
-from geomstats_density.densities import Gaussian
 from geomstats_density.demo.experiments.mnist import _batches, _check_image_size, load_digits
-from geomstats_density.latent import LatentSpace
 from geomstats_density.demo.paper_examples import example_result, figure_path
+from geomstats_density.densities import Gaussian
+from geomstats_density.latent import LatentSpace
 from geomstats_density.plotting import plot_decoded_strip, save_figure
 from geomstats_density.reports import linear_interpolation, slerp
 
@@ -261,9 +261,12 @@ def train_gan(images, latent_dim, n_epochs=100, batch_size=64, lr=2e-4, seed=0, 
         for network in (generator, discriminator)
     ]
     loss = torch.nn.functional.binary_cross_entropy_with_logits
-    with torch_threads_for(batch_size * images[0].numel()), tqdm(
-        range(n_epochs), desc=f"DCGAN z{latent_dim}", unit="epoch", disable=not progress
-    ) as bar:
+    with (
+        torch_threads_for(batch_size * images[0].numel()),
+        tqdm(
+            range(n_epochs), desc=f"DCGAN z{latent_dim}", unit="epoch", disable=not progress
+        ) as bar,
+    ):
         for _ in bar:
             for index in _batches(images.shape[0], batch_size, rng):
                 real = images[index]
@@ -306,9 +309,12 @@ def train_classifier(
     """
     rng = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(network.parameters(), lr=lr)
-    with torch_threads_for(batch_size * images[0].numel()), tqdm(
-        range(n_epochs), desc=type(network).__name__, unit="epoch", disable=not progress
-    ) as bar:
+    with (
+        torch_threads_for(batch_size * images[0].numel()),
+        tqdm(
+            range(n_epochs), desc=type(network).__name__, unit="epoch", disable=not progress
+        ) as bar,
+    ):
         for _ in bar:
             for index in _batches(images.shape[0], batch_size, rng):
                 loss = torch.nn.functional.cross_entropy(network(images[index]), labels[index])
@@ -771,7 +777,10 @@ def run(out_dir=None, progress=True, latent_dim=2, **options):
 
 
 def main(argv=None):
-    """``python -m geomstats_density.demo.experiments.dcgan --train``: train and save the networks."""
+    """Train and save the networks.
+
+    The command line is ``python -m geomstats_density.demo.experiments.dcgan --train``.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", action="store_true", help="train the networks, save the weights")
     parser.add_argument("--path", default=str(WEIGHTS_PATH), help="weights file (default: shipped)")

@@ -34,9 +34,9 @@ import torch
 from tqdm.auto import tqdm
 
 from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
+from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
-from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.plotting import plot_decoded_strip, plot_quality_map, save_figure
 from geomstats_density.reports import curve_report, linear_interpolation, slerp
 
@@ -120,6 +120,17 @@ class Encoder(torch.nn.Module):
         self.head = torch.nn.Linear(2 * width * base * base, 2 * latent_dim)
 
     def forward(self, images):
+        """Posterior means and log-variances of the codes of images.
+
+        Parameters
+        ----------
+        images : torch.Tensor, shape=[n, size, size]
+            Pixel intensities in [0, 1].
+
+        Returns
+        -------
+        mean, log_var : torch.Tensor, shape=[n, latent_dim]
+        """
         mean, log_var = self.head(self.features(images.unsqueeze(1))).chunk(2, dim=-1)
         return mean, log_var
 
@@ -149,6 +160,16 @@ class Decoder(torch.nn.Module):
         return self.upsample(hidden)[:, 0]
 
     def forward(self, codes):
+        """Images of codes: the sigmoid of :meth:`logits`, pixel intensities in (0, 1).
+
+        Parameters
+        ----------
+        codes : torch.Tensor, shape=[n, latent_dim]
+
+        Returns
+        -------
+        images : torch.Tensor, shape=[n, size, size]
+        """
         return torch.sigmoid(self.logits(codes))
 
 
@@ -170,6 +191,17 @@ class Classifier(torch.nn.Module):
         )
 
     def forward(self, images):
+        """Logits of the ten digit classes.
+
+        Parameters
+        ----------
+        images : torch.Tensor, shape=[n, size, size]
+            Pixel intensities in [0, 1].
+
+        Returns
+        -------
+        logits : torch.Tensor, shape=[n, 10]
+        """
         return self.layers(images.unsqueeze(1))
 
 
@@ -231,9 +263,10 @@ def train_vae(images, n_epochs=60, batch_size=128, lr=2e-3, seed=0, progress=Tru
     generator = torch.Generator().manual_seed(seed)
     parameters = [*encoder.parameters(), *decoder.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=lr)
-    with torch_threads_for(batch_size * images[0].numel()), tqdm(
-        range(n_epochs), desc="VAE", unit="epoch", disable=not progress
-    ) as bar:
+    with (
+        torch_threads_for(batch_size * images[0].numel()),
+        tqdm(range(n_epochs), desc="VAE", unit="epoch", disable=not progress) as bar,
+    ):
         for _ in bar:
             total = 0.0
             for index in _batches(images.shape[0], batch_size, generator):
@@ -284,9 +317,10 @@ def train_classifier(
     n_test = round(test_fraction * images.shape[0])
     test, train = order[:n_test], order[n_test:]
     optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
-    with torch_threads_for(batch_size * images[0].numel()), tqdm(
-        range(n_epochs), desc="classifier", unit="epoch", disable=not progress
-    ) as bar:
+    with (
+        torch_threads_for(batch_size * images[0].numel()),
+        tqdm(range(n_epochs), desc="classifier", unit="epoch", disable=not progress) as bar,
+    ):
         for _ in bar:
             for index in _batches(train.shape[0], batch_size, generator):
                 batch = train[index]
@@ -301,7 +335,9 @@ def train_classifier(
     return classifier, accuracy
 
 
-def train(source="mnist", path=WEIGHTS_PATH, seed=0, vae_epochs=60, classifier_epochs=30, progress=True):
+def train(
+    source="mnist", path=WEIGHTS_PATH, seed=0, vae_epochs=60, classifier_epochs=30, progress=True
+):
     """Train the VAE and the classifier on shipped digits; save their weights.
 
     Parameters

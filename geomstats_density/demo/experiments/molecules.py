@@ -51,10 +51,10 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from geomstats_density._arrays import DTYPE, to_numpy, to_torch
+from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.fitting import fit_gaussian_mixture
 from geomstats_density.latent import LatentSpace
-from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.quality import DEFAULT_EPS, Quality, RealismIndex, smooth_log_probability
 from geomstats_density.reports import curve_report, linear_interpolation, markdown_table
 
@@ -228,7 +228,12 @@ class SelfiesVAE(nn.Module):
     """
 
     def __init__(
-        self, n_tokens, max_length, latent_dim=LATENT_DIM, channels=64, embedding=32,
+        self,
+        n_tokens,
+        max_length,
+        latent_dim=LATENT_DIM,
+        channels=64,
+        embedding=32,
         property_hidden=64,
     ):
         super().__init__()
@@ -273,7 +278,7 @@ class SelfiesVAE(nn.Module):
         self.register_buffer("property_std", torch.ones(()))
 
     def encode(self, tokens):
-        """Posterior mean and log-variance, each ``[n, latent_dim]``, of token strings ``[n, L]``."""
+        """Posterior mean and log-variance, each ``[n, latent_dim]``, of tokens ``[n, L]``."""
         return self.encoder(self.embed(tokens).transpose(1, 2)).chunk(2, dim=-1)
 
     def decode_logits(self, codes):
@@ -355,9 +360,10 @@ def _vae_loss(model, tokens, targets, kl_weight, property_weight):
     mean, log_var = model.encode(tokens)
     codes = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
     logits = model.decode_logits(codes)
-    reconstruction = nn.functional.cross_entropy(
-        logits.transpose(1, 2), tokens, reduction="sum"
-    ) / tokens.shape[0]
+    reconstruction = (
+        nn.functional.cross_entropy(logits.transpose(1, 2), tokens, reduction="sum")
+        / tokens.shape[0]
+    )
     kl = 0.5 * (mean**2 + torch.exp(log_var) - 1 - log_var).sum(-1).mean()
     property_error = ((model.standardized_property(codes) - targets) ** 2).mean()
     loss = reconstruction + kl_weight * kl + property_weight * property_error
@@ -522,16 +528,32 @@ def train_molecule_model(
     torch.set_num_threads(n_threads)
     try:
         return _train_molecule_model(
-            n_epochs, latent_dim, channels, batch_size, learning_rate, kl_warmup,
-            property_weight, validation_share, seed, progress,
+            n_epochs,
+            latent_dim,
+            channels,
+            batch_size,
+            learning_rate,
+            kl_warmup,
+            property_weight,
+            validation_share,
+            seed,
+            progress,
         )
     finally:
         torch.set_num_threads(previous_threads)
 
 
 def _train_molecule_model(
-    n_epochs, latent_dim, channels, batch_size, learning_rate, kl_warmup, property_weight,
-    validation_share, seed, progress,
+    n_epochs,
+    latent_dim,
+    channels,
+    batch_size,
+    learning_rate,
+    kl_warmup,
+    property_weight,
+    validation_share,
+    seed,
+    progress,
 ):
     clock = time.perf_counter()
     torch.manual_seed(seed)
@@ -652,6 +674,20 @@ class PropertyAbove(Quality):
         return torch.special.log_ndtr((self.predictor(points) - self.threshold) / self.error)
 
     def __call__(self, points):
+        """``log Q`` with ``Q = eps / 2 + (1 - eps) P``: the smoothed probability.
+
+        The smoothing (:func:`~geomstats_density.quality.smooth_log_probability`)
+        keeps ``log Q`` and its first two derivatives finite far below the threshold,
+        where ``log P`` tends to ``-inf``.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+        """
         return smooth_log_probability(self.log_probability(points), self.eps)
 
 
@@ -700,9 +736,7 @@ def draw_paths(paths, path, n_columns):
             mols.append(mol if mol is not None else Chem.Mol())
             label = f"{name} {i}" if i == 0 else f"{i}"
             legends.append(f"{label}: QED {value:.2f}" if mol is not None else f"{label}: invalid")
-    image = Draw.MolsToGridImage(
-        mols, molsPerRow=n_columns, subImgSize=(220, 180), legends=legends
-    )
+    image = Draw.MolsToGridImage(mols, molsPerRow=n_columns, subImgSize=(220, 180), legends=legends)
     image.save(path)
     return path
 

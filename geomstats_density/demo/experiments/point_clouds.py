@@ -39,9 +39,9 @@ from scipy.stats import norm, qmc
 
 from geomstats_density._arrays import to_numpy
 from geomstats_density._validation import random_seed
+from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.measures import CloudDensity, KernelMeanEmbeddingMetric
-from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.plotting import save_figure
 from geomstats_density.quality import Constant, RealismIndex
 from geomstats_density.reports import curve_report, linear_interpolation
@@ -89,9 +89,7 @@ def end_clouds(n_points=N_POINTS, distance=SITE_DISTANCE, spread=SPREAD, random_
     return start.ravel(), end.ravel()
 
 
-def cloud_space(
-    n_points, log_quality, bandwidth=BANDWIDTH, point_dim=2, **solver_options
-):
+def cloud_space(n_points, log_quality, bandwidth=BANDWIDTH, point_dim=2, **solver_options):
     """``Euclidean(k d)``: clouds of ``k`` points in ``R^d``, with a quality's MMD metric.
 
     Parameters
@@ -161,9 +159,7 @@ def plot_cloud_strips(curves, n_points, n_clouds=7, limit=SITE_DISTANCE + 3 * SP
     return figure
 
 
-def run(
-    out_dir=None, progress=True, n_points=N_POINTS, n_nodes=33, max_iter=50, random_state=0
-):
+def run(out_dir=None, progress=True, n_points=N_POINTS, n_nodes=33, max_iter=50, random_state=0):
     """Realism geodesic, MMD geodesic and linear interpolation between two clouds.
 
     Parameters
