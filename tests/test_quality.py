@@ -11,18 +11,15 @@ from geomstats.geometry.euclidean import Euclidean
 from geomstats_density import ConformalMetric, DensityConformalMetric, DomainError
 from geomstats_density.demo.paper_examples import typical_codes
 from geomstats_density.densities import CallableDensity, Gaussian, GaussianMixture
+from geomstats_density.laws import EmpiricalLogDensityLaw, chi2_log_cdf, chi2_log_sf, dkw_bound
 from geomstats_density.quality import (
     Closeness,
     Constant,
     DensityRatio,
-    EmpiricalLogDensityLaw,
     Feature,
     Product,
     RealismIndex,
     Typicality,
-    chi2_log_cdf,
-    chi2_log_sf,
-    dkw_bound,
     fermat_log_factor,
     safe_norm,
     smooth_log_probability,

@@ -10,7 +10,8 @@ from geomstats.geometry.euclidean import Euclidean
 from geomstats_density import DensityConformalMetric, NeuralGeodesicSolver, VonMisesFisher
 from geomstats_density.densities import GaussianMixture, KernelDensity, LogProbDensity
 from geomstats_density.fitting import fit_gaussian_mixture
-from geomstats_density.quality import EmpiricalLogDensityLaw, RealismIndex, Typicality
+from geomstats_density.laws import EmpiricalLogDensityLaw
+from geomstats_density.quality import RealismIndex, Typicality
 from geomstats_density.solvers.graph import GlobalStart, density_samples
 
 DATA = np.random.default_rng(0).normal(size=(40, 2))
