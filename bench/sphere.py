@@ -46,7 +46,7 @@ from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hypersphere import Hypersphere
 
 from geomstats_density import DensityConformalMetric
-from geomstats_density._arrays import to_numpy
+from geomstats_density.backend import to_numpy
 from geomstats_density.demo.manifold_examples import SPHERE_END, SPHERE_START, sphere_caps
 from geomstats_density.energy import curve_length
 from geomstats_density.quality import DensityRatio

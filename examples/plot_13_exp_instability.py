@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from geomstats_density import DensityConformalMetric, GeodesicODESolver
-from geomstats_density._arrays import to_numpy
+from geomstats_density.backend import to_numpy
 from geomstats_density.plotting import plot_quality_map, save_figure
 
 TURNS = (1e-6, -1e-6, 1e-5)

@@ -1,18 +1,23 @@
-"""Checks of the options solvers and metrics are given.
+"""Checks of what the package is given: options, points and user callables.
 
 Every solver constructor validates its options with these functions, so a bad
 option fails at once with a :class:`ValueError` naming the option, the value
 it got and what is allowed, rather than as a ``TypeError`` deep inside a solve
 or, worse, as a silently wrong answer (a zero iteration budget, a negative
 tolerance). Each check returns the value in its canonical type (``int``,
-``float``).
+``float``). Points are checked for shape and finiteness where they enter a metric,
+and what a user callable returns for its shape, with errors that name the callable
+(:func:`check_scalar_field`, :func:`user_callable`).
 """
 
+import contextlib
 import math
 import numbers
 
 import numpy as np
 import torch
+
+from geomstats_density.backend import to_torch
 
 ON_FAILURE = ("warn", "raise", "ignore")
 
@@ -242,3 +247,105 @@ def random_seed(random_state, name="random_state"):
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2**62))
     return int(torch.randint(2**62, (1,), generator=random_state))
+
+
+def check_points(points, dim, name="point"):
+    """Validate an array of points of shape ``[..., dim]`` and return it as a tensor.
+
+    Raises
+    ------
+    ValueError
+        If the last axis is not ``dim`` or a coordinate is NaN or infinite.
+    """
+    tensor = to_torch(points)
+    if tensor.ndim == 0 or tensor.shape[-1] != dim:
+        raise ValueError(f"{name} must have shape [..., {dim}], got shape {tuple(tensor.shape)}.")
+    finite = torch.isfinite(tensor)
+    if not bool(finite.all()):
+        bad = tuple(int(i) for i in torch.nonzero(~finite)[0])
+        raise ValueError(
+            f"{name} has a NaN or infinite coordinate at index {bad}: "
+            f"{tensor[bad[:-1]].detach().tolist()}."
+        )
+    return tensor
+
+
+def check_scalar_field(values, points, name, point_ndim=1):
+    """Check a user callable returned a tensor with one value per point.
+
+    Parameters
+    ----------
+    values : object
+        What the callable returned.
+    points : torch.Tensor, shape=[...] + point_shape
+        What it was given.
+    name : str
+        Name of the callable, for the error message.
+    point_ndim : int
+        Number of axes of one point.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not a tensor of shape ``points.shape[:-point_ndim]``.
+    """
+    if not isinstance(values, torch.Tensor):
+        raise ValueError(f"{name} must return a torch tensor, got {type(values).__name__}.")
+    expected = tuple(points.shape[: points.ndim - point_ndim])
+    if tuple(values.shape) != expected:
+        raise ValueError(
+            f"{name} must return one value per point: for points of shape "
+            f"{tuple(points.shape)} it returned shape {tuple(values.shape)}, "
+            f"expected {expected}."
+        )
+
+
+@contextlib.contextmanager
+def user_callable(name, function):
+    """Name a user callable that calls numpy on the tensors it is given.
+
+    Autograd cannot follow numpy: on a tensor that requires grad, ``np.exp(z)``
+    fails deep inside the callable with torch's "Can't call numpy() on Tensor
+    that requires grad". That error is re-raised as a ``TypeError`` saying which
+    callable it came from and what to write instead.
+
+    Parameters
+    ----------
+    name : str
+        The callable's role (``log_factor``, ``log_quality``, ``phi``, ...).
+    function : callable
+        The user's callable, named in the message.
+
+    Raises
+    ------
+    TypeError
+        If the callable called numpy on a tensor that requires grad.
+    """
+    try:
+        yield
+    except RuntimeError as error:
+        if "numpy()" not in str(error):
+            raise
+        label = getattr(function, "__qualname__", None) or type(function).__name__
+        raise TypeError(
+            f"{name} ({label}) called numpy on the torch tensor it was given (as "
+            "np.exp(z) does), which autograd cannot differentiate: user callables "
+            "receive float64 torch tensors and must compute with torch operations "
+            "(torch.exp, torch.log, torch.linalg.vector_norm, ...)."
+        ) from error
+
+
+def first_invalid(valid, values, points):
+    """Value and point at the first ``False`` of ``valid``, for error messages."""
+    index = tuple(int(i) for i in torch.nonzero(~valid)[0])
+    return values[index].item(), points[index].detach().tolist()
+
+
+def broadcast_pair(point_a, point_b):
+    """Broadcast two point tensors against each other, shape ``[..., dim]``."""
+    try:
+        return torch.broadcast_tensors(point_a, point_b)
+    except RuntimeError as error:
+        raise ValueError(
+            f"Cannot broadcast points of shapes {tuple(point_a.shape)} and {tuple(point_b.shape)}."
+        ) from error

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline, PchipInterpolator
 
-from geomstats_density._arrays import to_backend, to_numpy, to_torch
+from geomstats_density.backend import to_backend, to_numpy, to_torch
 from geomstats_density.energy import (
     curve_energy,
     curve_length,

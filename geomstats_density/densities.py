@@ -26,14 +26,14 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from geomstats_density._arrays import (
-    DTYPE,
+from geomstats_density._validation import (
     check_scalar_field,
     first_invalid,
-    to_torch,
+    random_seed,
+    torch_generator,
     user_callable,
 )
-from geomstats_density._validation import random_seed, torch_generator
+from geomstats_density.backend import DTYPE, to_torch
 from geomstats_density.exceptions import DomainError
 from geomstats_density.jets import Jet, autodiff_jet
 

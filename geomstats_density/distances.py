@@ -40,20 +40,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from geomstats_density._arrays import (
-    broadcast_pair,
-    to_backend,
-    to_numpy,
-    torch_threads_for,
-    tracks_gradients,
-)
-from geomstats_density._validation import check_bool_or_none, check_positive_int
+from geomstats_density._validation import broadcast_pair, check_bool_or_none, check_positive_int
+from geomstats_density.backend import to_backend, to_numpy, tracks_gradients
 from geomstats_density.exceptions import (
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
     warn_at_caller,
 )
 from geomstats_density.solvers.status import CurveStatus
+from geomstats_density.threads import torch_threads_for
 
 # Pairs solved in one vectorised call: large enough to amortise Python overheads,
 # small enough that a batch stops refining node counts when its own hardest pair

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
 from geomstats_density._validation import random_seed
+from geomstats_density.backend import DTYPE, to_numpy
 from geomstats_density.densities import GaussianMixture, LogProbDensity
+from geomstats_density.threads import torch_threads_for
 
 
 def check_codes(codes, name="codes"):

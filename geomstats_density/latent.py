@@ -35,8 +35,8 @@ import geomstats.backend as gs
 import torch
 from geomstats.geometry.euclidean import Euclidean
 
-from geomstats_density._arrays import DTYPE, check_points, to_backend, to_torch
-from geomstats_density._validation import check_on_failure
+from geomstats_density._validation import check_on_failure, check_points
+from geomstats_density.backend import DTYPE, to_backend, to_torch
 from geomstats_density.densities import as_density
 from geomstats_density.exceptions import DomainError
 from geomstats_density.metrics import DensityConformalMetric

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 
-from geomstats_density._arrays import DTYPE, to_torch
+from geomstats_density.backend import DTYPE, to_torch
 from geomstats_density.densities import Gaussian
 
 # Below this value the regularised incomplete gamma functions of torch lose

@@ -19,8 +19,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import metadata_routing
 
-from geomstats_density._arrays import to_backend, to_numpy
 from geomstats_density._validation import check_float, check_positive_float, check_positive_int
+from geomstats_density.backend import to_backend, to_numpy
 from geomstats_density.exceptions import DomainError, GeodesicConvergenceWarning, warn_at_caller
 
 # Sufficient decrease of the Armijo line search along the geodesic.

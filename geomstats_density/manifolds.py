@@ -35,7 +35,7 @@ from geomstats.geometry.poincare_ball import PoincareBallMetric
 from geomstats.geometry.poincare_half_space import PoincareHalfSpaceMetric
 from geomstats.geometry.special_orthogonal import _SpecialOrthogonalMatrices
 
-from geomstats_density._arrays import to_backend, to_numpy
+from geomstats_density.backend import to_backend, to_numpy
 
 LOG_4 = math.log(4.0)
 # Endpoints whose half-angle cosine cos(theta / 2) is below this are treated as

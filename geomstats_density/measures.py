@@ -27,12 +27,9 @@ import math
 
 import torch
 
-from geomstats_density._arrays import (
-    check_points,
-    solve_positive_definite,
-    to_backend,
-    to_torch,
-)
+from geomstats_density._linalg import solve_positive_definite
+from geomstats_density._validation import check_points
+from geomstats_density.backend import to_backend, to_torch
 from geomstats_density.densities import Density, as_density
 from geomstats_density.manifolds import base_geometry
 from geomstats_density.metrics import DensityConformalMetric

@@ -33,16 +33,14 @@ import numpy as np
 import torch
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
-from geomstats_density._arrays import (
+from geomstats_density._linalg import solve_positive_definite
+from geomstats_density._validation import (
+    check_float64,
     check_points,
     check_scalar_field,
-    solve_positive_definite,
-    to_backend,
-    to_torch,
-    tracks_gradients,
     user_callable,
 )
-from geomstats_density._validation import check_float64
+from geomstats_density.backend import to_backend, to_torch, tracks_gradients
 from geomstats_density.curvature import (
     autodiff_curvature,
     christoffel_product,

@@ -10,7 +10,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from geomstats_density._arrays import DTYPE, to_numpy
+from geomstats_density.backend import DTYPE, to_numpy
 from geomstats_density.curves import DiscreteCurve
 
 CURVE_STYLES = {

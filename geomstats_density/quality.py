@@ -30,12 +30,8 @@ import math
 
 import torch
 
-from geomstats_density._arrays import (
-    DTYPE,
-    check_scalar_field,
-    first_invalid,
-    user_callable,
-)
+from geomstats_density._validation import check_scalar_field, first_invalid, user_callable
+from geomstats_density.backend import DTYPE
 from geomstats_density.densities import as_density
 from geomstats_density.exceptions import DomainError
 from geomstats_density.jets import Jet, elementwise_derivatives

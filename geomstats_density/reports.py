@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from geomstats_density._arrays import to_numpy, to_torch
+from geomstats_density.backend import to_numpy, to_torch
 from geomstats_density.curves import DiscreteCurve
 from geomstats_density.densities import as_density
 from geomstats_density.energy import curve_energy, uniform_times

@@ -24,8 +24,8 @@ import numpy as np
 import scipy.special
 import torch
 
-from geomstats_density._arrays import DTYPE, to_torch
 from geomstats_density._validation import random_seed
+from geomstats_density.backend import DTYPE, to_torch
 from geomstats_density.densities import Density
 
 

@@ -25,10 +25,10 @@ import numpy as np
 import scipy.integrate
 import torch
 
-from geomstats_density._arrays import torch_threads_for
 from geomstats_density.exceptions import DomainError, GeodesicConvergenceError
 from geomstats_density.manifolds import EmbeddedManifold
 from geomstats_density.solvers.ode import DEFAULT_MAX_EVALUATIONS, GeodesicODESolver
+from geomstats_density.threads import torch_threads_for
 
 # Integrator settings where the metric's exp solver does not give them.
 DEFAULT_METHOD = "DOP853"

@@ -13,7 +13,7 @@ import torch
 from geomstats.geometry.hypersphere import Hypersphere
 from matplotlib import cm
 
-from geomstats_density._arrays import DTYPE, to_numpy
+from geomstats_density.backend import DTYPE, to_numpy
 from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.metrics import DensityConformalMetric
 from geomstats_density.plotting import new_axes, plot_curves_3d, save_figure

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from geomstats.geometry.euclidean import Euclidean
 
-from geomstats_density._arrays import DTYPE, to_numpy
 from geomstats_density._validation import random_seed
+from geomstats_density.backend import DTYPE, to_numpy
 from geomstats_density.curves import DiscreteCurve
 from geomstats_density.densities import Gaussian, GaussianMixture
 from geomstats_density.metrics import DensityConformalMetric

@@ -32,7 +32,6 @@ import torch
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from geomstats_density._arrays import DTYPE, to_numpy
 from geomstats_density._validation import (
     check_choice,
     check_float,
@@ -40,6 +39,7 @@ from geomstats_density._validation import (
     check_positive_int,
     check_random_state,
 )
+from geomstats_density.backend import DTYPE, to_numpy
 from geomstats_density.densities import GaussianMixture, KernelDensity
 from geomstats_density.quality import Product
 

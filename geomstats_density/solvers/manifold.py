@@ -54,13 +54,8 @@ import pymanopt
 import torch
 from pymanopt.optimizers import TrustRegions
 
-from geomstats_density._arrays import (
-    broadcast_pair,
-    to_backend,
-    to_numpy,
-    to_torch,
-)
-from geomstats_density._validation import check_positive_float
+from geomstats_density._validation import broadcast_pair, check_positive_float
+from geomstats_density.backend import to_backend, to_numpy, to_torch
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve
 from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import (

@@ -18,12 +18,13 @@ import torch
 from geomstats.numerics.geodesic import LogSolver
 from tqdm.auto import tqdm
 
-from geomstats_density._arrays import broadcast_pair, check_points, torch_threads_for
 from geomstats_density._validation import (
+    broadcast_pair,
     check_bool_or_none,
     check_float,
     check_int,
     check_on_failure,
+    check_points,
     check_positive_float,
     check_positive_int,
     check_random_state,
@@ -36,6 +37,7 @@ from geomstats_density.exceptions import (
     GeodesicConvergenceWarning,
     warn_at_caller,
 )
+from geomstats_density.threads import torch_threads_for
 
 # Fewest steps in each of the two windows the convergence test compares.
 MIN_WINDOW = 5

@@ -22,7 +22,7 @@ Node counts then double with Richardson extrapolation
 import numpy as np
 import torch
 
-from geomstats_density._arrays import unit_vectors
+from geomstats_density._linalg import unit_vectors
 from geomstats_density._validation import check_choice, check_positive_float
 from geomstats_density.energy import curve_energy, uniform_times
 from geomstats_density.exceptions import DomainError

@@ -22,21 +22,17 @@ import scipy.integrate
 import torch
 from geomstats.numerics.geodesic import ExpSolver
 
-from geomstats_density._arrays import (
-    broadcast_pair,
-    check_points,
-    to_backend,
-    to_numpy,
-    torch_threads_for,
-)
 from geomstats_density._validation import (
+    broadcast_pair,
     check_choice,
     check_float,
     check_int,
     check_on_failure,
+    check_points,
     check_positive_float,
     check_positive_int,
 )
+from geomstats_density.backend import to_backend, to_numpy
 from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
@@ -44,6 +40,7 @@ from geomstats_density.exceptions import (
     warn_at_caller,
 )
 from geomstats_density.solvers.status import ExpStatus
+from geomstats_density.threads import torch_threads_for
 
 # The integrators of scipy.integrate.solve_ivp, each a class of scipy.integrate.
 METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")

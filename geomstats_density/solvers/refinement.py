@@ -22,14 +22,15 @@ import torch
 from geomstats.numerics.geodesic import LogSolver
 from tqdm.auto import tqdm
 
-from geomstats_density._arrays import broadcast_pair, to_numpy, torch_threads_for
 from geomstats_density._validation import (
+    broadcast_pair,
     check_bool_or_none,
     check_int,
     check_on_failure,
     check_positive_float,
     check_positive_int,
 )
+from geomstats_density.backend import to_numpy
 from geomstats_density.curves import (
     DiscreteCurve,
     GeodesicCurve,
@@ -50,6 +51,7 @@ from geomstats_density.exceptions import (
 )
 from geomstats_density.solvers.derivatives import energy_start_gradient
 from geomstats_density.solvers.status import CurveStatus, LevelStatus
+from geomstats_density.threads import torch_threads_for
 
 # Below this many curves a progress bar is noise.
 PROGRESS_MIN_BATCH = 64

@@ -19,7 +19,7 @@ typical shell), :func:`stiff_directions` finds it by power iteration on
 import numpy as np
 from scipy.linalg import solveh_banded
 
-from geomstats_density._arrays import unit_vectors
+from geomstats_density._linalg import unit_vectors
 
 # Largest capacitance matrices (batch x n^2 entries) the stiff directions may use.
 MAX_CAPACITANCE_ENTRIES = 2**22

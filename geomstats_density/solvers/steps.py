@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from geomstats_density._arrays import unit_vectors
+from geomstats_density._linalg import unit_vectors
 from geomstats_density.energy import curve_energy, per_curve_where_outside
 from geomstats_density.solvers.banded import batch_cholesky_solve, trust_region_step
 from geomstats_density.solvers.derivatives import (

@@ -47,13 +47,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
+from geomstats_density.backend import DTYPE, to_numpy
 from geomstats_density.demo.experiments.mnist import _batches, _check_image_size, load_digits
 from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
 from geomstats_density.plotting import plot_decoded_strip, save_figure
 from geomstats_density.reports import linear_interpolation, slerp
+from geomstats_density.threads import torch_threads_for
 
 WEIGHTS_PATH = pathlib.Path(__file__).resolve().parent / "weights" / "mnist_dcgan.pt"
 LATENT_DIMS = (2, 100)

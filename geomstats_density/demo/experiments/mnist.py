@@ -33,12 +33,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from geomstats_density._arrays import DTYPE, to_numpy, torch_threads_for
+from geomstats_density.backend import DTYPE, to_numpy
 from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
 from geomstats_density.plotting import plot_decoded_strip, plot_quality_map, save_figure
 from geomstats_density.reports import curve_report, linear_interpolation, slerp
+from geomstats_density.threads import torch_threads_for
 
 WEIGHTS_PATH = pathlib.Path(__file__).resolve().parent / "weights" / "mnist_vae.pt"
 LATENT_DIM = 2

@@ -50,7 +50,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "pip install 'geomstats-density[experiments]'."
     ) from error
 
-from geomstats_density._arrays import DTYPE, to_numpy, to_torch
+from geomstats_density.backend import DTYPE, to_numpy, to_torch
 from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.fitting import fit_gaussian_mixture

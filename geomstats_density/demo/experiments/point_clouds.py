@@ -37,8 +37,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy.stats import norm, qmc
 
-from geomstats_density._arrays import to_numpy
 from geomstats_density._validation import random_seed
+from geomstats_density.backend import to_numpy
 from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.measures import CloudDensity, KernelMeanEmbeddingMetric
