@@ -153,12 +153,15 @@ def test_exp_instability_script_flags_the_ring(tmp_path, monkeypatch):
 def test_example_11_sphere_caps(tmp_path, monkeypatch):
     result = run_script("plot_11_sphere_caps.py", tmp_path, monkeypatch)
     assert converged(result)
-    rows = {row["curve"]: row for row in result["table"]}
-    geodesic, great_circle = rows["geodesic"], rows["great circle"]
+    geodesic, great_circle = result["table"]
+    assert (geodesic["curve"], great_circle["curve"]) == ("geodesic", "great circle")
     # The great circle is a competitor: the geodesic is shorter in the metric and
     # keeps to the caps, where the great circle crosses the sparse equator.
-    assert geodesic["length"] < great_circle["length"]
-    assert geodesic["min_log_density"] > great_circle["min_log_density"]
+    assert geodesic["length"] < 0.8 * great_circle["length"]
+    # The table measures a 257-node resampling (midpoint rule, no extrapolation).
+    assert geodesic["length"] == pytest.approx(geodesic_length(result), rel=1e-4)
+    assert geodesic["min_log_density"] > great_circle["min_log_density"] + 0.3
+    assert geodesic["curve_quality"] > great_circle["curve_quality"]
     # It stays on the sphere.
     points = np.asarray(result["geodesic"](np.linspace(0.0, 1.0, 101)), dtype=float)
     assert np.allclose(np.linalg.norm(points, axis=-1), 1.0, atol=1e-6)
