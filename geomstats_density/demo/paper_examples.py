@@ -10,7 +10,6 @@ Each ``example_*`` function solves its geodesic, returns a dict of results
 ``geomstats-density demo`` command run them.
 """
 
-import argparse
 import math
 import pathlib
 import time
@@ -43,7 +42,6 @@ from geomstats_density.reports import (
     compare_interpolations,
     curve_report,
     linear_interpolation,
-    markdown_table,
     slerp,
 )
 
@@ -505,34 +503,3 @@ def example_7(out_dir=None, progress=True, dim=100):
 
 
 EXAMPLES = (example_1, example_2, example_3, example_4, example_5, example_6, example_7)
-
-
-def run_script(example, description=None, argv=None):
-    """Command line of the scripts in ``examples/``: run one example, print its numbers.
-
-    Parameters
-    ----------
-    example : callable
-        One of the ``example_*`` functions.
-    description : str, optional
-        The script's docstring, for ``--help``.
-    argv : list of str, optional
-        ``--out DIR`` (where the figure goes, default ``.``) and
-        ``--no-progress``; ``sys.argv[1:]`` by default.
-
-    Returns
-    -------
-    result : dict
-        The example's result.
-    """
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--out", default=".", help="directory of the PNG figures")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    args = parser.parse_args(argv)
-    result = example(out_dir=args.out, progress=not args.no_progress)
-    print(markdown_table([{key: value for key, value in result.items() if key != "table"}]))
-    if "table" in result:
-        print(markdown_table(result["table"]))
-    return result
