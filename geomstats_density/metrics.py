@@ -1383,9 +1383,7 @@ class ConformalMetric(RiemannianMetric):
         estimate (geomstats' own) fall back to the norm of ``log``. For many
         pairs, :meth:`dist_pairwise`, :meth:`dist_broadcast` and
         :func:`~geomstats_density.distances.paired_distances` solve them in
-        batches of bounded memory.
-        Solvers without a length estimate (geomstats' own) fall back to the norm of
-        ``log``. Under the pytorch backend, when an endpoint requires grad, the
+        batches of bounded memory. Under the pytorch backend, when an endpoint requires grad, the
         distance carries first derivatives with respect to both endpoints,
         computed from the solved curve by the envelope theorem (autograd does
         not run through the solver).
