@@ -48,7 +48,7 @@ import torch
 from tqdm.auto import tqdm
 
 from geomstats_density.backend import DTYPE, to_numpy
-from geomstats_density.demo.experiments.mnist import _batches, _check_image_size, load_digits
+from geomstats_density.demo.experiments.mnist import image_base_size, load_digits, shuffled_batches
 from geomstats_density.demo.paper_examples import example_result, figure_path
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
@@ -106,7 +106,7 @@ class Generator(_ImageBatchModule):
 
     def __init__(self, latent_dim, image_size=28, width=16, hidden=64):
         super().__init__()
-        self.base = _check_image_size(image_size)
+        self.base = image_base_size(image_size)
         self.width = width
         self.latent_dim = latent_dim
         self.project = torch.nn.Sequential(
@@ -137,7 +137,7 @@ class Discriminator(_ImageBatchModule):
 
     def __init__(self, image_size=28, width=16):
         super().__init__()
-        base = _check_image_size(image_size)
+        base = image_base_size(image_size)
         self.layers = torch.nn.Sequential(
             torch.nn.Conv2d(1, width, 4, stride=2, padding=1),
             torch.nn.LeakyReLU(0.2),
@@ -162,7 +162,7 @@ class Classifier(_ImageBatchModule):
 
     def __init__(self, image_size=28, width=8):
         super().__init__()
-        base = _check_image_size(image_size)
+        base = image_base_size(image_size)
         self.layers = torch.nn.Sequential(
             torch.nn.Conv2d(1, width, 5, padding=2),
             torch.nn.ReLU(),
@@ -269,7 +269,7 @@ def train_gan(images, latent_dim, n_epochs=100, batch_size=64, lr=2e-4, seed=0, 
         ) as bar,
     ):
         for _ in bar:
-            for index in _batches(images.shape[0], batch_size, rng):
+            for index in shuffled_batches(images.shape[0], batch_size, rng):
                 real = images[index]
                 ones = torch.ones(real.shape[0], 1, dtype=real.dtype)
                 zeros = torch.zeros(real.shape[0], 1, dtype=real.dtype)
@@ -317,7 +317,7 @@ def train_classifier(
         ) as bar,
     ):
         for _ in bar:
-            for index in _batches(images.shape[0], batch_size, rng):
+            for index in shuffled_batches(images.shape[0], batch_size, rng):
                 loss = torch.nn.functional.cross_entropy(network(images[index]), labels[index])
                 optimizer.zero_grad()
                 loss.backward()

@@ -99,7 +99,23 @@ def load_digits(source="mnist"):
 # ----------------------------------------------------------------------
 # Networks
 # ----------------------------------------------------------------------
-def _check_image_size(image_size):
+def image_base_size(image_size):
+    """The side of the networks' smallest feature map: ``image_size / 4``.
+
+    Parameters
+    ----------
+    image_size : int
+        Side of the square images, a positive multiple of 4 (two stride-2 stages).
+
+    Returns
+    -------
+    base : int
+
+    Raises
+    ------
+    ValueError
+        If ``image_size`` is not a positive multiple of 4.
+    """
     if image_size % 4 or image_size < 4:
         raise ValueError(f"image_size must be a positive multiple of 4, got {image_size}.")
     return image_size // 4
@@ -110,7 +126,7 @@ class Encoder(torch.nn.Module):
 
     def __init__(self, image_size=28, latent_dim=LATENT_DIM, width=8):
         super().__init__()
-        base = _check_image_size(image_size)
+        base = image_base_size(image_size)
         self.features = torch.nn.Sequential(
             torch.nn.Conv2d(1, width, 4, stride=2, padding=1),
             torch.nn.SiLU(),
@@ -141,7 +157,7 @@ class Decoder(torch.nn.Module):
 
     def __init__(self, image_size=28, latent_dim=LATENT_DIM, width=8, hidden=64):
         super().__init__()
-        self.base = _check_image_size(image_size)
+        self.base = image_base_size(image_size)
         self.width = width
         self.project = torch.nn.Sequential(
             torch.nn.Linear(latent_dim, hidden),
@@ -179,7 +195,7 @@ class Classifier(torch.nn.Module):
 
     def __init__(self, image_size=28, width=8):
         super().__init__()
-        base = _check_image_size(image_size)
+        base = image_base_size(image_size)
         self.layers = torch.nn.Sequential(
             torch.nn.Conv2d(1, width, 5, padding=2),
             torch.nn.SiLU(),
@@ -233,7 +249,19 @@ class MNISTModels:
 # ----------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------
-def _batches(n_items, batch_size, generator):
+def shuffled_batches(n_items, batch_size, generator):
+    """Indices ``0 .. n_items - 1`` in a random order, in batches of ``batch_size``.
+
+    Parameters
+    ----------
+    n_items, batch_size : int
+    generator : torch.Generator
+        The order's source of randomness (a seeded training run repeats).
+
+    Returns
+    -------
+    batches : tuple of torch.Tensor
+    """
     return torch.randperm(n_items, generator=generator).split(batch_size)
 
 
@@ -270,7 +298,7 @@ def train_vae(images, n_epochs=60, batch_size=128, lr=2e-3, seed=0, progress=Tru
     ):
         for _ in bar:
             total = 0.0
-            for index in _batches(images.shape[0], batch_size, generator):
+            for index in shuffled_batches(images.shape[0], batch_size, generator):
                 batch = images[index]
                 mean, log_var = encoder(batch)
                 noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
@@ -323,7 +351,7 @@ def train_classifier(
         tqdm(range(n_epochs), desc="classifier", unit="epoch", disable=not progress) as bar,
     ):
         for _ in bar:
-            for index in _batches(train.shape[0], batch_size, generator):
+            for index in shuffled_batches(train.shape[0], batch_size, generator):
                 batch = train[index]
                 loss = torch.nn.functional.cross_entropy(classifier(images[batch]), labels[batch])
                 optimizer.zero_grad()
