@@ -591,6 +591,7 @@ def run_feature_experiment(
     n_eval=N_EVAL,
     progress=True,
     weights=WEIGHTS_PATH,
+    generator_dtype=DTYPE,
 ):
     """Feature-based interpolation in a DCGAN's latent space, four curves compared.
 
@@ -620,6 +621,9 @@ def run_feature_experiment(
         Points at uniform times at which every curve is judged.
     progress : bool
     weights : str or pathlib.Path
+    generator_dtype : torch.dtype
+        What the generator and the classifier compute in, for both solvers
+        (``LatentSpace``'s ``generator_dtype``); the metric stays float64.
 
     Returns
     -------
@@ -659,6 +663,7 @@ def run_feature_experiment(
             "progress": progress,
             **(solver_options or {}),
         },
+        generator_dtype=generator_dtype,
         **quality,
     )
     neural_space = LatentSpace(
@@ -667,6 +672,7 @@ def run_feature_experiment(
         lengths_in=lengths_in,
         method="neural",
         solver_options={"progress": progress, "on_failure": "ignore", **(neural_options or {})},
+        generator_dtype=generator_dtype,
         **quality,
     )
     realism, feature = space.log_quality.factors
