@@ -615,14 +615,14 @@ def _dask_batches(client, payload, ranges):
     """``(begin, stop, (dist, status, message))`` of the tasks ``ranges``, as they finish."""
     distributed = _import_distributed()
     [shipped] = client.scatter([payload], broadcast=True, hash=False)
-    futures, ranges = [], {}
+    futures, range_of = [], {}
     for begin, stop in ranges:
         future = client.submit(_task, shipped, begin, stop, pure=False)
         futures.append(future)
-        ranges[future.key] = (begin, stop)
+        range_of[future.key] = (begin, stop)
     try:
         for future in distributed.as_completed(futures):
-            begin, stop = ranges[future.key]
+            begin, stop = range_of[future.key]
             yield begin, stop, future.result()
     finally:
         client.cancel([*futures, shipped])
@@ -741,7 +741,7 @@ class _Checkpoint:
         """Write the task of pairs ``begin`` to ``stop``, ``(dist, status, message)``."""
         dist, status, message = result
         buffer = io.BytesIO()
-        np.savez(
+        np.savez_compressed(
             buffer,
             dist=np.asarray(dist, dtype=float),
             status=np.asarray(status, dtype=int),

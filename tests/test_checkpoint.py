@@ -249,3 +249,29 @@ def test_worker_processes_fill_and_resume(half_plane, tmp_path):
     assert np.array_equal(as_numpy(resumed), uninterrupted)
     assert task_files(checkpoint) == names
     assert {name: os.stat(checkpoint / name).st_mtime_ns for name in kept} == kept
+
+
+def test_dask_fills_and_resumes(half_plane, tmp_path):
+    """The tasks gathered from Dask workers are written by this process."""
+    distributed = pytest.importorskip("distributed")
+    metric = half_plane.metric
+    metric.log_solver.tol = 1e-5  # equality needs no accuracy: keep it quick
+    points = gs.array(random_half_plane_points(6, seed=29))  # 15 pairs: 4 batches of 4
+    uninterrupted = as_numpy(pairwise_distances(points, metric=metric, batch_size=4))
+    checkpoint = tmp_path / "matrix"
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        filled = pairwise_distances(
+            points, metric=metric, batch_size=4, client=client, checkpoint=checkpoint
+        )
+        names = task_files(checkpoint)
+        os.remove(checkpoint / names[-1])  # as if the run had stopped before it
+        resumed = metric.dist_pairwise(points, batch_size=4, client=client, checkpoint=checkpoint)
+    assert len(names) == 4
+    assert np.array_equal(as_numpy(filled), uninterrupted)
+    assert np.array_equal(as_numpy(resumed), uninterrupted)
+    assert task_files(checkpoint) == names
