@@ -635,8 +635,8 @@ def _fingerprint(metric, coordinates, pairs, batch_size):
     """What identifies a distance problem, as JSON values.
 
     The points by their shape and a hash of their bytes, the pairs' layout, the
-    batches, and the metric's and solver's classes and scalar options (a
-    log-factor itself, a function or a network, is not compared).
+    batches, and the metric's and solver's classes and options (scalars by value,
+    objects by class: a log-factor, a function or a network, is not compared).
     """
     solver = metric.log_solver
     fingerprint = {
@@ -646,10 +646,10 @@ def _fingerprint(metric, coordinates, pairs, batch_size):
         "coordinates_sha256": hashlib.sha256(coordinates.tobytes()).hexdigest(),
         "batch_size": batch_size,
         "metric": _qualified_name(metric),
-        "metric_options": _scalar_options(metric),
+        "metric_options": _options(metric),
         "solver": _qualified_name(solver),
         # Progress bars and warnings do not change the distances.
-        "solver_options": _scalar_options(solver, ignore=("progress", "on_failure")),
+        "solver_options": _options(solver, ignore=("progress", "on_failure")),
     }
     return json.loads(json.dumps(fingerprint))
 
@@ -658,14 +658,14 @@ def _qualified_name(instance):
     return f"{type(instance).__module__}.{type(instance).__qualname__}"
 
 
-def _scalar_options(instance, ignore=()):
-    """Public attributes of ``instance`` that are numbers, strings, booleans or None."""
+def _options(instance, ignore=()):
+    """Public attributes of ``instance``: scalars and strings by value, objects by class."""
     return {
         name: value
+        if value is None or isinstance(value, (bool, int, float, str))
+        else _qualified_name(value)
         for name, value in sorted(vars(instance).items())
-        if not name.startswith("_")
-        and name not in ignore
-        and (value is None or isinstance(value, (bool, int, float, str)))
+        if not name.startswith("_") and name not in ignore
     }
 
 
