@@ -18,6 +18,9 @@ the cores for torch. With a ``dask.distributed`` client they run as tasks on its
 workers: the metric, the graph and the points are shipped once (cloudpickle),
 each task solves ``batches_per_task`` batches. Either way the results are the
 single-process results: the same batches are solved in the same way.
+With ``checkpoint=`` a directory, each finished task is written there as it
+arrives in this process, and a call with the same arguments after an
+interruption loads those tasks instead of solving them again.
 ``dask[distributed]`` is the optional extra ``distributed``:
 ``pip install "geomstats-density[distributed]"``.
 
@@ -33,7 +36,11 @@ Example::
 """
 
 import copy
+import hashlib
+import io
+import json
 import os
+import re
 
 import joblib
 import numpy as np
@@ -70,6 +77,7 @@ def pairwise_distances(
     client=None,
     batches_per_task=1,
     n_jobs=1,
+    checkpoint=None,
 ):
     """Geodesic distance matrix of the points of ``X`` (and ``Y``), solved in batches.
 
@@ -91,12 +99,21 @@ def pairwise_distances(
     client : distributed.Client, optional
         Run the batches as tasks of this Dask cluster; None solves them here.
     batches_per_task : int
-        Batches each task solves (with a client or ``n_jobs`` other than 1).
+        Batches each task solves: a task is what one worker (process or Dask)
+        runs at a time, and what a checkpoint writes in one file.
     n_jobs : int
         Worker processes of this machine solving the batches (joblib's loky
         backend); 1 solves them in this process, -1 uses every core. Worker
         processes take a few seconds to start the first time: worth it for
         hundreds of pairs and more.
+    checkpoint : str or path-like, optional
+        A directory where each finished task (its distances and convergence
+        statuses) is written, atomically, as it arrives in this process. Calling
+        again with the same arguments and checkpoint after an interruption
+        (Ctrl-C, a killed process, a lost Dask worker) loads the finished tasks
+        and solves only the others: the matrix equals that of an uninterrupted
+        run. The directory holds a fingerprint of the problem (the points,
+        ``batch_size``, the metric's and solver's classes and scalar options).
 
     Returns
     -------
@@ -111,13 +128,17 @@ def pairwise_distances(
         If ``X`` or ``Y`` is not of shape ``[n_points, ...]`` with finite
         coordinates, ``batch_size`` or ``batches_per_task`` is not a positive
         integer, ``n_jobs`` is 0 or not an integer, or both ``n_jobs`` and
-        ``client`` ask for workers.
+        ``client`` ask for workers; if ``checkpoint`` holds a checkpoint of
+        another problem, is not a directory, or is a non-empty directory that is
+        not a checkpoint; if a checkpoint is asked for points that require grad
+        (pytorch backend), whose distances a checkpoint cannot carry.
     ImportError
         If a client is given and ``dask.distributed`` is not installed.
     """
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     check_bool_or_none(progress, "progress")
     _check_jobs(n_jobs, client)
+    _check_checkpoint_without_gradients(checkpoint, X, Y)
     coordinates = _point_rows(metric, X, "X")
     n_points = coordinates.shape[0]
     if Y is not None:
@@ -132,11 +153,20 @@ def pairwise_distances(
             client,
             batches_per_task,
             n_jobs,
+            checkpoint,
         )
         return to_backend(values.reshape(n_points, other.shape[0]))
     pairs = _UpperPairs(n_points)
     values = _solve_pairs(
-        metric, coordinates, pairs, batch_size, progress, client, batches_per_task, n_jobs
+        metric,
+        coordinates,
+        pairs,
+        batch_size,
+        progress,
+        client,
+        batches_per_task,
+        n_jobs,
+        checkpoint,
     )
     dist = np.zeros((n_points, n_points))
     for row in range(n_points - 1):
@@ -218,6 +248,15 @@ def _check_jobs(n_jobs, client):
         raise ValueError("Pass either a Dask client or n_jobs, not both.")
 
 
+def _check_checkpoint_without_gradients(checkpoint, *points):
+    if checkpoint is not None and tracks_gradients(*points):
+        raise ValueError(
+            f"checkpoint={os.fspath(checkpoint)!r} with points that require grad: a "
+            "checkpoint stores values, not the autograd graph the distances carry. "
+            "Detach the points (or compute the matrix under torch.no_grad()) to checkpoint it."
+        )
+
+
 def _point_coordinates(metric, points, name):
     """Validated coordinates ``[..., n_coords]`` of points, as a float64 numpy array."""
     return np.ascontiguousarray(to_numpy(metric.points_tensor(points, name)))
@@ -242,6 +281,7 @@ class _UpperPairs:
 
     def __init__(self, n_points):
         self.n_points = n_points
+        self.shape = (n_points, n_points)
         rows = np.arange(n_points)
         # Index of the first pair of each row.
         self.offsets = rows * n_points - rows * (rows + 1) // 2
@@ -261,6 +301,7 @@ class _RectanglePairs:
 
     def __init__(self, n_x, n_y):
         self.n_x, self.n_y = n_x, n_y
+        self.shape = (n_x, n_y)
 
     def __len__(self):
         return self.n_x * self.n_y
@@ -275,6 +316,7 @@ class _GivenPairs:
 
     def __init__(self, n_pairs):
         self.n_pairs = n_pairs
+        self.shape = (n_pairs,)
 
     def __len__(self):
         return self.n_pairs
@@ -288,7 +330,15 @@ class _GivenPairs:
 # The functional core.
 # ----------------------------------------------------------------------
 def _solve_pairs(
-    metric, coordinates, pairs, batch_size, progress, client, batches_per_task, n_jobs=1
+    metric,
+    coordinates,
+    pairs,
+    batch_size,
+    progress,
+    client,
+    batches_per_task,
+    n_jobs=1,
+    checkpoint=None,
 ):
     """Distances of all ``pairs`` of rows of ``coordinates``, shape ``[len(pairs)]``."""
     if not hasattr(metric.log_solver, "solve"):
@@ -302,24 +352,37 @@ def _solve_pairs(
     values = np.zeros(n_pairs)
     if n_pairs == 0:
         return values
-    graph = shared_graph(metric, coordinates, pairs)
-    show = progress if progress is not None else n_pairs >= PROGRESS_MIN_PAIRS
-    task_size = batch_size * batches_per_task
     status = np.zeros(n_pairs, dtype=int)
+    done = np.zeros(n_pairs, dtype=bool)
     first_message = {}
+    store = None
+    if checkpoint is not None:
+        store = _Checkpoint(checkpoint, _fingerprint(metric, coordinates, pairs, batch_size))
+        for begin, stop, (dist, batch_status, message) in store.tasks(n_pairs):
+            values[begin:stop], status[begin:stop] = dist, batch_status
+            done[begin:stop] = True
+            if message is not None:
+                first_message[begin] = message
+    ranges = _task_ranges(done, batch_size, batches_per_task)
+    show = progress if progress is not None else n_pairs >= PROGRESS_MIN_PAIRS
     on_failure = getattr(metric.log_solver, "on_failure", "warn")
+    graph = shared_graph(metric, coordinates, pairs) if ranges else None
     payload = _Payload(metric, graph, coordinates, pairs, batch_size)
-    if client is not None:
-        batches = _dask_batches(client, payload, task_size)
+    if not ranges:
+        batches = ()
+    elif client is not None:
+        batches = _dask_batches(client, payload, ranges)
     elif joblib.effective_n_jobs(n_jobs) > 1:
-        batches = _process_batches(n_jobs, payload, task_size)
+        batches = _process_batches(n_jobs, payload, ranges)
     else:
-        batches = (
-            (begin, stop, _task(payload, begin, stop))
-            for begin, stop in _task_ranges(n_pairs, batch_size)
-        )
-    with tqdm(total=n_pairs, desc="distances", unit="pair", disable=not show) as bar:
-        for begin, stop, (dist, batch_status, message) in batches:
+        batches = ((begin, stop, _task(payload, begin, stop)) for begin, stop in ranges)
+    with tqdm(
+        total=n_pairs, initial=int(done.sum()), desc="distances", unit="pair", disable=not show
+    ) as bar:
+        for begin, stop, result in batches:
+            if store is not None:
+                store.save(begin, stop, result)
+            dist, batch_status, message = result
             values[begin:stop], status[begin:stop] = dist, batch_status
             if message is not None:
                 first_message[begin] = message
@@ -327,6 +390,25 @@ def _solve_pairs(
     message = first_message[min(first_message)] if first_message else None
     _report(metric.log_solver, status, message, on_failure)
     return values
+
+
+def _task_ranges(done, batch_size, batches_per_task):
+    """``(begin, stop)`` of the tasks solving the pairs not ``done``.
+
+    The batches are those of a run from scratch, ``batch_size`` pairs from pair
+    0 on; a task joins up to ``batches_per_task`` consecutive batches to solve.
+    """
+    starts = np.arange(0, len(done), batch_size)
+    to_solve = ~np.logical_and.reduceat(done, starts)
+    task_size = batch_size * batches_per_task
+    ranges = []
+    for begin in starts[to_solve].tolist():
+        stop = min(begin + batch_size, len(done))
+        if ranges and ranges[-1][1] == begin and begin - ranges[-1][0] < task_size:
+            ranges[-1] = (ranges[-1][0], stop)
+        else:
+            ranges.append((begin, stop))
+    return ranges
 
 
 def shared_graph(metric, coordinates, pairs):
@@ -513,39 +595,164 @@ def _task(payload, begin, stop):
     return dist, status, first_message
 
 
-def _task_ranges(n_pairs, task_size):
-    return [(begin, min(begin + task_size, n_pairs)) for begin in range(0, n_pairs, task_size)]
-
-
 def _process_task(payload, begin, stop, torch_threads):
     """:func:`_task` in a worker process, with its share of the cores for torch."""
     torch.set_num_threads(torch_threads)
     return begin, stop, _task(payload, begin, stop)
 
 
-def _process_batches(n_jobs, payload, task_size):
-    """``(begin, stop, (dist, status, message))`` of each task of local worker processes."""
+def _process_batches(n_jobs, payload, ranges):
+    """``(begin, stop, (dist, status, message))`` of the tasks ``ranges``, in worker processes."""
     n_workers = joblib.effective_n_jobs(n_jobs)
     torch_threads = max(1, (os.cpu_count() or 1) // n_workers)
     parallel = joblib.Parallel(n_jobs=n_workers, return_as="generator_unordered")
     return parallel(
-        joblib.delayed(_process_task)(payload, begin, stop, torch_threads)
-        for begin, stop in _task_ranges(len(payload.pairs), task_size)
+        joblib.delayed(_process_task)(payload, begin, stop, torch_threads) for begin, stop in ranges
     )
 
 
-def _dask_batches(client, payload, task_size):
-    """``(begin, stop, (dist, status, message))`` of each task, as the tasks finish."""
+def _dask_batches(client, payload, ranges):
+    """``(begin, stop, (dist, status, message))`` of the tasks ``ranges``, as they finish."""
     distributed = _import_distributed()
     [shipped] = client.scatter([payload], broadcast=True, hash=False)
-    futures, ranges = [], {}
-    for begin, stop in _task_ranges(len(payload.pairs), task_size):
+    futures, range_of = [], {}
+    for begin, stop in ranges:
         future = client.submit(_task, shipped, begin, stop, pure=False)
         futures.append(future)
-        ranges[future.key] = (begin, stop)
+        range_of[future.key] = (begin, stop)
     try:
         for future in distributed.as_completed(futures):
-            begin, stop = ranges[future.key]
+            begin, stop = range_of[future.key]
             yield begin, stop, future.result()
     finally:
         client.cancel([*futures, shipped])
+
+
+# ----------------------------------------------------------------------
+# Checkpoints: finished tasks on disk, for a run to resume.
+# ----------------------------------------------------------------------
+def _fingerprint(metric, coordinates, pairs, batch_size):
+    """What identifies a distance problem, as JSON values.
+
+    The points by their shape and a hash of their bytes, the pairs' layout, the
+    batches, and the metric's and solver's classes and options (scalars by value,
+    objects by class: a log-factor, a function or a network, is not compared).
+    """
+    solver = metric.log_solver
+    fingerprint = {
+        "format": 1,
+        "pairs": [type(pairs).__name__, *pairs.shape],
+        "coordinates_shape": list(coordinates.shape),
+        "coordinates_sha256": hashlib.sha256(coordinates.tobytes()).hexdigest(),
+        "batch_size": batch_size,
+        "metric": _qualified_name(metric),
+        "metric_options": _options(metric),
+        "solver": _qualified_name(solver),
+        # Progress bars and warnings do not change the distances.
+        "solver_options": _options(solver, ignore=("progress", "on_failure")),
+    }
+    return json.loads(json.dumps(fingerprint))
+
+
+def _qualified_name(instance):
+    return f"{type(instance).__module__}.{type(instance).__qualname__}"
+
+
+def _options(instance, ignore=()):
+    """Public attributes of ``instance``: scalars and strings by value, objects by class."""
+    return {
+        name: value
+        if value is None or isinstance(value, (bool, int, float, str))
+        else _qualified_name(value)
+        for name, value in sorted(vars(instance).items())
+        if not name.startswith("_") and name not in ignore
+    }
+
+
+class _Checkpoint:
+    """A directory of one problem's finished tasks: a header and a file per task.
+
+    Every file is written to a temporary name and renamed (``os.replace``), so a
+    process killed while writing leaves either the whole file or none of it.
+
+    Parameters
+    ----------
+    path : str or path-like
+    fingerprint : dict
+        :func:`_fingerprint` of the problem, checked against the header.
+    """
+
+    HEADER = "checkpoint.json"
+    TASK_FILE = re.compile(r"task-(\d+)-(\d+)\.npz")
+
+    def __init__(self, path, fingerprint):
+        self.path = os.fspath(path)
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise ValueError(f"checkpoint {self.path!r} is a file, not a checkpoint directory.")
+        os.makedirs(self.path, exist_ok=True)
+        header = os.path.join(self.path, self.HEADER)
+        if not os.path.exists(header):
+            if any(not name.startswith(".") for name in os.listdir(self.path)):
+                raise ValueError(
+                    f"checkpoint {self.path!r} is a non-empty directory without "
+                    f"{self.HEADER}: not a checkpoint; pass a new or empty directory."
+                )
+            self._write(self.HEADER, json.dumps(fingerprint, indent=1).encode())
+            return
+        with open(header) as file:
+            stored = json.load(file)
+        differing = sorted(
+            key
+            for key in stored.keys() | fingerprint.keys()
+            if stored.get(key) != fingerprint.get(key)
+        )
+        if differing:
+            raise ValueError(
+                f"checkpoint {self.path!r} belongs to another problem (different "
+                f"{', '.join(differing)}): pass the points and arguments it was made "
+                "with, or a new directory to start this one."
+            )
+
+    def tasks(self, n_pairs):
+        """``(begin, stop, (dist, status, message))`` of each finished task on disk."""
+        for name in sorted(os.listdir(self.path)):
+            match = self.TASK_FILE.fullmatch(name)
+            if match is None:
+                if name.endswith(".tmp"):  # a write that a kill interrupted
+                    os.remove(os.path.join(self.path, name))
+                continue
+            begin, stop = int(match[1]), int(match[2])
+            try:
+                with np.load(os.path.join(self.path, name), allow_pickle=False) as task:
+                    dist, status, message = task["dist"], task["status"], task["message"]
+            except (OSError, ValueError, KeyError) as error:
+                raise ValueError(
+                    f"checkpoint {self.path!r}: {name} is unreadable ({error}); delete "
+                    "that file to solve its pairs again."
+                ) from error
+            if not begin < stop <= n_pairs or dist.shape != (stop - begin,):
+                raise ValueError(
+                    f"checkpoint {self.path!r}: {name} does not fit the {n_pairs} pairs "
+                    "of this problem; delete that file to solve its pairs again."
+                )
+            yield begin, stop, (dist, status, str(message[0]) if message.size else None)
+
+    def save(self, begin, stop, result):
+        """Write the task of pairs ``begin`` to ``stop``, ``(dist, status, message)``."""
+        dist, status, message = result
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            dist=np.asarray(dist, dtype=float),
+            status=np.asarray(status, dtype=int),
+            message=np.array([] if message is None else [message], dtype=str),
+        )
+        self._write(f"task-{begin:012d}-{stop:012d}.npz", buffer.getvalue())
+
+    def _write(self, name, content):
+        temporary = os.path.join(self.path, f".{name}.{os.getpid()}.tmp")
+        with open(temporary, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, os.path.join(self.path, name))

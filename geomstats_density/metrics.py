@@ -1469,7 +1469,14 @@ class ConformalMetric(RiemannianMetric):
             return torch.autograd.grad(energy.sum(), (start, end))
 
     def dist_pairwise(
-        self, points, n_jobs=1, batch_size=None, progress=None, client=None, **joblib_kwargs
+        self,
+        points,
+        n_jobs=1,
+        batch_size=None,
+        progress=None,
+        client=None,
+        checkpoint=None,
+        **joblib_kwargs,
     ):
         """Pairwise distances, solved in vectorised batches of pairs.
 
@@ -1491,6 +1498,13 @@ class ConformalMetric(RiemannianMetric):
             Show a progress bar over the pairs; None shows it from 64 pairs on.
         client : distributed.Client, optional
             Solve the batches on this Dask cluster.
+        checkpoint : str or path-like, optional
+            A directory where finished batches are written as they arrive; a
+            call with the same arguments after an interruption loads them and
+            solves only the others (see
+            :func:`~geomstats_density.distances.pairwise_distances`). Refused
+            for points that require grad and for solvers without batched
+            distances.
         **joblib_kwargs
             Passed to joblib with solvers without batched distances.
 
@@ -1505,10 +1519,20 @@ class ConformalMetric(RiemannianMetric):
         process, ``batch_size`` at a time, each batch with its own graph start.
         """
         if not hasattr(self.log_solver, "solve"):
+            if checkpoint is not None:
+                raise ValueError(
+                    f"checkpoint={checkpoint!r}: metric.log_solver "
+                    f"({type(self.log_solver).__name__}) has no batched solve to checkpoint."
+                )
             return super().dist_pairwise(points, n_jobs=n_jobs, **joblib_kwargs)
-        from geomstats_density.distances import DEFAULT_BATCH_SIZE, pairwise_distances
+        from geomstats_density.distances import (
+            DEFAULT_BATCH_SIZE,
+            _check_checkpoint_without_gradients,
+            pairwise_distances,
+        )
 
         self.points_tensor(points, "points")  # errors name this method's argument
+        _check_checkpoint_without_gradients(checkpoint, points)
         if tracks_gradients(points):
             return self._differentiable_dist_pairwise(
                 points, DEFAULT_BATCH_SIZE if batch_size is None else batch_size
@@ -1520,6 +1544,7 @@ class ConformalMetric(RiemannianMetric):
             progress=progress,
             client=client,
             n_jobs=n_jobs,
+            checkpoint=checkpoint,
         )
 
     # ------------------------------------------------------------------

@@ -1,0 +1,277 @@
+"""Checkpoints of distance matrices: an interrupted run resumes to the uninterrupted matrix."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import geomstats.backend as gs
+import numpy as np
+import pytest
+import torch
+from conftest import as_numpy, random_half_plane_points
+
+from geomstats_density import GeodesicConvergenceWarning
+from geomstats_density import distances as distances_module
+from geomstats_density.distances import pairwise_distances
+
+PYTORCH = gs.__name__.endswith("pytorch")
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def task_files(checkpoint):
+    return sorted(name for name in os.listdir(checkpoint) if name.startswith("task-"))
+
+
+def count_solves(monkeypatch, interrupt_after=None):
+    """Count the batches solved in this process; raise Ctrl-C's exception after some."""
+    solved = []
+    solve_batch = distances_module.solve_batch
+
+    def counting(*args):
+        if interrupt_after is not None and len(solved) == interrupt_after:
+            raise KeyboardInterrupt
+        solved.append(len(args[-1]))
+        return solve_batch(*args)
+
+    monkeypatch.setattr(distances_module, "solve_batch", counting)
+    return solved
+
+
+def interrupt_then_resume(monkeypatch, tmp_path, metric, *points, batch_size, after):
+    """The matrix of a run interrupted after ``after`` batches and resumed, and its batches."""
+    checkpoint = tmp_path / "matrix"
+    with monkeypatch.context() as patch:
+        count_solves(patch, interrupt_after=after)
+        with pytest.raises(KeyboardInterrupt):
+            pairwise_distances(*points, metric=metric, batch_size=batch_size, checkpoint=checkpoint)
+    assert len(task_files(checkpoint)) == after
+    with monkeypatch.context() as patch:
+        solved = count_solves(patch)
+        resumed = pairwise_distances(
+            *points, metric=metric, batch_size=batch_size, checkpoint=checkpoint
+        )
+    return as_numpy(resumed), solved
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_matrix(half_plane, monkeypatch, tmp_path):
+    metric = half_plane.metric
+    points = gs.array(random_half_plane_points(7, seed=21))  # 21 pairs: 6 batches of 4
+    uninterrupted = as_numpy(pairwise_distances(points, metric=metric, batch_size=4))
+    resumed, solved = interrupt_then_resume(
+        monkeypatch, tmp_path, metric, points, batch_size=4, after=2
+    )
+    assert np.array_equal(resumed, uninterrupted)
+    assert solved == [4, 4, 4, 1]  # the batches of pairs 8 to 20 only
+    # A finished checkpoint gives the matrix without a solve.
+    with monkeypatch.context() as patch:
+        solved = count_solves(patch)
+        again = pairwise_distances(
+            points, metric=metric, batch_size=4, checkpoint=tmp_path / "matrix"
+        )
+    assert solved == [] and np.array_equal(as_numpy(again), uninterrupted)
+
+
+def test_rectangle_resumes(half_plane, monkeypatch, tmp_path):
+    metric = half_plane.metric
+    test = gs.array(random_half_plane_points(3, seed=22))
+    train = gs.array(random_half_plane_points(5, seed=23))  # 15 pairs: 4 batches of 4
+    uninterrupted = as_numpy(pairwise_distances(test, train, metric=metric, batch_size=4))
+    resumed, solved = interrupt_then_resume(
+        monkeypatch, tmp_path, metric, test, train, batch_size=4, after=3
+    )
+    assert resumed.shape == (3, 5)
+    assert np.array_equal(resumed, uninterrupted)
+    assert solved == [3]
+
+
+def test_resumed_statuses_report_as_a_fresh_run(half_plane, monkeypatch, tmp_path):
+    half_plane.metric.log_solver.max_nodes = 17  # tol=1e-8 is out of reach with 17 nodes
+    points = gs.array(random_half_plane_points(6, seed=11))
+
+    def warning_of(call):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        [warning] = [w for w in caught if issubclass(w.category, GeodesicConvergenceWarning)]
+        return str(warning.message)
+
+    fresh = warning_of(lambda: pairwise_distances(points, metric=half_plane.metric, batch_size=4))
+    assert "15 of 15 geodesic distances did not converge" in fresh
+    checkpoint = tmp_path / "matrix"
+    with monkeypatch.context() as patch, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        count_solves(patch, interrupt_after=2)
+        with pytest.raises(KeyboardInterrupt):
+            pairwise_distances(
+                points, metric=half_plane.metric, batch_size=4, checkpoint=checkpoint
+            )
+    # Half of the pairs loaded, half solved; then all of them loaded.
+    for _ in range(2):
+        resumed = warning_of(
+            lambda: pairwise_distances(
+                points, metric=half_plane.metric, batch_size=4, checkpoint=checkpoint
+            )
+        )
+        assert resumed == fresh
+
+
+KILLED_RUN = """
+import sys
+import time
+
+sys.path.insert(0, {tests!r})
+import geomstats.backend as gs
+from conftest import random_half_plane_points
+from geomstats.geometry.euclidean import Euclidean
+
+from geomstats_density import ConformalMetric
+from geomstats_density import distances
+from conftest import half_plane_log_factor
+
+space = Euclidean(2, equip=False)
+space.equip_with_metric(ConformalMetric, log_factor=half_plane_log_factor)
+solve_batch, solved = distances.solve_batch, []
+
+
+def slow_after_the_first(*args):
+    if solved:
+        time.sleep(600)  # a long batch, during which the process is killed
+    solved.append(1)
+    return solve_batch(*args)
+
+
+distances.solve_batch = slow_after_the_first
+points = gs.array(random_half_plane_points(7, seed=24))
+distances.pairwise_distances(
+    points, metric=space.metric, batch_size=4, checkpoint={checkpoint!r}
+)
+"""
+
+
+def test_killed_process_resumes(half_plane, monkeypatch, tmp_path):
+    checkpoint = str(tmp_path / "matrix")
+    script = KILLED_RUN.format(tests=TESTS, checkpoint=checkpoint)
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)])
+    try:
+        deadline = time.monotonic() + 120
+        while not (os.path.isdir(checkpoint) and task_files(checkpoint)):
+            assert process.poll() is None, "the run ended before it was killed"
+            assert time.monotonic() < deadline, "no batch on disk after 120 s"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert task_files(checkpoint) == ["task-000000000000-000000000004.npz"]
+    points = gs.array(random_half_plane_points(7, seed=24))
+    uninterrupted = as_numpy(pairwise_distances(points, metric=half_plane.metric, batch_size=4))
+    solved = count_solves(monkeypatch)
+    resumed = pairwise_distances(
+        points, metric=half_plane.metric, batch_size=4, checkpoint=checkpoint
+    )
+    assert np.array_equal(as_numpy(resumed), uninterrupted)
+    assert solved == [4, 4, 4, 4, 1]
+
+
+def test_checkpoint_of_another_problem_is_refused(half_plane, tmp_path):
+    metric = half_plane.metric
+    metric.log_solver.tol = 1e-5  # the values do not matter here: keep it quick
+    points = random_half_plane_points(5, seed=25)
+    checkpoint = tmp_path / "matrix"
+    pairwise_distances(gs.array(points), metric=metric, batch_size=4, checkpoint=checkpoint)
+    other_points = points.copy()
+    other_points[2, 0] += 1e-12
+    refusals = {
+        "coordinates_sha256": dict(X=gs.array(other_points)),
+        "batch_size": dict(batch_size=3),
+        "pairs": dict(Y=gs.array(points)),
+    }
+    for field, change in refusals.items():
+        arguments = dict(X=gs.array(points), metric=metric, batch_size=4, checkpoint=checkpoint)
+        arguments.update(change)
+        with pytest.raises(ValueError, match=f"{checkpoint}.*another problem.*{field}"):
+            pairwise_distances(**arguments)
+    metric.log_solver.tol = 1e-6
+    with pytest.raises(ValueError, match=f"{checkpoint}.*another problem.*solver_options"):
+        metric.dist_pairwise(gs.array(points), batch_size=4, checkpoint=checkpoint)
+    # Progress bars and warnings are not part of the problem.
+    metric.log_solver.tol = 1e-5
+    metric.log_solver.on_failure = "ignore"
+    metric.dist_pairwise(gs.array(points), batch_size=4, checkpoint=checkpoint, progress=False)
+
+
+def test_not_a_checkpoint_is_refused(half_plane, tmp_path):
+    points = gs.array(random_half_plane_points(3, seed=26))
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(ValueError, match="is a file"):
+        pairwise_distances(points, metric=half_plane.metric, checkpoint=a_file)
+    with pytest.raises(ValueError, match="non-empty directory"):
+        pairwise_distances(points, metric=half_plane.metric, checkpoint=tmp_path)
+    assert a_file.read_text() == "mine"
+
+
+@pytest.mark.skipif(not PYTORCH, reason="points require grad under pytorch only")
+def test_points_that_require_grad_refuse_a_checkpoint(half_plane, tmp_path):
+    points = torch.tensor(random_half_plane_points(3, seed=27), requires_grad=True)
+    for call in (
+        lambda: pairwise_distances(points, metric=half_plane.metric, checkpoint=tmp_path / "a"),
+        lambda: half_plane.metric.dist_pairwise(points, checkpoint=tmp_path / "a"),
+    ):
+        with pytest.raises(ValueError, match="require grad"):
+            call()
+    assert not (tmp_path / "a").exists()
+
+
+def test_worker_processes_fill_and_resume(half_plane, tmp_path):
+    metric = half_plane.metric
+    metric.log_solver.tol = 1e-5  # equality needs no accuracy: keep it quick
+    points = gs.array(random_half_plane_points(6, seed=28))  # 15 pairs: 4 batches of 4
+    uninterrupted = as_numpy(pairwise_distances(points, metric=metric, batch_size=4))
+    checkpoint = tmp_path / "matrix"
+    filled = pairwise_distances(
+        points, metric=metric, batch_size=4, n_jobs=2, checkpoint=checkpoint
+    )
+    assert np.array_equal(as_numpy(filled), uninterrupted)
+    names = task_files(checkpoint)
+    assert len(names) == 4
+    kept = {name: os.stat(checkpoint / name).st_mtime_ns for name in names[::2]}
+    for name in names[1::2]:  # as if the run had stopped before these
+        os.remove(checkpoint / name)
+    resumed = pairwise_distances(
+        points, metric=metric, batch_size=4, n_jobs=2, checkpoint=checkpoint
+    )
+    assert np.array_equal(as_numpy(resumed), uninterrupted)
+    assert task_files(checkpoint) == names
+    assert {name: os.stat(checkpoint / name).st_mtime_ns for name in kept} == kept
+
+
+def test_dask_fills_and_resumes(half_plane, tmp_path):
+    """The tasks gathered from Dask workers are written by this process."""
+    distributed = pytest.importorskip("distributed")
+    metric = half_plane.metric
+    metric.log_solver.tol = 1e-5  # equality needs no accuracy: keep it quick
+    points = gs.array(random_half_plane_points(6, seed=29))  # 15 pairs: 4 batches of 4
+    uninterrupted = as_numpy(pairwise_distances(points, metric=metric, batch_size=4))
+    checkpoint = tmp_path / "matrix"
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        filled = pairwise_distances(
+            points, metric=metric, batch_size=4, client=client, checkpoint=checkpoint
+        )
+        names = task_files(checkpoint)
+        os.remove(checkpoint / names[-1])  # as if the run had stopped before it
+        resumed = metric.dist_pairwise(points, batch_size=4, client=client, checkpoint=checkpoint)
+    assert len(names) == 4
+    assert np.array_equal(as_numpy(filled), uninterrupted)
+    assert np.array_equal(as_numpy(resumed), uninterrupted)
+    assert task_files(checkpoint) == names
