@@ -250,7 +250,7 @@ class MNISTModels:
 # Training
 # ----------------------------------------------------------------------
 def shuffled_batches(n_items, batch_size, generator):
-    """Indices ``0 .. n_items - 1`` in a random order, in batches of ``batch_size``.
+    """The indices ``range(n_items)`` in a random order, in batches of ``batch_size``.
 
     Parameters
     ----------
