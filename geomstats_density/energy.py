@@ -60,6 +60,33 @@ def curve_length(metric, nodes):
     return torch.sqrt(metric.curve_sq_lengths(nodes)).sum(-1)
 
 
+def piece_energy_gradients(metric, left, right, weights):
+    """Derivatives of weighted piece energies ``w ell^2(a, b)`` with respect to both ends.
+
+    An end node of a curve belongs to one piece only, so these are the discrete
+    energy's derivatives at the end nodes: the discrete momenta from which
+    ``log`` is read (the discrete Legendre transform) and, by the envelope
+    theorem, the gradients of a solved distance with respect to its endpoints.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    left, right : torch.Tensor, shape=[..., n_coords]
+        The ends of the pieces.
+    weights : torch.Tensor, shape=[...]
+        Each piece's weight in the energy: one over its time step.
+
+    Returns
+    -------
+    grad_left, grad_right : torch.Tensor, shape=[..., n_coords]
+    """
+    left = left.detach().clone().requires_grad_(True)
+    right = right.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        energy = (metric.segment_sq_lengths(left, right) * weights).sum()
+        return torch.autograd.grad(energy, (left, right))
+
+
 def per_curve_where_outside(evaluate, nodes, outside, concatenate=np.concatenate):
     """``evaluate(nodes)`` for a batch of curves, curve by curve where the batch raises.
 

@@ -52,6 +52,7 @@ from geomstats_density.curvature import (
     directional_derivative,
 )
 from geomstats_density.densities import Density
+from geomstats_density.energy import piece_energy_gradients
 from geomstats_density.exceptions import ConstantQualityWarning, DomainError, warn_at_caller
 from geomstats_density.jets import autodiff_jet
 from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
@@ -1436,10 +1437,10 @@ class ConformalMetric(RiemannianMetric):
         nodes = to_torch(curve.nodes).detach()
         times = to_torch(curve.times)
         start, end = nodes[..., 0, :], nodes[..., -1, :]
-        gradients = self._energy_end_gradients(nodes, times, 1)
+        gradients = self._end_node_gradients(nodes, times, 1)
         n_pieces = nodes.shape[-2] - 1
         if n_pieces >= 4 and n_pieces % 2 == 0:
-            coarse = self._energy_end_gradients(nodes, times, 2)
+            coarse = self._end_node_gradients(nodes, times, 2)
             gradients = [
                 (4 * fine - rough) / 3 for fine, rough in zip(gradients, coarse, strict=True)
             ]
@@ -1452,21 +1453,20 @@ class ConformalMetric(RiemannianMetric):
             ]
         return tuple(self.from_coordinates(gradient) for gradient in gradients)
 
-    def _energy_end_gradients(self, nodes, times, step):
+    def _end_node_gradients(self, nodes, times, step):
         """Derivatives of discrete energies with respect to their end nodes alone.
 
         The curves are taken at every ``step``-th node; only the first and the
-        last piece depend on the end nodes.
+        last piece depend on the end nodes: both pieces go through
+        :func:`~geomstats_density.energy.piece_energy_gradients` in one pass.
         """
-        start = nodes[..., 0, :].clone().requires_grad_(True)
-        end = nodes[..., -1, :].clone().requires_grad_(True)
-        with torch.enable_grad():
-            energy = self.segment_sq_lengths(start, nodes[..., step, :]) / (
-                times[step] - times[0]
-            ) + self.segment_sq_lengths(nodes[..., -1 - step, :], end) / (
-                times[-1] - times[-1 - step]
-            )
-            return torch.autograd.grad(energy.sum(), (start, end))
+        left = torch.stack([nodes[..., 0, :], nodes[..., -1 - step, :]])
+        right = torch.stack([nodes[..., step, :], nodes[..., -1, :]])
+        weights = torch.stack(
+            [1 / (times[step] - times[0]), 1 / (times[-1] - times[-1 - step])]
+        ).reshape(2, *[1] * (nodes.ndim - 2))
+        grad_left, grad_right = piece_energy_gradients(self, left, right, weights)
+        return grad_left[0], grad_right[1]
 
     def dist_pairwise(
         self,

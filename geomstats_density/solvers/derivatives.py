@@ -323,30 +323,6 @@ def _quadrature_jets(metric, nodes, times):
     return out
 
 
-def energy_start_gradient(metric, chords, n_pieces):
-    """Derivative of curves' energies with respect to their first node, shape ``[batch, dim]``.
-
-    Minus the discrete momentum ``p_0``, from which ``log`` is read (the discrete
-    Legendre transform). Only the first piece depends on the first node.
-
-    Parameters
-    ----------
-    metric : ConformalMetric
-    chords : ndarray, shape=[batch, 2, dim]
-        The first two nodes of each curve.
-    n_pieces : ndarray of int, shape=[batch]
-        Pieces of each curve (the energy of a uniformly timed curve is the
-        number of pieces times the sum of their squared lengths).
-    """
-    left = torch.from_numpy(chords[:, 0]).clone().requires_grad_(True)
-    right = torch.from_numpy(chords[:, 1])
-    scale = torch.from_numpy(np.asarray(n_pieces, dtype=float))
-    with torch.enable_grad():
-        energy = (metric.segment_sq_lengths(left, right) * scale).sum()
-        (gradient,) = torch.autograd.grad(energy, left)
-    return gradient.numpy()
-
-
 @dataclass
 class MatrixFreeDerivatives:
     """Energy, gradient and Hessian-vector products of uniformly timed curves.

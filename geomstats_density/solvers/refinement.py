@@ -42,14 +42,13 @@ from geomstats_density.curves import (
 from geomstats_density.curves import (
     resample_nodes as _resample,
 )
-from geomstats_density.energy import per_curve_where_outside
+from geomstats_density.energy import per_curve_where_outside, piece_energy_gradients
 from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
     warn_at_caller,
 )
-from geomstats_density.solvers.derivatives import energy_start_gradient
 from geomstats_density.solvers.status import CurveStatus, LevelStatus
 from geomstats_density.threads import torch_threads_for
 
@@ -1000,7 +999,12 @@ class _Chords:
         n_pieces = self.n_pieces.reshape(-1)
         # Curves that stopped at the first level weigh their second chord by 0.
         needed = np.flatnonzero(self.weights.reshape(-1) != 0)
-        gradient = energy_start_gradient(metric, chords[needed], n_pieces[needed])
+        gradient = piece_energy_gradients(
+            metric,
+            torch.from_numpy(chords[needed, 0]),
+            torch.from_numpy(chords[needed, 1]),
+            torch.from_numpy(n_pieces[needed].astype(float)),
+        )[0].numpy()
 
         def sharp(rows):
             rows = rows[:, 0, 0]
