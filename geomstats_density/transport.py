@@ -27,7 +27,11 @@ import torch
 
 from geomstats_density.exceptions import DomainError, GeodesicConvergenceError
 from geomstats_density.manifolds import EmbeddedManifold
-from geomstats_density.solvers.ode import DEFAULT_MAX_EVALUATIONS, GeodesicODESolver
+from geomstats_density.solvers.ode import (
+    DEFAULT_MAX_EVALUATIONS,
+    GeodesicODESolver,
+    step_within_budget,
+)
 from geomstats_density.threads import torch_threads_for
 
 # Integrator settings where the metric's exp solver does not give them.
@@ -93,23 +97,15 @@ def transport_along_geodesics(metric, tangent_vec, base_point, velocity):
             integrator = getattr(scipy.integrate, method)(
                 rhs, 0.0, state, 1.0, rtol=rtol, atol=atol * scale
             )
-            while integrator.status == "running":
-                seconds = time.perf_counter() - started
-                if integrator.nfev >= max_evaluations or (
-                    max_time is not None and seconds >= max_time
-                ):
-                    raise GeodesicConvergenceError(
-                        f"parallel_transport: the integration stopped at t={integrator.t:.6g} "
-                        f"of 1 after {integrator.nfev} evaluations and {seconds:.3g} s "
-                        f"(the exp solver's max_evaluations={max_evaluations}, "
-                        f"max_time={max_time}): the factor varies fast along this geodesic."
-                    )
-                message = integrator.step()
-                if integrator.status == "failed":
-                    raise GeodesicConvergenceError(
-                        f"parallel_transport: the integrator failed at t={integrator.t:.6g}: "
-                        f"{message}"
-                    )
+            budget = step_within_budget(
+                integrator, started, max_evaluations, max_time, "parallel_transport"
+            )
+            if budget is not None:
+                raise GeodesicConvergenceError(
+                    f"parallel_transport: the integration stopped at t={integrator.t:.6g} "
+                    f"of 1 after {budget}, the exp solver's budget: the factor varies fast "
+                    "along this geodesic."
+                )
     except DomainError as error:
         raise DomainError(
             f"parallel_transport: the geodesic leaves the metric's domain before t=1: {error}"

@@ -446,41 +446,35 @@ class GeodesicODESolver(ExpSolver):
                 integrator = getattr(scipy.integrate, self.method)(
                     rhs, 0.0, state, end, rtol=rtol, atol=atol
                 )
-                while integrator.status == "running":
-                    budget = self._budget_spent(integrator.nfev, time.perf_counter() - started)
-                    if budget is not None:
-                        return (
-                            out,
-                            None,
-                            self._stop_message(budget, sign * integrator.t, sign * end),
-                            integrator.nfev,
-                        )
-                    message = integrator.step()
-                    if integrator.status == "failed":
-                        raise GeodesicConvergenceError(
-                            f"exp: the integrator failed at t={sign * integrator.t:.6g}: {message}"
-                        )
+
+                def keep_reached_times(integrator):
                     reached = (times > integrator.t_old) & (times <= integrator.t)
                     if reached.any():
                         states = integrator.dense_output()(times[reached])[:n_nominal]
                         out[:, reached] = np.moveaxis(states.reshape(2, batch, dim, -1)[0], -1, 1)
+
+                budget = step_within_budget(
+                    integrator,
+                    started,
+                    self.max_evaluations,
+                    self.max_time,
+                    "exp",
+                    sign,
+                    keep_reached_times,
+                )
+                if budget is not None:
+                    return (
+                        out,
+                        None,
+                        self._stop_message(budget, sign * integrator.t, sign * end),
+                        integrator.nfev,
+                    )
         except DomainError as error:
             raise DomainError(
                 f"exp: the geodesic leaves the metric's domain before t={sign * end}: {error}"
             ) from None
         jacobi = integrator.y[n_nominal:].reshape(batch, n_directions, 2, dim)[:, :, 0]
         return out, jacobi, None, integrator.nfev
-
-    def _budget_spent(self, n_evaluations, seconds):
-        """A description of the budget that ran out, or None."""
-        if n_evaluations >= self.max_evaluations:
-            return (
-                f"{n_evaluations} evaluations of the geodesic equation "
-                f"(max_evaluations={self.max_evaluations})"
-            )
-        if self.max_time is not None and seconds >= self.max_time:
-            return f"{seconds:.3g} s (max_time={self.max_time})"
-        return None
 
     def _stop_message(self, budget, reached, end):
         """Why a budget stopped an integration at time ``reached`` of ``end``."""
@@ -498,6 +492,52 @@ class GeodesicODESolver(ExpSolver):
             if nan_times:
                 message += " Points at the times not reached are NaN."
             warn_at_caller(message, GeodesicConvergenceWarning)
+
+
+def step_within_budget(integrator, started, max_evaluations, max_time, who, sign=1.0, on_step=None):
+    """Step a scipy ODE integrator to its end, unless an evaluation or time budget runs out.
+
+    Parameters
+    ----------
+    integrator : scipy.integrate.OdeSolver
+    started : float
+        ``time.perf_counter()`` when the integration started.
+    max_evaluations : int
+    max_time : float or None
+    who : str
+        What integrates (``'exp'``, ``'parallel_transport'``), for the messages.
+    sign : float
+        Direction of time the integration stands for, for the messages.
+    on_step : callable, optional
+        Called with the integrator after each step.
+
+    Returns
+    -------
+    budget : str or None
+        Which budget ran out, in words; None when the end was reached.
+
+    Raises
+    ------
+    GeodesicConvergenceError
+        If the integrator fails.
+    """
+    while integrator.status == "running":
+        n_evaluations, seconds = integrator.nfev, time.perf_counter() - started
+        if n_evaluations >= max_evaluations:
+            return (
+                f"{n_evaluations} evaluations of the geodesic equation "
+                f"(max_evaluations={max_evaluations})"
+            )
+        if max_time is not None and seconds >= max_time:
+            return f"{seconds:.3g} s (max_time={max_time})"
+        message = integrator.step()
+        if integrator.status == "failed":
+            raise GeodesicConvergenceError(
+                f"{who}: the integrator failed at t={sign * integrator.t:.6g}: {message}"
+            )
+        if on_step is not None:
+            on_step(integrator)
+    return None
 
 
 def checked_times(t):
