@@ -25,6 +25,7 @@ from geomstats_density import (
     NewtonGeodesicSolver,
 )
 from geomstats_density.densities import GaussianMixture
+from geomstats_density.energy import curve_length
 from geomstats_density.quality import RealismIndex
 from geomstats_density.solvers.refinement import _resample
 
@@ -151,13 +152,17 @@ def test_refinement_resampling_reproduces_cubic_curves(n_given):
 
 
 def test_unrefined_length_error_is_second_order(half_plane, hyperbolic):
-    """The midpoint energy makes the discrete length error O(h^2): halving h / 4."""
+    """The midpoint energy makes the discrete length error O(h^2): halving h / 4.
+    With ``tol=None`` the reported ``dist`` is the returned curve's own length."""
     start, end = gs.array([0.0, 1.0]), gs.array([1.5, 2.0])
     exact = float(hyperbolic.metric.dist(start, end))
     errors = []
     for n_nodes in (17, 33, 65):
-        half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, n_nodes=n_nodes, tol=None)
-        errors.append(abs(float(half_plane.metric.dist(start, end)) - exact))
+        curve = NewtonGeodesicSolver(half_plane, n_nodes=n_nodes, tol=None).solve(end, start)
+        np.testing.assert_allclose(float(curve.dist), float(curve.length()), rtol=1e-12)
+        with torch.no_grad():
+            discrete = curve_length(half_plane.metric, torch.as_tensor(as_numpy(curve.nodes)))
+        errors.append(abs(float(discrete) - exact))
     ratios = np.array(errors[:-1]) / np.array(errors[1:])
     np.testing.assert_allclose(ratios, 4.0, rtol=0.05)
 

@@ -80,7 +80,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         Target relative error of the length. Node counts double from ``n_nodes``
         until the estimated error of the Richardson-extrapolated length is below
         ``tol`` (returned as ``curve.dist_error``). None solves once with
-        ``n_nodes`` nodes and returns the plain discrete length.
+        ``n_nodes`` nodes and returns the curve's own length, measured finer
+        (``curve.dist_error`` is None: the distance's error is not estimated).
     max_nodes : int
         Largest node count tried before reporting that ``tol`` was not met.
     max_iter : int
@@ -424,6 +425,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                     # distance's error, only that its length bounds the distance.
                     returned.error[raw_returned] = np.inf
                     done |= trusted & (estimate.error <= self.tol * estimate.dist)
+                else:
+                    measured, contradicted = self._own_lengths(metric, estimate, active, record)
                 for position in np.flatnonzero(done):
                     final[active[position]] = (estimate if trusted[position] else returned).take(
                         [position]
@@ -501,6 +504,37 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         estimate.error[checked[replaced]] = np.maximum(
             estimate.error[checked[replaced]], length_error[replaced]
         )
+        return length, replaced
+
+    def _own_lengths(self, metric, estimate, active, record):
+        """With ``tol=None``: each returned curve's own length becomes its ``dist``.
+
+        The discrete length at ``n_nodes`` (Eq. 5) is an estimate the returned
+        curve may contradict, most on kinked qualities and coarse node counts:
+        ``dist`` is the curve's length measured finer, and the message keeps the
+        discrete length. A curve that cannot be measured (its spline leaves the
+        domain) keeps its discrete length. Updates ``estimate`` in place.
+
+        Returns
+        -------
+        measured : ndarray, shape=[batch]
+        replaced : ndarray of bool, shape=[batch]
+            Whether the measured length became the estimate.
+        """
+        nodes = estimate.nodes
+        length, _ = measured_lengths(
+            metric,
+            lambda n_nodes: self._project(metric, _resample(nodes, n_nodes)),
+            nodes.shape[1] - 1,
+            outside="nan",
+        )
+        replaced = np.isfinite(length)
+        for position in np.flatnonzero(replaced):
+            record.note[active[position]] += (
+                f"; the discrete length at {nodes.shape[1]} nodes (Eq. 5) is "
+                f"{estimate.dist[position]:.10g}"
+            )
+        estimate.dist[replaced] = length[replaced]
         return length, replaced
 
     def _restart_tunnels(self, metric, level, estimate, keep, finer_nodes, starts, spline_dist):
@@ -669,7 +703,13 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         n_nodes, iterations = solution.solved_nodes[b], solution.n_iterations[b]
         solved = f"{n_nodes} nodes, {iterations} iterations over all node counts"
         if self.tol is None:
-            accuracy = "tol=None: the discrete length at n_nodes"
+            if np.isnan(solution.measured[b]):
+                accuracy = (
+                    "tol=None: the discrete length at n_nodes; the returned curve could not "
+                    "be measured (it leaves the domain)"
+                )
+            else:
+                accuracy = "tol=None: dist is the returned curve's own length, measured finer"
         else:
             dist, measured = solution.dist[b], solution.measured[b]
             accuracy = (
