@@ -511,8 +511,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
 
         The discrete length at ``n_nodes`` (Eq. 5) is an estimate the returned
         curve may contradict, most on kinked qualities and coarse node counts:
-        ``dist`` is the curve's length measured finer, and the message keeps the
-        discrete length. A curve that cannot be measured (its spline leaves the
+        ``dist`` is the curve's length measured finer, and ``record`` keeps the
+        discrete length for the message. A curve that cannot be measured (its spline leaves the
         domain) keeps its discrete length. Updates ``estimate`` in place.
 
         Returns
@@ -529,11 +529,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             outside="nan",
         )
         replaced = np.isfinite(length)
-        for position in np.flatnonzero(replaced):
-            record.note[active[position]] += (
-                f"; the discrete length at {nodes.shape[1]} nodes (Eq. 5) is "
-                f"{estimate.dist[position]:.10g}"
-            )
+        record.discrete_dist[active] = estimate.dist
         estimate.dist[replaced] = length[replaced]
         return length, replaced
 
@@ -678,6 +674,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             dist=estimate.dist,
             error=error,
             measured=record.measured,
+            discrete_dist=record.discrete_dist,
             velocity=velocity,
             converged=record.minimised & accurate & ~failed,
             status=np.select(
@@ -709,7 +706,11 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                     "be measured (it leaves the domain)"
                 )
             else:
-                accuracy = "tol=None: dist is the returned curve's own length, measured finer"
+                discrete = solution.discrete_dist[b]
+                accuracy = (
+                    "tol=None: dist is the returned curve's own length, measured finer; the "
+                    f"discrete length at {n_nodes} nodes (Eq. 5) is {discrete:.10g}"
+                )
         else:
             dist, measured = solution.dist[b], solution.measured[b]
             accuracy = (
@@ -865,6 +866,8 @@ class _StopRecord:
         Whether it stopped because its length stopped decreasing.
     measured : ndarray, shape=[batch]
         Its returned curve's measured length, NaN where not measured.
+    discrete_dist : ndarray, shape=[batch]
+        Its discrete length at ``n_nodes`` with ``tol=None``, NaN otherwise.
     contradicted : ndarray of bool, shape=[batch]
         Whether that length contradicted the estimate, and replaced it.
     failed : ndarray of bool, shape=[batch]
@@ -882,6 +885,7 @@ class _StopRecord:
         self.minimised = np.zeros(batch, dtype=bool)
         self.stalled = np.zeros(batch, dtype=bool)
         self.measured = np.full(batch, np.nan)
+        self.discrete_dist = np.full(batch, np.nan)
         self.contradicted = np.zeros(batch, dtype=bool)
         self.failed = np.zeros(batch, dtype=bool)
         self.reason = np.full(batch, "", dtype=object)
@@ -1131,6 +1135,7 @@ class _Estimate:
 _PER_CURVE = (
     "dist",
     "measured",
+    "discrete_dist",
     "velocity",
     "converged",
     "status",
@@ -1160,6 +1165,9 @@ class Solution:
         Estimated error of ``dist``; None with ``tol=None``.
     measured : ndarray, shape=[batch]
         Each returned curve's own length, measured finer (NaN if not measured).
+    discrete_dist : ndarray, shape=[batch]
+        With ``tol=None``: the discrete length at ``n_nodes`` (Eq. 5), which
+        ``dist`` replaces by the measured length; NaN otherwise.
     velocity : ndarray, shape=[batch, n_coords]
         Initial velocities (``log``), in the metric's coordinates.
     converged : ndarray of bool, shape=[batch]
@@ -1181,6 +1189,7 @@ class Solution:
     dist: np.ndarray
     error: np.ndarray | None
     measured: np.ndarray
+    discrete_dist: np.ndarray
     velocity: np.ndarray
     converged: np.ndarray
     status: np.ndarray
@@ -1199,6 +1208,7 @@ class Solution:
             self,
             dist=self.dist * factor,
             measured=self.measured * factor,
+            discrete_dist=self.discrete_dist * factor,
             error=None if self.error is None else self.error * factor,
         )
 
