@@ -72,7 +72,7 @@ N_EVAL = 1025
 # stationarity test; ``converged`` in the table says whether it did. In 2-D the
 # curve starts on the shortest path of a coarse grid graph, which finds the
 # detours; in 100-D on the straight line.
-SOLVER_OPTIONS = {"n_nodes": 33, "tol": None, "max_iter": 15, "on_failure": "ignore"}
+SOLVER_OPTIONS = {"n_nodes": 33, "tol": None, "max_iter": 30, "on_failure": "ignore"}
 # Nodes of the linear and slerp curves: as many as the geodesic's, so that every
 # length is measured at the same resolution (4 and 8 times as many pieces); the
 # cubic splines through them are the line itself and close to the great circle.
