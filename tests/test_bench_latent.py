@@ -58,3 +58,24 @@ def test_a_row_past_its_time_limit_is_reported_as_stopped(bench):
         [row, dict(row, solver="neural 500", length=1.0, note=None)], "neural 500"
     )
     assert checks[0]["target"] == "missed: stopped after 0.1 s"
+
+
+def test_several_settings_of_ours_are_read_as_a_work_precision_sweep(bench):
+    """Our row checked is the fastest no longer than the shortest baseline curve;
+    ``matched`` counts the baseline curves one of our settings beats on both
+    length and time (worked out by hand for these four rows)."""
+    group = dict(network="dcgan-2", D=2, lengths_in="latent")
+    rows = [
+        dict(group, solver="newton max_iter=60", length=1.0, seconds=5.0),
+        dict(group, solver="newton max_iter=10", length=1.2, seconds=1.0),
+        dict(group, solver="neural 500", length=1.1, seconds=2.0),
+        dict(group, solver="neural 2000", length=1.05, seconds=8.0),
+    ]
+    (check,) = bench.target_checks(rows, "neural 500")
+    assert check["ours_solver"] == "newton max_iter=60"
+    assert check["target"] == "missed: slower"
+    assert check["matched"] == "1 of 2"
+    rows[1]["length"] = 1.09  # now as short as the 500-step curve, and faster
+    (check,) = bench.target_checks(rows, "neural 500")
+    assert check["matched"] == "2 of 2"
+    assert check["ours_solver"] == "newton max_iter=60"  # still the only one <= 1.05
