@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 
 from geomstats_density.backend import DTYPE, to_numpy
 from geomstats_density.demo.experiments.mnist import image_base_size, load_digits, shuffled_batches
-from geomstats_density.demo.paper_examples import example_result, figure_path
+from geomstats_density.demo.results import example_result, figure_path
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
 from geomstats_density.plotting import plot_decoded_strip, save_figure
