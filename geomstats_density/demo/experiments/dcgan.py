@@ -757,7 +757,7 @@ def run(out_dir=None, progress=True, latent_dim=2, **options):
     Returns
     -------
     result : dict
-        As the examples of :mod:`geomstats_density.demo.paper_examples` (the
+        As :func:`~geomstats_density.demo.results.example_result` returns (the
         geodesic's ``length`` at ``n_eval`` points, ``converged``,
         ``seconds``), with ``figure``
         (the strips), ``table`` and ``training`` (the networks' facts).
