@@ -88,7 +88,7 @@ def gallery_script(name):
     Parameters
     ----------
     name : str
-        File name in :data:`GALLERY_DIR`, ``plot_<number>_<name>.py``.
+        File name in ``GALLERY_DIR``, ``plot_<number>_<name>.py``.
 
     Returns
     -------
