@@ -62,6 +62,9 @@ import warnings
 import numpy as np
 import torch
 
+# The test helpers: the typical codes of the soap-bubble example.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+
 N_EVAL = 1025
 FAVOURED_CLASS = 8
 NEURAL = dict(hidden=(100, 100, 100), n_points=20, lr=1e-2)
@@ -223,9 +226,9 @@ def endpoints(name, dim):
             mnist.class_median_code(models, mnist.START_DIGIT).numpy(),
             mnist.class_median_code(models, mnist.END_DIGIT).numpy(),
         )
-    from geomstats_density.demo.paper_examples import typical_codes
+    from paper_problems import typical_codes
 
-    return typical_codes(dim, random_state=0)
+    return typical_codes(dim, seed=0)
 
 
 def build_space(name, lengths_in, method, options, dcgan_module=DCGAN_MODULE):

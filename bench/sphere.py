@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """One sphere problem, three ways: manifold solver, chart map, ambient penalty.
 
-The problem is the example of ``examples/plot_11_sphere_caps.py``: three von
+The problem is the example of ``geomstats_density/demo/gallery/plot_11_sphere_caps.py``: three von
 Mises-Fisher caps on the 2-sphere, quality the density ratio
 ``Q = 0.1 + 0.8 p / max p``, metric ``log(Q)^2`` times the round metric, from a
 point of one equatorial cap to a point of the other. Methods:
@@ -36,8 +36,10 @@ import argparse
 import math
 import platform
 import statistics
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import geomstats.backend as gs
 import numpy as np
@@ -47,11 +49,14 @@ from geomstats.geometry.hypersphere import Hypersphere
 
 from geomstats_density import DensityConformalMetric
 from geomstats_density.backend import to_numpy
-from geomstats_density.demo.manifold_examples import SPHERE_END, SPHERE_START, sphere_caps
 from geomstats_density.energy import curve_length
 from geomstats_density.quality import DensityRatio
 from geomstats_density.reports import N_EVAL, slerp
 from geomstats_density.solvers.manifold import ManifoldGeodesicSolver
+
+# The example's caps and endpoints, shared with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from paper_problems import SPHERE_END, SPHERE_START, sphere_caps  # noqa: E402
 
 MEASURE_NODES = (2049, 4097)
 KINK_OPTIONS = dict(tol=None, n_nodes=65, max_iter=300, on_failure="ignore")

@@ -5,7 +5,7 @@ import re
 
 
 class ExampleNumberSortKey:
-    """Sort key of ``examples/plot_<N>_<name>.py``: ``N``, then the name.
+    """Sort key of the gallery's ``plot_<N>_<name>.py``: ``N``, then the name.
 
     Parameters
     ----------

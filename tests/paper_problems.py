@@ -13,12 +13,18 @@ Lengths derived by hand:
    ``log(2) (2 sqrt(1.3^2 - 1) + pi - 2 arccos(1 / 1.3))``.
 4. Cube surface from (0, 0, 1) to (1, 0, 0): unfolded, the top and the x = 1 faces
    make a 2 x 1 strip with the endpoints at distance 2: ``2 log(2)``.
+
+Also the data of two gallery scripts that tests and benchmarks reuse: the two
+typical codes of Example 7 (``plot_7_soap_bubble.py``) and the von Mises-Fisher
+caps and endpoints of Example 11 (``plot_11_sphere_caps.py``).
 """
 
 import math
 
+import numpy as np
 import torch
 
+from geomstats_density import VonMisesFisherMixture
 from geomstats_density.quality import Constant
 
 LN2 = math.log(2.0)
@@ -51,3 +57,25 @@ EXACT_LENGTHS = {
     3: LN2 * (2.0 * math.sqrt(1.3**2 - 1.0) + math.pi - 2.0 * math.acos(1.0 / 1.3)),
     4: 2.0 * LN2,
 }
+
+
+def typical_codes(dim=100, seed=0):
+    """Two orthogonal codes of norm ``sqrt(dim)``, typical for ``N(0, I_dim)`` (Example 7)."""
+    first, second = np.random.default_rng(seed).normal(size=(2, dim))
+    first *= math.sqrt(dim) / np.linalg.norm(first)
+    second -= (second @ first) / dim * first
+    second *= math.sqrt(dim) / np.linalg.norm(second)
+    return first, second
+
+
+# Example 11: caps on the equator at 0 and 90 degrees of longitude, bridged by a
+# third cap at 45 degrees of latitude; the great circle between the endpoints runs
+# along the sparse equator.
+CAP_DIRECTIONS = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.5**0.5]])
+SPHERE_START = np.array([1.0, 0.0, 0.1]) / np.linalg.norm([1.0, 0.0, 0.1])
+SPHERE_END = np.array([0.0, 1.0, 0.1]) / np.linalg.norm([0.0, 1.0, 0.1])
+
+
+def sphere_caps():
+    """The three equal vMF caps of concentration 8 of Example 11."""
+    return VonMisesFisherMixture(np.ones(3), CAP_DIRECTIONS, np.full(3, 8.0))

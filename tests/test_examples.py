@@ -1,8 +1,9 @@
-"""Every script in examples/ runs, draws one figure, and gets the paper's numbers.
+"""Every gallery script runs, draws one figure, and gets the paper's numbers.
 
-The scripts are the sphinx-gallery's sources: user code run top to bottom, whose
-pyplot figure the gallery captures. The tests run them the same way and read
-their variables (the geodesic, the tables).
+The scripts (``geomstats_density/demo/gallery/``) are the sphinx-gallery's sources:
+user code run top to bottom, whose pyplot figure the gallery captures and which
+the demo runs. The tests run them the same way and read their variables (the
+geodesic, the tables).
 """
 
 import ast
@@ -19,12 +20,15 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-EXAMPLES_DIR = pathlib.Path(__file__).resolve().parent.parent / "examples"
+from geomstats_density.demo.cli import GALLERY_DIR  # noqa: E402
+
+# Where the package keeps them, as the demo reads them.
+EXAMPLES_DIR = GALLERY_DIR
 LN2 = math.log(2.0)
 
 
 def run_script(name, tmp_path, monkeypatch):
-    """Run ``examples/<name>`` as a script from ``tmp_path``; return its variables.
+    """Run the gallery script ``name`` from ``tmp_path``; return its variables.
 
     The script must leave exactly one pyplot figure open (the one the gallery
     shows); it is written to ``tmp_path`` as a PNG to check that it renders.
@@ -50,7 +54,7 @@ def test_every_script_has_a_gallery_title_and_a_test():
     The experiment scripts call the demo's experiments, whose own tests cover
     them; the others import nothing from the demo and no private name.
     """
-    tests = "".join(path.read_text() for path in EXAMPLES_DIR.parent.glob("tests/test_*.py"))
+    tests = "".join(path.read_text() for path in pathlib.Path(__file__).parent.glob("test_*.py"))
     scripts = sorted(EXAMPLES_DIR.glob("plot_*.py"))
     assert scripts, "no example scripts found"
     for script in scripts:

@@ -20,6 +20,7 @@ import torch
 from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hypersphere import Hypersphere
+from matplotlib.figure import Figure
 from scipy.stats import multivariate_normal
 
 from geomstats_density.demo.experiments.point_clouds import cloud_space
@@ -226,7 +227,7 @@ def test_bad_input_raises_clear_errors():
 
 
 def test_point_cloud_example_keeps_points_on_the_sites(tmp_path):
-    from geomstats_density.demo.experiments.point_clouds import run
+    from geomstats_density.demo.experiments.point_clouds import end_clouds, plot_cloud_strips, run
 
     result = run(out_dir=tmp_path, progress=False, n_points=6, n_nodes=9, max_iter=10)
     rows = {row["curve"]: row for row in result["table"]}
@@ -236,3 +237,11 @@ def test_point_cloud_example_keeps_points_on_the_sites(tmp_path):
     assert geodesic["length"] < linear["length"]
     assert geodesic["mean_Q"] > linear["mean_Q"]
     assert pathlib.Path(result["figure"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Drawn on a figure of the caller's: one row of clouds per curve, the first
+    # cloud of each row the start cloud.
+    figure = Figure()
+    assert plot_cloud_strips(result["curves"], 6, n_clouds=3, figure=figure) is figure
+    assert len(figure.axes) == 3 * 3
+    start = end_clouds(6, random_state=0)[0].reshape(6, 2)
+    for ax in figure.axes[::3]:
+        np.testing.assert_allclose(ax.collections[0].get_offsets(), start, atol=1e-12)

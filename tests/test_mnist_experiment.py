@@ -5,6 +5,7 @@ import pathlib
 import numpy as np
 import pytest
 import torch
+from matplotlib.figure import Figure
 
 import geomstats_density.demo.experiments.mnist as mnist
 
@@ -53,7 +54,7 @@ def test_training_is_seeded_and_saves_what_loads(tmp_path):
         mnist.load_models(tmp_path / "missing.pt")
 
 
-def test_geodesic_favours_the_class_more_than_linear_and_slerp(tmp_path):
+def test_geodesic_favours_the_class_more_than_linear_and_slerp(tmp_path, models):
     # 33 nodes keep the test fast; the default (129) is what the demo runs.
     result = mnist.run(out_dir=tmp_path, progress=False, solver_options={"n_nodes": 33})
     assert result["converged"]
@@ -69,6 +70,18 @@ def test_geodesic_favours_the_class_more_than_linear_and_slerp(tmp_path):
         assert path.parent == tmp_path
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result["training"]["classifier_accuracy"] > 0.9
+    # The same figures drawn on a figure of the caller's: the map's curves join
+    # the median codes of the 1s and the 6s; one row of digits per curve.
+    figure = Figure()
+    map_figure, strip_figure = figure.subfigures(2, 1)
+    ax = mnist.plot_class_map(result, ax=map_figure.subplots(), resolution=8)
+    assert ax.figure is map_figure
+    assert [line.get_label() for line in ax.get_lines()] == list(rows)
+    ends = [models.codes[models.labels == digit].double().median(0).values for digit in (1, 6)]
+    for line in ax.get_lines():
+        np.testing.assert_allclose(line.get_xydata()[[0, -1]], np.stack(ends), atol=1e-12)
+    assert mnist.plot_strips(result, n_images=4, figure=strip_figure) is strip_figure
+    assert [a.get_ylabel() for a in strip_figure.axes[::4]] == list(rows)
 
 
 def test_bad_arguments_raise(models):

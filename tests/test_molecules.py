@@ -15,6 +15,7 @@ from scipy.stats import norm
 pytest.importorskip("rdkit")
 pytest.importorskip("selfies")
 
+from matplotlib.figure import Figure  # noqa: E402
 from rdkit import Chem  # noqa: E402
 from rdkit.Chem import QED  # noqa: E402
 
@@ -85,3 +86,12 @@ def test_geodesic_raises_qed_over_the_segment(tmp_path):
     assert rows["geodesic"]["curve_quality"] > rows["linear"]["curve_quality"]
     assert math.isfinite(result["length"])
     assert pathlib.Path(result["figure"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Drawn on a figure of the caller's: one row of 11 molecules per curve, each
+    # titled with RDKit's QED of its SMILES.
+    figure = Figure()
+    assert molecules.plot_molecules(result, figure=figure) is figure
+    assert len(figure.axes) == 2 * 11
+    smiles = result["molecules"]["geodesic"][0]
+    titles = [ax.get_title() for ax in figure.axes[:11]]
+    assert titles == [f"QED {QED.qed(rdkit_molecule(s)):.2f}" for s in smiles]
+    assert [figure.axes[0].get_ylabel(), figure.axes[11].get_ylabel()] == list(rows)

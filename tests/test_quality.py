@@ -7,9 +7,9 @@ import pytest
 import scipy.stats
 import torch
 from geomstats.geometry.euclidean import Euclidean
+from paper_problems import typical_codes
 
 from geomstats_density import ConformalMetric, DensityConformalMetric, DomainError
-from geomstats_density.demo.paper_examples import typical_codes
 from geomstats_density.densities import CallableDensity, Gaussian, GaussianMixture
 from geomstats_density.laws import EmpiricalLogDensityLaw, chi2_log_cdf, chi2_log_sf, dkw_bound
 from geomstats_density.quality import (

@@ -14,10 +14,9 @@ from geomstats.geometry.hypersphere import Hypersphere
 from geomstats.geometry.poincare_half_space import PoincareHalfSpace
 from geomstats.geometry.pullback_metric import PullbackDiffeoMetric
 from geomstats.geometry.special_orthogonal import SpecialOrthogonal
-from paper_problems import central_projection
+from paper_problems import central_projection, sphere_caps
 
 from geomstats_density import ConformalMetric, DensityConformalMetric
-from geomstats_density.demo.manifold_examples import sphere_caps
 from geomstats_density.densities import Gaussian
 from geomstats_density.quality import DensityRatio, RealismIndex
 from geomstats_density.transport import shoot

@@ -1,12 +1,13 @@
-"""The demo: the paper's examples, the experiments on shipped data, the command line.
+"""The demo: the gallery, the experiments on shipped data, the command line.
 
-- :mod:`geomstats_density.demo.paper_examples`: each of the paper's examples as a
-  function that solves it and returns its numbers and figure;
-- :mod:`geomstats_density.demo.manifold_examples`: the example on the sphere, in
-  the same format;
+- ``gallery/``: the scripts of the documentation's gallery, ``plot_<N>_<name>.py``
+  (package data, not modules): the paper's examples and the others, each the
+  code a user writes, top to bottom;
 - :mod:`geomstats_density.demo.experiments`: experiments on data that ships with
   PyPI packages, with their training scripts and shipped weights;
-- :mod:`geomstats_density.demo.cli`: the ``geomstats-density demo`` command.
+- :mod:`geomstats_density.demo.results`: the rows of the demo's report;
+- :mod:`geomstats_density.demo.cli`: the ``geomstats-density demo`` command, which
+  runs the gallery scripts of the paper's examples and the experiments.
 
 The library (metrics, solvers, qualities, densities, latent spaces, distances,
 reports, plotting) never imports this package: it uses the library's public API

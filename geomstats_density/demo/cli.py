@@ -1,24 +1,46 @@
 """The ``geomstats-density`` command.
 
-``geomstats-density demo [--out DIR] [--no-progress]`` runs the paper's examples
-on built-in data, then the experiments of :mod:`geomstats_density.demo.experiments`
-(MNIST VAE, MNIST DCGANs, molecules, point clouds; each skipped, with a note, when the packages of
-the ``experiments`` extra are missing), writes their figures and a Markdown
-report (lengths against their exact values, the interpolation comparison
-tables) to DIR.
+``geomstats-density demo [--out DIR] [--no-progress]`` runs the gallery scripts of
+the paper's examples and of the sphere example (``demo/gallery/plot_*.py``, the
+sources of the documentation's gallery), then the experiments of
+:mod:`geomstats_density.demo.experiments` (MNIST VAE, MNIST DCGANs, molecules,
+point clouds; each skipped, with a note, when the packages of the ``experiments``
+extra are missing), writes their figures and a Markdown report (lengths against
+their exact values, the interpolation comparison tables) to DIR.
+
+The demo reads a gallery script's numbers from the variables it leaves behind:
+
+- ``geodesic``: the solved :class:`~geomstats_density.GeodesicCurve` (required);
+  its ``dist`` is the length reported;
+- ``exact``: the exact length, where the script knows it; or ``bound``, an upper
+  bound on it, reported in its place;
+- ``table``: the rows comparing the geodesic with other curves, if any;
+- ``quality``: the quality, whose ``monte_carlo_error`` is reported if it has one.
+
+The number and the title are those of the script's file name
+(``plot_<number>_<name>.py``) and of its reST title (``Example <number>: <title>``);
+its one pyplot figure is written to DIR as ``example_<number>_<name>.png``.
 """
 
 import argparse
+import ast
+import contextlib
 import importlib
+import io
 import pathlib
+import re
+import runpy
 import sys
 import time
 
 from tqdm.auto import tqdm
 
-from geomstats_density.demo.manifold_examples import example_sphere_caps
-from geomstats_density.demo.paper_examples import EXAMPLES
+from geomstats_density.demo.results import example_result, figure_path
 from geomstats_density.reports import markdown_table
+
+# The gallery scripts, installed with the package (package data): the
+# documentation's gallery is built from this directory too.
+GALLERY_DIR = pathlib.Path(__file__).resolve().parent / "gallery"
 
 
 def experiment(name, **options):
@@ -37,10 +59,92 @@ def experiment(name, **options):
     return run_experiment
 
 
+@contextlib.contextmanager
+def _as_script(path):
+    """Run code as ``python <path>`` would, quietly, drawing off screen.
+
+    ``sys.argv`` is the script's name alone, so that a script's own flags take
+    their defaults; what it prints is dropped (the report has its numbers).
+    pyplot is switched to the Agg backend, on which ``plt.show()`` opens no
+    window and returns at once. Figures left open are closed on exit.
+    """
+    import matplotlib.pyplot as plt
+
+    plt.switch_backend("agg")
+    plt.close("all")
+    argv = sys.argv
+    sys.argv = [str(path)]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield plt
+    finally:
+        sys.argv = argv
+        plt.close("all")
+
+
+def gallery_script(name):
+    """The demo entry running the gallery script ``name`` and reading its numbers.
+
+    Parameters
+    ----------
+    name : str
+        File name in ``GALLERY_DIR``, ``plot_<number>_<name>.py``.
+
+    Returns
+    -------
+    run_script : callable
+        ``run_script(out_dir, progress)`` runs the script, writes its figure to
+        ``out_dir`` and returns its result as
+        :func:`~geomstats_density.demo.results.example_result` does (``seconds``:
+        the whole script's run time). Scripts show no progress bars.
+    """
+    path = GALLERY_DIR / name
+    number, stem = re.fullmatch(r"plot_(\d+)_(\w+)\.py", name).groups()
+
+    def run_script(out_dir, progress):
+        source = path.read_text()
+        title = ast.get_docstring(ast.parse(source)).splitlines()[0]
+        title = title.removeprefix(f"Example {number}: ")
+        with _as_script(path) as plt:
+            clock = time.perf_counter()
+            variables = runpy.run_path(str(path), run_name="__main__")
+            seconds = time.perf_counter() - clock
+            if len(plt.get_fignums()) != 1:
+                raise RuntimeError(f"{name} leaves {len(plt.get_fignums())} figures, not one.")
+            figure = figure_path(out_dir, f"example_{number}_{stem}")
+            if figure is not None:
+                plt.gcf().savefig(figure, dpi=120)
+        extra = {"table": variables["table"]} if "table" in variables else {}
+        return example_result(
+            int(number),
+            title,
+            variables["geodesic"],
+            seconds,
+            exact=variables.get("exact", variables.get("bound")),
+            figure=figure,
+            monte_carlo_error=getattr(variables.get("quality"), "monte_carlo_error", None),
+            **extra,
+        )
+
+    run_script.__name__ = path.stem
+    return run_script
+
+
 # Everything the demo runs, in the order of its report.
 DEMO_EXAMPLES = (
-    *EXAMPLES,
-    example_sphere_caps,
+    *(
+        gallery_script(name)
+        for name in (
+            "plot_1_plane.py",
+            "plot_2_sphere.py",
+            "plot_3_disk.py",
+            "plot_4_cube.py",
+            "plot_5_mixture.py",
+            "plot_6_feature.py",
+            "plot_7_soap_bubble.py",
+            "plot_11_sphere_caps.py",
+        )
+    ),
     experiment("mnist"),
     experiment("dcgan", latent_dim=2),
     experiment("dcgan", latent_dim=100),
@@ -57,8 +161,7 @@ def demo_report(results, skipped=()):
     Parameters
     ----------
     results : list of dict
-        As returned by the ``example_*`` functions of
-        :mod:`geomstats_density.demo.paper_examples`.
+        As :func:`~geomstats_density.demo.results.example_result` returns them.
     skipped : sequence of str
         One line per example that could not run.
 

@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 
 from geomstats_density.backend import DTYPE, to_numpy
 from geomstats_density.demo.experiments.mnist import image_base_size, load_digits, shuffled_batches
-from geomstats_density.demo.paper_examples import example_result, figure_path
+from geomstats_density.demo.results import example_result, figure_path
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
 from geomstats_density.plotting import plot_decoded_strip, save_figure
@@ -757,7 +757,7 @@ def run(out_dir=None, progress=True, latent_dim=2, **options):
     Returns
     -------
     result : dict
-        As the examples of :mod:`geomstats_density.demo.paper_examples` (the
+        As :func:`~geomstats_density.demo.results.example_result` returns (the
         geodesic's ``length`` at ``n_eval`` points, ``converged``,
         ``seconds``), with ``figure``
         (the strips), ``table`` and ``training`` (the networks' facts).

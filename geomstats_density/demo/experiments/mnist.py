@@ -14,9 +14,11 @@ The quality is "realistic AND of the favoured class", the product of the
 realism index of the VAE's prior ``N(0, I)`` and the classifier's probability
 of the class; lengths are measured in the latent space by default, or between
 decoded images (the paper's Eq. 5 with ``Phi`` the decoder). :func:`run`
-solves the geodesic between the codes of two digits, compares it with linear
-and spherical interpolation, and draws the decoded strips and the
-class-probability map::
+solves the geodesic between the codes of two digits and compares it with linear
+and spherical interpolation; :func:`plot_class_map` and :func:`plot_strips`
+draw the class-probability map with the curves and the digits decoded along
+them, on a figure of the caller's or on a new one (``run(out_dir=...)`` writes
+both as PNG files)::
 
     result = run(out_dir="figures")
     print(markdown_table(result["table"]))
@@ -34,7 +36,7 @@ import torch
 from tqdm.auto import tqdm
 
 from geomstats_density.backend import DTYPE, to_numpy
-from geomstats_density.demo.paper_examples import example_result, figure_path
+from geomstats_density.demo.results import example_result, figure_path
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
 from geomstats_density.plotting import plot_decoded_strip, plot_quality_map, save_figure
@@ -531,12 +533,16 @@ def run(
     Returns
     -------
     result : dict
-        As the examples of :mod:`geomstats_density.demo.paper_examples`: ``example``,
-        ``title``, ``length``, ``converged``, ``seconds`` (of the geodesic),
-        ``figure`` (the map), ``strip``, ``table`` (rows for the geodesic,
-        linear and slerp paths: length, energy, curve quality, ``min_Q``,
-        ``mean_Q``, mean and minimum class probability and realism index), and
-        ``training`` (the networks' facts, with ``classifier_accuracy``).
+        As :func:`~geomstats_density.demo.results.example_result` returns:
+        ``example``, ``title``, ``length``, ``converged``, ``seconds`` (of the
+        geodesic), ``figure`` (the map's PNG, None without ``out_dir``),
+        ``strip`` (the strips' PNG), ``table`` (rows for the geodesic, linear
+        and slerp paths: length, energy, curve quality, ``min_Q``, ``mean_Q``,
+        mean and minimum class probability and realism index), ``training``
+        (the networks' facts, with ``classifier_accuracy``); and what the
+        plots draw: ``space`` (the :class:`~geomstats_density.latent.LatentSpace`),
+        ``feature`` (the class-probability factor of the quality), ``curves``
+        (name to curve), ``target`` and ``digits`` (start and end digit).
     """
     if train or not pathlib.Path(weights).exists():
         models = globals()["train"](path=weights, progress=progress)
@@ -565,20 +571,7 @@ def run(
     }
     table = path_table(space, feature, realism, curves)
     paths = {name: figure_path(out_dir, f"mnist_feature_{name}") for name in ("map", "strip")}
-    if out_dir is not None:
-        ax = plot_quality_map(
-            lambda z: torch.exp(feature.log_probability(z)),
-            (-3.5, 3.5),
-            (-3.5, 3.5),
-            curves=curves,
-            resolution=64,
-            label=f"P(class {target})",
-        )
-        ax.set_title(f"MNIST VAE latent: favour {target}, from {start_digit} to {end_digit}")
-        save_figure(ax.figure, paths["map"])
-        strip = plot_decoded_strip(space.decode, curves, n_images=11)
-        save_figure(strip, paths["strip"])
-    return example_result(
+    result = example_result(
         "6 (MNIST)",
         f"MNIST VAE: {start_digit} to {end_digit} favouring {target}",
         geodesic,
@@ -587,4 +580,65 @@ def run(
         strip=None if paths["strip"] is None else str(paths["strip"]),
         table=table,
         training=models.info,
+        space=space,
+        feature=feature,
+        curves=curves,
+        target=target,
+        digits=(start_digit, end_digit),
+    )
+    if out_dir is not None:
+        save_figure(plot_class_map(result).figure, paths["map"])
+        save_figure(plot_strips(result), paths["strip"])
+    return result
+
+
+def plot_class_map(result, ax=None, resolution=64):
+    """The favoured class's probability over the latent plane, with the curves of :func:`run`.
+
+    Parameters
+    ----------
+    result : dict
+        As returned by :func:`run`.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure's axes by default.
+    resolution : int
+        Grid points per axis of the probability map.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    feature, target = result["feature"], result["target"]
+    start_digit, end_digit = result["digits"]
+    ax = plot_quality_map(
+        lambda z: torch.exp(feature.log_probability(z)),
+        (-3.5, 3.5),
+        (-3.5, 3.5),
+        curves=result["curves"],
+        ax=ax,
+        resolution=resolution,
+        label=f"P(class {target})",
+    )
+    ax.set_title(f"MNIST VAE latent: favour {target}, from {start_digit} to {end_digit}")
+    return ax
+
+
+def plot_strips(result, n_images=11, figure=None):
+    """Digits decoded along each curve of :func:`run`, one row per curve.
+
+    Parameters
+    ----------
+    result : dict
+        As returned by :func:`run`.
+    n_images : int
+        Digits per curve, at uniform times.
+    figure : matplotlib Figure or SubFigure, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    figure : matplotlib Figure or SubFigure
+    """
+    return plot_decoded_strip(
+        result["space"].decode, result["curves"], n_images=n_images, figure=figure
     )

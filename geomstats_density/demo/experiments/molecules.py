@@ -36,6 +36,8 @@ import time
 
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -51,10 +53,11 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from geomstats_density.backend import DTYPE, to_numpy, to_torch
-from geomstats_density.demo.paper_examples import example_result, figure_path
+from geomstats_density.demo.results import example_result, figure_path
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.fitting import fit_gaussian_mixture
 from geomstats_density.latent import LatentSpace
+from geomstats_density.plotting import save_figure
 from geomstats_density.quality import DEFAULT_EPS, Quality, RealismIndex, smooth_log_probability
 from geomstats_density.reports import curve_report, linear_interpolation, markdown_table
 
@@ -727,18 +730,40 @@ def path_row(model, metric, name, curve, n_points):
     }
 
 
-def draw_paths(paths, path, n_columns):
-    """Decoded molecules along each curve, one row per curve, QED in the legends (PNG)."""
-    mols, legends = [], []
-    for name, (smiles, values) in paths.items():
-        for i, (s, value) in enumerate(zip(smiles, values)):
-            mol = molecule(s)
-            mols.append(mol if mol is not None else Chem.Mol())
-            label = f"{name} {i}" if i == 0 else f"{i}"
-            legends.append(f"{label}: QED {value:.2f}" if mol is not None else f"{label}: invalid")
-    image = Draw.MolsToGridImage(mols, molsPerRow=n_columns, subImgSize=(220, 180), legends=legends)
-    image.save(path)
-    return path
+def plot_molecules(result, figure=None):
+    """Molecules decoded along each curve of :func:`run`: one row per curve.
+
+    RDKit draws each molecule; its QED (RDKit's) is its title.
+
+    Parameters
+    ----------
+    result : dict
+        As returned by :func:`run`.
+    figure : matplotlib Figure or SubFigure, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    figure : matplotlib Figure or SubFigure
+    """
+    paths = result["molecules"]
+    n_columns = max(len(smiles) for smiles, _ in paths.values())
+    if figure is None:
+        figure = Figure(figsize=(1.1 * n_columns, 1.2 * len(paths) + 0.3), layout="constrained")
+        FigureCanvasAgg(figure)
+    axes = figure.subplots(len(paths), n_columns, squeeze=False)
+    for row, (name, (smiles, values)) in zip(axes, paths.items()):
+        for ax, string, value in zip(row, smiles, values):
+            mol = molecule(string)
+            if mol is not None:
+                ax.imshow(np.asarray(Draw.MolToImage(mol, size=(220, 180))))
+            ax.set_title("invalid" if mol is None else f"QED {value:.2f}", fontsize="small")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        row[0].set_ylabel(name)
+    return figure
 
 
 def run(out_dir=None, progress=True, train=False, n_points=11, n_eval=65):
@@ -747,7 +772,7 @@ def run(out_dir=None, progress=True, train=False, n_points=11, n_eval=65):
     Parameters
     ----------
     out_dir : str or pathlib.Path, optional
-        Where the PNG grid of decoded molecules goes.
+        Where the PNG of :func:`plot_molecules` goes; None writes nothing.
     progress : bool
         Show progress bars.
     train : bool
@@ -760,12 +785,14 @@ def run(out_dir=None, progress=True, train=False, n_points=11, n_eval=65):
     Returns
     -------
     result : dict
-        As the examples of :mod:`geomstats_density.demo.paper_examples` return;
+        As :func:`~geomstats_density.demo.results.example_result` returns;
         ``table`` has one row per curve: its length, energy and quality in the
         metric, then over ``n_eval`` decoded molecules at uniform times: the
         share of valid molecules, the number of distinct ones, RDKit's QED
         (mean, min, share above 0.5) and the predicted QED; ``training`` has
-        the model's training facts.
+        the model's training facts; ``molecules`` maps each curve's name to the
+        SMILES and RDKit QED of its ``n_points`` molecules, for
+        :func:`plot_molecules`.
     """
     model = load_molecule_model(train=train, progress=progress)
     quality = molecule_quality(model)
@@ -781,11 +808,9 @@ def run(out_dir=None, progress=True, train=False, n_points=11, n_eval=65):
     seconds = time.perf_counter() - clock
     curves = {"geodesic": geodesic, "linear": linear_interpolation(start, end)}
     table = [path_row(model, space.metric, name, curve, n_eval) for name, curve in curves.items()]
+    drawn = {name: path_molecules(model, curve, n_points)[:2] for name, curve in curves.items()}
     figure = figure_path(out_dir, "example_9_molecules")
-    if figure is not None:
-        drawn = {name: path_molecules(model, curve, n_points)[:2] for name, curve in curves.items()}
-        draw_paths(drawn, figure, n_points)
-    return example_result(
+    result = example_result(
         9,
         f"Molecules: favouring QED > {QED_THRESHOLD}",
         geodesic,
@@ -795,7 +820,11 @@ def run(out_dir=None, progress=True, train=False, n_points=11, n_eval=65):
         training=model.info,
         start=START_SMILES,
         end=END_SMILES,
+        molecules=drawn,
     )
+    if figure is not None:
+        save_figure(plot_molecules(result), figure)
+    return result
 
 
 def main(argv=None):
@@ -806,7 +835,8 @@ def main(argv=None):
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = parser.parse_args(argv)
     result = run(out_dir=args.out, progress=not args.no_progress, train=args.train)
-    print(markdown_table([{k: v for k, v in result.items() if k not in ("table", "training")}]))
+    columns = ["example", "title", "length", "converged", "seconds", "figure", "start", "end"]
+    print(markdown_table([result], columns=columns))
     print(markdown_table(result["table"]))
     print(json.dumps(result["training"], indent=1))
     return result

@@ -39,7 +39,7 @@ from scipy.stats import norm, qmc
 
 from geomstats_density._validation import random_seed
 from geomstats_density.backend import to_numpy
-from geomstats_density.demo.paper_examples import example_result, figure_path
+from geomstats_density.demo.results import example_result, figure_path
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.measures import CloudDensity, KernelMeanEmbeddingMetric
 from geomstats_density.plotting import save_figure
@@ -131,17 +131,31 @@ def transit_shares(curve, mixture, n_points, n_times=65, radius=TRANSIT_RADIUS *
     return (distances > radius).mean(-1)
 
 
-def plot_cloud_strips(curves, n_points, n_clouds=7, limit=SITE_DISTANCE + 3 * SPREAD):
+def plot_cloud_strips(curves, n_points, n_clouds=7, limit=SITE_DISTANCE + 3 * SPREAD, figure=None):
     """Clouds along each curve at ``n_clouds`` uniform times: one row per curve.
 
     Points are coloured by where they start.
 
+    Parameters
+    ----------
+    curves : dict of str to DiscreteCurve
+        Curves in ``R^(2 n_points)``, as :func:`run` returns them in ``curves``.
+    n_points : int
+        Points per cloud.
+    n_clouds : int
+        Clouds drawn per curve.
+    limit : float
+        Half-width of each cloud's square of view.
+    figure : matplotlib Figure or SubFigure, optional
+        Where to draw; a new figure by default.
+
     Returns
     -------
-    figure : matplotlib Figure
+    figure : matplotlib Figure or SubFigure
     """
-    figure = Figure(figsize=(1.6 * n_clouds, 1.7 * len(curves) + 0.3), layout="constrained")
-    FigureCanvasAgg(figure)
+    if figure is None:
+        figure = Figure(figsize=(1.6 * n_clouds, 1.7 * len(curves) + 0.3), layout="constrained")
+        FigureCanvasAgg(figure)
     axes = figure.subplots(len(curves), n_clouds, squeeze=False)
     colors = [CLOUD_COLORS[j % 2] for j in range(n_points)]
     times = np.linspace(0.0, 1.0, n_clouds)
@@ -188,12 +202,14 @@ def run(out_dir=None, progress=True, n_points=N_POINTS, n_nodes=33, max_iter=50,
     Returns
     -------
     result : dict
-        As the examples of :mod:`geomstats_density.demo.paper_examples` return,
-        for the realism geodesic; ``table`` has one row per curve: length,
+        As :func:`~geomstats_density.demo.results.example_result` returns, for
+        the realism geodesic (``figure``: the PNG of :func:`plot_cloud_strips`,
+        None without ``out_dir``); ``table`` has one row per curve: length,
         energy and quality in the realism metric, the MMD length (sum of the
         MMDs between consecutive clouds), the largest and mean share of points
         in transit (farther than 2.5 spreads from every site), and the solve's
-        seconds, Newton iterations and convergence.
+        seconds, Newton iterations and convergence; ``curves`` maps each
+        curve's name to the curve, for :func:`plot_cloud_strips`.
     """
     mixture = site_mixture()
     seed = random_seed(random_state)
@@ -237,4 +253,5 @@ def run(out_dir=None, progress=True, n_points=N_POINTS, n_nodes=33, max_iter=50,
         figure=figure,
         table=table,
         monte_carlo_error=realism.monte_carlo_error,
+        curves=curves,
     )

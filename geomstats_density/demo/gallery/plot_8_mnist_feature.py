@@ -16,26 +16,22 @@ along them; the table gives the class probability and realism along each.
 """
 
 import argparse
-import tempfile
 
 import matplotlib.pyplot as plt
 
-from geomstats_density.demo.experiments.mnist import run
+from geomstats_density.demo.experiments.mnist import plot_class_map, plot_strips, run
 from geomstats_density.reports import markdown_table
 
 # %%
 # The experiment
 # --------------
 # ``run`` loads the shipped networks (or retrains them with ``--train``), builds
-# the quality, solves the geodesic, tabulates the curves and writes its figures
-# (the class-probability map and the strips of decoded digits) to a directory.
+# the quality, solves the geodesic and tabulates the curves.
 flags = argparse.ArgumentParser(description=__doc__)
 flags.add_argument("--train", action="store_true", help="retrain the VAE and the classifier")
 train = flags.parse_known_args()[0].train
 
-with tempfile.TemporaryDirectory() as out_dir:
-    result = run(out_dir=out_dir, progress=False, train=train)
-    images = [plt.imread(result["figure"]), plt.imread(result["strip"])]
+result = run(progress=False, train=train)
 print(f"length of the geodesic {result['length']:.5g}, converged: {result['converged']}")
 print(markdown_table(result["table"]))
 
@@ -44,8 +40,8 @@ print(markdown_table(result["table"]))
 # ----------
 # Top: the probability of the class 8 with the three paths. Bottom: the digits
 # decoded along them.
-fig, axes = plt.subplots(2, 1, figsize=(9.0, 10.0), height_ratios=(1.6, 1.0), layout="constrained")
-for ax, image in zip(axes, images):
-    ax.imshow(image)
-    ax.set_axis_off()
+fig = plt.figure(figsize=(9.0, 10.0), layout="constrained")
+map_figure, strip_figure = fig.subfigures(2, 1, height_ratios=(1.6, 1.0))
+plot_class_map(result, ax=map_figure.subplots())
+plot_strips(result, figure=strip_figure)
 plt.show()

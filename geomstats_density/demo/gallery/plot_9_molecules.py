@@ -14,27 +14,23 @@ cores) instead of loading the shipped weights.
 
 import argparse
 import json
-import tempfile
 
 import matplotlib.pyplot as plt
 
-from geomstats_density.demo.experiments.molecules import run
+from geomstats_density.demo.experiments.molecules import plot_molecules, run
 from geomstats_density.reports import markdown_table
 
 # %%
 # The experiment
 # --------------
 # ``run`` loads the shipped VAE (or retrains it with ``--train``), builds the
-# quality, solves the geodesic between the two molecules, tabulates validity
-# and QED along both curves, and writes the grid of decoded molecules (RDKit
-# draws it) to a directory.
+# quality, solves the geodesic between the two molecules, and tabulates
+# validity and QED along both curves.
 flags = argparse.ArgumentParser(description=__doc__)
 flags.add_argument("--train", action="store_true", help="retrain the VAE")
 train = flags.parse_known_args()[0].train
 
-with tempfile.TemporaryDirectory() as out_dir:
-    result = run(out_dir=out_dir, progress=False, train=train)
-    grid = plt.imread(result["figure"])
+result = run(progress=False, train=train)
 print(f"from {result['start']} to {result['end']}")
 print(f"length of the geodesic {result['length']:.5g}, converged: {result['converged']}")
 print(markdown_table(result["table"]))
@@ -43,8 +39,8 @@ print(json.dumps(result["training"], indent=1))
 # %%
 # The figure
 # ----------
-# The molecules decoded along the geodesic (top) and the segment (bottom).
-fig, ax = plt.subplots(figsize=(12.0, 3.5), layout="constrained")
-ax.imshow(grid)
-ax.set_axis_off()
+# The molecules decoded along the geodesic (top) and the segment (bottom),
+# drawn by RDKit, with their QED.
+fig = plt.figure(figsize=(12.0, 3.5), layout="constrained")
+plot_molecules(result, figure=fig)
 plt.show()
