@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """One sphere problem, three ways: manifold solver, chart map, ambient penalty.
 
-The problem is the example of ``geomstats_density/demo/gallery/plot_11_sphere_caps.py``: three von
+The problem is the example of ``examples/plot_11_sphere_caps.py``: three von
 Mises-Fisher caps on the 2-sphere, quality the density ratio
 ``Q = 0.1 + 0.8 p / max p``, metric ``log(Q)^2`` times the round metric, from a
 point of one equatorial cap to a point of the other. Methods:

@@ -4,12 +4,12 @@ Build (warnings are errors, as in CI)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-Pages are MyST Markdown. The gallery (``auto_examples/``, generated, not in git)
-is built by sphinx-gallery from the scripts in ``geomstats_density/demo/gallery/``
-(which the package ships and the ``geomstats-density demo`` command runs too). The
-API reference is generated from the numpydoc-style docstrings by autosummary
-(``api/index.md`` walks the package recursively, so a new module appears without
-editing the docs).
+Pages are MyST Markdown. The gallery (``auto_examples/``, generated, not in git) is
+built by sphinx-gallery from the scripts in ``examples/`` (which the package ships
+as ``geomstats_density/demo/gallery/`` and the ``geomstats-density demo`` command
+runs too). The API reference is generated from the numpydoc-style docstrings by
+autosummary (``api/index.md`` walks the package recursively, so a new module appears
+without editing the docs).
 """
 
 import importlib
@@ -49,10 +49,10 @@ myst_heading_anchors = 3
 
 # -- sphinx-gallery ------------------------------------------------------------
 sys.path.insert(0, str(Path(__file__).parent))
-# Every script in geomstats_density/demo/gallery/ is run and its pyplot figures are
+# Every script in examples/ is run and its pyplot figures are
 # captured. The gallery's pages go to docs/auto_examples/ (listed in .gitignore).
 sphinx_gallery_conf = {
-    "examples_dirs": "../geomstats_density/demo/gallery",
+    "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
     "image_scrapers": ("matplotlib",),

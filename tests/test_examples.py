@@ -1,9 +1,9 @@
 """Every gallery script runs, draws one figure, and gets the paper's numbers.
 
-The scripts (``geomstats_density/demo/gallery/``) are the sphinx-gallery's sources:
-user code run top to bottom, whose pyplot figure the gallery captures and which
-the demo runs. The tests run them the same way and read their variables (the
-geodesic, the tables).
+The scripts (``examples/``, shipped as ``geomstats_density/demo/gallery/``) are the
+sphinx-gallery's sources: user code run top to bottom, whose pyplot figure the
+gallery captures and which the demo runs. The tests run them the same way and read
+their variables (the geodesic, the tables).
 """
 
 import ast

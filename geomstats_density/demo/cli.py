@@ -1,8 +1,8 @@
 """The ``geomstats-density`` command.
 
 ``geomstats-density demo [--out DIR] [--no-progress]`` runs the gallery scripts of
-the paper's examples and of the sphere example (``demo/gallery/plot_*.py``, the
-sources of the documentation's gallery), then the experiments of
+the paper's examples and of the sphere example (``examples/plot_*.py``, the
+sources of the documentation's gallery, shipped as ``demo/gallery/``), then the experiments of
 :mod:`geomstats_density.demo.experiments` (MNIST VAE, MNIST DCGANs, molecules,
 point clouds; each skipped, with a note, when the packages of the ``experiments``
 extra are missing), writes their figures and a Markdown report (lengths against
@@ -38,8 +38,9 @@ from tqdm.auto import tqdm
 from geomstats_density.demo.results import example_result, figure_path
 from geomstats_density.reports import markdown_table
 
-# The gallery scripts, installed with the package (package data): the
-# documentation's gallery is built from this directory too.
+# The gallery scripts: ``examples/`` at the top of the repository, linked here
+# (a symbolic link) so that the package ships them as data; the documentation's
+# gallery is built from them too.
 GALLERY_DIR = pathlib.Path(__file__).resolve().parent / "gallery"
 
 

@@ -18,7 +18,7 @@ lengths, start velocities and nodes are Richardson-extrapolated.
 
 **Which solver for a curve on a sphere.** Three ways solve the same sphere
 problem; ``bench/sphere.py`` runs them on the vMF caps of
-``geomstats_density/demo/gallery/plot_11_sphere_caps.py`` (times: CPU seconds):
+``examples/plot_11_sphere_caps.py`` (times: CPU seconds):
 
 - **This solver** (``Hypersphere(n)`` or ``SO(3)`` with a conformal metric):
   nodes stay on the manifold, pieces are measured by the manifold's own
