@@ -47,9 +47,9 @@ from geomstats_density.solvers.graph import (
     edge_lengths,
 )
 
-DEFAULT_NEIGHBORS = 10
+DEFAULT_NEIGHBORS = 30
 # Sub-pieces of the trapezoid rule along each edge.
-DEFAULT_EDGE_PIECES = 4
+DEFAULT_EDGE_PIECES = 16
 # Below this many Dijkstra runs the progress bar is noise.
 PROGRESS_MIN_ROWS = 1000
 ON_DISCONNECTED = ("raise", "warn")
