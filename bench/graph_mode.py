@@ -45,7 +45,7 @@ from geomstats_density.distances import paired_distances  # noqa: E402
 from geomstats_density.graph_distances import DistanceGraph  # noqa: E402
 from geomstats_density.quality import RealismIndex  # noqa: E402
 
-NEIGHBORS = {1000: (5, 10, 20, 40, 80), 10000: (10, 30, 60)}
+NEIGHBORS = {1000: (5, 10, 20, 30, 40, 80), 10000: (10, 30, 60)}
 TIMED_ROWS = 100
 REFERENCE_PAIRS = {1000: 200, 10000: 100}
 
