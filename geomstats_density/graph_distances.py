@@ -219,7 +219,7 @@ class DistanceGraph:
             else:
                 dist = self._rows(self.x_vertex, self.y_vertex, bar)
         if self.symmetric:
-            np.minimum(dist, dist.T, out=dist)
+            _symmetrize(dist)
         return to_backend(dist)
 
     def path(self, i, j):
@@ -387,6 +387,21 @@ class DistanceGraph:
         if array.size and (array.min() < -size or array.max() >= size):
             raise ValueError(f"{name} must lie in [-{size}, {size}), got {indices!r}.")
         return np.where(array < 0, array + size, array)
+
+
+def _symmetrize(dist):
+    """``dist[i, j] = dist[j, i] = min`` of the two, in place, a block of rows at a time.
+
+    The two runs of Dijkstra's algorithm differ by rounding only; a whole
+    transposed copy would double the matrix's memory.
+    """
+    n_points = len(dist)
+    step = max(1, DIJKSTRA_ENTRIES // n_points)
+    for begin in range(0, n_points, step):
+        block = slice(begin, begin + step)
+        smaller = np.minimum(dist[block, begin:], dist[begin:, block].T)
+        dist[block, begin:] = smaller
+        dist[begin:, block] = smaller.T
 
 
 class _PathStarts:

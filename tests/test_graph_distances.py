@@ -9,6 +9,7 @@ from conftest import as_numpy, half_plane_log_factor
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import ConformalMetric, DensityConformalMetric, DomainError
+from geomstats_density import graph_distances as graph_distances_module
 from geomstats_density.graph_distances import DistanceGraph, graph_distances
 
 
@@ -147,9 +148,18 @@ def test_rows_blocks_and_matrix_agree(half_plane):
         rectangle = as_numpy(graph_distances(x, y, metric=half_plane.metric))
         whole = as_numpy(graph_distances(np.concatenate([x, y]), metric=half_plane.metric))
         np.testing.assert_allclose(rectangle, whole[: len(x), len(x) :], rtol=1e-14)
-    # A path runs from X[i] to X[j], and its polygon is no longer than the distance says.
     path = as_numpy(graph.path(0, 7))
     np.testing.assert_array_equal(path[[0, -1]], points[[0, 7]])
+
+
+def test_chunked_runs_give_the_same_matrix(half_plane, monkeypatch):
+    """Dijkstra's sources and the symmetrisation in chunks of 7 rows: the same bits."""
+    points = box_points(80, seed=6)
+    whole = as_numpy(graph_distances(points, metric=half_plane.metric))
+    monkeypatch.setattr(graph_distances_module, "DIJKSTRA_ENTRIES", 7 * 80)
+    chunked = as_numpy(graph_distances(points, metric=half_plane.metric))
+    np.testing.assert_array_equal(chunked, whole)
+    np.testing.assert_array_equal(chunked, chunked.T)
 
 
 def test_equal_points_are_at_distance_zero(half_plane):
