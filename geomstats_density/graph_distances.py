@@ -44,6 +44,7 @@ from geomstats_density.solvers.graph import (
     DIJKSTRA_ENTRIES,
     _even_in_length,
     _walk_back,
+    density_samples,
     edge_lengths,
 )
 
@@ -73,9 +74,13 @@ class DistanceGraph:
         segments of its coordinates).
     n_neighbors : int
         Each vertex is joined to its ``n_neighbors`` nearest vertices.
-    extra_points : array-like, shape=[n_extra, dim], optional
+    extra_points : array-like, shape=[n_extra, dim], or int, optional
         More vertices for the paths to run through (samples of the density, a
-        grid); they are not rows nor columns of the matrix.
+        grid); they are not rows nor columns of the matrix. An integer ``n``
+        draws ``n`` samples of the quality's density (a
+        ``DensityConformalMetric`` whose quality is built on a density that can
+        sample), seeded (``random_state=0``), plus the means of a Gaussian
+        mixture.
     n_pieces : int
         Sub-pieces of the trapezoid rule that measures each edge.
     on_disconnected : {'raise', 'warn'}
@@ -133,6 +138,9 @@ class DistanceGraph:
         if y.shape[1] != x.shape[1]:
             raise ValueError(f"X and Y have {x.shape[1]} and {y.shape[1]} coordinates.")
         parts = [x] if Y is None else [x, y]
+        if isinstance(extra_points, (int, np.integer)) and not isinstance(extra_points, bool):
+            n_samples = check_positive_int(extra_points, "extra_points")
+            extra_points, _ = density_samples(metric, n_samples, random_state=0)
         if extra_points is not None:
             extra = _point_rows(metric, extra_points, "extra_points")
             if extra.shape[1] != x.shape[1]:

@@ -10,7 +10,9 @@ from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import ConformalMetric, DensityConformalMetric, DomainError
 from geomstats_density import graph_distances as graph_distances_module
+from geomstats_density.densities import Gaussian
 from geomstats_density.graph_distances import DistanceGraph, graph_distances
+from geomstats_density.quality import RealismIndex
 
 
 def half_plane_distance(a, b):
@@ -24,11 +26,15 @@ def box_points(n_points, seed):
     return np.c_[rng.uniform(-1.0, 1.0, n_points), rng.uniform(0.5, 2.0, n_points)]
 
 
-@pytest.fixture
-def half_plane():
+def half_plane_space():
     space = Euclidean(2, equip=False)
     space.equip_with_metric(ConformalMetric, log_factor=half_plane_log_factor)
     return space
+
+
+@pytest.fixture
+def half_plane():
+    return half_plane_space()
 
 
 def relative_errors(dist, reference):
@@ -113,6 +119,19 @@ def test_extra_points_carry_the_paths_where_the_data_are_not(half_plane):
     assert np.median(alone) > 0.04
     assert np.median(helped) < 0.01
     assert helped.min() > -1e-6
+
+
+def test_an_integer_of_extra_points_draws_the_density_samples():
+    density = Gaussian(torch.tensor([0.0, 1.0], dtype=torch.float64))
+    space = Euclidean(2, equip=False)
+    space.equip_with_metric(DensityConformalMetric, log_quality=RealismIndex(density))
+    points = as_numpy(density.sample(20, random_state=1))
+    graph = DistanceGraph(points, metric=space.metric, extra_points=100)
+    expected = np.concatenate([points, as_numpy(density.sample(100, random_state=0))])
+    assert graph.n_vertices == 120
+    assert {tuple(vertex) for vertex in graph.vertices} == {tuple(point) for point in expected}
+    with pytest.raises(ValueError, match="needs graph_points, or a DensityConformalMetric"):
+        DistanceGraph(points, metric=half_plane_space().metric, extra_points=10)
 
 
 def test_refine_solves_the_chosen_pairs_exactly(half_plane):
