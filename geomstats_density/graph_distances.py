@@ -101,6 +101,16 @@ class DistanceGraph:
     NotImplementedError
         On a hypersphere or ``SO(3)``, whose points have no straight edges.
 
+    Attributes
+    ----------
+    vertices : ndarray, shape=[n_vertices, dim]
+        The distinct points of ``X``, ``Y`` and ``extra_points``.
+    n_vertices : int
+    n_edges : int
+        Undirected edges of finite length.
+    shape : tuple of int
+        ``(n_points_x, n_points_y)``, the shape of the distance matrix.
+
     Notes
     -----
     Memory: the graph holds about ``n_vertices * n_neighbors`` edges; a row of
@@ -155,24 +165,12 @@ class DistanceGraph:
         self._check_domain(x, "X")
         if Y is not None:
             self._check_domain(y, "Y")
+        self.n_vertices = len(self.vertices)
+        self.shape = (len(self.x_vertex), len(self.y_vertex))
         self._tree = cKDTree(self.vertices)
         self._adjacency = self._build_adjacency()
+        self.n_edges = self._adjacency.nnz // 2
         self._check_connected()
-
-    @property
-    def n_vertices(self):
-        """Number of distinct vertices: the points and the extra points."""
-        return len(self.vertices)
-
-    @property
-    def n_edges(self):
-        """Number of undirected edges of finite length."""
-        return self._adjacency.nnz // 2
-
-    @property
-    def shape(self):
-        """Shape ``(n_points_x, n_points_y)`` of the distance matrix."""
-        return (len(self.x_vertex), len(self.y_vertex))
 
     def rows(self, indices=None):
         """Graph distances from the points ``X[indices]`` to every point of ``Y``.
