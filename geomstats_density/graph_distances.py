@@ -25,6 +25,7 @@ with the metric's boundary-value solver, each started from its shortest path.
 
 import contextlib
 
+import joblib
 import numpy as np
 import scipy.sparse
 import torch
@@ -89,6 +90,10 @@ class DistanceGraph:
         or warn once and give them an infinite distance.
     progress : bool or None
         Show a progress bar over the Dijkstra runs; None shows it from 1000 on.
+    n_jobs : int
+        Worker processes running Dijkstra's algorithm on chunks of rows
+        (joblib's loky backend, as in scikit-learn); 1 runs it in this process,
+        -1 on every core. Only the graph goes to the workers, not the metric.
 
     Raises
     ------
@@ -129,6 +134,7 @@ class DistanceGraph:
         n_pieces=DEFAULT_EDGE_PIECES,
         on_disconnected="raise",
         progress=None,
+        n_jobs=1,
     ):
         if getattr(metric, "quadrature_rule", None) is None:
             raise NotImplementedError(
@@ -140,6 +146,9 @@ class DistanceGraph:
         self.n_pieces = check_positive_int(n_pieces, "n_pieces")
         check_choice(on_disconnected, "on_disconnected", ON_DISCONNECTED)
         check_bool_or_none(progress, "progress")
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+            raise ValueError(f"n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}.")
+        self.n_jobs = int(n_jobs)
         self.metric = metric
         self.on_disconnected = on_disconnected
         self.progress = progress
@@ -348,17 +357,34 @@ class DistanceGraph:
         return tqdm(total=n_runs, desc="graph distances", unit="row", disable=not show)
 
     def _rows(self, sources, targets, bar=None):
-        """Distances ``[len(sources), len(targets)]`` between vertices, by Dijkstra."""
-        unique, row = np.unique(sources, return_inverse=True)
-        dist = np.empty((len(unique), len(targets)))
+        """Distances ``[len(sources), len(targets)]`` between vertices, by Dijkstra.
+
+        The sources run in chunks of ``DIJKSTRA_ENTRIES`` entries over all the
+        vertices, in ``n_jobs`` worker processes when there are several chunks;
+        each chunk's columns ``targets`` go straight into the result.
+        """
+        dist = np.empty((len(sources), len(targets)))
         chunk = max(1, DIJKSTRA_ENTRIES // self.n_vertices)
-        with self._bar(len(unique)) if bar is None else contextlib.nullcontext(bar) as progress:
-            for begin in range(0, len(unique), chunk):
-                runs = unique[begin : begin + chunk]
-                arcs = dijkstra(self._adjacency, directed=True, indices=runs)
-                dist[begin : begin + len(runs)] = arcs[:, targets]
-                progress.update(len(runs))
-        return dist[row.reshape(-1)]
+        n_workers = joblib.effective_n_jobs(self.n_jobs)
+        if n_workers > 1:
+            # Several chunks per worker, for the load to even out.
+            chunk = max(1, min(chunk, -(-len(sources) // (4 * n_workers))))
+        chunks = [sources[begin : begin + chunk] for begin in range(0, len(sources), chunk)]
+        if n_workers > 1 and len(chunks) > 1:
+            # scipy's own function: the workers import scipy, not this package.
+            rows = joblib.Parallel(n_jobs=n_workers, return_as="generator")(
+                joblib.delayed(dijkstra)(self._adjacency, directed=True, indices=runs)
+                for runs in chunks
+            )
+        else:
+            rows = (dijkstra(self._adjacency, directed=True, indices=runs) for runs in chunks)
+        begin = 0
+        with self._bar(len(sources)) if bar is None else contextlib.nullcontext(bar) as progress:
+            for arcs in rows:
+                dist[begin : begin + len(arcs)] = arcs[:, targets]
+                begin += len(arcs)
+                progress.update(len(arcs))
+        return dist
 
     def _paths(self, sources, targets):
         """Vertex indices of the shortest path of each pair of vertices."""
@@ -451,6 +477,7 @@ def graph_distances(
     refine=None,
     on_disconnected="raise",
     progress=None,
+    n_jobs=1,
 ):
     """Approximate geodesic distance matrix: shortest paths on a graph over the points.
 
@@ -465,7 +492,7 @@ def graph_distances(
     Y : array-like, shape=[n_points_y, dim], optional
         Without it, the distances between the points of ``X``.
     metric : ConformalMetric
-    n_neighbors, extra_points, n_pieces, on_disconnected, progress
+    n_neighbors, extra_points, n_pieces, on_disconnected, progress, n_jobs
         As in :class:`DistanceGraph`.
     refine : int or array-like of int, shape=[n_pairs, 2], optional
         Entries to solve exactly (:meth:`DistanceGraph.refine`, each started from
@@ -494,6 +521,7 @@ def graph_distances(
         n_pieces=n_pieces,
         on_disconnected=on_disconnected,
         progress=progress,
+        n_jobs=n_jobs,
     )
     dist = to_numpy(graph.matrix())
     if refine is None:

@@ -172,13 +172,17 @@ def test_rows_blocks_and_matrix_agree(half_plane):
 
 
 def test_chunked_runs_give_the_same_matrix(half_plane, monkeypatch):
-    """Dijkstra's sources and the symmetrisation in chunks of 7 rows: the same bits."""
+    """Dijkstra's sources and the symmetrisation in chunks of 7 rows, in this process
+    or in worker processes: the same bits."""
     points = box_points(80, seed=6)
     whole = as_numpy(graph_distances(points, metric=half_plane.metric))
     monkeypatch.setattr(graph_distances_module, "DIJKSTRA_ENTRIES", 7 * 80)
     chunked = as_numpy(graph_distances(points, metric=half_plane.metric))
     np.testing.assert_array_equal(chunked, whole)
     np.testing.assert_array_equal(chunked, chunked.T)
+    # The same chunks in two worker processes.
+    in_workers = as_numpy(graph_distances(points, metric=half_plane.metric, n_jobs=2))
+    np.testing.assert_array_equal(in_workers, whole)
 
 
 def test_equal_points_are_at_distance_zero(half_plane):
@@ -241,6 +245,8 @@ def test_bad_input_raises(half_plane):
         graph_distances(points, metric=metric, n_pieces=2.5)
     with pytest.raises(ValueError, match="on_disconnected"):
         graph_distances(points, metric=metric, on_disconnected="ignore")
+    with pytest.raises(ValueError, match="n_jobs must be a non-zero integer"):
+        graph_distances(points, metric=metric, n_jobs=0)
     with pytest.raises(ValueError, match="progress"):
         graph_distances(points, metric=metric, progress="yes")
     with pytest.raises(ValueError, match="refine"):
