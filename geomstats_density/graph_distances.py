@@ -39,7 +39,12 @@ from geomstats_density._validation import (
     check_positive_int,
 )
 from geomstats_density.backend import to_backend, to_numpy
-from geomstats_density.distances import DEFAULT_BATCH_SIZE, _report, solve_batch
+from geomstats_density.distances import (
+    DEFAULT_BATCH_SIZE,
+    PROGRESS_MIN_PAIRS,
+    _report,
+    solve_batch,
+)
 from geomstats_density.exceptions import DomainError, warn_at_caller
 from geomstats_density.solvers.graph import (
     DIJKSTRA_ENTRIES,
@@ -89,7 +94,8 @@ class DistanceGraph:
         sparse, or the metric's domain separates them): raise a ``ValueError``,
         or warn once and give them an infinite distance.
     progress : bool or None
-        Show a progress bar over the Dijkstra runs; None shows it from 1000 on.
+        Show a progress bar over the Dijkstra runs; None shows it from 1000 on
+        (and over the pairs of :meth:`refine` from 64 on).
     n_jobs : int
         Worker processes running Dijkstra's algorithm on chunks of rows
         (joblib's loky backend, as in scikit-learn); 1 runs it in this process,
@@ -259,10 +265,11 @@ class DistanceGraph:
 
         Each pair is solved by the metric's boundary-value solver
         (``metric.log_solver``), started from its shortest path on the graph,
-        ``batch_size`` pairs per vectorised solve; one
+        ``batch_size`` pairs per vectorised solve, in this process; one
         :class:`~geomstats_density.GeodesicConvergenceWarning` counts the pairs
         that did not converge, as in
-        :func:`~geomstats_density.distances.pairwise_distances`.
+        :func:`~geomstats_density.distances.pairwise_distances`. The progress
+        bar (the graph's ``progress``) counts pairs, shown from 64 on.
 
         Parameters
         ----------
@@ -289,12 +296,15 @@ class DistanceGraph:
         dist = np.zeros(len(rows))
         status = np.zeros(len(rows), dtype=int)
         first_message = None
-        for begin in range(0, len(rows), batch_size):
-            batch = slice(begin, begin + batch_size)
-            dist[batch], status[batch], message = solve_batch(
-                self.metric, starts, self.vertices, sources[batch], targets[batch]
-            )
-            first_message = first_message or message
+        show = self.progress if self.progress is not None else len(rows) >= PROGRESS_MIN_PAIRS
+        with tqdm(total=len(rows), desc="exact distances", unit="pair", disable=not show) as bar:
+            for begin in range(0, len(rows), batch_size):
+                batch = slice(begin, begin + batch_size)
+                dist[batch], status[batch], message = solve_batch(
+                    self.metric, starts, self.vertices, sources[batch], targets[batch]
+                )
+                first_message = first_message or message
+                bar.update(len(dist[batch]))
         _report(solver, status, first_message, getattr(solver, "on_failure", "warn"))
         return to_backend(dist)
 

@@ -8,7 +8,13 @@ import torch
 from conftest import as_numpy, half_plane_log_factor
 from geomstats.geometry.euclidean import Euclidean
 
-from geomstats_density import ConformalMetric, DensityConformalMetric, DomainError
+from geomstats_density import (
+    ConformalMetric,
+    DensityConformalMetric,
+    DomainError,
+    GeodesicConvergenceWarning,
+    NewtonGeodesicSolver,
+)
 from geomstats_density import graph_distances as graph_distances_module
 from geomstats_density.densities import Gaussian
 from geomstats_density.graph_distances import DistanceGraph, graph_distances
@@ -151,6 +157,13 @@ def test_refine_solves_the_chosen_pairs_exactly(half_plane):
     graph = DistanceGraph(points[:10], points[10:], metric=half_plane.metric)
     exact = as_numpy(graph.refine([0, 3, 9], [5, 0, 39]))
     np.testing.assert_allclose(exact, reference[[0, 3, 9], [15, 10, 49]], rtol=1e-7)
+
+
+def test_refine_warns_once_for_the_pairs_that_did_not_converge(half_plane):
+    half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, max_iter=1, max_nodes=17)
+    graph = DistanceGraph(box_points(30, seed=5), metric=half_plane.metric)
+    with pytest.warns(GeodesicConvergenceWarning, match=r"^3 of 3 geodesic distances did not"):
+        graph.refine([0, 1, 2], [10, 20, 29])
 
 
 def test_rows_blocks_and_matrix_agree(half_plane):
