@@ -60,6 +60,13 @@ DEFAULT_EDGE_PIECES = 16
 # Below this many Dijkstra runs the progress bar is noise.
 PROGRESS_MIN_ROWS = 1000
 ON_DISCONNECTED = ("raise", "warn")
+# Bridges between pieces of a graph: from each vertex of a piece to its nearest
+# vertex outside, those at most BRIDGE_SLACK times as long as the shortest, at most
+# BRIDGES_PER_NEIGHBOR * n_neighbors of them (the shortest in the metric may be
+# longer in coordinates); their quadrature takes at most MAX_BRIDGE_PIECES pieces.
+BRIDGE_SLACK = 2.0
+BRIDGES_PER_NEIGHBOR = 4
+MAX_BRIDGE_PIECES = 1024
 
 
 class DistanceGraph:
@@ -89,10 +96,15 @@ class DistanceGraph:
         mixture.
     n_pieces : int
         Sub-pieces of the trapezoid rule that measures each edge.
+    bridges : bool
+        Where the k-nearest-neighbour graph falls apart into pieces (clusters
+        farther apart than their neighbours, as a mixture's components in high
+        dimension), join them by their shortest edges between pieces, each
+        measured like the others (on more sub-pieces as it is longer).
     on_disconnected : {'raise', 'warn'}
-        Where no path of finite length joins two of the points (the graph is too
-        sparse, or the metric's domain separates them): raise a ``ValueError``,
-        or warn once and give them an infinite distance.
+        Where no path of finite length joins two of the points (the metric's
+        domain separates them, or ``bridges=False`` and the graph is too sparse):
+        raise a ``ValueError``, or warn once and give them an infinite distance.
     progress : bool or None
         Show a progress bar over the Dijkstra runs; None shows it from 1000 on
         (and over the pairs of :meth:`refine` from 64 on).
@@ -138,6 +150,7 @@ class DistanceGraph:
         n_neighbors=DEFAULT_NEIGHBORS,
         extra_points=None,
         n_pieces=DEFAULT_EDGE_PIECES,
+        bridges=True,
         on_disconnected="raise",
         progress=None,
         n_jobs=1,
@@ -151,6 +164,9 @@ class DistanceGraph:
         self.n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
         self.n_pieces = check_positive_int(n_pieces, "n_pieces")
         check_choice(on_disconnected, "on_disconnected", ON_DISCONNECTED)
+        if not isinstance(bridges, bool):
+            raise ValueError(f"bridges must be True or False, got {bridges!r}.")
+        self.bridges = bridges
         check_bool_or_none(progress, "progress")
         if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
             raise ValueError(f"n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}.")
@@ -184,6 +200,8 @@ class DistanceGraph:
         self.shape = (len(self.x_vertex), len(self.y_vertex))
         self._tree = cKDTree(self.vertices)
         self._adjacency = self._build_adjacency()
+        if bridges:
+            self._bridge()
         self.n_edges = self._adjacency.nnz // 2
         self._check_connected()
 
@@ -321,21 +339,76 @@ class DistanceGraph:
         k = min(self.n_neighbors, n_vertices - 1)
         if k == 0:
             return scipy.sparse.csr_matrix((n_vertices, n_vertices))
-        _, near = self._tree.query(self.vertices, k=k + 1)
+        gaps, near = self._tree.query(self.vertices, k=k + 1)
+        # The Euclidean length of a typical edge, the scale of the bridges' quadrature.
+        self._edge_scale = float(np.median(gaps[:, 1:]))
         tails = np.repeat(np.arange(n_vertices), k + 1)
         edges = np.unique(np.sort(np.stack([tails, near.reshape(-1)], -1), -1), axis=0)
         edges = edges[edges[:, 0] != edges[:, 1]]
-        weights = edge_lengths(self.metric, self.vertices, edges[:, 0], edges[:, 1], self.n_pieces)
-        # Edges leaving the domain (an infinite factor: a quality of 0) are no edges.
+        return self._with_edges(scipy.sparse.csr_matrix((n_vertices, n_vertices)), edges)
+
+    def _with_edges(self, adjacency, edges, n_pieces=None):
+        """``adjacency`` plus the ``edges`` ``[n, 2]`` of finite length.
+
+        Edges leaving the domain (an infinite factor: a quality of 0) are no edges.
+        """
+        weights = edge_lengths(
+            self.metric, self.vertices, edges[:, 0], edges[:, 1], n_pieces or self.n_pieces
+        )
         finite = np.isfinite(weights)
         tails, heads, weights = edges[finite, 0], edges[finite, 1], weights[finite]
-        return scipy.sparse.csr_matrix(
+        return adjacency + scipy.sparse.csr_matrix(
             (
                 np.concatenate([weights, weights]),
                 (np.concatenate([tails, heads]), np.concatenate([heads, tails])),
             ),
-            shape=(n_vertices, n_vertices),
+            shape=adjacency.shape,
         )
+
+    def _bridge(self):
+        """Join the pieces of a graph that falls apart by their shortest edges between pieces.
+
+        In rounds (Boruvka's): each piece holding points of ``X`` or ``Y`` gets
+        edges from its vertices to their nearest vertex in another piece, the
+        shortest and those up to ``BRIDGE_SLACK`` times as long (at most
+        ``BRIDGES_PER_NEIGHBOR * n_neighbors``), each measured on as many
+        sub-pieces as it is typical edges long (times ``n_pieces``), so that
+        paths take the bridge shortest in the metric; a round joins each such piece
+        to another, so the pieces at least halve, until one holds all the
+        points or no new bridge is finite (the metric's domain separates them).
+        """
+        queried = np.union1d(self.x_vertex, self.y_vertex)
+        tried = set()
+        while True:
+            _, labels = connected_components(self._adjacency, directed=False)
+            pieces = np.unique(labels[queried])
+            if len(pieces) == 1 or len(np.unique(labels)) == 1:
+                return
+            bridges = []
+            for piece in pieces:
+                inside = np.flatnonzero(labels == piece)
+                outside = np.flatnonzero(labels != piece)
+                gaps, near = cKDTree(self.vertices[outside]).query(self.vertices[inside])
+                order = np.argsort(gaps)[: BRIDGES_PER_NEIGHBOR * self.n_neighbors]
+                shortest = order[gaps[order] <= BRIDGE_SLACK * gaps[order[0]]]
+                bridges.append(np.stack([inside[shortest], outside[near[shortest]]], -1))
+            bridges = np.unique(np.sort(np.concatenate(bridges), -1), axis=0)
+            bridges = np.array([edge for edge in bridges.tolist() if tuple(edge) not in tried])
+            if len(bridges) == 0:
+                return
+            tried.update(map(tuple, bridges.tolist()))
+            longest = np.linalg.norm(np.subtract(*self.vertices[bridges.T]), axis=-1).max()
+            n_pieces = int(
+                np.clip(
+                    np.ceil(self.n_pieces * longest / self._edge_scale),
+                    self.n_pieces,
+                    MAX_BRIDGE_PIECES,
+                )
+            )
+            before = self._adjacency.nnz
+            self._adjacency = self._with_edges(self._adjacency, bridges, n_pieces)
+            if self._adjacency.nnz == before:
+                return
 
     def _check_connected(self):
         _, labels = connected_components(self._adjacency, directed=False)
@@ -349,14 +422,24 @@ class DistanceGraph:
         if len(apart) == 0:
             apart = np.flatnonzero(labels[self.y_vertex] != labels[self.x_vertex[0]])
             pair = f"X[0] to {other}[{apart[0]}]"
+        if self.bridges:
+            remedy = (
+                ", not even across the shortest edges between the pieces (bridges): the "
+                "metric's domain separates them (a factor infinite, a quality 0, on every "
+                "bridge). If a path around exists, give extra_points along it; if not, "
+                "their distance is infinite"
+            )
+        else:
+            remedy = (
+                f". Pass bridges=True, raise n_neighbors (now {self.n_neighbors}) or give "
+                "extra_points between the pieces; if the metric's domain separates them "
+                "(a factor infinite, a quality 0, between them), their distance is infinite"
+            )
         message = (
             f"The graph over the points falls apart into {len(pieces)} pieces (holding "
             f"{', '.join(str(size) for size in sorted(sizes, reverse=True))} of the "
-            f"{len(queried)} distinct points): no path of finite length joins {pair}. "
-            f"Raise n_neighbors (now "
-            f"{self.n_neighbors}) or give extra_points between the pieces; if the "
-            "metric's domain separates them (a factor infinite, a quality 0, between "
-            "them), their distance is infinite: on_disconnected='warn' gives inf there."
+            f"{len(queried)} distinct points): no path of finite length joins {pair}"
+            f"{remedy}: on_disconnected='warn' gives inf there."
         )
         if self.on_disconnected == "raise":
             raise ValueError(message)
@@ -485,6 +568,7 @@ def graph_distances(
     extra_points=None,
     n_pieces=DEFAULT_EDGE_PIECES,
     refine=None,
+    bridges=True,
     on_disconnected="raise",
     progress=None,
     n_jobs=1,
@@ -502,7 +586,7 @@ def graph_distances(
     Y : array-like, shape=[n_points_y, dim], optional
         Without it, the distances between the points of ``X``.
     metric : ConformalMetric
-    n_neighbors, extra_points, n_pieces, on_disconnected, progress, n_jobs
+    n_neighbors, extra_points, n_pieces, bridges, on_disconnected, progress, n_jobs
         As in :class:`DistanceGraph`.
     refine : int or array-like of int, shape=[n_pairs, 2], optional
         Entries to solve exactly (:meth:`DistanceGraph.refine`, each started from
@@ -529,6 +613,7 @@ def graph_distances(
         n_neighbors=n_neighbors,
         extra_points=extra_points,
         n_pieces=n_pieces,
+        bridges=bridges,
         on_disconnected=on_disconnected,
         progress=progress,
         n_jobs=n_jobs,

@@ -214,16 +214,27 @@ def two_clusters():
 
 def test_disconnected_graph_raises_or_warns(half_plane):
     points = two_clusters()
-    with pytest.raises(ValueError, match="falls apart into 2 pieces.*Raise n_neighbors"):
-        graph_distances(points, metric=half_plane.metric, n_neighbors=5)
+    options = dict(metric=half_plane.metric, n_neighbors=5, bridges=False)
+    with pytest.raises(ValueError, match="falls apart into 2 pieces.*Pass bridges=True"):
+        graph_distances(points, **options)
     with pytest.warns(UserWarning, match="falls apart into 2 pieces"):
-        dist = as_numpy(
-            graph_distances(points, metric=half_plane.metric, n_neighbors=5, on_disconnected="warn")
-        )
+        dist = as_numpy(graph_distances(points, on_disconnected="warn", **options))
     assert np.all(np.isinf(dist[:30, 30:])) and np.all(np.isfinite(dist[:30, :30]))
     # Enough neighbours to reach across: joined.
-    joined = graph_distances(points, metric=half_plane.metric, n_neighbors=30)
+    joined = graph_distances(points, metric=half_plane.metric, n_neighbors=30, bridges=False)
     assert np.all(np.isfinite(as_numpy(joined)))
+
+
+def test_bridges_join_the_pieces_with_upper_bounds(half_plane):
+    """Two clusters 0.8 apart, 5 neighbours each: the bridges between them make
+    paths whose lengths bound the closed form from above (the half-plane's
+    geodesics arc up out of the clusters, which the paths cannot: about 8% longer
+    in the median)."""
+    points = two_clusters()
+    graph = DistanceGraph(points, metric=half_plane.metric, n_neighbors=5)
+    across = as_numpy(graph.rows(np.arange(30)))[:, 30:]
+    errors = relative_errors(across, half_plane_distance(points[:30], points[30:]))
+    assert errors.min() > -1e-9 and np.median(errors) < 0.1 and errors.max() < 0.45
 
 
 def test_a_quality_of_zero_between_clusters_cuts_the_graph():
@@ -237,8 +248,10 @@ def test_a_quality_of_zero_between_clusters_cuts_the_graph():
     space = Euclidean(2, equip=False)
     space.equip_with_metric(DensityConformalMetric, log_quality=log_quality)
     points = two_clusters()
+    with pytest.raises(ValueError, match="falls apart into 2 pieces.*not even across.*bridges"):
+        graph_distances(points, metric=space.metric)
     with pytest.raises(ValueError, match="falls apart into 2 pieces.*quality 0"):
-        graph_distances(points, metric=space.metric, n_neighbors=59)
+        graph_distances(points, metric=space.metric, n_neighbors=59, bridges=False)
     with pytest.raises(DomainError, match="X has a point outside the metric's domain"):
         graph_distances(np.r_[points, [[0.0, 1.0]]], metric=space.metric)
 
@@ -260,6 +273,8 @@ def test_bad_input_raises(half_plane):
         graph_distances(points, metric=metric, on_disconnected="ignore")
     with pytest.raises(ValueError, match="n_jobs must be a non-zero integer"):
         graph_distances(points, metric=metric, n_jobs=0)
+    with pytest.raises(ValueError, match="bridges must be True or False"):
+        graph_distances(points, metric=metric, bridges=1)
     with pytest.raises(ValueError, match="progress"):
         graph_distances(points, metric=metric, progress="yes")
     with pytest.raises(ValueError, match="refine"):
