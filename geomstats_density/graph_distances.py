@@ -48,6 +48,7 @@ from geomstats_density.distances import (
 from geomstats_density.exceptions import DomainError, warn_at_caller
 from geomstats_density.solvers.graph import (
     DIJKSTRA_ENTRIES,
+    MODE_NEIGHBORS,
     _even_in_length,
     _walk_back,
     density_samples,
@@ -92,8 +93,13 @@ class DistanceGraph:
         grid); they are not rows nor columns of the matrix. An integer ``n``
         draws ``n`` samples of the quality's density (a
         ``DensityConformalMetric`` whose quality is built on a density that can
-        sample), seeded (``random_state=0``), plus the means of a Gaussian
-        mixture.
+        sample), seeded (``random_state=0``), and takes the means of a
+        Gaussian mixture as ``hubs``.
+    hubs : array-like, shape=[n_hubs, dim], optional
+        Vertices (a mixture's means, cluster centres) each also joined to its 32
+        nearest other hubs by long edges: in high dimension a component's
+        samples lie on a shell far from its mean, and geodesics between
+        components run from mode to mode, which only such edges offer.
     n_pieces : int
         Sub-pieces of the trapezoid rule that measures each edge.
     bridges : bool
@@ -149,6 +155,7 @@ class DistanceGraph:
         metric,
         n_neighbors=DEFAULT_NEIGHBORS,
         extra_points=None,
+        hubs=None,
         n_pieces=DEFAULT_EDGE_PIECES,
         bridges=True,
         on_disconnected="raise",
@@ -176,21 +183,25 @@ class DistanceGraph:
         self.progress = progress
         x = _point_rows(metric, X, "X")
         y = x if Y is None else _point_rows(metric, Y, "Y")
-        if y.shape[1] != x.shape[1]:
-            raise ValueError(f"X and Y have {x.shape[1]} and {y.shape[1]} coordinates.")
         parts = [x] if Y is None else [x, y]
         if isinstance(extra_points, (int, np.integer)) and not isinstance(extra_points, bool):
             n_samples = check_positive_int(extra_points, "extra_points")
-            extra_points, _ = density_samples(metric, n_samples, random_state=0)
+            extra_points, mixture_means = density_samples(metric, n_samples, random_state=0)
+            if mixture_means is not None:
+                hubs = extra_points[mixture_means] if hubs is None else hubs
+                extra_points = np.delete(extra_points, mixture_means, axis=0)
         if extra_points is not None:
             extra = _point_rows(metric, extra_points, "extra_points")
-            if extra.shape[1] != x.shape[1]:
-                raise ValueError(f"extra_points have {extra.shape[1]} coordinates, X {x.shape[1]}.")
             parts.append(extra)
+        if hubs is not None:
+            hubs = _point_rows(metric, hubs, "hubs")
+            parts.append(hubs)
         self.symmetric = Y is None
         # Equal points are one vertex: their distance is exactly 0.
         self.vertices, inverse = np.unique(np.concatenate(parts), axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
+        # The hubs are the last part.
+        hub_vertices = None if hubs is None else inverse[len(inverse) - len(hubs) :]
         self.x_vertex = inverse[: len(x)]
         self.y_vertex = self.x_vertex if Y is None else inverse[len(x) : len(x) + len(y)]
         self._check_domain(x, "X")
@@ -200,6 +211,8 @@ class DistanceGraph:
         self.shape = (len(self.x_vertex), len(self.y_vertex))
         self._tree = cKDTree(self.vertices)
         self._adjacency = self._build_adjacency()
+        if hub_vertices is not None:
+            self._join_hubs(hub_vertices)
         if bridges:
             self._bridge()
         self.n_edges = self._adjacency.nnz // 2
@@ -352,6 +365,8 @@ class DistanceGraph:
 
         Edges leaving the domain (an infinite factor: a quality of 0) are no edges.
         """
+        # An edge already there keeps its length (a sum of both would be none).
+        edges = edges[np.asarray(adjacency[edges[:, 0], edges[:, 1]]).reshape(-1) == 0]
         weights = edge_lengths(
             self.metric, self.vertices, edges[:, 0], edges[:, 1], n_pieces or self.n_pieces
         )
@@ -364,6 +379,29 @@ class DistanceGraph:
             ),
             shape=adjacency.shape,
         )
+
+    def _with_long_edges(self, adjacency, edges):
+        """:meth:`_with_edges` on sub-pieces in proportion to the longest edge.
+
+        As many as it is typical edges long, times ``n_pieces``, at most
+        ``MAX_BRIDGE_PIECES``.
+        """
+        longest = np.linalg.norm(np.subtract(*self.vertices[edges.T]), axis=-1).max()
+        ratio = np.ceil(self.n_pieces * longest / self._edge_scale)
+        return self._with_edges(
+            adjacency, edges, int(np.clip(ratio, self.n_pieces, MAX_BRIDGE_PIECES))
+        )
+
+    def _join_hubs(self, hubs):
+        """Join each hub (vertex index) to its ``MODE_NEIGHBORS`` nearest other hubs."""
+        k = min(MODE_NEIGHBORS, len(hubs) - 1)
+        if k < 1:
+            return
+        _, near = cKDTree(self.vertices[hubs]).query(self.vertices[hubs], k=k + 1)
+        edges = np.stack([np.repeat(hubs, k + 1), hubs[near.reshape(-1)]], -1)
+        edges = np.unique(np.sort(edges, -1), axis=0)
+        edges = edges[edges[:, 0] != edges[:, 1]]
+        self._adjacency = self._with_long_edges(self._adjacency, edges)
 
     def _bridge(self):
         """Join the pieces of a graph that falls apart by their shortest edges between pieces.
@@ -397,16 +435,8 @@ class DistanceGraph:
             if len(bridges) == 0:
                 return
             tried.update(map(tuple, bridges.tolist()))
-            longest = np.linalg.norm(np.subtract(*self.vertices[bridges.T]), axis=-1).max()
-            n_pieces = int(
-                np.clip(
-                    np.ceil(self.n_pieces * longest / self._edge_scale),
-                    self.n_pieces,
-                    MAX_BRIDGE_PIECES,
-                )
-            )
             before = self._adjacency.nnz
-            self._adjacency = self._with_edges(self._adjacency, bridges, n_pieces)
+            self._adjacency = self._with_long_edges(self._adjacency, bridges)
             if self._adjacency.nnz == before:
                 return
 
@@ -566,6 +596,7 @@ def graph_distances(
     metric,
     n_neighbors=DEFAULT_NEIGHBORS,
     extra_points=None,
+    hubs=None,
     n_pieces=DEFAULT_EDGE_PIECES,
     refine=None,
     bridges=True,
@@ -586,7 +617,7 @@ def graph_distances(
     Y : array-like, shape=[n_points_y, dim], optional
         Without it, the distances between the points of ``X``.
     metric : ConformalMetric
-    n_neighbors, extra_points, n_pieces, bridges, on_disconnected, progress, n_jobs
+    n_neighbors, extra_points, hubs, n_pieces, bridges, on_disconnected, progress, n_jobs
         As in :class:`DistanceGraph`.
     refine : int or array-like of int, shape=[n_pairs, 2], optional
         Entries to solve exactly (:meth:`DistanceGraph.refine`, each started from
@@ -612,6 +643,7 @@ def graph_distances(
         metric=metric,
         n_neighbors=n_neighbors,
         extra_points=extra_points,
+        hubs=hubs,
         n_pieces=n_pieces,
         bridges=bridges,
         on_disconnected=on_disconnected,

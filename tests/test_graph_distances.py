@@ -140,6 +140,34 @@ def test_an_integer_of_extra_points_draws_the_density_samples():
         DistanceGraph(points, metric=half_plane_space().metric, extra_points=10)
 
 
+def test_hubs_join_far_clusters_by_straight_long_edges():
+    """A constant factor ``c``: the hub edge between two cluster centres is the
+    straight segment, so their graph distance is ``c |centre_1 - centre_0|``."""
+    c = 2.0
+    space = Euclidean(3, equip=False)
+    space.equip_with_metric(
+        ConformalMetric,
+        log_factor=lambda z: torch.full(z.shape[:-1], 2 * math.log(c), dtype=z.dtype),
+    )
+    rng = np.random.default_rng(10)
+    centres = np.array([[0.0, 0.0, 0.0], [5.0, 1.0, 0.0]])
+    points = np.concatenate(
+        [
+            centres[0] + 0.3 * rng.normal(size=(40, 3)),
+            centres,
+            centres[1] + 0.3 * rng.normal(size=(40, 3)),
+        ]
+    )
+    options = dict(metric=space.metric, n_neighbors=10, bridges=False)
+    with pytest.raises(ValueError, match="falls apart into 2 pieces"):
+        graph_distances(points, **options)
+    dist = as_numpy(graph_distances(points, hubs=centres, **options))
+    assert dist[40, 41] == pytest.approx(c * np.linalg.norm(centres[1] - centres[0]), rel=1e-12)
+    assert np.all(np.isfinite(dist))
+    with pytest.raises(ValueError, match="hubs must have shape"):
+        graph_distances(points, hubs=centres[:, :2], **options)
+
+
 def test_refine_solves_the_chosen_pairs_exactly(half_plane):
     points = box_points(50, seed=5)
     graph_only = as_numpy(graph_distances(points, metric=half_plane.metric))
@@ -261,9 +289,9 @@ def test_bad_input_raises(half_plane):
     metric = half_plane.metric
     with pytest.raises(ValueError, match="X"):
         graph_distances(np.r_[points, [[np.nan, 1.0]]], metric=metric)
-    with pytest.raises(ValueError, match="Y"):
+    with pytest.raises(ValueError, match="Y must have shape"):
         graph_distances(points, np.ones((3, 3)), metric=metric)
-    with pytest.raises(ValueError, match="extra_points"):
+    with pytest.raises(ValueError, match="extra_points must have shape"):
         graph_distances(points, metric=metric, extra_points=np.ones((3, 1)))
     with pytest.raises(ValueError, match="n_neighbors"):
         graph_distances(points, metric=metric, n_neighbors=0)
