@@ -134,6 +134,11 @@ def pairwise_distances(
         (pytorch backend), whose distances a checkpoint cannot carry.
     ImportError
         If a client is given and ``dask.distributed`` is not installed.
+
+    See Also
+    --------
+    geomstats_density.graph_distances.graph_distances : approximate matrices of
+        thousands of points in seconds, shortest paths on one graph.
     """
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     check_bool_or_none(progress, "progress")
