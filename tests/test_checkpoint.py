@@ -1,6 +1,7 @@
 """Checkpoints of distance matrices: an interrupted run resumes to the uninterrupted matrix."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -251,27 +252,107 @@ def test_worker_processes_fill_and_resume(half_plane, tmp_path):
     assert {name: os.stat(checkpoint / name).st_mtime_ns for name in kept} == kept
 
 
-def test_dask_fills_and_resumes(half_plane, tmp_path):
-    """The tasks gathered from Dask workers are written by this process."""
+@pytest.fixture(scope="module")
+def dask_client():
+    """A client of a local cluster of 2 single-threaded worker processes, for this module."""
     distributed = pytest.importorskip("distributed")
-    metric = half_plane.metric
-    metric.log_solver.tol = 1e-5  # equality needs no accuracy: keep it quick
-    points = gs.array(random_half_plane_points(6, seed=29))  # 15 pairs: 4 batches of 4
-    uninterrupted = as_numpy(pairwise_distances(points, metric=metric, batch_size=4))
-    checkpoint = tmp_path / "matrix"
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        filled = pairwise_distances(
-            points, metric=metric, batch_size=4, client=client, checkpoint=checkpoint
-        )
-        names = task_files(checkpoint)
-        os.remove(checkpoint / names[-1])  # as if the run had stopped before it
-        resumed = metric.dist_pairwise(points, batch_size=4, client=client, checkpoint=checkpoint)
+        yield client
+
+
+def test_dask_fills_and_resumes(half_plane, tmp_path, dask_client):
+    """The tasks gathered from Dask workers are written by this process."""
+    metric = half_plane.metric
+    metric.log_solver.tol = 1e-5  # equality needs no accuracy: keep it quick
+    points = gs.array(random_half_plane_points(6, seed=29))  # 15 pairs: 4 batches of 4
+    uninterrupted = as_numpy(pairwise_distances(points, metric=metric, batch_size=4))
+    checkpoint = tmp_path / "matrix"
+    filled = pairwise_distances(
+        points, metric=metric, batch_size=4, client=dask_client, checkpoint=checkpoint
+    )
+    names = task_files(checkpoint)
+    os.remove(checkpoint / names[-1])  # as if the run had stopped before it
+    resumed = metric.dist_pairwise(points, batch_size=4, client=dask_client, checkpoint=checkpoint)
     assert len(names) == 4
     assert np.array_equal(as_numpy(filled), uninterrupted)
     assert np.array_equal(as_numpy(resumed), uninterrupted)
     assert task_files(checkpoint) == names
+
+
+def pairs_on_disk(checkpoint):
+    """The number of pairs of the task files ``task-<first pair>-<stop>.npz``."""
+    spans = [re.fullmatch(r"task-(\d+)-(\d+)\.npz", name) for name in task_files(checkpoint)]
+    return sum(int(span[2]) - int(span[1]) for span in spans)
+
+
+def kill_worker_at(pair, marker, checkpoint, tasks_before):
+    """Make this Dask worker's process kill itself at the batch starting with ``pair``, once.
+
+    Run on the workers by ``client.run``. The batch waits until ``tasks_before``
+    tasks are on disk, so that the run is interrupted in its middle; ``marker``
+    records the kill, so that a worker the nanny restarts solves the batch.
+    """
+    solve_batch = distances_module.solve_batch
+
+    def killing(metric, graph, coordinates, rows, cols):
+        if (rows[0], cols[0]) == pair and not os.path.exists(marker):
+            deadline = time.monotonic() + 60
+            while len(task_files(checkpoint)) < tasks_before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return solve_batch(metric, graph, coordinates, rows, cols)
+
+    killing.unpatched = solve_batch
+    distances_module.solve_batch = killing
+
+
+def restore_solve_batch():
+    """Undo :func:`kill_worker_at` on a worker that survived."""
+    patched = distances_module.solve_batch
+    distances_module.solve_batch = getattr(patched, "unpatched", patched)
+
+
+@pytest.mark.parametrize("allowed_failures", [0, 3])
+def test_lost_dask_worker_resumes(half_plane, monkeypatch, tmp_path, dask_client, allowed_failures):
+    """A worker process killed mid-task: Dask reruns its task, or the run fails and resumes.
+
+    With ``allowed-failures`` 0 the scheduler gives up on the task whose worker
+    died (``KilledWorker``); with 3 (Dask's default) it reruns it on a live worker.
+    """
+    distributed = pytest.importorskip("distributed")
+    metric = half_plane.metric
+    metric.log_solver.tol = 1e-5  # equality needs no accuracy: keep it quick
+    points = gs.array(random_half_plane_points(7, seed=30))  # 21 pairs: 6 batches of 4
+    uninterrupted = as_numpy(pairwise_distances(points, metric=metric, batch_size=4))
+    checkpoint, marker = tmp_path / "matrix", tmp_path / "killed"
+    rows, cols = distances_module._UpperPairs(7).take(12, 13)  # the 4th batch's first pair
+    monkeypatch.setattr(dask_client.cluster.scheduler, "allowed_failures", allowed_failures)
+    dask_client.wait_for_workers(2)
+    dask_client.run(kill_worker_at, (rows[0], cols[0]), str(marker), str(checkpoint), 2)
+    try:
+        if allowed_failures:
+            filled = pairwise_distances(
+                points, metric=metric, batch_size=4, client=dask_client, checkpoint=checkpoint
+            )
+            assert np.array_equal(as_numpy(filled), uninterrupted)
+        else:
+            with pytest.raises(distributed.KilledWorker):
+                pairwise_distances(
+                    points, metric=metric, batch_size=4, client=dask_client, checkpoint=checkpoint
+                )
+    finally:
+        dask_client.run(restore_solve_batch)
+    assert marker.exists()  # a worker did die
+    missing = 21 - pairs_on_disk(checkpoint)
+    # Failed: the 2 tasks waited for are on disk, the killed one is not.
+    assert missing == 0 if allowed_failures else 4 <= missing <= 21 - 8
+    solved = count_solves(monkeypatch)
+    resumed = pairwise_distances(points, metric=metric, batch_size=4, checkpoint=checkpoint)
+    assert np.array_equal(as_numpy(resumed), uninterrupted)
+    assert sum(solved) == missing
