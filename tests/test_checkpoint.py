@@ -179,6 +179,107 @@ def test_killed_process_resumes(half_plane, monkeypatch, tmp_path):
     assert solved == [4, 4, 4, 4, 1]
 
 
+WORKERS_RUN = """
+import os
+import sys
+import time
+
+sys.path.insert(0, {tests!r})
+import geomstats.backend as gs
+import torch
+from conftest import random_half_plane_points
+from geomstats.geometry.euclidean import Euclidean
+
+from geomstats_density import ConformalMetric
+from geomstats_density import distances
+
+PARENT = os.getpid()
+CHECKPOINT = {checkpoint!r}
+
+
+def stalling_half_plane(z):
+    # In the worker processes: a long batch from the first task on disk on.
+    if os.getpid() != PARENT and any(n.startswith("task-") for n in os.listdir(CHECKPOINT)):
+        time.sleep(600)
+    return -2.0 * torch.log(z[..., 1])
+
+
+space = Euclidean(2, equip=False)
+space.equip_with_metric(ConformalMetric, log_factor=stalling_half_plane)
+space.metric.log_solver.tol = 1e-5
+points = gs.array(random_half_plane_points(7, seed=31))
+distances.pairwise_distances(
+    points, metric=space.metric, batch_size=4, n_jobs=2, checkpoint=CHECKPOINT
+)
+"""
+
+
+def session_ended(leader, timeout):
+    """Whether every process of the session of ``leader`` ends within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(leader, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("interrupt", ["ctrl-c", "kill"])
+def test_worker_processes_interrupted_resume(half_plane, monkeypatch, tmp_path, interrupt):
+    """A run on loky worker processes (``n_jobs=2``) interrupted mid-batch, resumed.
+
+    Ctrl-C: SIGINT to the parent only; it stops its workers and ends. Kill:
+    SIGKILL to the parent and its workers, as a job scheduler ends a job.
+    """
+    checkpoint = str(tmp_path / "matrix")
+    os.mkdir(checkpoint)
+    script = WORKERS_RUN.format(tests=TESTS, checkpoint=checkpoint)
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not task_files(checkpoint):
+            assert process.poll() is None, "the run ended before it was interrupted"
+            assert time.monotonic() < deadline, "no task on disk after 120 s"
+            time.sleep(0.05)
+        finished = {
+            name: os.stat(os.path.join(checkpoint, name)).st_mtime_ns
+            for name in task_files(checkpoint)
+        }
+        if interrupt == "ctrl-c":
+            process.send_signal(signal.SIGINT)
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
+        _, errors = process.communicate(timeout=60)
+        assert session_ended(process.pid, timeout=30), "worker processes outlived the run"
+    finally:
+        if not session_ended(process.pid, timeout=0):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    if interrupt == "ctrl-c":
+        assert "KeyboardInterrupt" in errors
+    assert process.returncode == -(signal.SIGINT if interrupt == "ctrl-c" else signal.SIGKILL)
+    missing = 21 - pairs_on_disk(checkpoint)
+    assert 0 < missing < 21
+    metric = half_plane.metric
+    metric.log_solver.tol = 1e-5
+    points = gs.array(random_half_plane_points(7, seed=31))
+    uninterrupted = as_numpy(pairwise_distances(points, metric=metric, batch_size=4))
+    solved = count_solves(monkeypatch)
+    resumed = pairwise_distances(points, metric=metric, batch_size=4, checkpoint=checkpoint)
+    assert np.array_equal(as_numpy(resumed), uninterrupted)
+    assert sum(solved) == missing
+    for name, modified in finished.items():
+        assert os.stat(os.path.join(checkpoint, name)).st_mtime_ns == modified
+
+
 def test_checkpoint_of_another_problem_is_refused(half_plane, tmp_path):
     metric = half_plane.metric
     metric.log_solver.tol = 1e-5  # the values do not matter here: keep it quick
