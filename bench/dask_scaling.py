@@ -42,6 +42,7 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 
 import cloudpickle  # noqa: E402
+import dask  # noqa: E402
 import distributed  # noqa: E402
 import geodesics  # noqa: E402  (bench/geodesics.py: the half-plane's log-factor)
 import numpy as np  # noqa: E402
@@ -55,6 +56,10 @@ cloudpickle.register_pickle_by_value(geodesics)
 cloudpickle.register_pickle_by_value(suite)
 
 WORKER_COUNTS = (1, 2)
+# Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which made the
+# solver take 1.8 times the CPU of this process (measured on the mixture): the
+# workers start with glibc's own setting unless --dask-malloc-trim.
+DASK_MALLOC_TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 PROJECTED_POINTS = 10_000
 PROJECTED_WORKERS = (1, 2, 64, 512)
 MIXTURE_TOL = suite.MATRIX_LOOSE_TOL
@@ -115,6 +120,8 @@ def timed_matrix(metric, points, client=None):
 
 def run(args):
     torch.set_num_threads(1)
+    if not args.dask_malloc_trim:
+        dask.config.set({DASK_MALLOC_TRIM: None})
     cases = problems(args)
     results = {name: {} for name, _, _ in cases}
     for name, metric, points in cases:
@@ -130,6 +137,8 @@ def run(args):
             distributed.Client(cluster) as client,
         ):
             client.run(import_package)
+            trims = set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values())
+            log(f"{n_workers} worker(s): MALLOC_TRIM_THRESHOLD_ {trims}")
             for _, metric, points in cases:  # tasks of 1 pair, for every worker's first solves
                 pairwise_distances(
                     points[:6], metric=metric, client=client, batch_size=1, progress=False
@@ -179,7 +188,7 @@ def git_commit():
         return "unknown"
 
 
-def render(results, startup, elapsed):
+def render(results, startup, elapsed, args):
     lines = [
         "# Distance matrices on Dask: scaling with workers",
         "",
@@ -192,7 +201,14 @@ def render(results, startup, elapsed):
         "`pairwise_distances(points, metric=..., client=...)` with the default "
         f"`batch_size={DEFAULT_BATCH_SIZE}` and `batches_per_task=1`: in this process "
         "(`n_jobs=1`, torch on 1 thread) and on a `LocalCluster` of 1 and 2 worker "
-        "processes with 1 thread each. Each cluster is started and warmed up (torch and "
+        "processes with 1 thread each, "
+        + (
+            "with the `MALLOC_TRIM_THRESHOLD_=65536` that Dask's nanny sets in its workers"
+            if args.dask_malloc_trim
+            else "started without the `MALLOC_TRIM_THRESHOLD_=65536` that Dask's nanny sets "
+            f"by default (`dask.config.set({{'{DASK_MALLOC_TRIM}': None}})`)"
+        )
+        + ". Each cluster is started and warmed up (torch and "
         "the package imported on every worker, then a 6-point matrix of each problem in "
         "tasks of 1 pair) before the timed runs; that took "
         + ", ".join(f"{startup[w]:.1f} s ({w} worker{'s' * (w > 1)})" for w in WORKER_COUNTS)
@@ -293,13 +309,18 @@ def main():
     parser.add_argument("--half-plane-points", type=int, default=220)
     parser.add_argument("--mixture-points", type=int, default=65)
     parser.add_argument("--quick", action="store_true", help="small matrices, a smoke run")
+    parser.add_argument(
+        "--dask-malloc-trim",
+        action="store_true",
+        help="keep the MALLOC_TRIM_THRESHOLD_ that Dask's nanny sets in its workers",
+    )
     parser.add_argument("--out-dir", default=os.path.join(BENCH, "results"))
     args = parser.parse_args()
     if args.quick:
         args.half_plane_points, args.mixture_points = 40, 12
     start = time.perf_counter()
     results, startup = run(args)
-    report = render(results, startup, time.perf_counter() - start)
+    report = render(results, startup, time.perf_counter() - start, args)
     os.makedirs(args.out_dir, exist_ok=True)
     with open(os.path.join(args.out_dir, "dask-scaling.md"), "w") as file:
         file.write(report)

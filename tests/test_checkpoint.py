@@ -17,7 +17,7 @@ from conftest import as_numpy, random_half_plane_points
 
 from geomstats_density import GeodesicConvergenceWarning
 from geomstats_density import distances as distances_module
-from geomstats_density.distances import pairwise_distances
+from geomstats_density.distances import paired_distances, pairwise_distances
 
 PYTORCH = gs.__name__.endswith("pytorch")
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -42,19 +42,19 @@ def count_solves(monkeypatch, interrupt_after=None):
     return solved
 
 
-def interrupt_then_resume(monkeypatch, tmp_path, metric, *points, batch_size, after):
-    """The matrix of a run interrupted after ``after`` batches and resumed, and its batches."""
+def interrupt_then_resume(
+    monkeypatch, tmp_path, metric, *points, batch_size, after, distances=pairwise_distances
+):
+    """The distances of a run interrupted after ``after`` batches and resumed, and its batches."""
     checkpoint = tmp_path / "matrix"
     with monkeypatch.context() as patch:
         count_solves(patch, interrupt_after=after)
         with pytest.raises(KeyboardInterrupt):
-            pairwise_distances(*points, metric=metric, batch_size=batch_size, checkpoint=checkpoint)
+            distances(*points, metric=metric, batch_size=batch_size, checkpoint=checkpoint)
     assert len(task_files(checkpoint)) == after
     with monkeypatch.context() as patch:
         solved = count_solves(patch)
-        resumed = pairwise_distances(
-            *points, metric=metric, batch_size=batch_size, checkpoint=checkpoint
-        )
+        resumed = distances(*points, metric=metric, batch_size=batch_size, checkpoint=checkpoint)
     return as_numpy(resumed), solved
 
 
@@ -118,6 +118,58 @@ def test_resumed_statuses_report_as_a_fresh_run(half_plane, monkeypatch, tmp_pat
             )
         )
         assert resumed == fresh
+
+
+def test_paired_distances_resume(half_plane, monkeypatch, tmp_path):
+    metric = half_plane.metric
+    starts = gs.array(random_half_plane_points(10, seed=32).reshape(2, 5, 2))
+    ends = gs.array(random_half_plane_points(10, seed=33).reshape(2, 5, 2))
+    uninterrupted = as_numpy(paired_distances(starts, ends, metric=metric, batch_size=3))
+    resumed, solved = interrupt_then_resume(
+        monkeypatch,
+        tmp_path,
+        metric,
+        starts,
+        ends,
+        batch_size=3,
+        after=2,
+        distances=paired_distances,
+    )  # 10 pairs: 4 batches of 3
+    assert resumed.shape == (2, 5)
+    assert np.array_equal(resumed, uninterrupted)
+    assert solved == [3, 1]
+
+
+def test_paired_checkpoint_of_another_problem_is_refused(half_plane, tmp_path):
+    metric = half_plane.metric
+    metric.log_solver.tol = 1e-5  # the values do not matter here: keep it quick
+    starts = random_half_plane_points(4, seed=34)
+    ends = random_half_plane_points(4, seed=35)
+    checkpoint = tmp_path / "pairs"
+    paired_distances(
+        gs.array(starts), gs.array(ends), metric=metric, batch_size=2, checkpoint=checkpoint
+    )
+    other_ends = ends.copy()
+    other_ends[3, 1] *= 1 + 1e-12
+    refusals = {
+        "coordinates_sha256": lambda: paired_distances(
+            gs.array(starts),
+            gs.array(other_ends),
+            metric=metric,
+            batch_size=2,
+            checkpoint=checkpoint,
+        ),
+        "batch_size": lambda: paired_distances(
+            gs.array(starts), gs.array(ends), metric=metric, batch_size=3, checkpoint=checkpoint
+        ),
+        # The same points [starts; ends], the pairs of a matrix.
+        "pairs": lambda: pairwise_distances(
+            gs.array(starts), gs.array(ends), metric=metric, batch_size=2, checkpoint=checkpoint
+        ),
+    }
+    for field, call in refusals.items():
+        with pytest.raises(ValueError, match=f"{checkpoint}.*another problem.*{field}"):
+            call()
 
 
 KILLED_RUN = """
@@ -324,6 +376,9 @@ def test_points_that_require_grad_refuse_a_checkpoint(half_plane, tmp_path):
     for call in (
         lambda: pairwise_distances(points, metric=half_plane.metric, checkpoint=tmp_path / "a"),
         lambda: half_plane.metric.dist_pairwise(points, checkpoint=tmp_path / "a"),
+        lambda: paired_distances(
+            points, points.detach() + 1, metric=half_plane.metric, checkpoint=tmp_path / "a"
+        ),
     ):
         with pytest.raises(ValueError, match="require grad"):
             call()
