@@ -622,10 +622,17 @@ def _process_batches(n_jobs, payload, ranges):
     )
 
 
+def _identity(payload):
+    return payload
+
+
 def _dask_batches(client, payload, ranges):
     """``(begin, stop, (dist, status, message))`` of the tasks ``ranges``, as they finish."""
     distributed = _import_distributed()
-    [shipped] = client.scatter([payload], broadcast=True, hash=False)
+    # The payload as a task's result, not scattered data: the scheduler's memory
+    # manager keeps one copy of data that no queued task needs, and a lost copy
+    # of scattered data is lost for good, while a task's result is computed again.
+    shipped = client.submit(_identity, payload, pure=False)
     futures, range_of = [], {}
     for begin, stop in ranges:
         future = client.submit(_task, shipped, begin, stop, pure=False)

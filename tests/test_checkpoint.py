@@ -446,22 +446,23 @@ def pairs_on_disk(checkpoint):
     return sum(int(span[2]) - int(span[1]) for span in spans)
 
 
-def kill_worker_at(pair, marker, checkpoint, tasks_before):
-    """Make this Dask worker's process kill itself at the batch starting with ``pair``, once.
+def kill_worker_at(first_pairs, markers, checkpoint, tasks_before):
+    """Make this Dask worker's process kill itself at the batches starting with these pairs.
 
-    Run on the workers by ``client.run``. The batch waits until ``tasks_before``
-    tasks are on disk, so that the run is interrupted in its middle; ``marker``
-    records the kill, so that a worker the nanny restarts solves the batch.
+    Run on the workers by ``client.run``. A batch waits until ``tasks_before``
+    tasks are on disk, so that the run is interrupted in its middle; its marker
+    file records the kill, so that each batch kills one worker only.
     """
     solve_batch = distances_module.solve_batch
 
     def killing(metric, graph, coordinates, rows, cols):
-        if (rows[0], cols[0]) == pair and not os.path.exists(marker):
-            deadline = time.monotonic() + 60
-            while len(task_files(checkpoint)) < tasks_before and time.monotonic() < deadline:
-                time.sleep(0.05)
-            open(marker, "w").close()
-            os.kill(os.getpid(), signal.SIGKILL)
+        for pair, marker in zip(first_pairs, markers):
+            if (rows[0], cols[0]) == pair and not os.path.exists(marker):
+                deadline = time.monotonic() + 60
+                while len(task_files(checkpoint)) < tasks_before and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                open(marker, "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
         return solve_batch(metric, graph, coordinates, rows, cols)
 
     killing.unpatched = solve_batch
@@ -476,21 +477,26 @@ def restore_solve_batch():
 
 @pytest.mark.parametrize("allowed_failures", [0, 3])
 def test_lost_dask_worker_resumes(half_plane, monkeypatch, tmp_path, dask_client, allowed_failures):
-    """A worker process killed mid-task: Dask reruns its task, or the run fails and resumes.
+    """Worker processes killed mid-task: Dask reruns their tasks, or the run fails and resumes.
 
-    With ``allowed-failures`` 0 the scheduler gives up on the task whose worker
-    died (``KilledWorker``); with 3 (Dask's default) it reruns it on a live worker.
+    With ``allowed-failures`` 0 the scheduler gives up on the first task whose
+    worker died (``KilledWorker``); with 3 (Dask's default) it reruns the tasks of
+    two killed workers on live ones, the copies of the metric lost with them.
     """
     distributed = pytest.importorskip("distributed")
     metric = half_plane.metric
     metric.log_solver.tol = 1e-5  # equality needs no accuracy: keep it quick
     points = gs.array(random_half_plane_points(7, seed=30))  # 21 pairs: 6 batches of 4
     uninterrupted = as_numpy(pairwise_distances(points, metric=metric, batch_size=4))
-    checkpoint, marker = tmp_path / "matrix", tmp_path / "killed"
-    rows, cols = distances_module._UpperPairs(7).take(12, 13)  # the 4th batch's first pair
+    checkpoint = tmp_path / "matrix"
+    pairs = distances_module._UpperPairs(7)
+    # The first pairs of the 4th and the 6th batches.
+    first_pairs = [tuple(int(i[0]) for i in pairs.take(k, k + 1)) for k in (12, 20)]
+    markers = [str(tmp_path / f"killed-{k}") for k in (12, 20)]
+    kills = 2 if allowed_failures else 1
     monkeypatch.setattr(dask_client.cluster.scheduler, "allowed_failures", allowed_failures)
     dask_client.wait_for_workers(2)
-    dask_client.run(kill_worker_at, (rows[0], cols[0]), str(marker), str(checkpoint), 2)
+    dask_client.run(kill_worker_at, first_pairs[:kills], markers[:kills], str(checkpoint), 2)
     try:
         if allowed_failures:
             filled = pairwise_distances(
@@ -504,7 +510,7 @@ def test_lost_dask_worker_resumes(half_plane, monkeypatch, tmp_path, dask_client
                 )
     finally:
         dask_client.run(restore_solve_batch)
-    assert marker.exists()  # a worker did die
+    assert all(os.path.exists(marker) for marker in markers[:kills])  # the workers did die
     missing = 21 - pairs_on_disk(checkpoint)
     # Failed: the 2 tasks waited for are on disk, the killed one is not.
     assert missing == 0 if allowed_failures else 4 <= missing <= 21 - 8
