@@ -623,6 +623,7 @@ def _process_batches(n_jobs, payload, ranges):
 
 
 def _identity(payload):
+    """The payload, as the result of the task that ships it to the workers."""
     return payload
 
 
