@@ -190,6 +190,7 @@ def paired_distances(
     client=None,
     batches_per_task=1,
     n_jobs=1,
+    checkpoint=None,
 ):
     """Geodesic distances ``dist(X[k], Y[k])``, solved in batches.
 
@@ -201,8 +202,9 @@ def paired_distances(
     X, Y : array-like, shape=[..., {dim, [n, n]}]
         Broadcast against each other.
     metric : ConformalMetric
-    batch_size, progress, client, batches_per_task, n_jobs
-        As in :func:`pairwise_distances`.
+    batch_size, progress, client, batches_per_task, n_jobs, checkpoint
+        As in :func:`pairwise_distances`; the fingerprint of a checkpoint holds
+        the broadcast points of both ``X`` and ``Y``.
 
     Returns
     -------
@@ -215,11 +217,12 @@ def paired_distances(
     ValueError
         If the points have the wrong shape, a NaN or infinite coordinate, do not
         broadcast, or the other arguments are invalid (as in
-        :func:`pairwise_distances`).
+        :func:`pairwise_distances`, checkpoints included).
     """
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     check_bool_or_none(progress, "progress")
     _check_jobs(n_jobs, client)
+    _check_checkpoint_without_gradients(checkpoint, X, Y)
     if tracks_gradients(X, Y):
         return metric.dist(X, Y)
     start, end = broadcast_pair(
@@ -233,7 +236,15 @@ def paired_distances(
     coordinates = np.concatenate([start, end])
     pairs = _GivenPairs(len(start))
     values = _solve_pairs(
-        metric, coordinates, pairs, batch_size, progress, client, batches_per_task, n_jobs
+        metric,
+        coordinates,
+        pairs,
+        batch_size,
+        progress,
+        client,
+        batches_per_task,
+        n_jobs,
+        checkpoint,
     )
     return to_backend(values.reshape(batch_shape))
 
@@ -616,10 +627,18 @@ def _process_batches(n_jobs, payload, ranges):
     )
 
 
+def _identity(payload):
+    """The payload, as the result of the task that ships it to the workers."""
+    return payload
+
+
 def _dask_batches(client, payload, ranges):
     """``(begin, stop, (dist, status, message))`` of the tasks ``ranges``, as they finish."""
     distributed = _import_distributed()
-    [shipped] = client.scatter([payload], broadcast=True, hash=False)
+    # The payload as a task's result, not scattered data: the scheduler's memory
+    # manager keeps one copy of data that no queued task needs, and a lost copy
+    # of scattered data is lost for good, while a task's result is computed again.
+    shipped = client.submit(_identity, payload, pure=False)
     futures, range_of = [], {}
     for begin, stop in ranges:
         future = client.submit(_task, shipped, begin, stop, pure=False)
