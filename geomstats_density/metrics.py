@@ -29,21 +29,17 @@ import copy
 import numbers
 
 import geomstats.backend as gs
-import numpy as np
 import torch
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
-from geomstats_density._linalg import solve_positive_definite
 from geomstats_density._validation import (
     check_float64,
-    check_points,
     check_scalar_field,
     user_callable,
 )
 from geomstats_density.backend import to_backend, to_torch, tracks_gradients
 from geomstats_density.curvature import (
     autodiff_curvature,
-    christoffel_product,
     conformal_curvature,
     conformal_ricci,
     conformal_scalar_curvature,
@@ -54,24 +50,9 @@ from geomstats_density.curvature import (
 from geomstats_density.densities import Density
 from geomstats_density.energy import piece_energy_gradients
 from geomstats_density.exceptions import ConstantQualityWarning, DomainError, warn_at_caller
+from geomstats_density.geometries import QUADRATURE_RULES, geometry_for
 from geomstats_density.jets import autodiff_jet
-from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
 from geomstats_density.quality import Constant, Product
-
-# Times along a chord and weights at which the factor is averaged.
-QUADRATURE_RULES = {
-    "midpoint": (np.array([0.5]), np.array([1.0])),
-    "simpson": (np.array([0.0, 0.5, 1.0]), np.array([1.0, 4.0, 1.0]) / 6.0),
-}
-
-
-# Points per phi call when a Jacobian is built from forward-mode products.
-JACOBIAN_BATCH = 4096
-
-
-def _base_tensor(array):
-    """A geomstats result as a tensor (copied: it may be a read-only numpy view)."""
-    return to_torch(gs.copy(array))
 
 
 def _gradient(values, points):
@@ -188,8 +169,10 @@ class ConformalMetric(RiemannianMetric):
     ----------
     base_metric : RiemannianMetric
         The space's own metric ``g^0``, as geomstats defines it.
-    geometry : ConformallyFlat, EmbeddedManifold or None
-        How ``g^0`` enters the computations; None on Euclidean vector spaces.
+    geometry : BaseGeometry
+        How ``g^0`` enters the computations (:mod:`geomstats_density.geometries`),
+        chosen at construction: Euclidean, conformally flat, pull-back through
+        ``phi`` or embedded manifold.
     point_cost : int
         Scalars one evaluation of ``log_factor`` (and ``phi``) computes per point,
         1 by default. Solvers run problems of fewer than ``SMALL_PROBLEM_SIZE``
@@ -248,44 +231,21 @@ class ConformalMetric(RiemannianMetric):
             )
         if phi is not None and not callable(phi):
             raise ValueError("phi must be callable or None.")
-        base_metric, geometry = base_geometry(space)
-        if phi is not None and geometry is not None:
-            raise ValueError(
-                "phi pulls back the Euclidean inner product: it needs a vector space "
-                f"with the Euclidean metric, not {type(space).__name__}."
-            )
+        geometry = self._make_geometry(space, phi, quadrature)
         super().__init__(space)
-        self.base_metric = base_metric
+        self.base_metric = geometry.base_metric
         self.geometry = geometry
         self._log_factor = log_factor
         self.phi = phi
         self.quadrature = quadrature
         self.point_cost = 1
-        # Imported here: the solvers import this module for type checks.
-        from geomstats_density.solvers import make_log_solver
-        from geomstats_density.solvers.ode import GeodesicODESolver
+        self.log_solver, self.exp_solver = geometry.make_solvers(
+            space, method, solver_options or {}
+        )
 
-        options = solver_options or {}
-        if self._embedded:
-            from geomstats_density.solvers.manifold import (
-                ManifoldExpSolver,
-                ManifoldGeodesicSolver,
-            )
-
-            if method not in (None, "manopt"):
-                raise ValueError(
-                    f"method must be one of ['manopt'] on {geometry.name}, whose points "
-                    f"stay on the manifold; got {method!r}."
-                )
-            self.log_solver = ManifoldGeodesicSolver(space, **options)
-            self.exp_solver = ManifoldExpSolver(space)
-        else:
-            self.log_solver = make_log_solver(space, method or "newton", **options)
-            self.exp_solver = GeodesicODESolver(space)
-
-    @property
-    def _embedded(self):
-        return isinstance(self.geometry, EmbeddedManifold)
+    def _make_geometry(self, space, phi, quadrature):
+        """The base geometry; subclasses with a base metric of their own override this."""
+        return geometry_for(space, phi=phi, quadrature=quadrature)
 
     def from_coordinates(self, coordinates):
         """Points (or tangent vectors) of the space from coordinates ``[..., n_coords]``.
@@ -301,10 +261,19 @@ class ConformalMetric(RiemannianMetric):
         -------
         points : torch.Tensor, shape=[..., {dim, [n, n]}]
         """
-        return self.geometry.unflatten(coordinates) if self._embedded else coordinates
+        return self.geometry.from_coordinates(coordinates)
 
-    def _to_points_backend(self, coordinates):
-        """Coordinates to backend arrays of points (or tangent vectors)."""
+    def to_points_backend(self, coordinates):
+        """Backend arrays of points (or tangent vectors) from their coordinates.
+
+        Parameters
+        ----------
+        coordinates : torch.Tensor, shape=[..., n_coords]
+
+        Returns
+        -------
+        points : array-like, shape=[..., {dim, [n, n]}]
+        """
         return to_backend(self.from_coordinates(coordinates))
 
     # ------------------------------------------------------------------
@@ -382,8 +351,7 @@ class ConformalMetric(RiemannianMetric):
         """
         check_scalar_field(values, points, "log_factor")
         check_float64(values, "log_factor")
-        if isinstance(self.geometry, ConformallyFlat):
-            values = values + self.geometry.log_factor(points)
+        values = self.geometry.add_model_log_factor(values, points)
         return values - self._log_factor_shift if self._log_factor_shift else values
 
     def shifted(self, shift):
@@ -407,19 +375,8 @@ class ConformalMetric(RiemannianMetric):
         metric._log_factor_shift = self._log_factor_shift + float(shift)
         return metric
 
-    def _outside_model_message(self, point):
-        """Why a point is outside a Poincare model, or None."""
-        if isinstance(self.geometry, ConformallyFlat) and not bool(
-            torch.isfinite(self.geometry.log_factor(point))
-        ):
-            return (
-                f"point {point.tolist()} is outside the {self.geometry.name}: "
-                f"{self.geometry.domain}."
-            )
-        return None
-
     def _domain_error_message(self, point, value):
-        return self._outside_model_message(point) or (
+        return self.geometry.outside_message(point) or (
             f"log_factor is not finite ({value.item()}) at point {point.tolist()}."
         )
 
@@ -478,11 +435,9 @@ class ConformalMetric(RiemannianMetric):
         DomainError
             If a value is NaN or infinite.
         """
-        jet = None if self._embedded else self._closed_form_jet(points)
+        jet = self.geometry.closed_form_jet(self._closed_form_jet, points)
         if jet is None:
             return autodiff_jet(self.log_factor_tensor, points)
-        if isinstance(self.geometry, ConformallyFlat):
-            jet = jet + autodiff_jet(self.geometry.log_factor, points)
         if self._log_factor_shift:
             jet = jet._replace(value=jet.value - self._log_factor_shift)
         self._raise_where_invalid(torch.isfinite(jet.value), jet.value, points)
@@ -496,8 +451,8 @@ class ConformalMetric(RiemannianMetric):
     def phi_jacobian(self, points):
         """Jacobian of ``phi`` at each point.
 
-        Columns come from forward-mode products, as many per ``phi`` call as
-        keep the call within ``JACOBIAN_BATCH`` points.
+        Columns come from forward-mode products
+        (:meth:`~geomstats_density.geometries.PullbackGeometry.image_jacobian`).
 
         Parameters
         ----------
@@ -507,27 +462,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         jacobian : torch.Tensor, shape=[..., m, dim]
         """
-        dim = points.shape[-1]
-        basis = torch.eye(dim, dtype=points.dtype)
-        per_call = max(1, JACOBIAN_BATCH // max(1, points[..., 0].numel()))
-        columns = []
-        for begin in range(0, dim, per_call):
-            directions = basis[begin : begin + per_call]
-            repeated = points.unsqueeze(-2).expand(*points.shape[:-1], len(directions), dim)
-            repeated = repeated.contiguous()
-            _, products = torch.func.jvp(
-                self.phi, (repeated,), (directions.expand_as(repeated).contiguous(),)
-            )
-            columns.append(products)
-        return torch.cat(columns, dim=-2).transpose(-1, -2)
-
-    def _phi_second_derivative(self, points, vector_a, vector_b):
-        """``D^2 phi(z)[a, b]``, shape ``[..., m]``."""
-
-        def directional(z):
-            return torch.func.jvp(self.phi, (z,), (vector_b,))[1]
-
-        return torch.func.jvp(directional, (points,), (vector_a,))[1]
+        return self.geometry.image_jacobian(points)
 
     def base_metric_matrix_tensor(self, points):
         """``G_0(z)``: identity or ``J_phi^T J_phi``.
@@ -540,11 +475,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         matrix : torch.Tensor, shape=[..., dim, dim]
         """
-        dim = points.shape[-1]
-        if self.phi is None:
-            return torch.eye(dim, dtype=points.dtype).expand(*points.shape, dim)
-        jacobian = self.phi_jacobian(points)
-        return jacobian.transpose(-1, -2) @ jacobian
+        return self.geometry.base_metric_matrix(points)
 
     def sharp_tensor(self, points, covectors):
         """The vectors ``v`` with ``g_z(v, .) = covector``: the metric raising an index.
@@ -561,13 +492,7 @@ class ConformalMetric(RiemannianMetric):
             Tangent vectors (in ambient coordinates on a hypersphere or ``SO(3)``).
         """
         factor = torch.exp(self.log_factor_tensor(points))[..., None]
-        if self._embedded:
-            tangent = self.geometry.to_tangent(covectors, points)
-            return tangent / (self.geometry.metric_scale * factor)
-        if self.euclidean_chords:
-            return covectors / factor  # G_0 = I
-        base = self.base_metric_matrix_tensor(points)
-        return solve_positive_definite(base, covectors.unsqueeze(-1)).squeeze(-1) / factor
+        return self.geometry.sharp(points, covectors, factor)
 
     def image_tensor(self, points):
         """``phi(z)``, or ``z`` itself when ``phi`` is the identity.
@@ -580,12 +505,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         image : torch.Tensor, shape=[..., m]
         """
-        return points if self.phi is None else self.phi(points)
-        """``phi(z)``, or ``z`` itself when ``phi`` is the identity."""
-        if self.phi is None:
-            return points
-        with user_callable("phi", self.phi):
-            return self.phi(points)
+        return self.geometry.image(points)
 
     @property
     def quadrature_rule(self):
@@ -594,7 +514,7 @@ class ConformalMetric(RiemannianMetric):
         None on a hypersphere or ``SO(3)``, whose pieces take the factor at the
         base geodesic midpoint.
         """
-        return None if self._embedded else QUADRATURE_RULES[self.quadrature]
+        return self.geometry.quadrature_rule
 
     @property
     def euclidean_chords(self):
@@ -603,7 +523,7 @@ class ConformalMetric(RiemannianMetric):
         True without ``phi`` on vector spaces and Poincare models; the Newton
         solver then differentiates pieces in closed form.
         """
-        return self.phi is None and not self._embedded
+        return self.geometry.euclidean_chords
 
     def base_sq_lengths(self, left, right):
         """Squared base lengths ``|phi(right) - phi(left)|^2`` of curve pieces.
@@ -616,8 +536,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         sq_lengths : torch.Tensor, shape=[...]
         """
-        chord = self.image_tensor(right) - self.image_tensor(left)
-        return (chord * chord).sum(-1)
+        return self.geometry.base_sq_lengths(left, right)
 
     def curve_base_sq_lengths(self, nodes):
         """:meth:`base_sq_lengths` of consecutive nodes, ``phi`` evaluated once per node.
@@ -630,9 +549,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
         """
-        image = self.image_tensor(nodes)
-        chord = image[..., 1:, :] - image[..., :-1, :]
-        return (chord * chord).sum(-1)
+        return self.geometry.curve_base_sq_lengths(nodes)
 
     def segment_sq_lengths(self, left, right):
         """Squared length estimates of curve pieces ``[left, right]``.
@@ -657,11 +574,7 @@ class ConformalMetric(RiemannianMetric):
         On a hypersphere or ``SO(3)``: ``exp(f(mid)) * d_0(left, right)^2`` with
         ``d_0`` the manifold's own distance and ``mid`` the base geodesic midpoint.
         """
-        if self._embedded:
-            return torch.exp(
-                self.log_factor_tensor(self.geometry.midpoint(left, right))
-            ) * self.geometry.sq_dist(left, right)
-        return self._chord_factor(left, right) * self.base_sq_lengths(left, right)
+        return self.geometry.segment_sq_lengths(self.log_factor_tensor, left, right)
 
     def curve_sq_lengths(self, nodes):
         """Squared length estimates of the pieces of polygonal curves.
@@ -677,30 +590,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
         """
-        left, right = nodes[..., :-1, :], nodes[..., 1:, :]
-        if self._embedded:
-            return self.segment_sq_lengths(left, right)
-        node_factor = None
-        if 0.0 in self.quadrature_rule[0]:
-            node_factor = torch.exp(self.log_factor_tensor(nodes))
-        return self._chord_factor(left, right, node_factor) * self.curve_base_sq_lengths(nodes)
-
-    def _chord_factor(self, left, right, node_factor=None):
-        """The factor averaged along chords by the quadrature rule, shape ``[...]``.
-
-        ``node_factor``, the factor at the nodes of curves whose consecutive
-        nodes are ``left`` and ``right``, saves evaluating it twice per node.
-        """
-        total = 0.0
-        for time, weight in zip(*self.quadrature_rule):
-            if node_factor is not None and time == 0.0:
-                values = node_factor[..., :-1]
-            elif node_factor is not None and time == 1.0:
-                values = node_factor[..., 1:]
-            else:
-                values = torch.exp(self.log_factor_tensor((1 - time) * left + time * right))
-            total = total + weight * values
-        return total
+        return self.geometry.curve_sq_lengths(self.log_factor_tensor, nodes)
 
     def geodesic_acceleration(self, position, velocity):
         r"""Closed-form ``-Gamma(z)(v, v)`` of the conformal metric.
@@ -723,25 +613,7 @@ class ConformalMetric(RiemannianMetric):
         acceleration : torch.Tensor, shape=[..., dim]
         """
         _, grad_f = self.log_factor_and_gradient(position)
-        slope = (grad_f * velocity).sum(-1, keepdim=True)
-        if self._embedded:
-            sq_speed = (velocity * velocity).sum(-1, keepdim=True)
-            return (
-                0.5 * sq_speed * self.geometry.to_tangent(grad_f, position)
-                - slope * velocity
-                + self.geometry.normal_acceleration(position, velocity)
-            )
-        if self.phi is None:
-            sq_speed = (velocity * velocity).sum(-1, keepdim=True)
-            return 0.5 * sq_speed * grad_f - slope * velocity
-        jacobian = self.phi_jacobian(position)
-        image_velocity = (jacobian @ velocity.unsqueeze(-1)).squeeze(-1)
-        sq_speed = (image_velocity * image_velocity).sum(-1, keepdim=True)
-        curvature = self._phi_second_derivative(position, velocity, velocity)
-        force = (jacobian.transpose(-1, -2) @ curvature.unsqueeze(-1)).squeeze(-1)
-        base = jacobian.transpose(-1, -2) @ jacobian
-        rhs = (force - 0.5 * sq_speed * grad_f).unsqueeze(-1)
-        return -torch.linalg.solve(base, rhs).squeeze(-1) - slope * velocity
+        return self.geometry.geodesic_acceleration(position, velocity, grad_f)
 
     def christoffel_map(self, points, vec_a, vec_b):
         r"""``Gamma(a, b)^k = Gamma^k_ij a^i b^j`` in closed form, torch in and out.
@@ -772,90 +644,7 @@ class ConformalMetric(RiemannianMetric):
         _, grad_f = self.log_factor_and_gradient(points)
         shape = torch.broadcast_shapes(points.shape, vec_a.shape, vec_b.shape)
         grad_f, vec_a, vec_b = (v.expand(shape) for v in (grad_f, vec_a, vec_b))
-        if self.euclidean_chords:
-            return christoffel_product(grad_f, vec_a, vec_b)
-        if self._embedded:
-            return self._embedded_christoffel_map(points.expand(shape), grad_f, vec_a, vec_b)
-        if self.phi is None:
-            return self._koszul_christoffel_map(points.expand(shape), vec_a, vec_b)
-        # Derivatives of phi by reverse mode: differentiating torch.func's forward
-        # mode again fails on some functions (vector_norm) in torch 2.13.
-        with torch.enable_grad():
-            if not points.requires_grad:
-                points = points.detach().requires_grad_(True)
-            points = points.expand(shape)
-            dim = shape[-1]
-            copies = points.unsqueeze(-2).expand(*shape[:-1], dim, dim).clone()
-            eye = torch.eye(dim, dtype=points.dtype).expand(copies.shape)
-            jacobian = directional_derivative(self.phi, copies, eye).transpose(-1, -2)
-            second = directional_derivative(
-                lambda at: directional_derivative(self.phi, at, vec_b), points, vec_a
-            )
-        image_a = (jacobian @ vec_a.unsqueeze(-1)).squeeze(-1)
-        image_b = (jacobian @ vec_b.unsqueeze(-1)).squeeze(-1)
-        rhs = (jacobian.transpose(-1, -2) @ second.unsqueeze(-1)).squeeze(-1) - 0.5 * (
-            image_a * image_b
-        ).sum(-1, keepdim=True) * grad_f
-        base = jacobian.transpose(-1, -2) @ jacobian
-        return solve_positive_definite(base, rhs.unsqueeze(-1)).squeeze(-1) + 0.5 * (
-            (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
-            + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
-        )
-
-    def _embedded_christoffel_map(self, points, grad_f, vec_a, vec_b):
-        """``Gamma(a, b)`` in ambient coordinates on a hypersphere or ``SO(3)``."""
-        geometry = self.geometry
-
-        def normal(vector):
-            return geometry.normal_acceleration(points, vector)
-
-        # II is bilinear and symmetric: polarisation of II(v, v).
-        second_form = 0.5 * (normal(vec_a + vec_b) - normal(vec_a) - normal(vec_b))
-        tangent_gradient = geometry.to_tangent(grad_f, points)
-        return (
-            0.5
-            * (
-                (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
-                + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
-                - (vec_a * vec_b).sum(-1, keepdim=True) * tangent_gradient
-            )
-            - second_form
-        )
-
-    def _koszul_christoffel_map(self, points, vec_a, vec_b):
-        """``Gamma(a, b) = 1/2 G^{-1} (dG[a] b + dG[b] a - grad (a^T G b))`` by autodiff.
-
-        For subclasses whose base metric matrix is their own
-        (``base_metric_matrix_tensor``), such as the kernel mean embedding's.
-        """
-
-        def matrices(at):
-            factor = torch.exp(self.log_factor_tensor(at))[..., None, None]
-            return factor * self.base_metric_matrix_tensor(at)
-
-        def times(vector):
-            return lambda at: (matrices(at) @ vector.unsqueeze(-1)).squeeze(-1)
-
-        with torch.enable_grad():
-            if not points.requires_grad:
-                points = points.detach().requires_grad_(True)
-            matrix = matrices(points)
-            pairing = torch.einsum("...i,...ij,...j->...", vec_a, matrix, vec_b)
-            (gradient,) = torch.autograd.grad(pairing.sum(), points, create_graph=True)
-            lowered = (
-                directional_derivative(times(vec_b), points, vec_a)
-                + directional_derivative(times(vec_a), points, vec_b)
-                - gradient
-            )
-        return 0.5 * solve_positive_definite(matrix, lowered.unsqueeze(-1)).squeeze(-1)
-
-    def _require_chart(self, what):
-        """Raise where points have ambient coordinates, not a chart."""
-        if self._embedded:
-            raise NotImplementedError(
-                f"{what} need a chart; points of {self.geometry.name} have ambient "
-                "coordinates. geodesic_equation gives the geodesic ODE in them."
-            )
+        return self.geometry.christoffel_map(self.log_factor_tensor, points, grad_f, vec_a, vec_b)
 
     # ------------------------------------------------------------------
     # geomstats interface: backend arrays in, backend arrays out.
@@ -880,14 +669,7 @@ class ConformalMetric(RiemannianMetric):
             off a hypersphere or ``SO(3)`` (geomstats' ``belongs``).
         """
         coordinates = self.coordinates(points, name)
-        if self._embedded:
-            on_manifold = np.reshape(self.geometry.belongs(coordinates), -1)
-            if not on_manifold.all():
-                point = coordinates.reshape(-1, coordinates.shape[-1])[np.argmin(on_manifold)]
-                raise ValueError(
-                    f"{name} is not on the {self.geometry.name} (geomstats' belongs, "
-                    f"atol={gs.atol}): {self.geometry.unflatten(point).detach().tolist()}."
-                )
+        self.geometry.check_membership(coordinates, name)
         return coordinates
 
     def coordinates(self, array, name="tangent_vec"):
@@ -903,19 +685,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         coordinates : torch.Tensor, shape=[..., n_coords]
         """
-        if not self._embedded:
-            return check_points(array, self._space.dim, name)
-        geometry = self.geometry
-        tensor = to_torch(array)
-        n_axes = len(geometry.point_shape)
-        if tensor.ndim < n_axes or tuple(tensor.shape[tensor.ndim - n_axes :]) != (
-            geometry.point_shape
-        ):
-            shape = ", ".join(str(size) for size in geometry.point_shape)
-            raise ValueError(
-                f"{name} must have shape [..., {shape}], got shape {tuple(tensor.shape)}."
-            )
-        return check_points(geometry.flatten(tensor), geometry.n_coords, name)
+        return self.geometry.coordinates(array, name)
 
     def log_factor(self, base_point):
         """Log conformal factor ``f(z)``.
@@ -933,9 +703,7 @@ class ConformalMetric(RiemannianMetric):
         """
         points = self.points_tensor(base_point)
         values = self.log_factor_tensor(points)
-        if isinstance(self.geometry, ConformallyFlat):
-            values = values - self.geometry.log_factor(points)
-        return to_backend(values)
+        return to_backend(self.geometry.remove_model_log_factor(values, points))
 
     def metric_matrix(self, base_point=None):
         """Metric matrix ``e^{f(z)} G_0(z)``.
@@ -952,9 +720,6 @@ class ConformalMetric(RiemannianMetric):
         """
         points = self.points_tensor(base_point)
         factor = torch.exp(self.log_factor_tensor(points))
-        if self._embedded:
-            base = _base_tensor(self.base_metric.metric_matrix(base_point))
-            return to_backend(factor[..., None, None] * base)
         return to_backend(factor[..., None, None] * self.base_metric_matrix_tensor(points))
 
     def inner_product(self, tangent_vec_a, tangent_vec_b, base_point=None):
@@ -972,15 +737,8 @@ class ConformalMetric(RiemannianMetric):
         points = self.points_tensor(base_point)
         vec_a = self.coordinates(tangent_vec_a, "tangent_vec_a")
         vec_b = self.coordinates(tangent_vec_b, "tangent_vec_b")
-        if self._embedded:
-            base = self.base_metric.inner_product(tangent_vec_a, tangent_vec_b, base_point)
-            return to_backend(torch.exp(self.log_factor_tensor(points)) * _base_tensor(base))
-        if self.phi is not None:
-            jacobian = self.phi_jacobian(points)
-            vec_a = (jacobian @ vec_a.unsqueeze(-1)).squeeze(-1)
-            vec_b = (jacobian @ vec_b.unsqueeze(-1)).squeeze(-1)
-        factor = torch.exp(self.log_factor_tensor(points))
-        return to_backend(factor * (vec_a * vec_b).sum(-1))
+        base = self.geometry.base_inner_product(points, vec_a, vec_b)
+        return to_backend(torch.exp(self.log_factor_tensor(points)) * base)
 
     def christoffels(self, base_point=None):
         r"""Christoffel symbols in closed form, contravariant index first.
@@ -1004,47 +762,13 @@ class ConformalMetric(RiemannianMetric):
             On a hypersphere or ``SO(3)``, whose points have ambient coordinates,
             not a chart: use :meth:`geodesic_equation`.
         """
-        if self._embedded:
-            raise NotImplementedError(
-                f"Christoffel symbols need a chart; points of {self.geometry.name} have "
-                "ambient coordinates. geodesic_equation gives the geodesic ODE in them."
-            )
-        points = self.points_tensor(base_point)
-        dim = points.shape[-1]
+        points = self._chart_points(base_point, "Christoffel symbols")
         _, grad_f = self.log_factor_and_gradient(points)
-        eye = torch.eye(dim, dtype=points.dtype)
-        base = self.base_metric_matrix_tensor(points)
-        raised_grad = grad_f
-        if self.phi is not None:
-            raised_grad = torch.linalg.solve(base, grad_f.unsqueeze(-1)).squeeze(-1)
-        gamma = 0.5 * (
-            eye[:, :, None] * grad_f[..., None, None, :]
-            + eye[:, None, :] * grad_f[..., None, :, None]
-            - base[..., None, :, :] * raised_grad[..., :, None, None]
-        )
-        if self.phi is not None:
-            basis = [e_i.expand_as(points) for e_i in eye]
-            hessian = torch.stack(
-                [
-                    torch.stack(
-                        [self._phi_second_derivative(points, e_i, e_j) for e_j in basis],
-                        dim=-1,
-                    )
-                    for e_i in basis
-                ],
-                dim=-2,
-            )
-            jacobian = self.phi_jacobian(points)
-            projected = torch.einsum("...ml,...mij->...lij", jacobian, hessian)
-            batch = points.shape[:-1]
-            gamma = gamma + torch.linalg.solve(
-                base, projected.reshape(*batch, dim, dim * dim)
-            ).reshape(*batch, dim, dim, dim)
-        return to_backend(gamma)
+        return to_backend(self.geometry.christoffels(points, grad_f))
 
     def _chart_points(self, base_point, what):
         """Validated points of a chart, or NotImplementedError naming ``what``."""
-        self._require_chart(what)
+        self.geometry.require_chart(what)
         return self.points_tensor(base_point)
 
     def inner_product_derivative_matrix(self, base_point=None):
@@ -1062,7 +786,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         metric_derivative : array-like, shape=[..., dim, dim, dim]
         """
-        if self._embedded:
+        if not self.geometry.has_chart:
             return super().inner_product_derivative_matrix(base_point)
         points = self.points_tensor(base_point)
         dim = points.shape[-1]
@@ -1292,7 +1016,7 @@ class ConformalMetric(RiemannianMetric):
         else:
             ends = self.points_tensor(end_point, "end_point")
             vector, points, ends = torch.broadcast_tensors(vector, points, ends)
-            log = self.log(self._to_points_backend(ends), self._to_points_backend(points))
+            log = self.log(self.to_points_backend(ends), self.to_points_backend(points))
             velocity = self.coordinates(log)
         batch_shape, n_coords = points.shape[:-1], points.shape[-1]
         vector, points, velocity = (
@@ -1301,10 +1025,9 @@ class ConformalMetric(RiemannianMetric):
         if end_point is not None:
             velocity = shoot(self, points, ends.reshape(-1, n_coords).detach(), velocity)
         end, transported = transport_along_geodesics(self, vector, points, velocity)
-        if self._embedded:
-            # The integration leaves the manifold by about its tolerance.
-            transported = self.geometry.to_tangent(transported, self.geometry.project(end))
-        return self._to_points_backend(transported.reshape(*batch_shape, n_coords))
+        # On a manifold, the integration leaves it by about its tolerance.
+        transported = self.geometry.to_tangent(transported, self.geometry.project(end))
+        return self.to_points_backend(transported.reshape(*batch_shape, n_coords))
 
     def injectivity_radius(self, base_point=None):
         """Injectivity radius, where known.
@@ -1351,12 +1074,10 @@ class ConformalMetric(RiemannianMetric):
         derivative : array-like, shape=[..., 2, {dim, [n, n]}]
             Velocity and acceleration.
         """
-        state = to_torch(state)
-        if self._embedded:
-            state = self.geometry.flatten(state)
+        state = self.geometry.to_coordinates(to_torch(state))
         position, velocity = state[..., 0, :], state[..., 1, :]
         acceleration = self.geodesic_acceleration(position, velocity)
-        return self._to_points_backend(torch.stack([velocity, acceleration], dim=-2))
+        return self.to_points_backend(torch.stack([velocity, acceleration], dim=-2))
 
     def squared_dist(self, point_a, point_b):
         """Squared geodesic distance: :meth:`dist` squared.
@@ -1445,12 +1166,10 @@ class ConformalMetric(RiemannianMetric):
                 (4 * fine - rough) / 3 for fine, rough in zip(gradients, coarse, strict=True)
             ]
         scale = torch.where(dist > 0, 0.5 / dist, 0.0)[..., None]
-        gradients = [scale * gradient for gradient in gradients]
-        if self._embedded:
-            gradients = [
-                self.geometry.to_tangent(gradient, point)
-                for gradient, point in zip(gradients, (start, end), strict=True)
-            ]
+        gradients = [
+            self.geometry.to_tangent(scale * gradient, point)
+            for gradient, point in zip(gradients, (start, end), strict=True)
+        ]
         return tuple(self.from_coordinates(gradient) for gradient in gradients)
 
     def _end_node_gradients(self, nodes, times, step):
@@ -2136,7 +1855,7 @@ class DensityConformalMetric(ConformalMetric):
         return isinstance(probed, torch.Tensor) and bool((probed == value).all())
 
     def _domain_error_message(self, point, value):
-        outside = self._outside_model_message(point)
+        outside = self.geometry.outside_message(point)
         if outside is not None:
             return outside
         log_quality = self.log_quality(self.from_coordinates(point[None]))[0].item()
@@ -2168,14 +1887,6 @@ class DensityConformalMetric(ConformalMetric):
             raise ValueError(
                 f"points must have shape [..., n_points >= 2, dim], got {tuple(points.shape)}."
             )
-        left, right = points[..., :-1, :], points[..., 1:, :]
-        if self._embedded:
-            mid = self.geometry.midpoint(left, right)
-            base_lengths = torch.sqrt(self.geometry.sq_dist(left, right))
-        else:
-            mid = 0.5 * (left + right)
-            base_lengths = torch.sqrt(self.curve_base_sq_lengths(points).clamp_min(0.0))
-            if isinstance(self.geometry, ConformallyFlat):
-                base_lengths = torch.exp(0.5 * self.geometry.log_factor(mid)) * base_lengths
+        mid, base_lengths = self.geometry.piece_midpoints_and_lengths(points)
         pieces = self.log_quality_tensor(mid) * base_lengths
         return to_backend(pieces.sum(-1))

@@ -277,7 +277,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         smoothing gives a piecewise-linear ``phi`` second derivatives of order
         ``1 / tau``, which Gauss-Newton blocks drop.
         """
-        pullback = metric.phi is not None and not metric.euclidean_chords
+        pullback = metric.geometry.image_chords
         if self.hessian == "gauss-newton" and not pullback:
             raise ValueError(
                 "hessian='gauss-newton' needs a metric with a map phi (a pull-back "
