@@ -61,7 +61,7 @@ def transport_along_geodesics(metric, tangent_vec, base_point, velocity):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     tangent_vec, base_point, velocity : torch.Tensor, shape=[batch, n_coords]
         Coordinates: ambient ones, flattened, on a hypersphere or ``SO(3)``.
 
@@ -130,7 +130,7 @@ def shoot(metric, base_point, end_point, velocity):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     base_point, end_point, velocity : torch.Tensor, shape=[batch, n_coords]
 
     Returns

@@ -301,7 +301,7 @@ class _CurveProblem:
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
         On a hypersphere or ``SO(3)``.
     nodes : ndarray, shape=[batch, n_nodes, n_coords]
         Starting curves on the manifold; their endpoints stay fixed.
