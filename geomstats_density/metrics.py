@@ -50,7 +50,7 @@ from geomstats_density.curvature import (
 from geomstats_density.densities import Density
 from geomstats_density.energy import piece_energy_gradients
 from geomstats_density.exceptions import ConstantQualityWarning, DomainError, warn_at_caller
-from geomstats_density.geometries import QUADRATURE_RULES, geometry_for
+from geomstats_density.geometry import QUADRATURE_RULES, geometry_for
 from geomstats_density.jets import autodiff_jet
 from geomstats_density.quality import Constant, Product
 
@@ -170,7 +170,7 @@ class ConformalMetric(RiemannianMetric):
     base_metric : RiemannianMetric
         The space's own metric ``g^0``, as geomstats defines it.
     geometry : BaseGeometry
-        How ``g^0`` enters the computations (:mod:`geomstats_density.geometries`),
+        How ``g^0`` enters the computations (:mod:`geomstats_density.geometry`),
         chosen at construction: Euclidean, conformally flat, pull-back through
         ``phi`` or embedded manifold.
     point_cost : int
@@ -452,7 +452,7 @@ class ConformalMetric(RiemannianMetric):
         """Jacobian of ``phi`` at each point.
 
         Columns come from forward-mode products
-        (:meth:`~geomstats_density.geometries.PullbackGeometry.image_jacobian`).
+        (:meth:`~geomstats_density.geometry.PullbackGeometry.image_jacobian`).
 
         Parameters
         ----------

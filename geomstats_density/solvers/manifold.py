@@ -63,7 +63,7 @@ from geomstats_density.exceptions import (
     NonUniqueGeodesicWarning,
     warn_at_caller,
 )
-from geomstats_density.geometries import EmbeddedGeometry
+from geomstats_density.geometry import EmbeddedGeometry
 from geomstats_density.solvers.derivatives import (
     energy_derivatives,
     matrix_free_derivatives,

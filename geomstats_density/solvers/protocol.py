@@ -10,7 +10,7 @@ methods on top; a metric of another kind implements them to be solved by the
 same solvers.
 
 Torch methods take and return float64 tensors of *coordinates*
-``[..., n_coords]`` (:mod:`geomstats_density.geometries`): the points
+``[..., n_coords]`` (:mod:`geomstats_density.geometry`): the points
 themselves in a chart, flattened ambient coordinates on a hypersphere or
 ``SO(3)``.
 """
@@ -25,7 +25,7 @@ class SolverMetric(Protocol):
     Attributes
     ----------
     geometry : BaseGeometry
-        How ``g_0`` enters (:mod:`geomstats_density.geometries`): its
+        How ``g_0`` enters (:mod:`geomstats_density.geometry`): its
         capabilities (``image_chords``), projections (``project``,
         ``to_tangent``) and, on an embedded manifold, the manifold's operations.
     point_cost : int
