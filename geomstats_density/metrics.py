@@ -52,7 +52,7 @@ from geomstats_density.dist_gradients import differentiable_dist, differentiable
 from geomstats_density.exceptions import ConstantQualityWarning, DomainError, warn_at_caller
 from geomstats_density.geometry import QUADRATURE_RULES, geometry_for
 from geomstats_density.jets import autodiff_jet
-from geomstats_density.quality import Constant, Product
+from geomstats_density.quality import Constant, Product, constant_quality_message
 
 
 def _gradient(values, points):
@@ -1671,77 +1671,14 @@ class DensityConformalMetric(ConformalMetric):
         check_scalar_field(log_quality, points, "log_quality", self._space.point_ndim)
         check_float64(log_quality, "log_quality")
         if points.requires_grad and torch.is_grad_enabled() and not self._quality_checked:
-            self._check_depends_on_points(log_quality, points)
+            # Once, at the first evaluation that autograd records.
+            self._quality_checked, message = constant_quality_message(
+                self.log_quality, log_quality, points
+            )
+            if message is not None:
+                warn_at_caller(message, ConstantQualityWarning)
         # Not finite exactly where log Q is not in (-inf, 0).
         return 2.0 * torch.log(-log_quality)
-
-    def _check_depends_on_points(self, log_quality, points):
-        """Warn, once, of a quality that does not vary with the points.
-
-        Runs at the first evaluation that autograd records (qualities built of
-        ``quality.Constant`` are exempt): a quality that ignores its input gives
-        a constant factor, whose geodesics are those of the base metric, which is
-        rarely what a quality written by hand means.
-
-        Warns
-        -----
-        ConstantQualityWarning
-            If ``log_quality`` returned values that autograd does not connect to
-            the points, or the same value with zero gradient at distinct points
-            and at random points around them.
-        """
-        advice = (
-            "geodesics are then those of the base metric. For a constant factor use "
-            "quality.Constant(q); otherwise compute log Q from the points with torch "
-            "operations (no .item(), float() or .detach()). A quality constant on "
-            "purpose where it is defined can silence this ConstantQualityWarning."
-        )
-        if not log_quality.requires_grad:
-            self._quality_checked = True
-            warn_at_caller(
-                "log_quality returned values that do not depend on the points it was "
-                "given (no autograd graph leads from them): " + advice,
-                ConstantQualityWarning,
-            )
-            return
-        values = log_quality.detach().reshape(-1)
-        flat = points.detach().reshape(values.numel(), -1)
-        if values.numel() < 2 or not bool((flat != flat[0]).any()):
-            return
-        (gradient,) = torch.autograd.grad(
-            log_quality.sum(), points, retain_graph=True, allow_unused=True
-        )
-        self._quality_checked = True
-        if gradient is None:
-            message = "log_quality does not use the points it is given (autograd finds no path)"
-        elif bool((values == values[0]).all()) and not bool(gradient.any()):
-            if not self._constant_at_probes(flat, values[0], points.shape):
-                return
-            message = (
-                f"log_quality is {values[0].item()} with zero gradient at the "
-                f"{values.numel()} distinct points of its first evaluation, and the same "
-                "at random points around them, as a constant is"
-            )
-        else:
-            return
-        warn_at_caller(message + ": " + advice, ConstantQualityWarning)
-
-    def _constant_at_probes(self, flat, value, shape):
-        """Whether ``log Q`` is ``value`` at random points around ``flat`` (``[n, n_coords]``).
-
-        A quality flat where it was first evaluated (clamped, say) but not
-        constant varies at some of these; probes it refuses say nothing.
-        """
-        spread = float(flat.std(0).max()) or 1.0
-        generator = torch.Generator().manual_seed(0)
-        noise = torch.randn(flat.shape, generator=generator, dtype=flat.dtype)
-        probes = (flat + spread * noise).reshape(shape)
-        try:
-            with torch.no_grad():
-                probed = self.log_quality(probes)
-        except Exception:  # noqa: BLE001 - a probe outside the quality's domain
-            return False
-        return isinstance(probed, torch.Tensor) and bool((probed == value).all())
 
     def _domain_error_message(self, point, value):
         outside = self.geometry.outside_message(point)
