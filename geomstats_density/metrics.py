@@ -160,7 +160,9 @@ class ConformalMetric(RiemannianMetric):
     and hyperspheres, flattened matrices on ``SO(3)``. On Poincare models the
     model's own factor is folded into ``log_factor_tensor`` (the solvers see a
     conformal metric on an open set of ``R^n``), while :meth:`log_factor` returns
-    ``f`` itself.
+    ``f`` itself. They are the solvers' view of the metric
+    (:class:`~geomstats_density.solvers.protocol.SolverMetric`): each validates
+    the factor and hands the base metric's part to :attr:`geometry`.
     """
 
     # Constant subtracted from the log-factor (:meth:`shifted`).
