@@ -50,7 +50,7 @@ from geomstats_density.curvature import (
 from geomstats_density.densities import Density
 from geomstats_density.dist_gradients import differentiable_dist, differentiable_dist_pairwise
 from geomstats_density.exceptions import ConstantQualityWarning, DomainError, warn_at_caller
-from geomstats_density.geometry import QUADRATURE_RULES, geometry_for
+from geomstats_density.geometry import check_quadrature, geometry_for
 from geomstats_density.jets import autodiff_jet
 from geomstats_density.quality import Constant, Product, constant_quality_message
 
@@ -189,10 +189,7 @@ class ConformalMetric(RiemannianMetric):
                 "quality of it, log_quality=RealismIndex(density) (or Typicality, "
                 "DensityRatio); for the Fermat metric pass fermat_log_factor(density)."
             )
-        if quadrature not in QUADRATURE_RULES:
-            raise ValueError(
-                f"quadrature must be one of {sorted(QUADRATURE_RULES)}, got {quadrature!r}."
-            )
+        check_quadrature(quadrature)
         if phi is not None and not callable(phi):
             raise ValueError("phi must be callable or None.")
         geometry = self._make_geometry(space, phi, quadrature)

@@ -90,6 +90,8 @@ def test_each_space_gets_its_geometry():
         assert type(ConformalMetric(space, factor, phi=map_).geometry) is expected
     with pytest.raises(ValueError, match="phi pulls back the Euclidean inner product"):
         geometry_for(PoincareBall(2), phi=phi)
+    with pytest.raises(ValueError, match="quadrature must be one of"):
+        geometry_for(Euclidean(2), quadrature="trapezoid")
 
 
 @pytest.mark.parametrize("name", GEOMETRIES)

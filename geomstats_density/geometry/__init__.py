@@ -28,7 +28,7 @@ log-factor (the user's ``f``, validated, plus the model's own ``h``) take it as
 a callable ``log_factor``: torch ``[..., n_coords] -> [...]``.
 """
 
-from geomstats_density.geometry.base import QUADRATURE_RULES, BaseGeometry
+from geomstats_density.geometry.base import QUADRATURE_RULES, BaseGeometry, check_quadrature
 from geomstats_density.geometry.charts import (
     ConformallyFlatGeometry,
     EuclideanGeometry,
@@ -88,5 +88,6 @@ __all__ = [
     "EuclideanGeometry",
     "MatrixGeometry",
     "PullbackGeometry",
+    "check_quadrature",
     "geometry_for",
 ]

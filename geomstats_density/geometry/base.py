@@ -12,6 +12,19 @@ QUADRATURE_RULES = {
 }
 
 
+def check_quadrature(quadrature):
+    """Raise ``ValueError`` unless ``quadrature`` names one of :data:`QUADRATURE_RULES`.
+
+    Parameters
+    ----------
+    quadrature : str
+    """
+    if quadrature not in QUADRATURE_RULES:
+        raise ValueError(
+            f"quadrature must be one of {sorted(QUADRATURE_RULES)}, got {quadrature!r}."
+        )
+
+
 class BaseGeometry:
     """The interface of a base geometry; its defaults are those of a chart of ``R^n``.
 
@@ -50,6 +63,7 @@ class BaseGeometry:
         self.space = space
         self.base_metric = base_metric
         self.name = type(space).__name__
+        check_quadrature(quadrature)
         self.quadrature_rule = QUADRATURE_RULES[quadrature]
 
     # Coordinates -------------------------------------------------------
