@@ -57,7 +57,7 @@ def endpoint_gradients(metric, curve, dist):
 
     Returns
     -------
-    grad_a, grad_b : torch.Tensor, shape=[..., *space.shape]
+    grad_a, grad_b : torch.Tensor, shape=[..., {dim, [n, n]}]
         Zero where the endpoints coincide (the distance is not differentiable there).
     """
     nodes = to_torch(curve.nodes).detach()

@@ -72,7 +72,7 @@ class BaseGeometry:
 
         Parameters
         ----------
-        array : array-like, shape=[..., *space.shape]
+        array : array-like, shape=[..., {dim, [n, n]}]
         name : str
             Name of the argument, for error messages.
 
@@ -105,7 +105,7 @@ class BaseGeometry:
 
         Returns
         -------
-        points : torch.Tensor, shape=[..., *space.shape]
+        points : torch.Tensor, shape=[..., {dim, [n, n]}]
         """
         return coordinates
 
@@ -114,7 +114,7 @@ class BaseGeometry:
 
         Parameters
         ----------
-        points : torch.Tensor, shape=[..., *space.shape]
+        points : torch.Tensor, shape=[..., {dim, [n, n]}]
 
         Returns
         -------
