@@ -39,13 +39,7 @@ from geomstats_density._validation import (
 )
 from geomstats_density.backend import to_backend, to_torch, tracks_gradients
 from geomstats_density.curvature import (
-    autodiff_curvature,
-    conformal_curvature,
-    conformal_ricci,
-    conformal_scalar_curvature,
     curvature_covariant_derivative,
-    dense_riemann,
-    directional_derivative,
 )
 from geomstats_density.densities import Density
 from geomstats_density.dist_gradients import differentiable_dist, differentiable_dist_pairwise
@@ -750,50 +744,7 @@ class ConformalMetric(RiemannianMetric):
         if not self.geometry.has_chart:
             return super().inner_product_derivative_matrix(base_point)
         points = self.points_tensor(base_point)
-        dim = points.shape[-1]
-        eye = torch.eye(dim, dtype=points.dtype)
-        if self.euclidean_chords:
-            values, grad_f = self.log_factor_and_gradient(points)
-            derivative = torch.exp(values)[..., None, None, None] * (
-                eye[:, :, None] * grad_f[..., None, None, :]
-            )
-            return to_backend(derivative.detach())
-        shape = (*points.shape[:-1], dim, dim)
-        leaf = points.detach().unsqueeze(-2).expand(shape).clone().requires_grad_(True)
-
-        def matrices(at):
-            factor = torch.exp(self.log_factor_tensor(at))[..., None, None]
-            return (factor * self.base_metric_matrix_tensor(at)).flatten(-2)
-
-        with torch.enable_grad():
-            columns = directional_derivative(matrices, leaf, eye.expand(shape))
-        return to_backend(columns.detach().unflatten(-1, (dim, dim)).movedim(-3, -1))
-
-    def _curvature_tensor(self, points, vec_x, vec_y, vec_z):
-        """``R(x, y) z`` at points broadcast against the vectors, torch in and out.
-
-        In closed form from the log-factor's jet where the base matrix is the
-        identity (:func:`~geomstats_density.curvature.conformal_curvature`); with
-        ``D Gamma`` by autodiff of :meth:`christoffel_map` otherwise.
-        """
-        if self.euclidean_chords:
-            jet = self.log_factor_jet(points)
-            return conformal_curvature(jet.gradient, jet.hessian, vec_x, vec_y, vec_z)
-        shape = torch.broadcast_shapes(points.shape, vec_x.shape, vec_y.shape, vec_z.shape)
-        leaf = points.detach().expand(shape).clone().requires_grad_(True)
-        vectors = (vec.expand(shape) for vec in (vec_x, vec_y, vec_z))
-        with torch.enable_grad():
-            curvature = autodiff_curvature(self.christoffel_map, leaf, *vectors)
-        return curvature.detach()
-
-    def _riemann_tensor(self, points):
-        dim = points.shape[-1]
-        return dense_riemann(
-            lambda *vectors: self._curvature_tensor(points[..., None, None, None, :], *vectors),
-            points.shape[:-1],
-            dim,
-            points.dtype,
-        )
+        return to_backend(self.geometry.metric_matrix_derivative(self, points))
 
     def riemann_tensor(self, base_point=None):
         r"""Riemann tensor ``R[..., i, j, k, l] = dx^l(R(e_j, e_k) e_i)``, as geomstats.
@@ -819,7 +770,7 @@ class ConformalMetric(RiemannianMetric):
             On a hypersphere or ``SO(3)``, whose points have no chart.
         """
         points = self._chart_points(base_point, "Curvature tensors")
-        return to_backend(self._riemann_tensor(points))
+        return to_backend(self.geometry.riemann(self, points))
 
     def curvature(self, tangent_vec_a, tangent_vec_b, tangent_vec_c, base_point=None):
         r"""Riemann curvature map ``R(X, Y) Z``, ``X, Y, Z`` the three vectors.
@@ -839,7 +790,7 @@ class ConformalMetric(RiemannianMetric):
         """
         points = self._chart_points(base_point, "Curvature tensors")
         vectors = self._vectors(tangent_vec_a, tangent_vec_b, tangent_vec_c)
-        return to_backend(self._curvature_tensor(points, *vectors))
+        return to_backend(self.geometry.curvature(self, points, *vectors))
 
     def _vectors(self, *tangent_vecs):
         """Validated coordinates of the tangent vectors ``tangent_vec_a``, ``_b``, ..."""
@@ -864,13 +815,7 @@ class ConformalMetric(RiemannianMetric):
         ricci_tensor : array-like, shape=[..., dim, dim]
         """
         points = self._chart_points(base_point, "Curvature tensors")
-        return to_backend(self._ricci_tensor(points))
-
-    def _ricci_tensor(self, points):
-        if self.euclidean_chords:
-            jet = self.log_factor_jet(points)
-            return conformal_ricci(jet.gradient, jet.hessian)
-        return torch.einsum("...ijkj->...ik", self._riemann_tensor(points))
+        return to_backend(self.geometry.ricci(self, points))
 
     def scalar_curvature(self, base_point=None):
         r"""Scalar curvature ``S = g^{ij} Ric_ij``.
@@ -889,14 +834,7 @@ class ConformalMetric(RiemannianMetric):
         curvature : array-like, shape=[...]
         """
         points = self._chart_points(base_point, "Curvature tensors")
-        if self.euclidean_chords:
-            jet = self.log_factor_jet(points)
-            return to_backend(conformal_scalar_curvature(jet.value, jet.gradient, jet.hessian))
-        metric = torch.exp(self.log_factor_tensor(points))[..., None, None] * (
-            self.base_metric_matrix_tensor(points)
-        )
-        cometric = torch.linalg.inv(metric)
-        return to_backend(torch.einsum("...ij,...ij->...", cometric, self._ricci_tensor(points)))
+        return to_backend(self.geometry.scalar_curvature(self, points))
 
     def curvature_derivative(
         self, tangent_vec_a, tangent_vec_b, tangent_vec_c, tangent_vec_d, base_point=None

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from geomstats_density._validation import check_points
+from geomstats_density.curvature import autodiff_curvature, dense_riemann, directional_derivative
 
 # Times along a chord and weights at which the factor is averaged.
 QUADRATURE_RULES = {
@@ -430,6 +431,105 @@ class BaseGeometry:
         christoffels : torch.Tensor, shape=[..., dim, dim, dim]
         """
         raise NotImplementedError
+
+    # Curvature (in a chart) ----------------------------------------------
+    def metric_matrix_derivative(self, metric, points):
+        """``d_k g_ij`` of ``g = e^f G_0``, by autodiff of the matrix.
+
+        Parameters
+        ----------
+        metric : SolverMetric
+            The metric ``e^f g_0`` on this geometry.
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        derivative : torch.Tensor, shape=[..., dim, dim, dim]
+        """
+        dim = points.shape[-1]
+        eye = torch.eye(dim, dtype=points.dtype)
+        shape = (*points.shape[:-1], dim, dim)
+        leaf = points.detach().unsqueeze(-2).expand(shape).clone().requires_grad_(True)
+
+        def matrices(at):
+            factor = torch.exp(metric.log_factor_tensor(at))[..., None, None]
+            return (factor * self.base_metric_matrix(at)).flatten(-2)
+
+        with torch.enable_grad():
+            columns = directional_derivative(matrices, leaf, eye.expand(shape))
+        return columns.detach().unflatten(-1, (dim, dim)).movedim(-3, -1)
+
+    def curvature(self, metric, points, vec_x, vec_y, vec_z):
+        """``R(x, y) z`` with ``D Gamma`` by autodiff of ``metric.christoffel_map``.
+
+        Parameters
+        ----------
+        metric : SolverMetric
+        points : torch.Tensor, shape=[..., dim]
+        vec_x, vec_y, vec_z : torch.Tensor, shape=[..., dim]
+            Broadcast against the points.
+
+        Returns
+        -------
+        curvature : torch.Tensor, shape=[..., dim]
+        """
+        shape = torch.broadcast_shapes(points.shape, vec_x.shape, vec_y.shape, vec_z.shape)
+        leaf = points.detach().expand(shape).clone().requires_grad_(True)
+        vectors = (vec.expand(shape) for vec in (vec_x, vec_y, vec_z))
+        with torch.enable_grad():
+            curvature = autodiff_curvature(metric.christoffel_map, leaf, *vectors)
+        return curvature.detach()
+
+    def riemann(self, metric, points):
+        """The Riemann tensor ``R[..., i, j, k, l] = dx^l(R(e_j, e_k) e_i)`` from :meth:`curvature`.
+
+        Parameters
+        ----------
+        metric : SolverMetric
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        riemann : torch.Tensor, shape=[..., dim, dim, dim, dim]
+        """
+        return dense_riemann(
+            lambda *vectors: self.curvature(metric, points[..., None, None, None, :], *vectors),
+            points.shape[:-1],
+            points.shape[-1],
+            points.dtype,
+        )
+
+    def ricci(self, metric, points):
+        """The Ricci tensor ``Ric[..., i, k] = R[..., i, j, k, j]``, from :meth:`riemann`.
+
+        Parameters
+        ----------
+        metric : SolverMetric
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        ricci : torch.Tensor, shape=[..., dim, dim]
+        """
+        return torch.einsum("...ijkj->...ik", self.riemann(metric, points))
+
+    def scalar_curvature(self, metric, points):
+        """``S = g^{ij} Ric_ij``, with the inverse of ``e^f G_0``.
+
+        Parameters
+        ----------
+        metric : SolverMetric
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        curvature : torch.Tensor, shape=[...]
+        """
+        matrix = torch.exp(metric.log_factor_tensor(points))[..., None, None] * (
+            self.base_metric_matrix(points)
+        )
+        cometric = torch.linalg.inv(matrix)
+        return torch.einsum("...ij,...ij->...", cometric, self.ricci(metric, points))
 
     # Solvers -------------------------------------------------------------
     def make_solvers(self, space, method, options):

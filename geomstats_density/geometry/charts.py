@@ -3,7 +3,13 @@
 import torch
 
 from geomstats_density._linalg import solve_positive_definite
-from geomstats_density.curvature import christoffel_product, directional_derivative
+from geomstats_density.curvature import (
+    christoffel_product,
+    conformal_curvature,
+    conformal_ricci,
+    conformal_scalar_curvature,
+    directional_derivative,
+)
 from geomstats_density.geometry.base import BaseGeometry
 from geomstats_density.jets import autodiff_jet
 
@@ -59,6 +65,30 @@ class EuclideanGeometry(BaseGeometry):
     def christoffels(self, points, grad_f):
         """The closed form of ``e^f I``, shape ``[..., dim, dim, dim]``."""
         return _conformal_christoffels(grad_f, grad_f, self.base_metric_matrix(points))
+
+    def metric_matrix_derivative(self, metric, points):
+        """``e^f delta_ij d_k f`` in closed form, shape ``[..., dim, dim, dim]``."""
+        eye = torch.eye(points.shape[-1], dtype=points.dtype)
+        values, grad_f = metric.log_factor_and_gradient(points)
+        derivative = torch.exp(values)[..., None, None, None] * (
+            eye[:, :, None] * grad_f[..., None, None, :]
+        )
+        return derivative.detach()
+
+    def curvature(self, metric, points, vec_x, vec_y, vec_z):
+        """``R(x, y) z`` of ``e^F I`` in closed form from the log-factor's jet."""
+        jet = metric.log_factor_jet(points)
+        return conformal_curvature(jet.gradient, jet.hessian, vec_x, vec_y, vec_z)
+
+    def ricci(self, metric, points):
+        """The Ricci tensor of ``e^F I`` in closed form, shape ``[..., dim, dim]``."""
+        jet = metric.log_factor_jet(points)
+        return conformal_ricci(jet.gradient, jet.hessian)
+
+    def scalar_curvature(self, metric, points):
+        """The scalar curvature of ``e^F I`` in closed form, shape ``[...]``."""
+        jet = metric.log_factor_jet(points)
+        return conformal_scalar_curvature(jet.value, jet.gradient, jet.hessian)
 
 
 class ConformallyFlatGeometry(EuclideanGeometry):
