@@ -67,6 +67,10 @@ class BaseGeometry:
         check_quadrature(quadrature)
         self.quadrature_rule = QUADRATURE_RULES[quadrature]
 
+    def _undefined(self, method):
+        """The error of a method this geometry does not define."""
+        return NotImplementedError(f"{type(self).__name__} on {self.name} has no {method}.")
+
     # Coordinates -------------------------------------------------------
     def coordinates(self, array, name):
         """Validated coordinates of points or tangent vectors of the space.
@@ -356,7 +360,7 @@ class BaseGeometry:
         -------
         matrix : torch.Tensor, shape=[..., n_coords, n_coords]
         """
-        raise NotImplementedError
+        raise self._undefined("base_metric_matrix")
 
     def base_inner_product(self, points, vec_a, vec_b):
         """``g_0(a, b)`` at the points.
@@ -369,7 +373,7 @@ class BaseGeometry:
         -------
         inner_product : torch.Tensor, shape=[...]
         """
-        raise NotImplementedError
+        raise self._undefined("base_inner_product")
 
     def sharp(self, points, covectors, factor):
         """The vectors ``v`` with ``factor g_0(v, .) = covector``.
@@ -384,7 +388,7 @@ class BaseGeometry:
         -------
         vectors : torch.Tensor, shape=[..., n_coords]
         """
-        raise NotImplementedError
+        raise self._undefined("sharp")
 
     def geodesic_acceleration(self, position, velocity, grad_f):
         """``-Gamma(v, v)`` of ``e^f g_0``.
@@ -399,7 +403,7 @@ class BaseGeometry:
         -------
         acceleration : torch.Tensor, shape=[..., n_coords]
         """
-        raise NotImplementedError
+        raise self._undefined("geodesic_acceleration")
 
     def christoffel_map(self, log_factor, points, grad_f, vec_a, vec_b):
         """``Gamma(a, b)`` of ``e^f g_0``.
@@ -417,7 +421,7 @@ class BaseGeometry:
         -------
         gamma : torch.Tensor, shape=[..., n_coords]
         """
-        raise NotImplementedError
+        raise self._undefined("christoffel_map")
 
     def christoffels(self, points, grad_f):
         """Christoffel symbols of ``e^f g_0``, contravariant index first.
@@ -430,7 +434,7 @@ class BaseGeometry:
         -------
         christoffels : torch.Tensor, shape=[..., dim, dim, dim]
         """
-        raise NotImplementedError
+        raise self._undefined("christoffels")
 
     # Curvature (in a chart) ----------------------------------------------
     def metric_matrix_derivative(self, metric, points):
