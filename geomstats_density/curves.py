@@ -102,7 +102,7 @@ def polygon_lengths(metric, nodes, outside="raise"):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, n_coords]
     outside : {'raise', 'nan'}
         What a curve leaving the metric's domain gives: the metric's
@@ -138,7 +138,7 @@ def measured_lengths(metric, nodes_at, n_pieces, outside="raise"):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     nodes_at : callable
         ``nodes_at(n_nodes)``: the curves sampled at ``n_nodes`` uniform times,
         ndarray ``[batch, n_nodes, n_coords]``.
@@ -170,7 +170,7 @@ class DiscreteCurve:
         Nodes of one curve or of a batch of curves, in order.
     times : array-like, shape=[n_nodes], optional
         Increasing times from 0 to 1; uniform by default.
-    metric : ConformalMetric, optional
+    metric : SolverMetric, optional
         Metric in which :meth:`length` and :meth:`energy` are measured.
 
     Notes

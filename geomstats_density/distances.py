@@ -507,8 +507,8 @@ def solve_batch(metric, graph, coordinates, rows, cols):
         with torch_threads_for(start.size * solver.n_nodes * 4 * metric.point_cost):
             options["initial_curve"] = graph.curves(start, end, solver.n_nodes)
     curve = solver.solve(
-        metric._to_points_backend(torch.from_numpy(end)),
-        metric._to_points_backend(torch.from_numpy(start)),
+        metric.to_points_backend(torch.from_numpy(end)),
+        metric.to_points_backend(torch.from_numpy(start)),
         **options,
     )
     dist[moving] = to_numpy(curve.dist)

@@ -1,12 +1,14 @@
 r"""The base geometry ``g_0`` that a conformal metric ``g = e^f g_0`` rescales.
 
+The spaces' own operations; :mod:`geomstats_density.geometry` builds on them
+the one interface through which a conformal metric uses ``g_0``.
+
 A space's own geomstats metric (``space.default_metric()``) is the base. Three
 kinds are supported, each computed the way that is exact and fast for it:
 
 - **Vector spaces** with the Euclidean metric (``Euclidean``, latent spaces):
   ``g_0 = I``, or a pull-back through a map ``phi``. :func:`base_geometry`
-  returns no geometry object: :class:`~geomstats_density.ConformalMetric`
-  handles them itself.
+  returns no model object for them.
 - **Conformally flat models** (:class:`ConformallyFlat`): the Poincare ball and
   half-space, whose metrics are ``e^{h(z)} I`` in their own coordinates. A
   factor ``e^f`` on top of them is ``e^{f + h} I``, a conformal metric on an
@@ -79,8 +81,9 @@ def base_geometry(space):
     -------
     base_metric : RiemannianMetric
         The space's own metric ``g_0``.
-    geometry : ConformallyFlat, EmbeddedManifold or None
-        None for vector spaces with the Euclidean metric.
+    model : ConformallyFlat, EmbeddedManifold or None
+        None for vector spaces with the Euclidean metric
+        (:func:`geomstats_density.geometry.geometry_for` gives them a geometry).
 
     Raises
     ------

@@ -31,7 +31,8 @@ from geomstats_density._linalg import solve_positive_definite
 from geomstats_density._validation import check_points
 from geomstats_density.backend import to_backend, to_torch
 from geomstats_density.densities import Density, as_density
-from geomstats_density.manifolds import base_geometry
+from geomstats_density.geometry import MatrixGeometry
+from geomstats_density.manifolds import base_geometry, default_metric
 from geomstats_density.metrics import DensityConformalMetric
 
 
@@ -265,6 +266,88 @@ class CloudDensity(Density):
 # ----------------------------------------------------------------------
 # The metric
 # ----------------------------------------------------------------------
+class KernelMeanEmbeddingGeometry(MatrixGeometry):
+    """Clouds of ``R^(k d)`` with the pull-back of the kernel mean embedding's RKHS norm.
+
+    Pieces are measured by ``MMD^2`` between consecutive clouds, the base
+    metric matrix is :func:`kernel_mean_embedding_gram`.
+
+    Parameters
+    ----------
+    space : Euclidean
+        ``Euclidean(k * d)``.
+    base_metric : RiemannianMetric
+    n_points : int
+        ``k``, points per cloud.
+    bandwidth : float
+        ``sigma`` of the Gaussian kernel.
+    quadrature : {'simpson', 'midpoint'}
+    """
+
+    def __init__(self, space, base_metric, n_points, bandwidth, quadrature="simpson"):
+        super().__init__(space, base_metric, quadrature)
+        self.n_points = n_points
+        self.bandwidth = bandwidth
+
+    def base_sq_lengths(self, left, right):
+        """``MMD^2`` between the clouds ``left`` and ``right``.
+
+        Parameters
+        ----------
+        left, right : torch.Tensor, shape=[..., k * d]
+
+        Returns
+        -------
+        sq_lengths : torch.Tensor, shape=[...]
+        """
+        return paired_mmd_squared(
+            as_clouds(left, self.n_points), as_clouds(right, self.n_points), self.bandwidth
+        )
+
+    def curve_base_sq_lengths(self, nodes):
+        """``MMD^2`` between consecutive clouds of curves.
+
+        Parameters
+        ----------
+        nodes : torch.Tensor, shape=[..., n_nodes, k * d]
+
+        Returns
+        -------
+        sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
+        """
+        return self.base_sq_lengths(nodes[..., :-1, :], nodes[..., 1:, :])
+
+    def image(self, points):
+        """Not available: the kernel mean embedding has no finite-dimensional image.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., k * d]
+
+        Raises
+        ------
+        NotImplementedError
+            Always: :meth:`base_sq_lengths` measures pieces instead.
+        """
+        raise NotImplementedError(
+            "The kernel mean embedding lives in an infinite-dimensional RKHS; use "
+            "base_sq_lengths (MMD^2 between clouds) instead of differences of images."
+        )
+
+    def base_metric_matrix(self, points):
+        """``J_Phi^T J_Phi`` (:func:`kernel_mean_embedding_gram`).
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., k * d]
+
+        Returns
+        -------
+        gram : torch.Tensor, shape=[..., k * d, k * d]
+        """
+        return kernel_mean_embedding_gram(as_clouds(points, self.n_points), self.bandwidth)
+
+
 class KernelMeanEmbeddingMetric(DensityConformalMetric):
     r"""The paper's metric on clouds, lengths measured by MMD.
 
@@ -332,10 +415,10 @@ class KernelMeanEmbeddingMetric(DensityConformalMetric):
             solver_options=solver_options,
         )
 
-    @property
-    def euclidean_chords(self):
-        """False: pieces are MMDs between clouds, not Euclidean chords."""
-        return False
+    def _make_geometry(self, space, phi, quadrature):
+        return KernelMeanEmbeddingGeometry(
+            space, default_metric(space), self.n_points, self.bandwidth, quadrature
+        )
 
     def clouds(self, points):
         """Points ``[..., k * d]`` as clouds ``[..., k, d]``.
@@ -349,62 +432,6 @@ class KernelMeanEmbeddingMetric(DensityConformalMetric):
         clouds : torch.Tensor, shape=[..., k, d]
         """
         return as_clouds(points, self.n_points)
-
-    def base_sq_lengths(self, left, right):
-        """``MMD^2`` between the clouds ``left`` and ``right``.
-
-        Parameters
-        ----------
-        left, right : torch.Tensor, shape=[..., k * d]
-
-        Returns
-        -------
-        sq_lengths : torch.Tensor, shape=[...]
-        """
-        return paired_mmd_squared(self.clouds(left), self.clouds(right), self.bandwidth)
-
-    def image_tensor(self, points):
-        """Not available: the kernel mean embedding has no finite-dimensional image.
-
-        Parameters
-        ----------
-        points : torch.Tensor, shape=[..., k * d]
-
-        Raises
-        ------
-        NotImplementedError
-            Always: :meth:`base_sq_lengths` measures pieces instead.
-        """
-        raise NotImplementedError(
-            "The kernel mean embedding lives in an infinite-dimensional RKHS; use "
-            "base_sq_lengths (MMD^2 between clouds) instead of differences of images."
-        )
-
-    def curve_base_sq_lengths(self, nodes):
-        """``MMD^2`` between consecutive clouds of curves.
-
-        Parameters
-        ----------
-        nodes : torch.Tensor, shape=[..., n_nodes, k * d]
-
-        Returns
-        -------
-        sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
-        """
-        return self.base_sq_lengths(nodes[..., :-1, :], nodes[..., 1:, :])
-
-    def base_metric_matrix_tensor(self, points):
-        """``J_Phi^T J_Phi`` (:func:`kernel_mean_embedding_gram`).
-
-        Parameters
-        ----------
-        points : torch.Tensor, shape=[..., k * d]
-
-        Returns
-        -------
-        gram : torch.Tensor, shape=[..., k * d, k * d]
-        """
-        return kernel_mean_embedding_gram(self.clouds(points), self.bandwidth)
 
     def metric_matrix_tensor(self, points):
         """``e^{f(x)} J_Phi^T J_Phi``, differentiable.

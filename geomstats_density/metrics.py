@@ -29,49 +29,24 @@ import copy
 import numbers
 
 import geomstats.backend as gs
-import numpy as np
 import torch
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 
-from geomstats_density._linalg import solve_positive_definite
 from geomstats_density._validation import (
     check_float64,
-    check_points,
     check_scalar_field,
     user_callable,
 )
 from geomstats_density.backend import to_backend, to_torch, tracks_gradients
 from geomstats_density.curvature import (
-    autodiff_curvature,
-    christoffel_product,
-    conformal_curvature,
-    conformal_ricci,
-    conformal_scalar_curvature,
     curvature_covariant_derivative,
-    dense_riemann,
-    directional_derivative,
 )
 from geomstats_density.densities import Density
-from geomstats_density.energy import piece_energy_gradients
+from geomstats_density.dist_gradients import differentiable_dist, differentiable_dist_pairwise
 from geomstats_density.exceptions import ConstantQualityWarning, DomainError, warn_at_caller
+from geomstats_density.geometry import check_quadrature, geometry_for
 from geomstats_density.jets import autodiff_jet
-from geomstats_density.manifolds import ConformallyFlat, EmbeddedManifold, base_geometry
-from geomstats_density.quality import Constant, Product
-
-# Times along a chord and weights at which the factor is averaged.
-QUADRATURE_RULES = {
-    "midpoint": (np.array([0.5]), np.array([1.0])),
-    "simpson": (np.array([0.0, 0.5, 1.0]), np.array([1.0, 4.0, 1.0]) / 6.0),
-}
-
-
-# Points per phi call when a Jacobian is built from forward-mode products.
-JACOBIAN_BATCH = 4096
-
-
-def _base_tensor(array):
-    """A geomstats result as a tensor (copied: it may be a read-only numpy view)."""
-    return to_torch(gs.copy(array))
+from geomstats_density.quality import Constant, Product, constant_quality_message
 
 
 def _gradient(values, points):
@@ -97,44 +72,6 @@ def _check_radius(radius):
             f"injectivity_radius must be None or a number > 0 (math.inf allowed), got {radius!r}."
         )
     return float(radius)
-
-
-def _detached(array):
-    """An array out of autograd's graph (a copy-free view for tensors)."""
-    return array.detach() if isinstance(array, torch.Tensor) else array
-
-
-def _sum_to_shape(gradient, shape):
-    """Sum a broadcast gradient over the axes its input was broadcast along."""
-    while gradient.ndim > len(shape):
-        gradient = gradient.sum(0)
-    axes = tuple(i for i, size in enumerate(shape) if size == 1 and gradient.shape[i] != 1)
-    return gradient.sum(axes, keepdim=True) if axes else gradient
-
-
-class _SolvedDistance(torch.autograd.Function):
-    """A solved geodesic distance as a function of its endpoints.
-
-    The solver's value is returned as is; the backward pass multiplies the
-    incoming gradient by the endpoints' gradients computed beforehand (by the
-    envelope theorem, :meth:`ConformalMetric._dist_endpoint_gradients`), so
-    that autograd never sees the solver's iterations.
-    """
-
-    @staticmethod
-    def forward(ctx, point_a, point_b, dist, grad_a, grad_b):
-        ctx.save_for_backward(grad_a, grad_b)
-        ctx.shapes = (point_a.shape, point_b.shape)
-        return dist.to(point_a.dtype, copy=True)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        gradients = []
-        for gradient, shape in zip(ctx.saved_tensors, ctx.shapes, strict=True):
-            extra = (1,) * (gradient.ndim - grad_output.ndim)
-            full = grad_output.reshape(grad_output.shape + extra) * gradient
-            gradients.append(_sum_to_shape(full, shape))
-        return gradients[0], gradients[1], None, None, None
 
 
 class ConformalMetric(RiemannianMetric):
@@ -188,8 +125,10 @@ class ConformalMetric(RiemannianMetric):
     ----------
     base_metric : RiemannianMetric
         The space's own metric ``g^0``, as geomstats defines it.
-    geometry : ConformallyFlat, EmbeddedManifold or None
-        How ``g^0`` enters the computations; None on Euclidean vector spaces.
+    geometry : BaseGeometry
+        How ``g^0`` enters the computations (:mod:`geomstats_density.geometry`),
+        chosen at construction: Euclidean, conformally flat, pull-back through
+        ``phi`` or embedded manifold.
     point_cost : int
         Scalars one evaluation of ``log_factor`` (and ``phi``) computes per point,
         1 by default. Solvers run problems of fewer than ``SMALL_PROBLEM_SIZE``
@@ -215,7 +154,9 @@ class ConformalMetric(RiemannianMetric):
     and hyperspheres, flattened matrices on ``SO(3)``. On Poincare models the
     model's own factor is folded into ``log_factor_tensor`` (the solvers see a
     conformal metric on an open set of ``R^n``), while :meth:`log_factor` returns
-    ``f`` itself.
+    ``f`` itself. They are the solvers' view of the metric
+    (:class:`~geomstats_density.solvers.protocol.SolverMetric`): each validates
+    the factor and hands the base metric's part to :attr:`geometry`.
     """
 
     # Constant subtracted from the log-factor (:meth:`shifted`).
@@ -242,50 +183,24 @@ class ConformalMetric(RiemannianMetric):
                 "quality of it, log_quality=RealismIndex(density) (or Typicality, "
                 "DensityRatio); for the Fermat metric pass fermat_log_factor(density)."
             )
-        if quadrature not in QUADRATURE_RULES:
-            raise ValueError(
-                f"quadrature must be one of {sorted(QUADRATURE_RULES)}, got {quadrature!r}."
-            )
+        check_quadrature(quadrature)
         if phi is not None and not callable(phi):
             raise ValueError("phi must be callable or None.")
-        base_metric, geometry = base_geometry(space)
-        if phi is not None and geometry is not None:
-            raise ValueError(
-                "phi pulls back the Euclidean inner product: it needs a vector space "
-                f"with the Euclidean metric, not {type(space).__name__}."
-            )
+        geometry = self._make_geometry(space, phi, quadrature)
         super().__init__(space)
-        self.base_metric = base_metric
+        self.base_metric = geometry.base_metric
         self.geometry = geometry
         self._log_factor = log_factor
         self.phi = phi
         self.quadrature = quadrature
         self.point_cost = 1
-        # Imported here: the solvers import this module for type checks.
-        from geomstats_density.solvers import make_log_solver
-        from geomstats_density.solvers.ode import GeodesicODESolver
+        self.log_solver, self.exp_solver = geometry.make_solvers(
+            space, method, solver_options or {}
+        )
 
-        options = solver_options or {}
-        if self._embedded:
-            from geomstats_density.solvers.manifold import (
-                ManifoldExpSolver,
-                ManifoldGeodesicSolver,
-            )
-
-            if method not in (None, "manopt"):
-                raise ValueError(
-                    f"method must be one of ['manopt'] on {geometry.name}, whose points "
-                    f"stay on the manifold; got {method!r}."
-                )
-            self.log_solver = ManifoldGeodesicSolver(space, **options)
-            self.exp_solver = ManifoldExpSolver(space)
-        else:
-            self.log_solver = make_log_solver(space, method or "newton", **options)
-            self.exp_solver = GeodesicODESolver(space)
-
-    @property
-    def _embedded(self):
-        return isinstance(self.geometry, EmbeddedManifold)
+    def _make_geometry(self, space, phi, quadrature):
+        """The base geometry; subclasses with a base metric of their own override this."""
+        return geometry_for(space, phi=phi, quadrature=quadrature)
 
     def from_coordinates(self, coordinates):
         """Points (or tangent vectors) of the space from coordinates ``[..., n_coords]``.
@@ -301,10 +216,19 @@ class ConformalMetric(RiemannianMetric):
         -------
         points : torch.Tensor, shape=[..., {dim, [n, n]}]
         """
-        return self.geometry.unflatten(coordinates) if self._embedded else coordinates
+        return self.geometry.from_coordinates(coordinates)
 
-    def _to_points_backend(self, coordinates):
-        """Coordinates to backend arrays of points (or tangent vectors)."""
+    def to_points_backend(self, coordinates):
+        """Backend arrays of points (or tangent vectors) from their coordinates.
+
+        Parameters
+        ----------
+        coordinates : torch.Tensor, shape=[..., n_coords]
+
+        Returns
+        -------
+        points : array-like, shape=[..., {dim, [n, n]}]
+        """
         return to_backend(self.from_coordinates(coordinates))
 
     # ------------------------------------------------------------------
@@ -382,8 +306,7 @@ class ConformalMetric(RiemannianMetric):
         """
         check_scalar_field(values, points, "log_factor")
         check_float64(values, "log_factor")
-        if isinstance(self.geometry, ConformallyFlat):
-            values = values + self.geometry.log_factor(points)
+        values = self.geometry.add_model_log_factor(values, points)
         return values - self._log_factor_shift if self._log_factor_shift else values
 
     def shifted(self, shift):
@@ -407,19 +330,8 @@ class ConformalMetric(RiemannianMetric):
         metric._log_factor_shift = self._log_factor_shift + float(shift)
         return metric
 
-    def _outside_model_message(self, point):
-        """Why a point is outside a Poincare model, or None."""
-        if isinstance(self.geometry, ConformallyFlat) and not bool(
-            torch.isfinite(self.geometry.log_factor(point))
-        ):
-            return (
-                f"point {point.tolist()} is outside the {self.geometry.name}: "
-                f"{self.geometry.domain}."
-            )
-        return None
-
     def _domain_error_message(self, point, value):
-        return self._outside_model_message(point) or (
+        return self.geometry.outside_message(point) or (
             f"log_factor is not finite ({value.item()}) at point {point.tolist()}."
         )
 
@@ -478,11 +390,9 @@ class ConformalMetric(RiemannianMetric):
         DomainError
             If a value is NaN or infinite.
         """
-        jet = None if self._embedded else self._closed_form_jet(points)
+        jet = self.geometry.closed_form_jet(self._closed_form_jet, points)
         if jet is None:
             return autodiff_jet(self.log_factor_tensor, points)
-        if isinstance(self.geometry, ConformallyFlat):
-            jet = jet + autodiff_jet(self.geometry.log_factor, points)
         if self._log_factor_shift:
             jet = jet._replace(value=jet.value - self._log_factor_shift)
         self._raise_where_invalid(torch.isfinite(jet.value), jet.value, points)
@@ -496,8 +406,8 @@ class ConformalMetric(RiemannianMetric):
     def phi_jacobian(self, points):
         """Jacobian of ``phi`` at each point.
 
-        Columns come from forward-mode products, as many per ``phi`` call as
-        keep the call within ``JACOBIAN_BATCH`` points.
+        Columns come from forward-mode products
+        (:meth:`~geomstats_density.geometry.PullbackGeometry.image_jacobian`).
 
         Parameters
         ----------
@@ -507,27 +417,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         jacobian : torch.Tensor, shape=[..., m, dim]
         """
-        dim = points.shape[-1]
-        basis = torch.eye(dim, dtype=points.dtype)
-        per_call = max(1, JACOBIAN_BATCH // max(1, points[..., 0].numel()))
-        columns = []
-        for begin in range(0, dim, per_call):
-            directions = basis[begin : begin + per_call]
-            repeated = points.unsqueeze(-2).expand(*points.shape[:-1], len(directions), dim)
-            repeated = repeated.contiguous()
-            _, products = torch.func.jvp(
-                self.phi, (repeated,), (directions.expand_as(repeated).contiguous(),)
-            )
-            columns.append(products)
-        return torch.cat(columns, dim=-2).transpose(-1, -2)
-
-    def _phi_second_derivative(self, points, vector_a, vector_b):
-        """``D^2 phi(z)[a, b]``, shape ``[..., m]``."""
-
-        def directional(z):
-            return torch.func.jvp(self.phi, (z,), (vector_b,))[1]
-
-        return torch.func.jvp(directional, (points,), (vector_a,))[1]
+        return self.geometry.image_jacobian(points)
 
     def base_metric_matrix_tensor(self, points):
         """``G_0(z)``: identity or ``J_phi^T J_phi``.
@@ -540,11 +430,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         matrix : torch.Tensor, shape=[..., dim, dim]
         """
-        dim = points.shape[-1]
-        if self.phi is None:
-            return torch.eye(dim, dtype=points.dtype).expand(*points.shape, dim)
-        jacobian = self.phi_jacobian(points)
-        return jacobian.transpose(-1, -2) @ jacobian
+        return self.geometry.base_metric_matrix(points)
 
     def sharp_tensor(self, points, covectors):
         """The vectors ``v`` with ``g_z(v, .) = covector``: the metric raising an index.
@@ -561,13 +447,7 @@ class ConformalMetric(RiemannianMetric):
             Tangent vectors (in ambient coordinates on a hypersphere or ``SO(3)``).
         """
         factor = torch.exp(self.log_factor_tensor(points))[..., None]
-        if self._embedded:
-            tangent = self.geometry.to_tangent(covectors, points)
-            return tangent / (self.geometry.metric_scale * factor)
-        if self.euclidean_chords:
-            return covectors / factor  # G_0 = I
-        base = self.base_metric_matrix_tensor(points)
-        return solve_positive_definite(base, covectors.unsqueeze(-1)).squeeze(-1) / factor
+        return self.geometry.sharp(points, covectors, factor)
 
     def image_tensor(self, points):
         """``phi(z)``, or ``z`` itself when ``phi`` is the identity.
@@ -580,12 +460,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         image : torch.Tensor, shape=[..., m]
         """
-        return points if self.phi is None else self.phi(points)
-        """``phi(z)``, or ``z`` itself when ``phi`` is the identity."""
-        if self.phi is None:
-            return points
-        with user_callable("phi", self.phi):
-            return self.phi(points)
+        return self.geometry.image(points)
 
     @property
     def quadrature_rule(self):
@@ -594,7 +469,7 @@ class ConformalMetric(RiemannianMetric):
         None on a hypersphere or ``SO(3)``, whose pieces take the factor at the
         base geodesic midpoint.
         """
-        return None if self._embedded else QUADRATURE_RULES[self.quadrature]
+        return self.geometry.quadrature_rule
 
     @property
     def euclidean_chords(self):
@@ -603,7 +478,7 @@ class ConformalMetric(RiemannianMetric):
         True without ``phi`` on vector spaces and Poincare models; the Newton
         solver then differentiates pieces in closed form.
         """
-        return self.phi is None and not self._embedded
+        return self.geometry.euclidean_chords
 
     def base_sq_lengths(self, left, right):
         """Squared base lengths ``|phi(right) - phi(left)|^2`` of curve pieces.
@@ -616,8 +491,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         sq_lengths : torch.Tensor, shape=[...]
         """
-        chord = self.image_tensor(right) - self.image_tensor(left)
-        return (chord * chord).sum(-1)
+        return self.geometry.base_sq_lengths(left, right)
 
     def curve_base_sq_lengths(self, nodes):
         """:meth:`base_sq_lengths` of consecutive nodes, ``phi`` evaluated once per node.
@@ -630,9 +504,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
         """
-        image = self.image_tensor(nodes)
-        chord = image[..., 1:, :] - image[..., :-1, :]
-        return (chord * chord).sum(-1)
+        return self.geometry.curve_base_sq_lengths(nodes)
 
     def segment_sq_lengths(self, left, right):
         """Squared length estimates of curve pieces ``[left, right]``.
@@ -657,11 +529,7 @@ class ConformalMetric(RiemannianMetric):
         On a hypersphere or ``SO(3)``: ``exp(f(mid)) * d_0(left, right)^2`` with
         ``d_0`` the manifold's own distance and ``mid`` the base geodesic midpoint.
         """
-        if self._embedded:
-            return torch.exp(
-                self.log_factor_tensor(self.geometry.midpoint(left, right))
-            ) * self.geometry.sq_dist(left, right)
-        return self._chord_factor(left, right) * self.base_sq_lengths(left, right)
+        return self.geometry.segment_sq_lengths(self.log_factor_tensor, left, right)
 
     def curve_sq_lengths(self, nodes):
         """Squared length estimates of the pieces of polygonal curves.
@@ -677,30 +545,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
         """
-        left, right = nodes[..., :-1, :], nodes[..., 1:, :]
-        if self._embedded:
-            return self.segment_sq_lengths(left, right)
-        node_factor = None
-        if 0.0 in self.quadrature_rule[0]:
-            node_factor = torch.exp(self.log_factor_tensor(nodes))
-        return self._chord_factor(left, right, node_factor) * self.curve_base_sq_lengths(nodes)
-
-    def _chord_factor(self, left, right, node_factor=None):
-        """The factor averaged along chords by the quadrature rule, shape ``[...]``.
-
-        ``node_factor``, the factor at the nodes of curves whose consecutive
-        nodes are ``left`` and ``right``, saves evaluating it twice per node.
-        """
-        total = 0.0
-        for time, weight in zip(*self.quadrature_rule):
-            if node_factor is not None and time == 0.0:
-                values = node_factor[..., :-1]
-            elif node_factor is not None and time == 1.0:
-                values = node_factor[..., 1:]
-            else:
-                values = torch.exp(self.log_factor_tensor((1 - time) * left + time * right))
-            total = total + weight * values
-        return total
+        return self.geometry.curve_sq_lengths(self.log_factor_tensor, nodes)
 
     def geodesic_acceleration(self, position, velocity):
         r"""Closed-form ``-Gamma(z)(v, v)`` of the conformal metric.
@@ -723,25 +568,7 @@ class ConformalMetric(RiemannianMetric):
         acceleration : torch.Tensor, shape=[..., dim]
         """
         _, grad_f = self.log_factor_and_gradient(position)
-        slope = (grad_f * velocity).sum(-1, keepdim=True)
-        if self._embedded:
-            sq_speed = (velocity * velocity).sum(-1, keepdim=True)
-            return (
-                0.5 * sq_speed * self.geometry.to_tangent(grad_f, position)
-                - slope * velocity
-                + self.geometry.normal_acceleration(position, velocity)
-            )
-        if self.phi is None:
-            sq_speed = (velocity * velocity).sum(-1, keepdim=True)
-            return 0.5 * sq_speed * grad_f - slope * velocity
-        jacobian = self.phi_jacobian(position)
-        image_velocity = (jacobian @ velocity.unsqueeze(-1)).squeeze(-1)
-        sq_speed = (image_velocity * image_velocity).sum(-1, keepdim=True)
-        curvature = self._phi_second_derivative(position, velocity, velocity)
-        force = (jacobian.transpose(-1, -2) @ curvature.unsqueeze(-1)).squeeze(-1)
-        base = jacobian.transpose(-1, -2) @ jacobian
-        rhs = (force - 0.5 * sq_speed * grad_f).unsqueeze(-1)
-        return -torch.linalg.solve(base, rhs).squeeze(-1) - slope * velocity
+        return self.geometry.geodesic_acceleration(position, velocity, grad_f)
 
     def christoffel_map(self, points, vec_a, vec_b):
         r"""``Gamma(a, b)^k = Gamma^k_ij a^i b^j`` in closed form, torch in and out.
@@ -772,90 +599,7 @@ class ConformalMetric(RiemannianMetric):
         _, grad_f = self.log_factor_and_gradient(points)
         shape = torch.broadcast_shapes(points.shape, vec_a.shape, vec_b.shape)
         grad_f, vec_a, vec_b = (v.expand(shape) for v in (grad_f, vec_a, vec_b))
-        if self.euclidean_chords:
-            return christoffel_product(grad_f, vec_a, vec_b)
-        if self._embedded:
-            return self._embedded_christoffel_map(points.expand(shape), grad_f, vec_a, vec_b)
-        if self.phi is None:
-            return self._koszul_christoffel_map(points.expand(shape), vec_a, vec_b)
-        # Derivatives of phi by reverse mode: differentiating torch.func's forward
-        # mode again fails on some functions (vector_norm) in torch 2.13.
-        with torch.enable_grad():
-            if not points.requires_grad:
-                points = points.detach().requires_grad_(True)
-            points = points.expand(shape)
-            dim = shape[-1]
-            copies = points.unsqueeze(-2).expand(*shape[:-1], dim, dim).clone()
-            eye = torch.eye(dim, dtype=points.dtype).expand(copies.shape)
-            jacobian = directional_derivative(self.phi, copies, eye).transpose(-1, -2)
-            second = directional_derivative(
-                lambda at: directional_derivative(self.phi, at, vec_b), points, vec_a
-            )
-        image_a = (jacobian @ vec_a.unsqueeze(-1)).squeeze(-1)
-        image_b = (jacobian @ vec_b.unsqueeze(-1)).squeeze(-1)
-        rhs = (jacobian.transpose(-1, -2) @ second.unsqueeze(-1)).squeeze(-1) - 0.5 * (
-            image_a * image_b
-        ).sum(-1, keepdim=True) * grad_f
-        base = jacobian.transpose(-1, -2) @ jacobian
-        return solve_positive_definite(base, rhs.unsqueeze(-1)).squeeze(-1) + 0.5 * (
-            (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
-            + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
-        )
-
-    def _embedded_christoffel_map(self, points, grad_f, vec_a, vec_b):
-        """``Gamma(a, b)`` in ambient coordinates on a hypersphere or ``SO(3)``."""
-        geometry = self.geometry
-
-        def normal(vector):
-            return geometry.normal_acceleration(points, vector)
-
-        # II is bilinear and symmetric: polarisation of II(v, v).
-        second_form = 0.5 * (normal(vec_a + vec_b) - normal(vec_a) - normal(vec_b))
-        tangent_gradient = geometry.to_tangent(grad_f, points)
-        return (
-            0.5
-            * (
-                (grad_f * vec_a).sum(-1, keepdim=True) * vec_b
-                + (grad_f * vec_b).sum(-1, keepdim=True) * vec_a
-                - (vec_a * vec_b).sum(-1, keepdim=True) * tangent_gradient
-            )
-            - second_form
-        )
-
-    def _koszul_christoffel_map(self, points, vec_a, vec_b):
-        """``Gamma(a, b) = 1/2 G^{-1} (dG[a] b + dG[b] a - grad (a^T G b))`` by autodiff.
-
-        For subclasses whose base metric matrix is their own
-        (``base_metric_matrix_tensor``), such as the kernel mean embedding's.
-        """
-
-        def matrices(at):
-            factor = torch.exp(self.log_factor_tensor(at))[..., None, None]
-            return factor * self.base_metric_matrix_tensor(at)
-
-        def times(vector):
-            return lambda at: (matrices(at) @ vector.unsqueeze(-1)).squeeze(-1)
-
-        with torch.enable_grad():
-            if not points.requires_grad:
-                points = points.detach().requires_grad_(True)
-            matrix = matrices(points)
-            pairing = torch.einsum("...i,...ij,...j->...", vec_a, matrix, vec_b)
-            (gradient,) = torch.autograd.grad(pairing.sum(), points, create_graph=True)
-            lowered = (
-                directional_derivative(times(vec_b), points, vec_a)
-                + directional_derivative(times(vec_a), points, vec_b)
-                - gradient
-            )
-        return 0.5 * solve_positive_definite(matrix, lowered.unsqueeze(-1)).squeeze(-1)
-
-    def _require_chart(self, what):
-        """Raise where points have ambient coordinates, not a chart."""
-        if self._embedded:
-            raise NotImplementedError(
-                f"{what} need a chart; points of {self.geometry.name} have ambient "
-                "coordinates. geodesic_equation gives the geodesic ODE in them."
-            )
+        return self.geometry.christoffel_map(self.log_factor_tensor, points, grad_f, vec_a, vec_b)
 
     # ------------------------------------------------------------------
     # geomstats interface: backend arrays in, backend arrays out.
@@ -880,14 +624,7 @@ class ConformalMetric(RiemannianMetric):
             off a hypersphere or ``SO(3)`` (geomstats' ``belongs``).
         """
         coordinates = self.coordinates(points, name)
-        if self._embedded:
-            on_manifold = np.reshape(self.geometry.belongs(coordinates), -1)
-            if not on_manifold.all():
-                point = coordinates.reshape(-1, coordinates.shape[-1])[np.argmin(on_manifold)]
-                raise ValueError(
-                    f"{name} is not on the {self.geometry.name} (geomstats' belongs, "
-                    f"atol={gs.atol}): {self.geometry.unflatten(point).detach().tolist()}."
-                )
+        self.geometry.check_membership(coordinates, name)
         return coordinates
 
     def coordinates(self, array, name="tangent_vec"):
@@ -903,19 +640,7 @@ class ConformalMetric(RiemannianMetric):
         -------
         coordinates : torch.Tensor, shape=[..., n_coords]
         """
-        if not self._embedded:
-            return check_points(array, self._space.dim, name)
-        geometry = self.geometry
-        tensor = to_torch(array)
-        n_axes = len(geometry.point_shape)
-        if tensor.ndim < n_axes or tuple(tensor.shape[tensor.ndim - n_axes :]) != (
-            geometry.point_shape
-        ):
-            shape = ", ".join(str(size) for size in geometry.point_shape)
-            raise ValueError(
-                f"{name} must have shape [..., {shape}], got shape {tuple(tensor.shape)}."
-            )
-        return check_points(geometry.flatten(tensor), geometry.n_coords, name)
+        return self.geometry.coordinates(array, name)
 
     def log_factor(self, base_point):
         """Log conformal factor ``f(z)``.
@@ -933,9 +658,7 @@ class ConformalMetric(RiemannianMetric):
         """
         points = self.points_tensor(base_point)
         values = self.log_factor_tensor(points)
-        if isinstance(self.geometry, ConformallyFlat):
-            values = values - self.geometry.log_factor(points)
-        return to_backend(values)
+        return to_backend(self.geometry.remove_model_log_factor(values, points))
 
     def metric_matrix(self, base_point=None):
         """Metric matrix ``e^{f(z)} G_0(z)``.
@@ -952,9 +675,6 @@ class ConformalMetric(RiemannianMetric):
         """
         points = self.points_tensor(base_point)
         factor = torch.exp(self.log_factor_tensor(points))
-        if self._embedded:
-            base = _base_tensor(self.base_metric.metric_matrix(base_point))
-            return to_backend(factor[..., None, None] * base)
         return to_backend(factor[..., None, None] * self.base_metric_matrix_tensor(points))
 
     def inner_product(self, tangent_vec_a, tangent_vec_b, base_point=None):
@@ -972,15 +692,8 @@ class ConformalMetric(RiemannianMetric):
         points = self.points_tensor(base_point)
         vec_a = self.coordinates(tangent_vec_a, "tangent_vec_a")
         vec_b = self.coordinates(tangent_vec_b, "tangent_vec_b")
-        if self._embedded:
-            base = self.base_metric.inner_product(tangent_vec_a, tangent_vec_b, base_point)
-            return to_backend(torch.exp(self.log_factor_tensor(points)) * _base_tensor(base))
-        if self.phi is not None:
-            jacobian = self.phi_jacobian(points)
-            vec_a = (jacobian @ vec_a.unsqueeze(-1)).squeeze(-1)
-            vec_b = (jacobian @ vec_b.unsqueeze(-1)).squeeze(-1)
-        factor = torch.exp(self.log_factor_tensor(points))
-        return to_backend(factor * (vec_a * vec_b).sum(-1))
+        base = self.geometry.base_inner_product(points, vec_a, vec_b)
+        return to_backend(torch.exp(self.log_factor_tensor(points)) * base)
 
     def christoffels(self, base_point=None):
         r"""Christoffel symbols in closed form, contravariant index first.
@@ -1004,47 +717,13 @@ class ConformalMetric(RiemannianMetric):
             On a hypersphere or ``SO(3)``, whose points have ambient coordinates,
             not a chart: use :meth:`geodesic_equation`.
         """
-        if self._embedded:
-            raise NotImplementedError(
-                f"Christoffel symbols need a chart; points of {self.geometry.name} have "
-                "ambient coordinates. geodesic_equation gives the geodesic ODE in them."
-            )
-        points = self.points_tensor(base_point)
-        dim = points.shape[-1]
+        points = self._chart_points(base_point, "Christoffel symbols")
         _, grad_f = self.log_factor_and_gradient(points)
-        eye = torch.eye(dim, dtype=points.dtype)
-        base = self.base_metric_matrix_tensor(points)
-        raised_grad = grad_f
-        if self.phi is not None:
-            raised_grad = torch.linalg.solve(base, grad_f.unsqueeze(-1)).squeeze(-1)
-        gamma = 0.5 * (
-            eye[:, :, None] * grad_f[..., None, None, :]
-            + eye[:, None, :] * grad_f[..., None, :, None]
-            - base[..., None, :, :] * raised_grad[..., :, None, None]
-        )
-        if self.phi is not None:
-            basis = [e_i.expand_as(points) for e_i in eye]
-            hessian = torch.stack(
-                [
-                    torch.stack(
-                        [self._phi_second_derivative(points, e_i, e_j) for e_j in basis],
-                        dim=-1,
-                    )
-                    for e_i in basis
-                ],
-                dim=-2,
-            )
-            jacobian = self.phi_jacobian(points)
-            projected = torch.einsum("...ml,...mij->...lij", jacobian, hessian)
-            batch = points.shape[:-1]
-            gamma = gamma + torch.linalg.solve(
-                base, projected.reshape(*batch, dim, dim * dim)
-            ).reshape(*batch, dim, dim, dim)
-        return to_backend(gamma)
+        return to_backend(self.geometry.christoffels(points, grad_f))
 
     def _chart_points(self, base_point, what):
         """Validated points of a chart, or NotImplementedError naming ``what``."""
-        self._require_chart(what)
+        self.geometry.require_chart(what)
         return self.points_tensor(base_point)
 
     def inner_product_derivative_matrix(self, base_point=None):
@@ -1062,53 +741,10 @@ class ConformalMetric(RiemannianMetric):
         -------
         metric_derivative : array-like, shape=[..., dim, dim, dim]
         """
-        if self._embedded:
+        if not self.geometry.has_chart:
             return super().inner_product_derivative_matrix(base_point)
         points = self.points_tensor(base_point)
-        dim = points.shape[-1]
-        eye = torch.eye(dim, dtype=points.dtype)
-        if self.euclidean_chords:
-            values, grad_f = self.log_factor_and_gradient(points)
-            derivative = torch.exp(values)[..., None, None, None] * (
-                eye[:, :, None] * grad_f[..., None, None, :]
-            )
-            return to_backend(derivative.detach())
-        shape = (*points.shape[:-1], dim, dim)
-        leaf = points.detach().unsqueeze(-2).expand(shape).clone().requires_grad_(True)
-
-        def matrices(at):
-            factor = torch.exp(self.log_factor_tensor(at))[..., None, None]
-            return (factor * self.base_metric_matrix_tensor(at)).flatten(-2)
-
-        with torch.enable_grad():
-            columns = directional_derivative(matrices, leaf, eye.expand(shape))
-        return to_backend(columns.detach().unflatten(-1, (dim, dim)).movedim(-3, -1))
-
-    def _curvature_tensor(self, points, vec_x, vec_y, vec_z):
-        """``R(x, y) z`` at points broadcast against the vectors, torch in and out.
-
-        In closed form from the log-factor's jet where the base matrix is the
-        identity (:func:`~geomstats_density.curvature.conformal_curvature`); with
-        ``D Gamma`` by autodiff of :meth:`christoffel_map` otherwise.
-        """
-        if self.euclidean_chords:
-            jet = self.log_factor_jet(points)
-            return conformal_curvature(jet.gradient, jet.hessian, vec_x, vec_y, vec_z)
-        shape = torch.broadcast_shapes(points.shape, vec_x.shape, vec_y.shape, vec_z.shape)
-        leaf = points.detach().expand(shape).clone().requires_grad_(True)
-        vectors = (vec.expand(shape) for vec in (vec_x, vec_y, vec_z))
-        with torch.enable_grad():
-            curvature = autodiff_curvature(self.christoffel_map, leaf, *vectors)
-        return curvature.detach()
-
-    def _riemann_tensor(self, points):
-        dim = points.shape[-1]
-        return dense_riemann(
-            lambda *vectors: self._curvature_tensor(points[..., None, None, None, :], *vectors),
-            points.shape[:-1],
-            dim,
-            points.dtype,
-        )
+        return to_backend(self.geometry.metric_matrix_derivative(self, points))
 
     def riemann_tensor(self, base_point=None):
         r"""Riemann tensor ``R[..., i, j, k, l] = dx^l(R(e_j, e_k) e_i)``, as geomstats.
@@ -1134,7 +770,7 @@ class ConformalMetric(RiemannianMetric):
             On a hypersphere or ``SO(3)``, whose points have no chart.
         """
         points = self._chart_points(base_point, "Curvature tensors")
-        return to_backend(self._riemann_tensor(points))
+        return to_backend(self.geometry.riemann(self, points))
 
     def curvature(self, tangent_vec_a, tangent_vec_b, tangent_vec_c, base_point=None):
         r"""Riemann curvature map ``R(X, Y) Z``, ``X, Y, Z`` the three vectors.
@@ -1154,7 +790,7 @@ class ConformalMetric(RiemannianMetric):
         """
         points = self._chart_points(base_point, "Curvature tensors")
         vectors = self._vectors(tangent_vec_a, tangent_vec_b, tangent_vec_c)
-        return to_backend(self._curvature_tensor(points, *vectors))
+        return to_backend(self.geometry.curvature(self, points, *vectors))
 
     def _vectors(self, *tangent_vecs):
         """Validated coordinates of the tangent vectors ``tangent_vec_a``, ``_b``, ..."""
@@ -1179,13 +815,7 @@ class ConformalMetric(RiemannianMetric):
         ricci_tensor : array-like, shape=[..., dim, dim]
         """
         points = self._chart_points(base_point, "Curvature tensors")
-        return to_backend(self._ricci_tensor(points))
-
-    def _ricci_tensor(self, points):
-        if self.euclidean_chords:
-            jet = self.log_factor_jet(points)
-            return conformal_ricci(jet.gradient, jet.hessian)
-        return torch.einsum("...ijkj->...ik", self._riemann_tensor(points))
+        return to_backend(self.geometry.ricci(self, points))
 
     def scalar_curvature(self, base_point=None):
         r"""Scalar curvature ``S = g^{ij} Ric_ij``.
@@ -1204,14 +834,7 @@ class ConformalMetric(RiemannianMetric):
         curvature : array-like, shape=[...]
         """
         points = self._chart_points(base_point, "Curvature tensors")
-        if self.euclidean_chords:
-            jet = self.log_factor_jet(points)
-            return to_backend(conformal_scalar_curvature(jet.value, jet.gradient, jet.hessian))
-        metric = torch.exp(self.log_factor_tensor(points))[..., None, None] * (
-            self.base_metric_matrix_tensor(points)
-        )
-        cometric = torch.linalg.inv(metric)
-        return to_backend(torch.einsum("...ij,...ij->...", cometric, self._ricci_tensor(points)))
+        return to_backend(self.geometry.scalar_curvature(self, points))
 
     def curvature_derivative(
         self, tangent_vec_a, tangent_vec_b, tangent_vec_c, tangent_vec_d, base_point=None
@@ -1292,7 +915,7 @@ class ConformalMetric(RiemannianMetric):
         else:
             ends = self.points_tensor(end_point, "end_point")
             vector, points, ends = torch.broadcast_tensors(vector, points, ends)
-            log = self.log(self._to_points_backend(ends), self._to_points_backend(points))
+            log = self.log(self.to_points_backend(ends), self.to_points_backend(points))
             velocity = self.coordinates(log)
         batch_shape, n_coords = points.shape[:-1], points.shape[-1]
         vector, points, velocity = (
@@ -1301,10 +924,9 @@ class ConformalMetric(RiemannianMetric):
         if end_point is not None:
             velocity = shoot(self, points, ends.reshape(-1, n_coords).detach(), velocity)
         end, transported = transport_along_geodesics(self, vector, points, velocity)
-        if self._embedded:
-            # The integration leaves the manifold by about its tolerance.
-            transported = self.geometry.to_tangent(transported, self.geometry.project(end))
-        return self._to_points_backend(transported.reshape(*batch_shape, n_coords))
+        # On a manifold, the integration leaves it by about its tolerance.
+        transported = self.geometry.to_tangent(transported, self.geometry.project(end))
+        return self.to_points_backend(transported.reshape(*batch_shape, n_coords))
 
     def injectivity_radius(self, base_point=None):
         """Injectivity radius, where known.
@@ -1351,12 +973,10 @@ class ConformalMetric(RiemannianMetric):
         derivative : array-like, shape=[..., 2, {dim, [n, n]}]
             Velocity and acceleration.
         """
-        state = to_torch(state)
-        if self._embedded:
-            state = self.geometry.flatten(state)
+        state = self.geometry.to_coordinates(to_torch(state))
         position, velocity = state[..., 0, :], state[..., 1, :]
         acceleration = self.geodesic_acceleration(position, velocity)
-        return self._to_points_backend(torch.stack([velocity, acceleration], dim=-2))
+        return self.to_points_backend(torch.stack([velocity, acceleration], dim=-2))
 
     def squared_dist(self, point_a, point_b):
         """Squared geodesic distance: :meth:`dist` squared.
@@ -1403,70 +1023,7 @@ class ConformalMetric(RiemannianMetric):
             return super().dist(point_a, point_b)
         if not tracks_gradients(point_a, point_b):
             return self.log_solver.solve(point_b, point_a).dist
-        curve = self.log_solver.solve(_detached(point_b), _detached(point_a))
-        dist = to_torch(curve.dist)
-        grad_a, grad_b = self._dist_endpoint_gradients(curve, dist)
-        return _SolvedDistance.apply(to_torch(point_a), to_torch(point_b), dist, grad_a, grad_b)
-
-    def _dist_endpoint_gradients(self, curve, dist):
-        r"""Gradients of solved distances with respect to their endpoints.
-
-        By the envelope theorem the curve's interior stays fixed: the
-        derivative of the length ``L`` of a geodesic on ``[0, 1]`` with respect
-        to its end ``b`` is ``g_b(v_1, .) / L`` (for a conformal metric,
-        ``sqrt(lambda(b)) dPhi_b^T u`` with ``u`` the unit velocity of
-        ``Phi(gamma)`` at ``b``), and minus ``g_a(v_0, .) / L`` at the start.
-        These are read from the solved nodes as the discrete Legendre transform
-        reads ``log``: the derivative of the discrete energy ``E ~ L^2`` with
-        respect to the end node alone, ``dL = dE / (2 L)``, a second-order
-        approximation in the node spacing ``h``, Richardson-extrapolated with
-        the same derivative at spacing ``2 h`` (every other node) when the
-        number of pieces is even.
-
-        Parameters
-        ----------
-        curve : GeodesicCurve
-            The solved curves from ``point_a`` to ``point_b``.
-        dist : torch.Tensor, shape=[...]
-
-        Returns
-        -------
-        grad_a, grad_b : torch.Tensor, shape=[..., *space.shape]
-            Zero where the endpoints coincide (the distance is not differentiable there).
-        """
-        nodes = to_torch(curve.nodes).detach()
-        times = to_torch(curve.times)
-        start, end = nodes[..., 0, :], nodes[..., -1, :]
-        gradients = self._end_node_gradients(nodes, times, 1)
-        n_pieces = nodes.shape[-2] - 1
-        if n_pieces >= 4 and n_pieces % 2 == 0:
-            coarse = self._end_node_gradients(nodes, times, 2)
-            gradients = [
-                (4 * fine - rough) / 3 for fine, rough in zip(gradients, coarse, strict=True)
-            ]
-        scale = torch.where(dist > 0, 0.5 / dist, 0.0)[..., None]
-        gradients = [scale * gradient for gradient in gradients]
-        if self._embedded:
-            gradients = [
-                self.geometry.to_tangent(gradient, point)
-                for gradient, point in zip(gradients, (start, end), strict=True)
-            ]
-        return tuple(self.from_coordinates(gradient) for gradient in gradients)
-
-    def _end_node_gradients(self, nodes, times, step):
-        """Derivatives of discrete energies with respect to their end nodes alone.
-
-        The curves are taken at every ``step``-th node; only the first and the
-        last piece depend on the end nodes: both pieces go through
-        :func:`~geomstats_density.energy.piece_energy_gradients` in one pass.
-        """
-        left = torch.stack([nodes[..., 0, :], nodes[..., -1 - step, :]])
-        right = torch.stack([nodes[..., step, :], nodes[..., -1, :]])
-        weights = torch.stack(
-            [1 / (times[step] - times[0]), 1 / (times[-1] - times[-1 - step])]
-        ).reshape(2, *[1] * (nodes.ndim - 2))
-        grad_left, grad_right = piece_energy_gradients(self, left, right, weights)
-        return grad_left[0], grad_right[1]
+        return differentiable_dist(self, point_a, point_b)
 
     def dist_pairwise(
         self,
@@ -1534,8 +1091,8 @@ class ConformalMetric(RiemannianMetric):
         self.points_tensor(points, "points")  # errors name this method's argument
         _check_checkpoint_without_gradients(checkpoint, points)
         if tracks_gradients(points):
-            return self._differentiable_dist_pairwise(
-                points, DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+            return differentiable_dist_pairwise(
+                self, points, DEFAULT_BATCH_SIZE if batch_size is None else batch_size
             )
         return pairwise_distances(
             points,
@@ -1956,18 +1513,6 @@ class ConformalMetric(RiemannianMetric):
         """
         return super().sectional_curvature(tangent_vec_a, tangent_vec_b, base_point)
 
-    def _differentiable_dist_pairwise(self, points, batch_size):
-        """The distance matrix of points that require grad, by :meth:`dist` on batches of pairs."""
-        n_points = points.shape[0]
-        rows, cols = torch.triu_indices(n_points, n_points, 1)
-        upper = [
-            self.dist(points[rows[batch]], points[cols[batch]])
-            for batch in torch.arange(rows.numel()).split(batch_size)
-        ]
-        upper = torch.cat(upper) if upper else points.new_zeros(0)
-        matrix = points.new_zeros(n_points, n_points).index_put((rows, cols), upper)
-        return matrix + matrix.T
-
 
 class DensityConformalMetric(ConformalMetric):
     r"""The paper's metric ``g_z = log(Q(z))^2 * g^0_z`` for a quality ``Q``.
@@ -2063,80 +1608,17 @@ class DensityConformalMetric(ConformalMetric):
         check_scalar_field(log_quality, points, "log_quality", self._space.point_ndim)
         check_float64(log_quality, "log_quality")
         if points.requires_grad and torch.is_grad_enabled() and not self._quality_checked:
-            self._check_depends_on_points(log_quality, points)
+            # Once, at the first evaluation that autograd records.
+            self._quality_checked, message = constant_quality_message(
+                self.log_quality, log_quality, points
+            )
+            if message is not None:
+                warn_at_caller(message, ConstantQualityWarning)
         # Not finite exactly where log Q is not in (-inf, 0).
         return 2.0 * torch.log(-log_quality)
 
-    def _check_depends_on_points(self, log_quality, points):
-        """Warn, once, of a quality that does not vary with the points.
-
-        Runs at the first evaluation that autograd records (qualities built of
-        ``quality.Constant`` are exempt): a quality that ignores its input gives
-        a constant factor, whose geodesics are those of the base metric, which is
-        rarely what a quality written by hand means.
-
-        Warns
-        -----
-        ConstantQualityWarning
-            If ``log_quality`` returned values that autograd does not connect to
-            the points, or the same value with zero gradient at distinct points
-            and at random points around them.
-        """
-        advice = (
-            "geodesics are then those of the base metric. For a constant factor use "
-            "quality.Constant(q); otherwise compute log Q from the points with torch "
-            "operations (no .item(), float() or .detach()). A quality constant on "
-            "purpose where it is defined can silence this ConstantQualityWarning."
-        )
-        if not log_quality.requires_grad:
-            self._quality_checked = True
-            warn_at_caller(
-                "log_quality returned values that do not depend on the points it was "
-                "given (no autograd graph leads from them): " + advice,
-                ConstantQualityWarning,
-            )
-            return
-        values = log_quality.detach().reshape(-1)
-        flat = points.detach().reshape(values.numel(), -1)
-        if values.numel() < 2 or not bool((flat != flat[0]).any()):
-            return
-        (gradient,) = torch.autograd.grad(
-            log_quality.sum(), points, retain_graph=True, allow_unused=True
-        )
-        self._quality_checked = True
-        if gradient is None:
-            message = "log_quality does not use the points it is given (autograd finds no path)"
-        elif bool((values == values[0]).all()) and not bool(gradient.any()):
-            if not self._constant_at_probes(flat, values[0], points.shape):
-                return
-            message = (
-                f"log_quality is {values[0].item()} with zero gradient at the "
-                f"{values.numel()} distinct points of its first evaluation, and the same "
-                "at random points around them, as a constant is"
-            )
-        else:
-            return
-        warn_at_caller(message + ": " + advice, ConstantQualityWarning)
-
-    def _constant_at_probes(self, flat, value, shape):
-        """Whether ``log Q`` is ``value`` at random points around ``flat`` (``[n, n_coords]``).
-
-        A quality flat where it was first evaluated (clamped, say) but not
-        constant varies at some of these; probes it refuses say nothing.
-        """
-        spread = float(flat.std(0).max()) or 1.0
-        generator = torch.Generator().manual_seed(0)
-        noise = torch.randn(flat.shape, generator=generator, dtype=flat.dtype)
-        probes = (flat + spread * noise).reshape(shape)
-        try:
-            with torch.no_grad():
-                probed = self.log_quality(probes)
-        except Exception:  # noqa: BLE001 - a probe outside the quality's domain
-            return False
-        return isinstance(probed, torch.Tensor) and bool((probed == value).all())
-
     def _domain_error_message(self, point, value):
-        outside = self._outside_model_message(point)
+        outside = self.geometry.outside_message(point)
         if outside is not None:
             return outside
         log_quality = self.log_quality(self.from_coordinates(point[None]))[0].item()
@@ -2168,14 +1650,6 @@ class DensityConformalMetric(ConformalMetric):
             raise ValueError(
                 f"points must have shape [..., n_points >= 2, dim], got {tuple(points.shape)}."
             )
-        left, right = points[..., :-1, :], points[..., 1:, :]
-        if self._embedded:
-            mid = self.geometry.midpoint(left, right)
-            base_lengths = torch.sqrt(self.geometry.sq_dist(left, right))
-        else:
-            mid = 0.5 * (left + right)
-            base_lengths = torch.sqrt(self.curve_base_sq_lengths(points).clamp_min(0.0))
-            if isinstance(self.geometry, ConformallyFlat):
-                base_lengths = torch.exp(0.5 * self.geometry.log_factor(mid)) * base_lengths
+        mid, base_lengths = self.geometry.piece_midpoints_and_lengths(points)
         pieces = self.log_quality_tensor(mid) * base_lengths
         return to_backend(pieces.sum(-1))

@@ -627,3 +627,78 @@ def fermat_log_factor(log_density, beta=1.0):
 
     log_factor.jet = jet
     return log_factor
+
+
+def constant_quality_message(log_quality, values, points):
+    """Whether a quality is settled as varying or constant, and why it seems constant.
+
+    A quality that ignores its input gives a constant factor, whose geodesics
+    are those of the base metric, which is rarely what a quality written by
+    hand means. It is read from its first evaluation that autograd records:
+    values that autograd does not connect to the points, or the same value with
+    zero gradient at distinct points and at random points around them.
+
+    Parameters
+    ----------
+    log_quality : callable
+        ``log Q``, called again at random points around ``points``.
+    values : torch.Tensor, shape=[...]
+        ``log Q`` at the points, with its autograd graph.
+    points : torch.Tensor, shape=[..., {dim, [n, n]}]
+        Leaves that require grad.
+
+    Returns
+    -------
+    settled : bool
+        False where the points cannot tell (fewer than two distinct ones).
+    message : str or None
+        The text of a :class:`~geomstats_density.exceptions.ConstantQualityWarning`,
+        or None.
+    """
+    advice = (
+        "geodesics are then those of the base metric. For a constant factor use "
+        "quality.Constant(q); otherwise compute log Q from the points with torch "
+        "operations (no .item(), float() or .detach()). A quality constant on "
+        "purpose where it is defined can silence this ConstantQualityWarning."
+    )
+    if not values.requires_grad:
+        return True, (
+            "log_quality returned values that do not depend on the points it was "
+            "given (no autograd graph leads from them): " + advice
+        )
+    flat_values = values.detach().reshape(-1)
+    flat = points.detach().reshape(flat_values.numel(), -1)
+    if flat_values.numel() < 2 or not bool((flat != flat[0]).any()):
+        return False, None
+    (gradient,) = torch.autograd.grad(values.sum(), points, retain_graph=True, allow_unused=True)
+    if gradient is None:
+        message = "log_quality does not use the points it is given (autograd finds no path)"
+    elif bool((flat_values == flat_values[0]).all()) and not bool(gradient.any()):
+        if not _constant_at_probes(log_quality, flat, flat_values[0], points.shape):
+            return True, None
+        message = (
+            f"log_quality is {flat_values[0].item()} with zero gradient at the "
+            f"{flat_values.numel()} distinct points of its first evaluation, and the same "
+            "at random points around them, as a constant is"
+        )
+    else:
+        return True, None
+    return True, message + ": " + advice
+
+
+def _constant_at_probes(log_quality, flat, value, shape):
+    """Whether ``log Q`` is ``value`` at random points around ``flat`` (``[n, n_coords]``).
+
+    A quality flat where it was first evaluated (clamped, say) but not
+    constant varies at some of these; probes it refuses say nothing.
+    """
+    spread = float(flat.std(0).max()) or 1.0
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.randn(flat.shape, generator=generator, dtype=flat.dtype)
+    probes = (flat + spread * noise).reshape(shape)
+    try:
+        with torch.no_grad():
+            probed = log_quality(probes)
+    except Exception:  # noqa: BLE001 - a probe outside the quality's domain
+        return False
+    return isinstance(probed, torch.Tensor) and bool((probed == value).all())

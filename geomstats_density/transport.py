@@ -26,7 +26,6 @@ import scipy.integrate
 import torch
 
 from geomstats_density.exceptions import DomainError, GeodesicConvergenceError
-from geomstats_density.manifolds import EmbeddedManifold
 from geomstats_density.solvers.ode import (
     DEFAULT_MAX_EVALUATIONS,
     GeodesicODESolver,
@@ -62,7 +61,7 @@ def transport_along_geodesics(metric, tangent_vec, base_point, velocity):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     tangent_vec, base_point, velocity : torch.Tensor, shape=[batch, n_coords]
         Coordinates: ambient ones, flattened, on a hypersphere or ``SO(3)``.
 
@@ -131,7 +130,7 @@ def shoot(metric, base_point, end_point, velocity):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     base_point, end_point, velocity : torch.Tensor, shape=[batch, n_coords]
 
     Returns
@@ -143,8 +142,7 @@ def shoot(metric, base_point, end_point, velocity):
     # Directions of the differences: tangent ones on a hypersphere or SO(3), where
     # exp takes tangent vectors only (the Jacobian then has a kernel: least squares).
     directions = torch.eye(n_coords, dtype=velocity.dtype).expand(*base_point.shape, n_coords)
-    if isinstance(metric.geometry, EmbeddedManifold):
-        directions = metric.geometry.to_tangent(directions, base_point.unsqueeze(-2))
+    directions = metric.geometry.to_tangent(directions, base_point.unsqueeze(-2))
     target = 10.0 * (rtol + atol) * (end_point.abs().amax(-1) + 1.0)
     best_velocity = velocity
     best_error = torch.full_like(target, torch.inf)
@@ -152,7 +150,7 @@ def shoot(metric, base_point, end_point, velocity):
         step = SHOOTING_DIFFERENCE * (1.0 + velocity.abs().amax(-1))[:, None, None]
         trial = torch.cat([velocity.unsqueeze(-2), velocity.unsqueeze(-2) + step * directions], -2)
         bases = base_point.unsqueeze(-2).expand(trial.shape)
-        exp = metric.exp(metric._to_points_backend(trial), metric._to_points_backend(bases))
+        exp = metric.exp(metric.to_points_backend(trial), metric.to_points_backend(bases))
         ends = metric.coordinates(exp, "end_point").detach()
         residual = end_point - ends[:, 0]
         error = residual.abs().amax(-1)

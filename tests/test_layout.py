@@ -1,7 +1,22 @@
-"""The library never imports the demo (docs/layout.md): its modules load without it."""
+"""The layout of docs/layout.md: the library never imports the demo; solvers see metrics
+through their protocol, and the rest of the library sees only the solvers' public API."""
 
+import ast
+import pathlib
 import subprocess
 import sys
+
+import torch
+from geomstats.geometry.euclidean import Euclidean
+from geomstats.geometry.hypersphere import Hypersphere
+from geomstats.geometry.poincare_ball import PoincareBall
+from geomstats.geometry.riemannian_metric import RiemannianMetric
+
+import geomstats_density
+from geomstats_density import ConformalMetric, DensityConformalMetric
+from geomstats_density.measures import KernelMeanEmbeddingMetric
+from geomstats_density.quality import Constant
+from geomstats_density.solvers import SolverMetric
 
 IMPORT_EVERY_LIBRARY_MODULE = """
 import importlib, pathlib, sys
@@ -30,3 +45,65 @@ def test_library_modules_import_nothing_from_the_demo():
     n_modules, loaded = int(output[0]), output[1].strip()
     assert n_modules > 30
     assert loaded == "[]"
+
+
+LIBRARY = pathlib.Path(geomstats_density.__file__).parent
+# The modules that hand metrics to the solvers or read what the solvers need of them.
+SOLVER_SIDE = [
+    *sorted((LIBRARY / "solvers").glob("*.py")),
+    *(LIBRARY / name for name in ("energy.py", "curves.py", "distances.py", "transport.py")),
+    LIBRARY / "reports.py",
+]
+
+
+def _metric_members_read(path):
+    """Attributes read on ``metric`` or ``self.metric`` in a module."""
+    read = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Attribute):
+            continue
+        owner = node.value
+        if (isinstance(owner, ast.Name) and owner.id == "metric") or (
+            isinstance(owner, ast.Attribute) and owner.attr == "metric"
+        ):
+            read.add(node.attr)
+    return read
+
+
+def test_solvers_read_metrics_through_the_protocol_and_geomstats_interface():
+    protocol = {name for name in dir(SolverMetric) if not name.startswith("_")}
+    protocol |= set(SolverMetric.__annotations__)
+    geomstats_interface = {name for name in dir(RiemannianMetric) if not name.startswith("_")}
+    geomstats_interface |= {"log_solver", "exp_solver"}  # set by geomstats' __init__
+    # curve_report reads the quality where the metric has one (hasattr).
+    optional = {"log_quality_tensor"}
+    for path in SOLVER_SIDE:
+        outside = _metric_members_read(path) - protocol - geomstats_interface - optional
+        assert not outside, f"{path.name} reads {sorted(outside)} of the metric"
+
+
+def test_conformal_metrics_implement_the_protocol_and_geomstats_metrics_do_not():
+    plane = Euclidean(2, equip=False)
+    plane.equip_with_metric(ConformalMetric, log_factor=lambda z: z[..., 0])
+    pullback = ConformalMetric(Euclidean(2), log_factor=lambda z: z[..., 0], phi=torch.sin)
+    ball = ConformalMetric(PoincareBall(2), log_factor=lambda z: z[..., 0])
+    sphere = DensityConformalMetric(Hypersphere(2), log_quality=Constant(0.5))
+    clouds = KernelMeanEmbeddingMetric(Euclidean(4), Constant(0.5), n_points=2, bandwidth=1.0)
+    for metric in (plane.metric, pullback, ball, sphere, clouds):
+        assert isinstance(metric, SolverMetric)
+    assert not isinstance(Euclidean(2).metric, SolverMetric)
+
+
+def test_outside_the_solvers_only_their_public_api_is_used():
+    for path in sorted(LIBRARY.rglob("*.py")):
+        if path.parent == LIBRARY / "solvers":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "geomstats_density.solvers"
+            ):
+                private = [alias.name for alias in node.names if alias.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from {node.module}"
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+                owner = ast.unparse(node.value)
+                assert not owner.endswith("solver"), f"{path.name} reads {owner}.{node.attr}"

@@ -11,6 +11,7 @@ from geomstats_density.solvers.manifold import ManifoldExpSolver, ManifoldGeodes
 from geomstats_density.solvers.neural import NeuralGeodesicSolver
 from geomstats_density.solvers.newton import NewtonGeodesicSolver
 from geomstats_density.solvers.ode import ExpResult, GeodesicODESolver
+from geomstats_density.solvers.protocol import SolverMetric
 
 LOG_SOLVERS = {"newton": NewtonGeodesicSolver, "neural": NeuralGeodesicSolver}
 
@@ -37,5 +38,6 @@ __all__ = [
     "ManifoldGeodesicSolver",
     "NeuralGeodesicSolver",
     "NewtonGeodesicSolver",
+    "SolverMetric",
     "make_log_solver",
 ]

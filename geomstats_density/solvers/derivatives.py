@@ -92,7 +92,7 @@ def energy_derivatives(metric, nodes):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
 
     Returns
@@ -165,7 +165,7 @@ def gauss_newton_derivatives(metric, nodes):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
         With ``phi`` on a vector space.
     nodes : ndarray, shape=[batch, n_nodes, dim]
 
@@ -212,7 +212,7 @@ def _factor_pieces(metric, nodes, sq_chord, pull_left, pull_right, grams=None):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
     sq_chord : ndarray, shape=[batch, n_pieces]
         ``s`` of each piece.
@@ -350,7 +350,7 @@ def matrix_free_derivatives(metric, nodes):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
 
     Returns

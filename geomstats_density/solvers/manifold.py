@@ -63,7 +63,7 @@ from geomstats_density.exceptions import (
     NonUniqueGeodesicWarning,
     warn_at_caller,
 )
-from geomstats_density.manifolds import EmbeddedManifold
+from geomstats_density.geometry import EmbeddedGeometry
 from geomstats_density.solvers.derivatives import (
     energy_derivatives,
     matrix_free_derivatives,
@@ -92,12 +92,12 @@ class ManifoldGeodesicCurve(GeodesicCurve):
     """
 
     def _projected(self, t):
-        geometry = self.metric.geometry
+        geometry = self.metric.geometry.manifold
         return geometry.project(to_torch(DiscreteCurve.__call__(self, t)))
 
     def __call__(self, t):
         """Points of the curves at times ``t``, shape ``[..., n_times, *space.shape]``."""
-        return to_backend(self.metric.geometry.unflatten(self._projected(t)))
+        return to_backend(self.metric.geometry.manifold.unflatten(self._projected(t)))
 
     def resample(self, n_nodes):
         """The same curves with ``n_nodes`` nodes (on the manifold) at uniform times."""
@@ -116,7 +116,7 @@ class ManifoldGeodesicCurve(GeodesicCurve):
         -------
         nodes : ndarray, shape=[batch, n_nodes, n_coords]
         """
-        return _on_manifold(self.metric.geometry, super().nodes_at(n_nodes))
+        return _on_manifold(self.metric.geometry.manifold, super().nodes_at(n_nodes))
 
 
 class ManifoldExpSolver(GeodesicODESolver):
@@ -230,7 +230,7 @@ class ManifoldGeodesicSolver(RefiningGeodesicSolver):
         return _on_manifold(geometry, start), _on_manifold(geometry, end), batch_shape
 
     def _initial_nodes(self, metric, start, end, initial_curve):
-        geometry = metric.geometry
+        geometry = metric.geometry.manifold
         if initial_curve is not None:
             return _on_manifold(geometry, nodes_of_curve(initial_curve, start, end, self.n_nodes))
         nodes, cut = geometry.base_geodesic_nodes(start, end, uniform_times(self.n_nodes))
@@ -246,7 +246,7 @@ class ManifoldGeodesicSolver(RefiningGeodesicSolver):
         return nodes
 
     def _project(self, metric, nodes):
-        return _on_manifold(metric.geometry, nodes)
+        return _on_manifold(metric.geometry.manifold, nodes)
 
     def _optimiser_failure(self, n_nodes, iterations):
         budget = (
@@ -282,13 +282,13 @@ def _embedded_metric(space):
     """The space's conformal metric and its embedded base geometry."""
     metric = space.metric
     geometry = getattr(metric, "geometry", None)
-    if not isinstance(geometry, EmbeddedManifold):
+    if not isinstance(geometry, EmbeddedGeometry):
         raise ValueError(
             "The manifold solvers need a Hypersphere or SpecialOrthogonal(3) equipped "
             f"with a ConformalMetric; got {type(space).__name__} with "
             f"{type(metric).__name__}."
         )
-    return metric, geometry
+    return metric, geometry.manifold
 
 
 def _on_manifold(geometry, nodes):
@@ -301,7 +301,7 @@ class _CurveProblem:
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
         On a hypersphere or ``SO(3)``.
     nodes : ndarray, shape=[batch, n_nodes, n_coords]
         Starting curves on the manifold; their endpoints stay fixed.
@@ -309,7 +309,7 @@ class _CurveProblem:
 
     def __init__(self, metric, nodes):
         self.metric = metric
-        self.geometry = metric.geometry
+        self.geometry = metric.geometry.manifold
         self.nodes = nodes
         self.batch, n_nodes, self.n_coords = nodes.shape
         self.manifold = self.geometry.manopt_manifold(self.batch * (n_nodes - 2))

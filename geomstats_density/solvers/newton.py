@@ -190,7 +190,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
 
         Parameters
         ----------
-        metric : ConformalMetric
+        metric : SolverMetric
         start, end : ndarray, shape=[batch, dim]
 
         Returns
@@ -277,7 +277,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         smoothing gives a piecewise-linear ``phi`` second derivatives of order
         ``1 / tau``, which Gauss-Newton blocks drop.
         """
-        pullback = metric.phi is not None and not metric.euclidean_chords
+        pullback = metric.geometry.image_chords
         if self.hessian == "gauss-newton" and not pullback:
             raise ValueError(
                 "hessian='gauss-newton' needs a metric with a map phi (a pull-back "
@@ -444,7 +444,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
 
         Parameters
         ----------
-        metric : ConformalMetric
+        metric : SolverMetric
         nodes : ndarray, shape=[batch, n_nodes, dim]
         bar : progress bar
         warm_state : ndarray, shape=[batch] or None
@@ -575,7 +575,7 @@ def _extrapolated(metric, nodes, previous, factor):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     nodes, previous : ndarray, shape=[batch, n_nodes, dim]
     factor : float
 
@@ -602,7 +602,7 @@ def _polygon_if_lower(metric, nodes):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
 
     Returns
@@ -629,7 +629,7 @@ def _smooth_start(strategy, metric, nodes, chord):
     Parameters
     ----------
     strategy : step strategy
-    metric : ConformalMetric
+    metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
     chord : ndarray, shape=[batch]
 

@@ -79,7 +79,7 @@ class BlockNewtonSteps:
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     energy_rtol : float
         Relative energy decrease the loop stops at.
     """
@@ -283,7 +283,7 @@ class MatrixFreeSteps:
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     energy_rtol : float
         Relative energy decrease the loop stops at.
     """
@@ -447,7 +447,7 @@ def energies_or_inf(metric, nodes):
 
     Parameters
     ----------
-    metric : ConformalMetric
+    metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
 
     Returns
