@@ -49,10 +49,10 @@ from geomstats_density.exceptions import DomainError, warn_at_caller
 from geomstats_density.solvers.graph import (
     DIJKSTRA_ENTRIES,
     MODE_NEIGHBORS,
-    _even_in_length,
-    _walk_back,
     density_samples,
     edge_lengths,
+    even_in_length,
+    walk_back,
 )
 
 DEFAULT_NEIGHBORS = 30
@@ -521,7 +521,7 @@ class DistanceGraph:
                 self._adjacency, directed=True, indices=runs, return_predecessors=True
             )
             for b in np.flatnonzero((row >= begin) & (row < begin + len(runs))):
-                path = _walk_back(predecessors[row[b] - begin], sources[b], targets[b])
+                path = walk_back(predecessors[row[b] - begin], sources[b], targets[b])
                 if path is None:
                     raise ValueError(
                         f"No path of finite length joins {self.vertices[sources[b]].tolist()} "
@@ -585,7 +585,7 @@ class _PathStarts:
                 graph.n_pieces,
             )
             arc = np.concatenate([[0.0], np.cumsum(pieces)])
-            curves[b] = _even_in_length(polyline, arc, n_nodes)
+            curves[b] = even_in_length(polyline, arc, n_nodes)
         return curves
 
 

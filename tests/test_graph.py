@@ -179,7 +179,7 @@ def dijkstra_lengths(metric, vertices, edges, start, end, n_attach, n_nodes):
     from scipy.sparse.csgraph import dijkstra
     from scipy.spatial import cKDTree
 
-    from geomstats_density.solvers.graph import _even_in_length, straight_edge_lengths
+    from geomstats_density.solvers.graph import even_in_length, straight_edge_lengths
 
     n_vertices, batch = len(vertices), len(start)
     points = np.concatenate([vertices, start, end])
@@ -202,7 +202,7 @@ def dijkstra_lengths(metric, vertices, edges, start, end, n_attach, n_nodes):
         while path[-1] != sources[b]:
             path.append(predecessors[b, path[-1]])
         path = path[::-1]
-        nodes = _even_in_length(points[path], arcs[b, path], n_nodes)
+        nodes = even_in_length(points[path], arcs[b, path], n_nodes)
         lengths.append(polyline_length(metric, nodes))
     return np.array(lengths)
 

@@ -236,7 +236,7 @@ class ConformalGraph:
             )
             for b in np.flatnonzero((source_row >= begin) & (source_row < begin + chunk)):
                 row = source_row[b] - begin
-                path = _walk_back(predecessors[row], sources[b], targets[b])
+                path = walk_back(predecessors[row], sources[b], targets[b])
                 if path is None:
                     raise ValueError(
                         f"No path of finite length joins {start[b].tolist()} to "
@@ -244,7 +244,7 @@ class ConformalGraph:
                         "between them, or the straight segment and the graph's edges "
                         "all leave it (give more graph points or neighbours)."
                     )
-                curves[b] = _even_in_length(vertices[path], arcs[row, path], n_nodes)
+                curves[b] = even_in_length(vertices[path], arcs[row, path], n_nodes)
         return curves
 
     def _with_endpoints(self, endpoints, sources, targets):
@@ -556,8 +556,20 @@ def _grid_edges(grid_size, dim):
     return np.concatenate(tails), np.concatenate(heads)
 
 
-def _walk_back(predecessors, source, target):
-    """Vertices of the shortest path from ``source`` to ``target``, or None."""
+def walk_back(predecessors, source, target):
+    """Vertices of the shortest path from ``source`` to ``target``, or None.
+
+    Parameters
+    ----------
+    predecessors : ndarray of int, shape=[n_vertices]
+        One row of ``scipy.sparse.csgraph``'s predecessor matrix (negative: none).
+    source, target : int
+
+    Returns
+    -------
+    path : list of int or None
+        From ``source`` to ``target``; None where ``target`` is unreachable.
+    """
     path = [target]
     while path[-1] != source:
         previous = predecessors[path[-1]]
@@ -567,8 +579,21 @@ def _walk_back(predecessors, source, target):
     return path[::-1]
 
 
-def _even_in_length(polyline, arc, n_nodes):
-    """``n_nodes`` points along a polyline at even steps of its arc length ``arc``."""
+def even_in_length(polyline, arc, n_nodes):
+    """``n_nodes`` points along a polyline at even steps of its arc length.
+
+    Parameters
+    ----------
+    polyline : ndarray, shape=[n_vertices, dim]
+    arc : ndarray, shape=[n_vertices]
+        Increasing arc length at each vertex, from 0.
+    n_nodes : int
+
+    Returns
+    -------
+    nodes : ndarray, shape=[n_nodes, dim]
+        Its ends are the polyline's.
+    """
     targets = np.linspace(0.0, arc[-1], n_nodes)
     piece = np.clip(np.searchsorted(arc, targets, side="right") - 1, 0, len(arc) - 2)
     span = arc[piece + 1] - arc[piece]
