@@ -322,6 +322,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         Where the energy has kinks (the ``kinks`` option, :meth:`_kink_scale`)
         the loop runs on smoothed energies by continuation (:meth:`_continuation`).
 
+        At node ``times`` other than uniform ones (a graded solve,
+        :mod:`~geomstats_density.solvers.grading`) the energy weighs each piece
+        by one over its time step.
+
         Raises
         ------
         DomainError

@@ -232,6 +232,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         warm_state : ndarray, shape=[batch, ...], optional
             What the previous node count's minimisation returned for these
             curves (e.g. trust radii); None at the first node count.
+        times : ndarray, shape=[n_nodes], optional
+            Node times of the energy, passed (as ``times=``) only to solvers
+            that set ``grades_nodes``; uniform otherwise.
 
         Returns
         -------
@@ -533,11 +536,11 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             Whether the measured length became the estimate.
         """
         n_pieces = estimate.nodes.shape[1] - 1
-        if grading is None:
-            nodes_at = lambda n_nodes: self._project(  # noqa: E731
-                metric, _resample(estimate.nodes[checked], n_nodes)
-            )
-        else:
+
+        def nodes_at(n_nodes):
+            return self._project(metric, _resample(estimate.nodes[checked], n_nodes))
+
+        if grading is not None:
             nodes_at = DiscreteCurve(estimate.nodes[checked], grading.times(n_pieces + 1)).nodes_at
         length, length_error = measured_lengths(metric, nodes_at, n_pieces, outside="nan")
         dist, error = estimate.dist[checked], estimate.error[checked]
