@@ -86,6 +86,34 @@ def resample_nodes_linear(nodes, n_nodes):
     return (1 - weight) * nodes[:, piece] + weight * nodes[:, piece + 1]
 
 
+def times_like_nodes(times, n_nodes):
+    """``n_nodes`` times spaced as the given node times are.
+
+    The cubic spline through the times as a function of the node index, at
+    ``n_nodes`` uniform parameters: uniform times stay uniform, and times graded
+    by a smooth map (:mod:`~geomstats_density.solvers.grading`) are sampled on
+    that map. Where the spline is not increasing (times too unevenly spaced for
+    it), the monotone PCHIP interpolant gives them.
+
+    Parameters
+    ----------
+    times : ndarray, shape=[n_given]
+        Increasing node times.
+    n_nodes : int
+
+    Returns
+    -------
+    times : ndarray, shape=[n_nodes]
+        Increasing, from ``times[0]`` to ``times[-1]``.
+    """
+    index, parameters = uniform_times(times.size), uniform_times(n_nodes)
+    resampled = CubicSpline(index, times)(parameters)
+    if not np.all(np.diff(resampled) > 0):
+        resampled = PchipInterpolator(index, times)(parameters)
+    resampled[0], resampled[-1] = times[0], times[-1]
+    return resampled
+
+
 @functools.lru_cache(maxsize=32)
 def _spline_matrix(n_given, n_nodes):
     """The linear map from ``n_given`` nodes to ``n_nodes`` samples of their cubic spline.
@@ -168,8 +196,9 @@ class DiscreteCurve:
     ----------
     nodes : array-like, shape=[..., n_nodes, dim]
         Nodes of one curve or of a batch of curves, in order.
-    times : array-like, shape=[n_nodes], optional
-        Increasing times from 0 to 1; uniform by default.
+    times : array-like, shape=[n_nodes] or [..., n_nodes], optional
+        Increasing times from 0 to 1; uniform by default. One row per curve
+        gives each curve its own times (from the same first to the same last).
     metric : SolverMetric, optional
         Metric in which :meth:`length` and :meth:`energy` are measured.
 
@@ -186,11 +215,17 @@ class DiscreteCurve:
         if not np.all(np.isfinite(nodes)):
             raise ValueError("nodes contain NaN or infinite coordinates.")
         times = uniform_times(nodes.shape[-2]) if times is None else to_numpy(times)
-        if times.shape != (nodes.shape[-2],) or not np.all(np.diff(times) > 0):
+        if times.shape not in ((nodes.shape[-2],), nodes.shape[:-1]) or not np.all(
+            np.diff(times) > 0
+        ):
             raise ValueError(
-                f"times must be increasing, one per node ({nodes.shape[-2]}), "
-                f"got shape {times.shape}."
+                f"times must be increasing, one per node ({nodes.shape[-2]}), for all "
+                f"curves or one row per curve; got shape {times.shape}."
             )
+        if not (
+            np.all(times[..., 0] == times.flat[0]) and np.all(times[..., -1] == times.flat[-1])
+        ):
+            raise ValueError("times of different curves must start and end together.")
         self._nodes = nodes
         self._times = times
         self.metric = metric
@@ -203,7 +238,7 @@ class DiscreteCurve:
 
     @property
     def times(self):
-        """Times of the nodes, shape ``[n_nodes]``, as backend arrays."""
+        """Times of the nodes, shape ``[n_nodes]`` or ``[..., n_nodes]``, as backend arrays."""
         return to_backend(self._times)
 
     @property
@@ -225,15 +260,37 @@ class DiscreteCurve:
         t = np.atleast_1d(to_numpy(t))
         if t.ndim != 1:
             raise ValueError(f"t must be a float or a 1-D array of times, got shape {t.shape}.")
-        bad = ~((t >= self._times[0]) & (t <= self._times[-1]))  # NaN is bad too
+        first, last = self._times.flat[0], self._times.flat[-1]
+        bad = ~((t >= first) & (t <= last))  # NaN is bad too
         if bad.any():
             raise ValueError(
-                f"t must be times in [{self._times[0]}, {self._times[-1]}]; got "
+                f"t must be times in [{first}, {last}]; got "
                 f"{t[bad][:5].tolist()} (at positions {np.flatnonzero(bad)[:5].tolist()})."
             )
+        if self._times.ndim == 1:
+            if self._spline is None:
+                self._spline = CubicSpline(self._times, self._nodes, axis=-2)
+            return to_backend(self._spline(t))
+        return to_backend(self._points_per_curve([t] * self._times[..., 0].size))
+
+    def _points_per_curve(self, times):
+        """Points of each curve, in the order of ``reshape(-1)``, at its own ``times``.
+
+        Parameters
+        ----------
+        times : list of ndarray, shape=[n_times]
+            One per curve.
+
+        Returns
+        -------
+        points : ndarray, shape=[..., n_times, dim]
+        """
+        nodes = self._nodes.reshape(-1, *self._nodes.shape[-2:])
+        own = np.broadcast_to(self._times, self._nodes.shape[:-1]).reshape(len(nodes), -1)
         if self._spline is None:
-            self._spline = CubicSpline(self._times, self._nodes, axis=-2)
-        return to_backend(self._spline(t))
+            self._spline = [CubicSpline(own[b], nodes[b], axis=0) for b in range(len(nodes))]
+        points = np.stack([spline(t) for spline, t in zip(self._spline, times, strict=True)])
+        return points.reshape(*self._nodes.shape[:-2], *points.shape[-2:])
 
     def resample(self, n_nodes):
         """The same curves with ``n_nodes`` nodes at uniform times.
@@ -256,11 +313,12 @@ class DiscreteCurve:
         return self.metric
 
     def nodes_at(self, n_nodes):
-        """Coordinates of the curves at ``n_nodes`` uniform times, one curve per row.
+        """Coordinates of the curves at ``n_nodes`` times spaced as the nodes are.
 
-        The points that :meth:`resample` gives; curves at uniform times are
-        resampled as the refinement of the solvers resamples them
-        (:func:`resample_nodes`), so that both measure the same points.
+        Curves at uniform times are resampled at uniform times, as the
+        refinement of the solvers resamples them (:func:`resample_nodes`), so
+        that both measure the same points; curves at other times, at times
+        spaced as theirs (:func:`times_like_nodes`), where their nodes are dense.
 
         Parameters
         ----------
@@ -273,7 +331,11 @@ class DiscreteCurve:
         nodes = self._nodes.reshape(-1, *self._nodes.shape[-2:])
         if np.array_equal(self._times, uniform_times(self.n_nodes)):
             return resample_nodes(nodes, n_nodes)
-        resampled = to_numpy(DiscreteCurve.resample(self, n_nodes)._nodes)
+        if self._times.ndim == 1:
+            resampled = to_numpy(self(times_like_nodes(self._times, n_nodes)))
+        else:
+            own = self._times.reshape(-1, self.n_nodes)
+            resampled = self._points_per_curve([times_like_nodes(row, n_nodes) for row in own])
         return resampled.reshape(-1, *resampled.shape[-2:])
 
     def length(self):

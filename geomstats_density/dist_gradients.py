@@ -86,8 +86,9 @@ def _end_node_gradients(metric, nodes, times, step):
     left = torch.stack([nodes[..., 0, :], nodes[..., -1 - step, :]])
     right = torch.stack([nodes[..., step, :], nodes[..., -1, :]])
     weights = torch.stack(
-        [1 / (times[step] - times[0]), 1 / (times[-1] - times[-1 - step])]
-    ).reshape(2, *[1] * (nodes.ndim - 2))
+        [1 / (times[..., step] - times[..., 0]), 1 / (times[..., -1] - times[..., -1 - step])]
+    )
+    weights = weights.reshape(*weights.shape, *[1] * (nodes.ndim - 1 - weights.ndim))
     grad_left, grad_right = piece_energy_gradients(metric, left, right, weights)
     return grad_left[0], grad_right[1]
 

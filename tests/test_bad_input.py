@@ -111,6 +111,10 @@ def test_curve_nodes_and_times():
         DiscreteCurve(np.zeros((3, 2)), times=[0.0, 0.5, 0.5])
     with pytest.raises(ValueError, match=r"times in \[0.0, 1.0\]"):
         DiscreteCurve(np.zeros((3, 2)))(2.0)
+    with pytest.raises(ValueError, match="one row per curve"):
+        DiscreteCurve(np.zeros((2, 3, 2)), times=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="start and end together"):
+        DiscreteCurve(np.zeros((2, 3, 2)), times=[[0.0, 0.5, 1.0], [0.0, 0.5, 2.0]])
 
 
 # Constant on purpose: the refused disk alone shapes the geodesic.

@@ -221,12 +221,17 @@ def test_batch_cholesky_solves_the_definite_matrices_and_flags_the_others():
 
 @pytest.mark.parametrize("quadrature", ["simpson", "midpoint"])
 @pytest.mark.parametrize("phi", [None, "tanh"])
-def test_energy_derivatives_match_finite_differences_of_the_energy(quadrature, phi):
+@pytest.mark.parametrize("node_times", [None, (0.0, 0.05, 0.1, 0.3, 0.6, 0.8, 1.0)])
+def test_energy_derivatives_match_finite_differences_of_the_energy(quadrature, phi, node_times):
     # The energy's gradient and Hessian blocks (closed-form pieces without phi,
-    # autodiff pieces with one) against central differences of curve_energy, the
-    # energy's one definition.
+    # autodiff pieces with one), at uniform and at graded node times, against
+    # central differences of curve_energy, the energy's one definition; the
+    # matrix-free gradient and Hessian-vector products against them.
     from geomstats_density.energy import curve_energy
-    from geomstats_density.solvers.derivatives import energy_derivatives
+    from geomstats_density.solvers.derivatives import (
+        energy_derivatives,
+        matrix_free_derivatives,
+    )
 
     space = Euclidean(DIM, equip=False)
     space.equip_with_metric(
@@ -240,11 +245,12 @@ def test_energy_derivatives_match_finite_differences_of_the_energy(quadrature, p
     times = np.linspace(0.0, 1.0, 7)[None, :, None]
     nodes = (1 - times) * rng.normal(size=(2, 1, DIM)) + times * rng.normal(size=(2, 1, DIM))
     nodes[:, 1:-1] += 0.3 * rng.normal(size=(2, 5, DIM))
-    derivatives = energy_derivatives(metric, nodes)
+    node_times = None if node_times is None else np.array(node_times)
+    derivatives = energy_derivatives(metric, nodes, node_times)
 
     def energy(x):
         with torch.no_grad():
-            return curve_energy(metric, torch.from_numpy(x)).numpy()
+            return curve_energy(metric, torch.from_numpy(x), node_times).numpy()
 
     step = 1e-5
     direction = rng.normal(size=derivatives.gradient.shape)
@@ -255,11 +261,17 @@ def test_energy_derivatives_match_finite_differences_of_the_energy(quadrature, p
     np.testing.assert_allclose(
         np.einsum("bki,bki->b", derivatives.gradient, direction), slope, rtol=1e-7
     )
-    plus_gradient = energy_derivatives(metric, plus).gradient
-    minus_gradient = energy_derivatives(metric, minus).gradient
+    plus_gradient = energy_derivatives(metric, plus, node_times).gradient
+    minus_gradient = energy_derivatives(metric, minus, node_times).gradient
     np.testing.assert_allclose(
         derivatives.hessian.matvec(direction),
         (plus_gradient - minus_gradient) / (2 * step),
         rtol=1e-6,
         atol=1e-6 * np.abs(derivatives.hessian.matvec(direction)).max(),
+    )
+    matrix_free = matrix_free_derivatives(metric, nodes, node_times)
+    np.testing.assert_allclose(matrix_free.energy, derivatives.energy, rtol=1e-12)
+    np.testing.assert_allclose(matrix_free.gradient, derivatives.gradient, rtol=1e-10)
+    np.testing.assert_allclose(
+        matrix_free.hvp(direction), derivatives.hessian.matvec(direction), rtol=1e-9
     )

@@ -231,3 +231,28 @@ def test_curve_times_outside_zero_one_or_nan_raise(half_plane, times):
     curve = half_plane.metric.log_solver.solve(gs.array([3.0, 0.5]), gs.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="t must be times in"):
         curve(gs.array(times))
+
+
+def test_graded_node_times_count_the_node_density():
+    """A node grading's times ``s(t_i)``: the node density's integral up to each,
+    by scipy's adaptive quadrature, is ``t_i`` times its integral over [0, 1]."""
+    from geomstats_density.solvers.grading import NodeGrading
+
+    centers, masses, width = np.array([0.3, 0.31, 0.8]), np.array([0.5, 1.0, 0.4]), 0.004
+    grading = NodeGrading(centers, masses, width)
+
+    def density(s):
+        bumps = np.exp(-0.5 * ((s - centers) / width) ** 2) / (math.sqrt(2 * math.pi) * width)
+        return 1.0 + bumps @ masses
+
+    def count(s):
+        return quad(density, 0.0, s, points=centers[centers < s], limit=200, epsabs=1e-13)[0]
+
+    times = grading.times(33)
+    assert times[0] == 0.0 and times[-1] == 1.0 and np.all(np.diff(times) > 0)
+    total = count(1.0)
+    np.testing.assert_allclose(
+        [count(s) for s in times], np.linspace(0.0, 1.0, 33) * total, atol=1e-10
+    )
+    # Without bumps the times are uniform.
+    np.testing.assert_allclose(NodeGrading([], [], width).times(9), np.linspace(0, 1, 9))

@@ -131,6 +131,46 @@ def test_example_4_converges_at_each_node_count_from_the_line():
     assert np.max(np.abs(1.0 - np.max(np.abs(nodes), axis=-1))) < 1e-2
 
 
+def test_cube_edge_converges_on_graded_nodes_each_curve_with_its_own_times():
+    """Example 4 with every default, batched with a segment on the face z = 1.
+
+    Next to that face the length element ``(ln 2 + K (1 - z)) |dz|`` does not
+    depend on ``x``: ``(ln 2 + K (1 - z)) cos(angle)`` is conserved (Snell's law),
+    ``ln 2`` on the face, so the geodesic leaves it tangentially on the catenary
+    ``1 - z = ln 2 / K (cosh(K (x - x_0) / ln 2) - 1)`` and meets the diagonal
+    ``x = z`` at 45 degrees, ``delta = ln 2 (sqrt 2 - 1) / K`` deep (where
+    ``ln 2 + K delta = sqrt(2) ln 2``), saving ``(ln 2)^2 / K (1 / sqrt 2 - 1 +
+    asinh(1) / 2)`` on each side of the edge against the faces' ``2 ln 2``. The
+    rounding spans a few uniform pieces: at max_nodes the uniform levels miss
+    tol, and the curve is solved again on graded node times. The segment, ``ln 2``
+    times its length, converges on uniform nodes and keeps them."""
+    from paper_problems import on_cube
+
+    space = _plane(on_cube, dim=3)
+    start = gs.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    end = gs.array([[1.0, 0.0, 0.0], [0.5, 0.0, 1.0]])
+    curve = space.metric.log_solver.solve(end, start)
+    rate = 50.0
+    exact = 2 * LN2 - 2 * LN2**2 / rate * (1 / math.sqrt(2) - 1 + math.asinh(1.0) / 2)
+    assert np.all(curve.converged)
+    assert "graded" in curve.message[0] and "graded" not in curve.message[1]
+    np.testing.assert_allclose(as_numpy(curve.dist), [exact, 0.5 * LN2], rtol=1e-8)
+    times = as_numpy(curve.times)
+    assert times.shape == (2, curve.n_nodes)
+    np.testing.assert_array_equal(times[1], np.linspace(0.0, 1.0, curve.n_nodes))
+    steps = np.diff(times[0])
+    assert steps.max() > 10 * steps.min()
+    # The returned curve, at its own times, crosses the diagonal at the
+    # catenary's depth and stays on the cube's surface elsewhere.
+    points = as_numpy(curve(gs.array(np.linspace(0.0, 1.0, 20001))))
+    depth = LN2 * (math.sqrt(2) - 1) / rate
+    near_edge = points[0][(points[0, :, 0] > 0.5) & (points[0, :, 2] > 0.5)]
+    assert np.max(near_edge[:, 0] + near_edge[:, 2]) == pytest.approx(2 - 2 * depth, abs=2e-6)
+    assert np.max(np.abs(points[..., 1])) < 1e-12
+    assert np.max(np.max(np.abs(points[0]), axis=-1)) < 1 + 1e-6
+    np.testing.assert_allclose(points[1, :, 0], np.linspace(0.0, 0.5, 20001), atol=1e-12)
+
+
 def test_geodesic_through_the_cone_point_of_a_max_norm_quality():
     """``log Q = -c - a max(|z_1|, |z_2|)``: ``sqrt(g) = c + a |z|_inf``, and any
     curve from (-1, 0) to (1, 0) has length at least ``int (c + a |x|) |dx| = 2c + a``,

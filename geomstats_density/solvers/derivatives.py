@@ -15,7 +15,7 @@ from geomstats_density.solvers.sobolev import SobolevPreconditioner
 
 @dataclass
 class EnergyDerivatives:
-    """Energy of a batch of uniformly timed curves with fixed ends, and derivatives.
+    """Energy of a batch of curves with fixed ends, and derivatives.
 
     Attributes
     ----------
@@ -80,8 +80,8 @@ class EnergyDerivatives:
         )
 
 
-def energy_derivatives(metric, nodes):
-    """Energy, gradient and block-tridiagonal Hessian of uniformly timed curves.
+def energy_derivatives(metric, nodes, times=None):
+    """Energy, gradient and block-tridiagonal Hessian of curves.
 
     Each piece's energy depends on its two end nodes only; its ``2 dim x 2 dim``
     Hessian is summed into the blocks. When pieces are Euclidean chords (no
@@ -94,14 +94,42 @@ def energy_derivatives(metric, nodes):
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
+    times : ndarray, shape=[n_nodes], optional
+        Increasing times of the nodes; uniform on [0, 1] by default.
 
     Returns
     -------
     derivatives : EnergyDerivatives
     """
+    weights = _piece_weights(nodes, times)
     if metric.euclidean_chords:
-        return _assembled(*_conformal_pieces(metric, nodes))
-    return _assembled(*_autodiff_pieces(metric, nodes))
+        return _assembled(*_conformal_pieces(metric, nodes, weights))
+    return _assembled(*_autodiff_pieces(metric, nodes, weights))
+
+
+def _piece_weights(nodes, times):
+    """Each piece's weight in the energy, one over its time step.
+
+    The number of pieces (a scalar) for uniform times, so that their energies
+    are summed before the one multiplication; shape ``[n_pieces]`` otherwise.
+    """
+    if times is None:
+        return nodes.shape[1] - 1
+    return 1.0 / np.diff(times)
+
+
+def _weighted(weights, pieces, n_trailing=0):
+    """``pieces`` (shape ``[batch, n_pieces, ...]``) times their weights."""
+    if np.ndim(weights) == 0:
+        return weights * pieces
+    return weights.reshape(-1, *(1,) * n_trailing) * pieces
+
+
+def _weighted_energy(weights, pieces):
+    """The energy from the pieces' unweighted energies ``[batch, n_pieces]``."""
+    if np.ndim(weights) == 0:
+        return pieces.sum(-1) * weights
+    return (pieces * weights).sum(-1)
 
 
 def _assembled(energy, grad_left, grad_right, blocks):
@@ -117,7 +145,7 @@ def _assembled(energy, grad_left, grad_right, blocks):
     )
 
 
-def _autodiff_pieces(metric, nodes):
+def _autodiff_pieces(metric, nodes, weights):
     """Energy and per-piece derivatives by autodiff, ends as separate leaves."""
     batch, n_nodes, dim = nodes.shape
     n_pieces = n_nodes - 1
@@ -125,7 +153,10 @@ def _autodiff_pieces(metric, nodes):
     left = tensor[:, :-1].clone().requires_grad_(True)
     right = tensor[:, 1:].clone().requires_grad_(True)
     with torch.enable_grad():
-        energy = metric.segment_sq_lengths(left, right).sum(-1) * n_pieces
+        energy = _weighted_energy(
+            weights if np.ndim(weights) == 0 else torch.from_numpy(weights),
+            metric.segment_sq_lengths(left, right),
+        )
         grad_left, grad_right = torch.autograd.grad(energy.sum(), (left, right), create_graph=True)
         seeds = torch.eye(2 * dim, dtype=tensor.dtype)[:, None, None, :]
         seeds = seeds.expand(2 * dim, batch, n_pieces, 2 * dim)
@@ -151,7 +182,7 @@ def _autodiff_pieces(metric, nodes):
     )
 
 
-def gauss_newton_derivatives(metric, nodes):
+def gauss_newton_derivatives(metric, nodes, times=None):
     """Energy, gradient and block-tridiagonal Gauss-Newton Hessian through ``phi``.
 
     With ``phi`` the metric's map, piece ``i`` has energy
@@ -168,6 +199,8 @@ def gauss_newton_derivatives(metric, nodes):
     metric : SolverMetric
         With ``phi`` on a vector space.
     nodes : ndarray, shape=[batch, n_nodes, dim]
+    times : ndarray, shape=[n_nodes], optional
+        Increasing times of the nodes; uniform on [0, 1] by default.
 
     Returns
     -------
@@ -183,6 +216,7 @@ def gauss_newton_derivatives(metric, nodes):
     pieces = _factor_pieces(
         metric,
         nodes,
+        _piece_weights(nodes, times),
         (difference * difference).sum(-1),
         np.einsum("bimk,bim->bik", left_jacobian, difference),
         np.einsum("bimk,bim->bik", right_jacobian, difference),
@@ -191,14 +225,14 @@ def gauss_newton_derivatives(metric, nodes):
     return _assembled(*pieces)
 
 
-def _conformal_pieces(metric, nodes):
+def _conformal_pieces(metric, nodes, weights):
     """Closed-form piece derivatives of Euclidean chords (:func:`_factor_pieces`, ``J = I``)."""
     chord = nodes[:, 1:] - nodes[:, :-1]
-    return _factor_pieces(metric, nodes, (chord * chord).sum(-1), chord, chord)
+    return _factor_pieces(metric, nodes, weights, (chord * chord).sum(-1), chord, chord)
 
 
-def _factor_pieces(metric, nodes, sq_chord, pull_left, pull_right, grams=None):
-    """Closed-form piece derivatives of ``e = n s(a, b) sum_q c_q exp(f(x_q))``.
+def _factor_pieces(metric, nodes, weights, sq_chord, pull_left, pull_right, grams=None):
+    """Closed-form piece derivatives of ``e = w s(a, b) sum_q c_q exp(f(x_q))``.
 
     With ``x_q = (1 - t_q) a + t_q b`` the quadrature points of the metric's rule
     and ``K_q = exp(f) (grad f grad f^T + Hess f)`` at ``x_q``, the factor average
@@ -214,6 +248,8 @@ def _factor_pieces(metric, nodes, sq_chord, pull_left, pull_right, grams=None):
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
+    weights : float or ndarray, shape=[n_pieces]
+        ``w``: one over each piece's time step (:func:`_piece_weights`).
     sq_chord : ndarray, shape=[batch, n_pieces]
         ``s`` of each piece.
     pull_left, pull_right : ndarray, shape=[batch, n_pieces, dim]
@@ -229,7 +265,7 @@ def _factor_pieces(metric, nodes, sq_chord, pull_left, pull_right, grams=None):
     blocks : tuple of ndarray, shape=[batch, n_pieces, dim, dim]
         Their Hessian blocks (left-left, left-right, right-right).
     """
-    n_pieces = nodes.shape[1] - 1
+    piece_weights = weights
     times, weights = metric.quadrature_rule
     value, gradient, hessian = _quadrature_jets(metric, nodes, times)
     factor = np.exp(value)
@@ -258,18 +294,18 @@ def _factor_pieces(metric, nodes, sq_chord, pull_left, pull_right, grams=None):
     right_right = w * gram_rr + chord_right + np.swapaxes(chord_right, -1, -2) + s * average_rr
     left_right = -w * gram_lr - cross_right + cross_left + s * average_lr
     along = sq_chord[..., None]
-    grad_left = n_pieces * (-2 * average[..., None] * pull_left + along * average_left)
-    grad_right = n_pieces * (2 * average[..., None] * pull_right + along * average_right)
-    energy = n_pieces * (sq_chord * average).sum(-1)
+    grad_left = _weighted(
+        piece_weights, -2 * average[..., None] * pull_left + along * average_left, 1
+    )
+    grad_right = _weighted(
+        piece_weights, 2 * average[..., None] * pull_right + along * average_right, 1
+    )
+    energy = _weighted_energy(piece_weights, sq_chord * average)
     return (
         energy,
         grad_left,
         grad_right,
-        (
-            n_pieces * left_left,
-            n_pieces * left_right,
-            n_pieces * right_right,
-        ),
+        tuple(_weighted(piece_weights, block, 2) for block in (left_left, left_right, right_right)),
     )
 
 
@@ -342,7 +378,7 @@ class MatrixFreeDerivatives:
     preconditioner: SobolevPreconditioner
 
 
-def matrix_free_derivatives(metric, nodes):
+def matrix_free_derivatives(metric, nodes, times=None):
     """Energy, gradient, Hessian-vector products and Sobolev preconditioner.
 
     Nothing of size ``dim^2`` is formed: the gradient's graph is kept and each
@@ -352,18 +388,22 @@ def matrix_free_derivatives(metric, nodes):
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
+    times : ndarray, shape=[n_nodes], optional
+        Increasing times of the nodes; uniform on [0, 1] by default.
 
     Returns
     -------
     derivatives : MatrixFreeDerivatives
     """
-    n_pieces = nodes.shape[1] - 1
+    weights = _piece_weights(nodes, times)
     tensor = torch.from_numpy(nodes)
     inner = tensor[:, 1:-1].clone().requires_grad_(True)
     with torch.enable_grad():
         curve = torch.cat([tensor[:, :1], inner, tensor[:, -1:]], dim=1)
         sq_lengths = metric.curve_sq_lengths(curve)
-        energy = sq_lengths.sum(-1) * n_pieces
+        energy = _weighted_energy(
+            weights if np.ndim(weights) == 0 else torch.from_numpy(weights), sq_lengths
+        )
         (gradient,) = torch.autograd.grad(energy.sum(), inner, create_graph=True)
 
     def hvp(vectors):
@@ -375,10 +415,10 @@ def matrix_free_derivatives(metric, nodes):
     sq_chords = (np.diff(nodes, axis=1) ** 2).sum(-1)
     ratio = sq_lengths.detach().numpy() / np.where(sq_chords > 0, sq_chords, 1.0)
     typical = np.sum(ratio * (sq_chords > 0), axis=1) / np.maximum((sq_chords > 0).sum(1), 1)
-    weights = np.where(sq_chords > 0, ratio, typical[:, None]) * n_pieces
+    stiffness = _weighted(weights, np.where(sq_chords > 0, ratio, typical[:, None]))
     return MatrixFreeDerivatives(
         energy=energy.detach().numpy(),
         gradient=gradient.detach().numpy(),
         hvp=hvp,
-        preconditioner=SobolevPreconditioner(weights),
+        preconditioner=SobolevPreconditioner(stiffness),
     )

@@ -156,6 +156,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
     fewer nodes are resampled on their cubic spline to the batch's node count.
     """
 
+    grades_nodes = True
+
     def __init__(
         self,
         space,
@@ -270,7 +272,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             "smoothing reached its smallest tau with the energy still changing"
         )
 
-    def _step_strategy(self, metric, dim, smoothed=False):
+    def _step_strategy(self, metric, dim, smoothed=False, times=None):
         """The step strategy for curves in dimension ``dim`` (the ``hessian`` option).
 
         On a smoothed energy (``smoothed``) ``'auto'`` keeps exact blocks: the
@@ -291,9 +293,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             strategy = GaussNewtonSteps
         else:
             strategy = BlockNewtonSteps
-        return strategy(metric, self._energy_rtol)
+        return strategy(metric, self._energy_rtol, times)
 
-    def _minimise(self, metric, nodes, bar, warm_state=None):
+    def _minimise(self, metric, nodes, bar, warm_state=None, times=None):
         """Trust-region minimisation of the energy of a batch of curves.
 
         The steps come from a strategy (:mod:`~geomstats_density.solvers.steps`);
@@ -320,6 +322,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         Where the energy has kinks (the ``kinks`` option, :meth:`_kink_scale`)
         the loop runs on smoothed energies by continuation (:meth:`_continuation`).
 
+        At node ``times`` other than uniform ones (a graded solve,
+        :mod:`~geomstats_density.solvers.grading`) the energy weighs each piece
+        by one over its time step.
+
         Raises
         ------
         DomainError
@@ -329,12 +335,12 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             finite.
         """
         if warm_state is not None:
-            nodes = _polygon_if_lower(metric, nodes)
+            nodes = _polygon_if_lower(metric, nodes, times)
         budgets = np.full(nodes.shape[0], self.max_iter)
         scale = self._kink_scale(metric, nodes)
         if scale is None:
-            return self._trust_region(metric, nodes, bar, warm_state, budgets)
-        return self._continuation(metric, nodes, bar, warm_state, scale)
+            return self._trust_region(metric, nodes, bar, warm_state, budgets, times=times)
+        return self._continuation(metric, nodes, bar, warm_state, scale, times)
 
     def _kink_scale(self, metric, nodes):
         """The scale of the continuation's ``tau``, or None to minimise the energy as it is.
@@ -357,7 +363,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         chords = np.linalg.norm(np.diff(nodes, axis=1), axis=-1)
         return float(np.mean(chords)) or 1.0
 
-    def _continuation(self, metric, nodes, bar, warm_state, scale):
+    def _continuation(self, metric, nodes, bar, warm_state, scale, times=None):
         """:meth:`_trust_region` on smoothed energies, ``tau`` decreasing.
 
         Stage ``k`` minimises the energy with the kinked primitives smoothed
@@ -385,7 +391,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         radius = np.zeros(batch) if warm_state is None else np.asarray(warm_state, float).copy()
         # The curves returned: each stage's minimiser extrapolated to tau = 0.
         limit = nodes.copy()
-        limit_energy = energies_or_inf(metric, nodes)
+        limit_energy = energies_or_inf(metric, nodes, times)
         previous = None
         running = np.arange(batch)
         tau = KINK_TAU_START * scale
@@ -396,7 +402,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             with KinkSmoothing(tau):
                 start = nodes[running]
                 if previous is not None:
-                    start = _extrapolated(metric, start, previous[running], 1 / KINK_TAU_RATIO)[0]
+                    start = _extrapolated(
+                        metric, start, previous[running], 1 / KINK_TAU_RATIO, times
+                    )[0]
                 stage_nodes, stage_status, stage_iterations, stage_radius = self._trust_region(
                     metric,
                     start,
@@ -405,13 +413,14 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                     self.max_iter - iterations[running],
                     raw_radius=True,
                     smoothed=True,
+                    times=times,
                 )
             iterations[running] += stage_iterations
             # The next stage's minimiser lies about KINK_TAU_RATIO times closer.
             radius[running] = stage_radius / KINK_TAU_RATIO
             if first:
                 previous = nodes.copy()
-                candidate, energy = stage_nodes, energies_or_inf(metric, stage_nodes)
+                candidate, energy = stage_nodes, energies_or_inf(metric, stage_nodes, times)
             else:
                 # The minimisers move linearly in tau near tau = 0 (a node held
                 # at a fixed fraction of the smoothed band): extrapolated from
@@ -419,7 +428,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                 # lowers its energy.
                 previous[running] = nodes[running]
                 candidate, energy = _extrapolated(
-                    metric, stage_nodes, previous[running], 1 / (KINK_TAU_RATIO - 1)
+                    metric, stage_nodes, previous[running], 1 / (KINK_TAU_RATIO - 1), times
                 )
             first = False
             nodes[running] = stage_nodes
@@ -434,11 +443,11 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             running = running[~stop]
             tau /= KINK_TAU_RATIO
         chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
-        strategy = self._step_strategy(metric, nodes.shape[-1], smoothed=True)
+        strategy = self._step_strategy(metric, nodes.shape[-1], smoothed=True, times=times)
         return limit, status, iterations, strategy.warm_state(start_nodes, limit, radius, chord)
 
     def _trust_region(
-        self, metric, nodes, bar, warm_state, budgets, raw_radius=False, smoothed=False
+        self, metric, nodes, bar, warm_state, budgets, raw_radius=False, smoothed=False, times=None
     ):
         """The trust-region loop of :meth:`_minimise`, each curve within its budget.
 
@@ -455,6 +464,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             for the next node count.
         smoothed : bool
             Whether the energy is smoothed (see :meth:`_step_strategy`).
+        times : ndarray, shape=[n_nodes], optional
+            Times of the nodes in the energy; uniform by default.
 
         Returns
         -------
@@ -464,7 +475,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         start_nodes = nodes
         nodes = nodes.copy()
         batch, n_nodes, dim = nodes.shape
-        strategy = self._step_strategy(metric, dim, smoothed)
+        strategy = self._step_strategy(metric, dim, smoothed, times)
         chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
         status = np.full(batch, LevelStatus.MAX_ITER)
         iterations = np.zeros(batch, dtype=int)
@@ -570,7 +581,7 @@ class _EnergyHistory:
         return converging & (STALL_SAFETY * tail <= rtol * np.abs(window[:, -1]))
 
 
-def _extrapolated(metric, nodes, previous, factor):
+def _extrapolated(metric, nodes, previous, factor, times=None):
     """``nodes + factor (nodes - previous)`` where that lowers the energy, and the energies.
 
     Parameters
@@ -578,6 +589,8 @@ def _extrapolated(metric, nodes, previous, factor):
     metric : SolverMetric
     nodes, previous : ndarray, shape=[batch, n_nodes, dim]
     factor : float
+    times : ndarray, shape=[n_nodes], optional
+        Times of the nodes in the energy; uniform by default.
 
     Returns
     -------
@@ -585,13 +598,13 @@ def _extrapolated(metric, nodes, previous, factor):
     energy : ndarray, shape=[batch]
     """
     moved = nodes + factor * (nodes - previous)
-    energy = energies_or_inf(metric, nodes)
-    moved_energy = energies_or_inf(metric, moved)
+    energy = energies_or_inf(metric, nodes, times)
+    moved_energy = energies_or_inf(metric, moved, times)
     lower = moved_energy < energy
     return np.where(lower[:, None, None], moved, nodes), np.where(lower, moved_energy, energy)
 
 
-def _polygon_if_lower(metric, nodes):
+def _polygon_if_lower(metric, nodes, times=None):
     """Each curve, or its polygon through its even nodes where that has the lower energy.
 
     A finer node count starts from a curve through the coarser curve's nodes
@@ -604,6 +617,8 @@ def _polygon_if_lower(metric, nodes):
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
+    times : ndarray, shape=[n_nodes], optional
+        Times of the nodes in the energy; uniform by default.
 
     Returns
     -------
@@ -613,7 +628,7 @@ def _polygon_if_lower(metric, nodes):
         return nodes
     polygon = nodes.copy()
     polygon[:, 1::2] = 0.5 * (nodes[:, :-1:2] + nodes[:, 2::2])
-    lower = energies_or_inf(metric, polygon) < energies_or_inf(metric, nodes)
+    lower = energies_or_inf(metric, polygon, times) < energies_or_inf(metric, nodes, times)
     return np.where(lower[:, None, None], polygon, nodes)
 
 
@@ -644,7 +659,7 @@ def _smooth_start(strategy, metric, nodes, chord):
         If no curve can start.
     """
     n_nodes = nodes.shape[1]
-    active = np.flatnonzero(np.isfinite(energies_or_inf(metric, nodes)))
+    active = np.flatnonzero(np.isfinite(energies_or_inf(metric, nodes, strategy.times)))
     if active.size == 0:
         _raise_why_not_finite(metric, nodes)
     offset = NUDGE * chord[:, None] * _chord_normals(nodes)

@@ -42,13 +42,18 @@ from geomstats_density.curves import (
 from geomstats_density.curves import (
     resample_nodes as _resample,
 )
-from geomstats_density.energy import per_curve_where_outside, piece_energy_gradients
+from geomstats_density.energy import (
+    per_curve_where_outside,
+    piece_energy_gradients,
+    uniform_times,
+)
 from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
     GeodesicConvergenceWarning,
     warn_at_caller,
 )
+from geomstats_density.solvers.grading import NodeGrading
 from geomstats_density.solvers.status import CurveStatus, LevelStatus
 from geomstats_density.threads import torch_threads_for
 
@@ -62,6 +67,11 @@ TUNNEL_RATIO = 1.25
 # Relative error estimate below which a curve's levels agree: it is checked for
 # tunnels only when about to stop.
 RESOLVED_ERROR = 1e-3
+# A curve solved again at graded node times reaches max_nodes in this many
+# doublings: enough levels for the error estimate's geometric tail.
+GRADED_DOUBLINGS = 3
+# Each piece's error is read from its spline sampled at this many sub-pieces.
+ERROR_SUBPIECES = 4
 
 
 class RefiningGeodesicSolver(LogSolver, ABC):
@@ -95,6 +105,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
     """
 
     curve_class = GeodesicCurve
+    # Whether _minimise takes node times (times=), so curves can be solved graded.
+    grades_nodes = False
 
     def __init__(self, space, n_nodes, tol, max_nodes, max_iter, on_failure, progress):
         super().__init__(solves_bvp=True)
@@ -183,6 +195,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 if np.all(solution.status == CurveStatus.FAILED):
                     # Nothing to return but NaNs: the error itself is the answer.
                     raise DomainError(f"No geodesic could be solved: {solution.reason[0]}")
+                # Curves short of tol at max_nodes first: graded node times
+                # resolve a curve in the right basin, a restart one in the wrong.
+                solution = self._solve_graded(solved_in, solution)
                 if initial_curve is None:
                     solution = self._restart_failures(
                         solved_in, start[moving], end[moving], solution
@@ -218,6 +233,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         warm_state : ndarray, shape=[batch, ...], optional
             What the previous node count's minimisation returned for these
             curves (e.g. trust radii); None at the first node count.
+        times : ndarray, shape=[n_nodes], optional
+            Node times of the energy, passed (as ``times=``) only to solvers
+            that set ``grades_nodes``; uniform otherwise.
 
         Returns
         -------
@@ -234,6 +252,38 @@ class RefiningGeodesicSolver(LogSolver, ABC):
 
         None are solved again here; subclasses may.
         """
+        return solution
+
+    def _solve_graded(self, metric, solution):
+        """The solutions after solving again, at graded node times, curves short of ``tol``.
+
+        A curve that reached ``max_nodes`` short of ``tol`` is solved again, by
+        itself, with its nodes at the times of a
+        :class:`~geomstats_density.solvers.grading.NodeGrading` clustered where
+        its pieces err (:func:`_piece_errors`), from the curve found, at the node
+        count ``max_nodes`` is reached from in ``GRADED_DOUBLINGS`` doublings.
+        It keeps the second result if that converged, else the first
+        (``n_iterations`` counts both solves). Only solvers whose minimisation
+        takes node times (``grades_nodes``) do so.
+        """
+        if not self.grades_nodes or self.tol is None:
+            return solution
+        short = np.flatnonzero(solution.status == CurveStatus.MAX_NODES)
+        n_start = max(self.n_nodes, (self.max_nodes - 1) // 2**GRADED_DOUBLINGS + 1)
+        for b in short:
+            nodes = solution.nodes[b : b + 1]
+            grading = NodeGrading.from_piece_errors(_piece_errors(metric, nodes)[0])
+            start = to_numpy(DiscreteCurve(nodes, solution.times[b])(grading.times(n_start)))
+            again = self._refine(metric, start, grading=grading)
+            if not again.converged[0]:
+                continue
+            again.note[0] += (
+                f"; solved again from {n_start} nodes at node times graded where the "
+                f"{nodes.shape[1]}-node curve's pieces erred"
+            )
+            n_iterations = solution.n_iterations.copy()
+            n_iterations[b] += again.n_iterations[0]
+            solution = solution.replaced([b], again, [0], n_iterations)
         return solution
 
     def _project(self, metric, nodes):
@@ -272,7 +322,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         }
         return "; ".join(advice[CurveStatus(s)] for s in sorted(set(statuses)) if s in advice)
 
-    def _refine(self, metric, nodes, given=False):
+    def _refine(self, metric, nodes, given=False, grading=None):
         """Refine over node counts; Richardson-extrapolate lengths, velocities, nodes.
 
         Each curve leaves the batch once its own estimate meets ``tol``, so one
@@ -304,6 +354,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         given : bool
             Whether the starting curves are the user's ``initial_curve``: one that
             leaves the domain raises :class:`DomainError`.
+        grading : NodeGrading, optional
+            The map of uniform parameters to node times of every curve
+            (:mod:`~geomstats_density.solvers.grading`); uniform times by default.
 
         Returns
         -------
@@ -324,8 +377,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         with tqdm(desc="geodesics", unit="iter", disable=not show, leave=False) as bar:
             while active.size:
                 bar.set_description(f"geodesics ({nodes.shape[1]} nodes, {active.size} left)")
+                times = None if grading is None else grading.times(nodes.shape[1])
                 nodes, status, iterations, warm_state, reasons = self._minimise_isolated(
-                    metric, nodes, bar, warm_state
+                    metric, nodes, bar, warm_state, times
                 )
                 n_iterations[active] += iterations
                 # Per curve (an optimiser of the whole batch reports one count).
@@ -343,7 +397,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                             if previous.error is None:
                                 previous.error = np.full(1, np.inf)
                             measured, contradicted = self._check_length(
-                                metric, previous, np.arange(1), np.ones(1, dtype=bool)
+                                metric, previous, np.arange(1), np.ones(1, dtype=bool), grading
                             )
                         if coarse is None or not np.isfinite(measured[0]):
                             final[active[position]] = _Estimate.failed(
@@ -379,7 +433,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                     if not active.size:
                         break
                 minimised = LevelStatus.minimised(status)
-                level = _Level(metric, nodes)
+                level = _Level(metric, nodes, times)
                 estimate = level.richardson(coarse, estimate)
                 # The estimate combines this level and the coarser one, unless it
                 # started over: both must be minimised.
@@ -419,7 +473,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                     ):
                         if checked.size:
                             measured[checked], contradicted[checked] = self._check_length(
-                                metric, checked_estimate, checked, done
+                                metric, checked_estimate, checked, done, grading
                             )
                     # A curve that is not a discrete geodesic says nothing of the
                     # distance's error, only that its length bounds the distance.
@@ -463,9 +517,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                 if warm_state is not None:
                     warm_state = warm_state[keep]
                 nodes = finer_nodes
-        return self._finish(metric, final, record, n_iterations)
+        return self._finish(metric, final, record, n_iterations, grading)
 
-    def _check_length(self, metric, estimate, checked, done):
+    def _check_length(self, metric, estimate, checked, done, grading=None):
         """Measure the returned curves of the curves ``checked``; distrust those that contradict.
 
         A curve whose measured length differs from its estimate by more than
@@ -475,7 +529,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         stops (``done``) with an error above ``tol * dist`` also reports its
         measured length. A curve that
         cannot be measured (its spline leaves the domain) gets an infinite error.
-        Updates ``estimate`` in place.
+        Updates ``estimate`` in place. Curves at the node times of a ``grading``
+        are measured at times spaced as their nodes.
 
         Returns
         -------
@@ -484,12 +539,13 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             Whether the measured length became the estimate.
         """
         n_pieces = estimate.nodes.shape[1] - 1
-        length, length_error = measured_lengths(
-            metric,
-            lambda n_nodes: self._project(metric, _resample(estimate.nodes[checked], n_nodes)),
-            n_pieces,
-            outside="nan",
-        )
+
+        def nodes_at(n_nodes):
+            return self._project(metric, _resample(estimate.nodes[checked], n_nodes))
+
+        if grading is not None:
+            nodes_at = DiscreteCurve(estimate.nodes[checked], grading.times(n_pieces + 1)).nodes_at
+        length, length_error = measured_lengths(metric, nodes_at, n_pieces, outside="nan")
         dist, error = estimate.dist[checked], estimate.error[checked]
         difference = np.abs(length - dist)
         contradicts = ~(difference <= np.maximum(self.tol * dist, error))
@@ -618,8 +674,10 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             )
         return np.delete(nodes, outside, axis=0)
 
-    def _minimise_isolated(self, metric, nodes, bar, warm_state):
+    def _minimise_isolated(self, metric, nodes, bar, warm_state, times=None):
         """:meth:`_minimise`, curve by curve where the batch raises :class:`DomainError`.
+
+        Node ``times`` other than uniform ones (None) are passed on to it.
 
         Returns
         -------
@@ -628,15 +686,20 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         reasons : dict
             The error of each curve that raised, by position.
         """
+        graded = {} if times is None else {"times": times}
         try:
-            return (*self._minimise(metric, nodes, bar, warm_state), {})
+            return (*self._minimise(metric, nodes, bar, warm_state, **graded), {})
         except DomainError as error:
             if len(nodes) == 1:
                 failed = np.array([LevelStatus.FAILED])
                 return nodes, failed, np.zeros(1, dtype=int), warm_state, {0: str(error)}
         parts = [
             self._minimise_isolated(
-                metric, nodes[b : b + 1], bar, None if warm_state is None else warm_state[b : b + 1]
+                metric,
+                nodes[b : b + 1],
+                bar,
+                None if warm_state is None else warm_state[b : b + 1],
+                times,
             )
             for b in range(len(nodes))
         ]
@@ -654,8 +717,11 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             {b: part[4][0] for b, part in enumerate(parts) if part[4]},
         )
 
-    def _finish(self, metric, final, record, n_iterations):
-        """The :class:`Solution` of the batch: velocities and how each curve ended."""
+    def _finish(self, metric, final, record, n_iterations, grading=None):
+        """The :class:`Solution` of the batch: velocities and how each curve ended.
+
+        The curves' node times are those of the ``grading``, uniform without one.
+        """
         estimate = _Estimate.concatenate(final)
         failed = record.failed
         if self.tol is None:
@@ -669,8 +735,11 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         solved = np.flatnonzero(~failed)
         if solved.size:
             velocity[solved] = estimate.chords.take(solved).velocities(metric)
+        n_nodes = nodes.shape[1]
+        times = uniform_times(n_nodes) if grading is None else grading.times(n_nodes)
         return Solution(
             nodes=nodes,
+            times=np.tile(times, (len(nodes), 1)),
             dist=estimate.dist,
             error=error,
             measured=record.measured,
@@ -748,10 +817,15 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         return f"tol={self.tol} not met: {stop} ({solved}; {accuracy})"
 
     def _assemble(self, metric, start, moving, solution, batch_shape):
-        """One curve per endpoint pair; equal endpoints give constant curves."""
+        """One curve per endpoint pair; equal endpoints give constant curves.
+
+        The curves share their node times where they can (uniform ones unless
+        the refinement graded them); otherwise each has its own.
+        """
         batch, n_coords = start.shape
         n_out = self.n_nodes if solution is None else solution.nodes.shape[1]
         nodes = np.repeat(start[:, None], n_out, axis=1)
+        times = np.tile(uniform_times(n_out), (batch, 1))
         dist = np.zeros(batch)
         velocity = np.zeros((batch, n_coords))
         converged = np.ones(batch, dtype=bool)
@@ -761,6 +835,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         error = np.zeros(batch)
         if solution is not None:
             nodes[moving] = solution.nodes
+            times[moving] = solution.times
             dist[moving] = solution.dist
             velocity[moving] = solution.velocity
             converged[moving] = solution.converged
@@ -772,8 +847,15 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             else:
                 error[moving] = solution.error
         velocity = to_numpy(metric.from_coordinates(torch.from_numpy(velocity)))
+        if np.array_equal(times, np.broadcast_to(uniform_times(n_out), times.shape)):
+            times = None
+        elif np.all(times == times[:1]):
+            times = times[0]
+        else:
+            times = times.reshape(*batch_shape, n_out)
         return self.curve_class(
             nodes=nodes.reshape(*batch_shape, n_out, n_coords),
+            times=times,
             metric=metric,
             dist=dist.reshape(batch_shape),
             dist_error=None if error is None else error.reshape(batch_shape),
@@ -826,6 +908,30 @@ def nodes_of_curve(curve, start, end, n_nodes):
         raise ValueError("initial_curve must join base_point to point.")
     nodes[:, 0], nodes[:, -1] = start, end
     return nodes
+
+
+def _piece_errors(metric, nodes):
+    """Where the pieces of curves at uniform times err: spline against chord.
+
+    Each piece's discrete length against that of the curve's cubic spline over
+    it, sampled at ``ERROR_SUBPIECES`` sub-pieces: they agree to ``O(h^3)``
+    where the curve and the factor are smooth, and differ most where the curve
+    bends sharply or crosses a kink of the factor.
+
+    Parameters
+    ----------
+    nodes : ndarray, shape=[batch, n_nodes, n_coords]
+
+    Returns
+    -------
+    errors : ndarray, shape=[batch, n_nodes - 1]
+    """
+    batch, n_nodes, _ = nodes.shape
+    fine = _resample(nodes, ERROR_SUBPIECES * (n_nodes - 1) + 1)
+    with torch.no_grad():
+        chords = torch.sqrt(metric.curve_sq_lengths(torch.from_numpy(nodes))).numpy()
+        arcs = torch.sqrt(metric.curve_sq_lengths(torch.from_numpy(fine))).numpy()
+    return np.abs(arcs.reshape(batch, n_nodes - 1, ERROR_SUBPIECES).sum(-1) - chords)
 
 
 def _leave_domain(metric, nodes):
@@ -915,18 +1021,27 @@ class _Level:
 
     The start velocity is read from the first chord (:meth:`_Chords.velocities`),
     once, for the levels the final estimates combine.
+
+    Parameters
+    ----------
+    metric : ConformalMetric
+    nodes : ndarray, shape=[batch, n_nodes, n_coords]
+    times : ndarray, shape=[n_nodes], optional
+        The nodes' times in the energy; uniform by default.
     """
 
-    def __init__(self, metric, nodes):
+    def __init__(self, metric, nodes, times=None):
         self.nodes = nodes
         self.dist = polygon_lengths(metric, nodes)
         self.restarted = np.zeros(len(nodes), dtype=bool)
+        self.first_weight = nodes.shape[1] - 1 if times is None else 1.0 / times[1]
 
     def take(self, index):
         """The level of the curves ``index`` only."""
         level = _Level.__new__(_Level)
         level.nodes, level.dist = self.nodes[index], self.dist[index]
         level.restarted = self.restarted[index]
+        level.first_weight = self.first_weight
         return level
 
     def restart(self, index):
@@ -998,13 +1113,15 @@ class _Chords:
     ----------
     chords : ndarray, shape=[batch, 2, 2, n_coords]
         The first two nodes of the finer and of the coarser level.
-    n_pieces : ndarray of int, shape=[batch, 2]
+    first_weights : ndarray, shape=[batch, 2]
+        One over the first piece's time step in each level's energy (its number
+        of pieces at uniform times).
     weights : ndarray, shape=[batch, 2]
         Richardson's weights (4/3, -1/3), or (1, 0) at the first level.
     """
 
-    def __init__(self, chords, n_pieces, weights):
-        self.chords, self.n_pieces, self.weights = chords, n_pieces, weights
+    def __init__(self, chords, first_weights, weights):
+        self.chords, self.first_weights, self.weights = chords, first_weights, weights
 
     @classmethod
     def of(cls, fine, coarse, weights):
@@ -1012,19 +1129,19 @@ class _Chords:
         batch = fine.nodes.shape[0]
         return cls(
             np.stack([fine.nodes[:, :2], coarse.nodes[:, :2]], axis=1),
-            np.broadcast_to([fine.nodes.shape[1] - 1, coarse.nodes.shape[1] - 1], (batch, 2)),
+            np.broadcast_to([fine.first_weight, coarse.first_weight], (batch, 2)),
             np.broadcast_to(np.asarray(weights), (batch, 2)),
         )
 
     def take(self, index):
-        return _Chords(self.chords[index], self.n_pieces[index], self.weights[index])
+        return _Chords(self.chords[index], self.first_weights[index], self.weights[index])
 
     @classmethod
     def concatenate(cls, parts):
         return cls(
             *(
                 np.concatenate([getattr(p, name) for p in parts])
-                for name in ("chords", "n_pieces", "weights")
+                for name in ("chords", "first_weights", "weights")
             )
         )
 
@@ -1036,18 +1153,18 @@ class _Chords:
         the metric is degenerate at ``z_0`` (a map ``phi`` whose Jacobian is not
         of full rank, such as a ReLU generator with dead units) the momentum does
         not determine the velocity, and the level's first chord gives it:
-        ``v_0 = n (z_1 - z_0)``, the returned curve's own tangent.
+        ``v_0 = (z_1 - z_0) / (t_1 - t_0)``, the returned curve's own tangent.
         """
         batch, n_levels, _, n_coords = self.chords.shape
         chords = self.chords.reshape(-1, 2, n_coords)
-        n_pieces = self.n_pieces.reshape(-1)
+        first_weights = self.first_weights.reshape(-1)
         # Curves that stopped at the first level weigh their second chord by 0.
         needed = np.flatnonzero(self.weights.reshape(-1) != 0)
         gradient = piece_energy_gradients(
             metric,
             torch.from_numpy(chords[needed, 0]),
             torch.from_numpy(chords[needed, 1]),
-            torch.from_numpy(n_pieces[needed].astype(float)),
+            torch.from_numpy(first_weights[needed].astype(float)),
         )[0].numpy()
 
         def sharp(rows):
@@ -1059,7 +1176,7 @@ class _Chords:
 
         def from_chord(rows):
             row = needed[rows[:, 0, 0]]
-            return -2.0 * n_pieces[row, None] * (chords[row, 1] - chords[row, 0])
+            return -2.0 * first_weights[row, None] * (chords[row, 1] - chords[row, 0])
 
         momentum = np.zeros((batch * n_levels, n_coords))
         momentum[needed] = per_curve_where_outside(
@@ -1158,6 +1275,8 @@ class Solution:
     ----------
     nodes : ndarray, shape=[batch, n_nodes, n_coords]
         The returned curves.
+    times : ndarray, shape=[batch, n_nodes]
+        Their node times: uniform, or graded where the refinement graded them.
     dist : ndarray, shape=[batch]
         Their lengths: the refinement's estimate, or the curve's own measured
         length where that contradicted it.
@@ -1186,6 +1305,7 @@ class Solution:
     """
 
     nodes: np.ndarray
+    times: np.ndarray
     dist: np.ndarray
     error: np.ndarray | None
     measured: np.ndarray
@@ -1215,13 +1335,15 @@ class Solution:
     def replaced(self, index, other, rows, n_iterations=None):
         """The solution whose curves ``index`` are ``other``'s curves ``rows``.
 
-        Nodes are resampled on their cubic splines to the larger node count; a
-        missing error is infinite. ``n_iterations``, if given, replaces the
-        iteration counts of the result.
+        Nodes and their times are resampled on their cubic splines over the node
+        index to the larger node count; a missing error is infinite.
+        ``n_iterations``, if given, replaces the iteration counts of the result.
         """
         n_nodes = max(self.nodes.shape[1], other.nodes.shape[1])
         nodes = _resample(self.nodes, n_nodes)
         nodes[index] = _resample(other.nodes[rows], n_nodes)
+        times = _resample(self.times[..., None], n_nodes)[..., 0]
+        times[index] = _resample(other.times[rows, :, None], n_nodes)[..., 0]
         fields = {}
         for name in _PER_CURVE:
             values = getattr(self, name).copy()
@@ -1233,4 +1355,4 @@ class Solution:
             error[index] = np.inf if other.error is None else other.error[rows]
         if n_iterations is not None:
             fields["n_iterations"] = n_iterations
-        return Solution(nodes=nodes, error=error, **fields)
+        return Solution(nodes=nodes, times=times, error=error, **fields)

@@ -82,11 +82,14 @@ class BlockNewtonSteps:
     metric : SolverMetric
     energy_rtol : float
         Relative energy decrease the loop stops at.
+    times : ndarray, shape=[n_nodes], optional
+        Increasing times of the nodes in the energy; uniform on [0, 1] by default.
     """
 
-    def __init__(self, metric, energy_rtol):
+    def __init__(self, metric, energy_rtol, times=None):
         self.metric = metric
         self.energy_rtol = energy_rtol
+        self.times = times
         self.derivatives = None
         self._at_trial = None
 
@@ -101,7 +104,7 @@ class BlockNewtonSteps:
         -------
         derivatives : EnergyDerivatives
         """
-        return energy_derivatives(self.metric, nodes)
+        return energy_derivatives(self.metric, nodes, self.times)
 
     @staticmethod
     def rough_nodes(derivatives):
@@ -195,7 +198,7 @@ class BlockNewtonSteps:
         """
         energy = np.empty(trial.shape[0])
         if last.any():
-            energy[last] = energies_or_inf(self.metric, trial[last])
+            energy[last] = energies_or_inf(self.metric, trial[last], self.times)
         further = np.flatnonzero(~last)
         self._at_trial = None
         if further.size:
@@ -269,7 +272,7 @@ class GaussNewtonSteps(BlockNewtonSteps):
         -------
         derivatives : EnergyDerivatives
         """
-        return gauss_newton_derivatives(self.metric, nodes)
+        return gauss_newton_derivatives(self.metric, nodes, self.times)
 
 
 class MatrixFreeSteps:
@@ -286,11 +289,14 @@ class MatrixFreeSteps:
     metric : SolverMetric
     energy_rtol : float
         Relative energy decrease the loop stops at.
+    times : ndarray, shape=[n_nodes], optional
+        Increasing times of the nodes in the energy; uniform on [0, 1] by default.
     """
 
-    def __init__(self, metric, energy_rtol):
+    def __init__(self, metric, energy_rtol, times=None):
         self.metric = metric
         self.energy_rtol = energy_rtol
+        self.times = times
         self.directions = None
 
     def evaluate(self, nodes):
@@ -304,7 +310,7 @@ class MatrixFreeSteps:
         -------
         derivatives : MatrixFreeDerivatives
         """
-        return matrix_free_derivatives(self.metric, nodes)
+        return matrix_free_derivatives(self.metric, nodes, self.times)
 
     @staticmethod
     def rough_nodes(derivatives):
@@ -373,7 +379,7 @@ class MatrixFreeSteps:
 
     def trial_energies(self, trial, last):
         """Energies of trial curves; infinite where they leave the domain."""
-        return energies_or_inf(self.metric, trial)
+        return energies_or_inf(self.metric, trial, self.times)
 
     def accepted(self, idx, accept):
         """Nothing kept: each iteration evaluates its derivatives afresh."""
@@ -403,7 +409,7 @@ class MatrixFreeSteps:
             candidate = np.clip(np.nan_to_num(-slope[retry] / (2 * bend), nan=0.5), 0.1, 0.5)
         shorter = nodes[idx[retry]].copy()
         shorter[:, 1:-1] += candidate[:, None, None] * proposal.steps[retry]
-        shorter_energy = energies_or_inf(self.metric, shorter)
+        shorter_energy = energies_or_inf(self.metric, shorter, self.times)
         taken = proposal.energy[retry] - shorter_energy >= -1e-4 * candidate * slope[retry]
         nodes[idx[retry[taken]]] = shorter[taken]
         fraction[retry[taken]] = candidate[taken]
@@ -442,13 +448,15 @@ def _log_factor_directions(metric, nodes):
     return unit_vectors(gradient.detach().numpy())
 
 
-def energies_or_inf(metric, nodes):
+def energies_or_inf(metric, nodes, times=None):
     """Energies of curves; infinite for those that leave the domain or are not finite.
 
     Parameters
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
+    times : ndarray, shape=[n_nodes], optional
+        Increasing times of the nodes; uniform on [0, 1] by default.
 
     Returns
     -------
@@ -457,7 +465,7 @@ def energies_or_inf(metric, nodes):
 
     def energies(curves):
         with torch.no_grad():
-            return curve_energy(metric, torch.from_numpy(curves)).numpy()
+            return curve_energy(metric, torch.from_numpy(curves), times).numpy()
 
     values = per_curve_where_outside(energies, nodes, lambda curve: np.full(1, np.inf))
     return np.where(np.isnan(values), np.inf, values)
