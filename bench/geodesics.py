@@ -37,6 +37,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import geomstats  # noqa: E402
 import geomstats.backend as gs  # noqa: E402
@@ -59,6 +60,9 @@ from geomstats_density import (  # noqa: E402
     NewtonGeodesicSolver,
 )
 from geomstats_density.curves import DiscreteCurve  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from paper_problems import EXACT_LENGTHS  # noqa: E402
 
 LN2 = math.log(2.0)
 E3 = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
@@ -241,7 +245,7 @@ def make_problems(quick):
             dict(log_quality=cube_log_quality),
             np.array([0.0, 0.0, 1.0]),
             np.array([1.0, 0.0, 0.0]),
-            2.0 * LN2,
+            EXACT_LENGTHS[4],
             kinked=True,
             good_start=cube_projected_start,
             good_start_label="line projected radially onto the cube",
