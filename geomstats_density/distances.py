@@ -49,12 +49,7 @@ from tqdm.auto import tqdm
 
 from geomstats_density._validation import broadcast_pair, check_bool_or_none, check_positive_int
 from geomstats_density.backend import to_backend, to_numpy, tracks_gradients
-from geomstats_density.exceptions import (
-    GeodesicConvergenceError,
-    GeodesicConvergenceWarning,
-    warn_at_caller,
-)
-from geomstats_density.solvers.status import CurveStatus
+from geomstats_density.solvers.status import report_unconverged
 from geomstats_density.threads import torch_threads_for
 
 # Pairs solved in one vectorised call: large enough to amortise Python overheads,
@@ -547,21 +542,18 @@ def _report(solver, status, first_message, on_failure):
     It counts the pairs by how they ended (``CurveStatus``), quotes how the first
     of them ended and what to change.
     """
-    missed = status[status != CurveStatus.CONVERGED]
-    if missed.size == 0 or on_failure == "ignore":
-        return
-    codes, counts = np.unique(missed, return_counts=True)
-    kinds = ", ".join(f"{count} {CurveStatus(code).name}" for code, count in zip(codes, counts))
-    message = (
-        f"{missed.size} of {status.size} geodesic distances did not converge ({kinds}); "
-        f"the first: {first_message}."
-    )
     remedies = getattr(solver, "remedies", None)
-    if remedies is not None:
-        message += f" To converge (solver_options of the metric): {remedies(codes)}."
-    if on_failure == "raise":
-        raise GeodesicConvergenceError(message)
-    warn_at_caller(message, GeodesicConvergenceWarning)
+    report_unconverged(
+        status,
+        first_message,
+        on_failure,
+        "geodesic distances",
+        lambda codes: (
+            ""
+            if remedies is None
+            else f" To converge (solver_options of the metric): {remedies(codes)}."
+        ),
+    )
 
 
 # ----------------------------------------------------------------------
