@@ -1077,14 +1077,11 @@ class ConformalMetric(RiemannianMetric):
                     f"({type(self.log_solver).__name__}) has no batched solve to checkpoint."
                 )
             return super().dist_pairwise(points, n_jobs=n_jobs, **joblib_kwargs)
-        from geomstats_density.distances import (
-            DEFAULT_BATCH_SIZE,
-            _check_checkpoint_without_gradients,
-            pairwise_distances,
-        )
+        from geomstats_density.checkpoints import check_without_gradients
+        from geomstats_density.distances import DEFAULT_BATCH_SIZE, pairwise_distances
 
         self.points_tensor(points, "points")  # errors name this method's argument
-        _check_checkpoint_without_gradients(checkpoint, points)
+        check_without_gradients(checkpoint, points)
         if tracks_gradients(points):
             return differentiable_dist_pairwise(
                 self, points, DEFAULT_BATCH_SIZE if batch_size is None else batch_size
