@@ -182,7 +182,7 @@ class Chords:
                     torch.from_numpy(chords[needed[rows], 0]), torch.from_numpy(gradient[rows])
                 ).numpy()
 
-        def from_chord(rows):
+        def from_chord(rows, error):
             row = needed[rows[:, 0, 0]]
             return -2.0 * first_weights[row, None] * (chords[row, 1] - chords[row, 0])
 

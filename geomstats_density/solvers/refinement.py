@@ -40,9 +40,7 @@ from geomstats_density.curves import (
 from geomstats_density.curves import (
     resample_nodes as _resample,
 )
-from geomstats_density.energy import (
-    uniform_times,
-)
+from geomstats_density.energy import per_curve_where_outside, uniform_times
 from geomstats_density.exceptions import DomainError
 from geomstats_density.solvers.estimates import Estimate, Level
 from geomstats_density.solvers.grading import NodeGrading
@@ -680,35 +678,34 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             The error of each curve that raised, by position.
         """
         graded = {} if times is None else {"times": times}
-        try:
-            return (*self._minimise(metric, nodes, bar, warm_state, **graded), {})
-        except DomainError as error:
-            if len(nodes) == 1:
-                failed = np.array([LevelStatus.FAILED])
-                return nodes, failed, np.zeros(1, dtype=int), warm_state, {0: str(error)}
-        parts = [
-            self._minimise_isolated(
-                metric,
-                nodes[b : b + 1],
-                bar,
-                None if warm_state is None else warm_state[b : b + 1],
-                times,
+
+        def minimise(rows):
+            rows = rows[:, 0, 0]
+            state = None if warm_state is None else warm_state[rows]
+            return (*self._minimise(metric, nodes[rows], bar, state, **graded), {})
+
+        def failed(rows, error):
+            state = None if warm_state is None else warm_state[rows[:, 0, 0]]
+            status = np.array([LevelStatus.FAILED])
+            return nodes[rows[:, 0, 0]], status, np.zeros(1, dtype=int), state, {0: str(error)}
+
+        def concatenate(parts):
+            states = [part[3] for part in parts]
+            template = next((state for state in states if state is not None), None)
+            if template is not None:
+                states = [
+                    np.full_like(template, np.nan) if state is None else state for state in states
+                ]
+            return (
+                np.concatenate([part[0] for part in parts]),
+                np.concatenate([part[1] for part in parts]),
+                np.concatenate([part[2] for part in parts]),
+                None if template is None else np.concatenate(states),
+                {b: part[4][0] for b, part in enumerate(parts) if part[4]},
             )
-            for b in range(len(nodes))
-        ]
-        states = [part[3] for part in parts]
-        template = next((state for state in states if state is not None), None)
-        if template is not None:
-            states = [
-                np.full_like(template, np.nan) if state is None else state for state in states
-            ]
-        return (
-            np.concatenate([part[0] for part in parts]),
-            np.concatenate([part[1] for part in parts]),
-            np.concatenate([part[2] for part in parts]),
-            None if template is None else np.concatenate(states),
-            {b: part[4][0] for b, part in enumerate(parts) if part[4]},
-        )
+
+        positions = np.arange(len(nodes))[:, None, None]
+        return per_curve_where_outside(minimise, positions, failed, concatenate)
 
     def _finish(self, metric, final, record, n_iterations, grading=None):
         """The :class:`Solution` of the batch: velocities and how each curve ended.
