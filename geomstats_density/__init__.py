@@ -16,6 +16,7 @@ and curve reports are the submodules
 
 from geomstats_density import densities, learning, quality, reports
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve
+from geomstats_density.density_metric import DensityConformalMetric
 from geomstats_density.exceptions import (
     ConstantQualityWarning,
     DomainError,
@@ -25,7 +26,7 @@ from geomstats_density.exceptions import (
 )
 from geomstats_density.latent import LatentSpace
 from geomstats_density.measures import KernelMeanEmbeddingMetric
-from geomstats_density.metrics import ConformalMetric, DensityConformalMetric
+from geomstats_density.metrics import ConformalMetric
 from geomstats_density.solvers import (
     GeodesicODESolver,
     ManifoldExpSolver,

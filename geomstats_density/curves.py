@@ -153,7 +153,7 @@ def polygon_lengths(metric, nodes, outside="raise"):
 
     if outside == "raise":
         return lengths(nodes)
-    return per_curve_where_outside(lengths, nodes, lambda curve: np.full(1, np.nan))
+    return per_curve_where_outside(lengths, nodes, lambda curve, error: np.full(1, np.nan))
 
 
 def measured_lengths(metric, nodes_at, n_pieces, outside="raise"):

@@ -20,7 +20,8 @@ each task solves ``batches_per_task`` batches. Either way the results are the
 single-process results: the same batches are solved in the same way.
 With ``checkpoint=`` a directory, each finished task is written there as it
 arrives in this process, and a call with the same arguments after an
-interruption loads those tasks instead of solving them again.
+interruption loads those tasks instead of solving them again
+(:mod:`~geomstats_density.checkpoints`).
 ``dask[distributed]`` is the optional extra ``distributed``:
 ``pip install "geomstats-density[distributed]"``.
 
@@ -36,11 +37,7 @@ Example::
 """
 
 import copy
-import hashlib
-import io
-import json
 import os
-import re
 
 import joblib
 import numpy as np
@@ -49,12 +46,8 @@ from tqdm.auto import tqdm
 
 from geomstats_density._validation import broadcast_pair, check_bool_or_none, check_positive_int
 from geomstats_density.backend import to_backend, to_numpy, tracks_gradients
-from geomstats_density.exceptions import (
-    GeodesicConvergenceError,
-    GeodesicConvergenceWarning,
-    warn_at_caller,
-)
-from geomstats_density.solvers.status import CurveStatus
+from geomstats_density.checkpoints import Checkpoint, check_without_gradients, problem_fingerprint
+from geomstats_density.solvers.status import report_unconverged
 from geomstats_density.threads import torch_threads_for
 
 # Pairs solved in one vectorised call: large enough to amortise Python overheads,
@@ -143,7 +136,7 @@ def pairwise_distances(
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     check_bool_or_none(progress, "progress")
     _check_jobs(n_jobs, client)
-    _check_checkpoint_without_gradients(checkpoint, X, Y)
+    check_without_gradients(checkpoint, X, Y)
     coordinates = _point_rows(metric, X, "X")
     n_points = coordinates.shape[0]
     if Y is not None:
@@ -222,7 +215,7 @@ def paired_distances(
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     check_bool_or_none(progress, "progress")
     _check_jobs(n_jobs, client)
-    _check_checkpoint_without_gradients(checkpoint, X, Y)
+    check_without_gradients(checkpoint, X, Y)
     if tracks_gradients(X, Y):
         return metric.dist(X, Y)
     start, end = broadcast_pair(
@@ -262,15 +255,6 @@ def _check_jobs(n_jobs, client):
         raise ValueError(f"n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}.")
     if client is not None and n_jobs != 1:
         raise ValueError("Pass either a Dask client or n_jobs, not both.")
-
-
-def _check_checkpoint_without_gradients(checkpoint, *points):
-    if checkpoint is not None and tracks_gradients(*points):
-        raise ValueError(
-            f"checkpoint={os.fspath(checkpoint)!r} with points that require grad: a "
-            "checkpoint stores values, not the autograd graph the distances carry. "
-            "Detach the points (or compute the matrix under torch.no_grad()) to checkpoint it."
-        )
 
 
 def _point_coordinates(metric, points, name):
@@ -373,7 +357,7 @@ def _solve_pairs(
     first_message = {}
     store = None
     if checkpoint is not None:
-        store = _Checkpoint(checkpoint, _fingerprint(metric, coordinates, pairs, batch_size))
+        store = Checkpoint(checkpoint, problem_fingerprint(metric, coordinates, pairs, batch_size))
         for begin, stop, (dist, batch_status, message) in store.tasks(n_pairs):
             values[begin:stop], status[begin:stop] = dist, batch_status
             done[begin:stop] = True
@@ -547,21 +531,18 @@ def _report(solver, status, first_message, on_failure):
     It counts the pairs by how they ended (``CurveStatus``), quotes how the first
     of them ended and what to change.
     """
-    missed = status[status != CurveStatus.CONVERGED]
-    if missed.size == 0 or on_failure == "ignore":
-        return
-    codes, counts = np.unique(missed, return_counts=True)
-    kinds = ", ".join(f"{count} {CurveStatus(code).name}" for code, count in zip(codes, counts))
-    message = (
-        f"{missed.size} of {status.size} geodesic distances did not converge ({kinds}); "
-        f"the first: {first_message}."
-    )
     remedies = getattr(solver, "remedies", None)
-    if remedies is not None:
-        message += f" To converge (solver_options of the metric): {remedies(codes)}."
-    if on_failure == "raise":
-        raise GeodesicConvergenceError(message)
-    warn_at_caller(message, GeodesicConvergenceWarning)
+    report_unconverged(
+        status,
+        first_message,
+        on_failure,
+        "geodesic distances",
+        lambda codes: (
+            ""
+            if remedies is None
+            else f" To converge (solver_options of the metric): {remedies(codes)}."
+        ),
+    )
 
 
 # ----------------------------------------------------------------------
@@ -650,133 +631,3 @@ def _dask_batches(client, payload, ranges):
             yield begin, stop, future.result()
     finally:
         client.cancel([*futures, shipped])
-
-
-# ----------------------------------------------------------------------
-# Checkpoints: finished tasks on disk, for a run to resume.
-# ----------------------------------------------------------------------
-def _fingerprint(metric, coordinates, pairs, batch_size):
-    """What identifies a distance problem, as JSON values.
-
-    The points by their shape and a hash of their bytes, the pairs' layout, the
-    batches, and the metric's and solver's classes and options (scalars by value,
-    objects by class: a log-factor, a function or a network, is not compared).
-    """
-    solver = metric.log_solver
-    fingerprint = {
-        "format": 1,
-        "pairs": [type(pairs).__name__, *pairs.shape],
-        "coordinates_shape": list(coordinates.shape),
-        "coordinates_sha256": hashlib.sha256(coordinates.tobytes()).hexdigest(),
-        "batch_size": batch_size,
-        "metric": _qualified_name(metric),
-        "metric_options": _options(metric),
-        "solver": _qualified_name(solver),
-        # Progress bars and warnings do not change the distances.
-        "solver_options": _options(solver, ignore=("progress", "on_failure")),
-    }
-    return json.loads(json.dumps(fingerprint))
-
-
-def _qualified_name(instance):
-    return f"{type(instance).__module__}.{type(instance).__qualname__}"
-
-
-def _options(instance, ignore=()):
-    """Public attributes of ``instance``: scalars and strings by value, objects by class."""
-    return {
-        name: value
-        if value is None or isinstance(value, (bool, int, float, str))
-        else _qualified_name(value)
-        for name, value in sorted(vars(instance).items())
-        if not name.startswith("_") and name not in ignore
-    }
-
-
-class _Checkpoint:
-    """A directory of one problem's finished tasks: a header and a file per task.
-
-    Every file is written to a temporary name and renamed (``os.replace``), so a
-    process killed while writing leaves either the whole file or none of it.
-
-    Parameters
-    ----------
-    path : str or path-like
-    fingerprint : dict
-        :func:`_fingerprint` of the problem, checked against the header.
-    """
-
-    HEADER = "checkpoint.json"
-    TASK_FILE = re.compile(r"task-(\d+)-(\d+)\.npz")
-
-    def __init__(self, path, fingerprint):
-        self.path = os.fspath(path)
-        if os.path.exists(self.path) and not os.path.isdir(self.path):
-            raise ValueError(f"checkpoint {self.path!r} is a file, not a checkpoint directory.")
-        os.makedirs(self.path, exist_ok=True)
-        header = os.path.join(self.path, self.HEADER)
-        if not os.path.exists(header):
-            if any(not name.startswith(".") for name in os.listdir(self.path)):
-                raise ValueError(
-                    f"checkpoint {self.path!r} is a non-empty directory without "
-                    f"{self.HEADER}: not a checkpoint; pass a new or empty directory."
-                )
-            self._write(self.HEADER, json.dumps(fingerprint, indent=1).encode())
-            return
-        with open(header) as file:
-            stored = json.load(file)
-        differing = sorted(
-            key
-            for key in stored.keys() | fingerprint.keys()
-            if stored.get(key) != fingerprint.get(key)
-        )
-        if differing:
-            raise ValueError(
-                f"checkpoint {self.path!r} belongs to another problem (different "
-                f"{', '.join(differing)}): pass the points and arguments it was made "
-                "with, or a new directory to start this one."
-            )
-
-    def tasks(self, n_pairs):
-        """``(begin, stop, (dist, status, message))`` of each finished task on disk."""
-        for name in sorted(os.listdir(self.path)):
-            match = self.TASK_FILE.fullmatch(name)
-            if match is None:
-                if name.endswith(".tmp"):  # a write that a kill interrupted
-                    os.remove(os.path.join(self.path, name))
-                continue
-            begin, stop = int(match[1]), int(match[2])
-            try:
-                with np.load(os.path.join(self.path, name), allow_pickle=False) as task:
-                    dist, status, message = task["dist"], task["status"], task["message"]
-            except (OSError, ValueError, KeyError) as error:
-                raise ValueError(
-                    f"checkpoint {self.path!r}: {name} is unreadable ({error}); delete "
-                    "that file to solve its pairs again."
-                ) from error
-            if not begin < stop <= n_pairs or dist.shape != (stop - begin,):
-                raise ValueError(
-                    f"checkpoint {self.path!r}: {name} does not fit the {n_pairs} pairs "
-                    "of this problem; delete that file to solve its pairs again."
-                )
-            yield begin, stop, (dist, status, str(message[0]) if message.size else None)
-
-    def save(self, begin, stop, result):
-        """Write the task of pairs ``begin`` to ``stop``, ``(dist, status, message)``."""
-        dist, status, message = result
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
-            dist=np.asarray(dist, dtype=float),
-            status=np.asarray(status, dtype=int),
-            message=np.array([] if message is None else [message], dtype=str),
-        )
-        self._write(f"task-{begin:012d}-{stop:012d}.npz", buffer.getvalue())
-
-    def _write(self, name, content):
-        temporary = os.path.join(self.path, f".{name}.{os.getpid()}.tmp")
-        with open(temporary, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, os.path.join(self.path, name))

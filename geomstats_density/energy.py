@@ -92,7 +92,7 @@ def per_curve_where_outside(evaluate, nodes, outside, concatenate=np.concatenate
 
     One curve that leaves the metric's domain makes a batched evaluation raise
     :class:`DomainError`; the curves are then evaluated one at a time, and each
-    that raises gets ``outside(curve)``.
+    that raises gets ``outside(curve, error)``.
 
     Parameters
     ----------
@@ -100,7 +100,8 @@ def per_curve_where_outside(evaluate, nodes, outside, concatenate=np.concatenate
         Nodes ``[batch, n_nodes, n_coords]`` to the result for those curves.
     nodes : ndarray, shape=[batch, n_nodes, n_coords]
     outside : callable
-        Nodes ``[1, n_nodes, n_coords]`` of a curve outside the domain to its result.
+        Nodes ``[1, n_nodes, n_coords]`` of a curve outside the domain and the
+        :class:`DomainError` it raised to its result.
     concatenate : callable
         A list of one-curve results to the batch's result.
 
@@ -111,9 +112,9 @@ def per_curve_where_outside(evaluate, nodes, outside, concatenate=np.concatenate
     """
     try:
         return evaluate(nodes)
-    except DomainError:
+    except DomainError as error:
         if len(nodes) == 1:
-            return outside(nodes)
+            return outside(nodes, error)
     return concatenate(
         [
             per_curve_where_outside(evaluate, nodes[b : b + 1], outside, concatenate)

@@ -48,6 +48,24 @@ def warn_at_caller(message, category):
     warnings.warn(message, category, stacklevel=stacklevel)
 
 
+def report_failure(message, on_failure):
+    """A solver's failure, reported as its ``on_failure`` option says.
+
+    Parameters
+    ----------
+    message : str
+        What failed, and what to change.
+    on_failure : {'warn', 'raise', 'ignore'}
+        Emit a :class:`GeodesicConvergenceWarning` (at the user's line, see
+        :func:`warn_at_caller`), raise a :class:`GeodesicConvergenceError`, or
+        say nothing.
+    """
+    if on_failure == "raise":
+        raise GeodesicConvergenceError(message)
+    if on_failure != "ignore":
+        warn_at_caller(message, GeodesicConvergenceWarning)
+
+
 @functools.cache
 def _library_prefixes():
     """Directories of the libraries that call our solvers, and contextlib's file."""

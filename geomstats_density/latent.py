@@ -38,8 +38,8 @@ from geomstats.geometry.euclidean import Euclidean
 from geomstats_density._validation import check_on_failure, check_points
 from geomstats_density.backend import DTYPE, to_backend, to_torch
 from geomstats_density.densities import as_density
+from geomstats_density.density_metric import DensityConformalMetric
 from geomstats_density.exceptions import DomainError
-from geomstats_density.metrics import DensityConformalMetric
 from geomstats_density.quality import (
     DEFAULT_EPS,
     DensityRatio,

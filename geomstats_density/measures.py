@@ -31,9 +31,9 @@ from geomstats_density._linalg import solve_positive_definite
 from geomstats_density._validation import check_points
 from geomstats_density.backend import to_backend, to_torch
 from geomstats_density.densities import Density, as_density
+from geomstats_density.density_metric import DensityConformalMetric
 from geomstats_density.geometry import MatrixGeometry
 from geomstats_density.manifolds import base_geometry, default_metric
-from geomstats_density.metrics import DensityConformalMetric
 
 
 # ----------------------------------------------------------------------

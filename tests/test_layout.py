@@ -1,5 +1,6 @@
-"""The layout of docs/layout.md: the library never imports the demo; solvers see metrics
-through their protocol, and the rest of the library sees only the solvers' public API."""
+"""The layout of docs/layout.md: the library never imports the demo; its modules import
+one another one way (no cycles); solvers see metrics through their protocol, and the rest
+of the library sees only the solvers' public API."""
 
 import ast
 import pathlib
@@ -51,9 +52,54 @@ LIBRARY = pathlib.Path(geomstats_density.__file__).parent
 # The modules that hand metrics to the solvers or read what the solvers need of them.
 SOLVER_SIDE = [
     *sorted((LIBRARY / "solvers").glob("*.py")),
-    *(LIBRARY / name for name in ("energy.py", "curves.py", "distances.py", "transport.py")),
+    *(
+        LIBRARY / name
+        for name in ("energy.py", "curves.py", "distances.py", "checkpoints.py", "transport.py")
+    ),
     LIBRARY / "reports.py",
 ]
+
+
+def _module_name(path):
+    parts = ("geomstats_density", *path.relative_to(LIBRARY).with_suffix("").parts)
+    return ".".join(parts).removesuffix(".__init__")
+
+
+def _imported_at_import_time(path, modules):
+    """The library modules a module imports at its top level (not inside functions)."""
+    imported = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("geomstats_density"):
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                imported.add(submodule if submodule in modules else node.module)
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names if a.name.startswith("geomstats_density")}
+    return imported
+
+
+def test_library_modules_import_one_another_one_way():
+    paths = [p for p in sorted(LIBRARY.rglob("*.py")) if "demo" not in p.parts]
+    modules = {_module_name(path): path for path in paths}
+    imports = {name: _imported_at_import_time(path, modules) for name, path in modules.items()}
+    assert sum(len(targets) for targets in imports.values()) > 100
+    # Depth-first search: a module met again while still on the path closes a cycle.
+    finished, on_path = set(), []
+
+    def visit(name):
+        on_path.append(name)
+        for target in sorted(imports.get(name, ())):
+            assert target not in on_path, "import cycle: " + " -> ".join(
+                on_path[on_path.index(target) :] + [target]
+            )
+            if target not in finished:
+                visit(target)
+        on_path.pop()
+        finished.add(name)
+
+    for name in sorted(modules):
+        if name not in finished:
+            visit(name)
 
 
 def _metric_members_read(path):

@@ -17,7 +17,7 @@ from paper_problems import CUBE_FACES_LENGTH, EXACT_LENGTHS
 from geomstats_density import DensityConformalMetric, DomainError, NewtonGeodesicSolver
 from geomstats_density.energy import curve_energy, curve_length
 from geomstats_density.quality import Constant
-from geomstats_density.solvers import newton
+from geomstats_density.solvers import trust_region
 from geomstats_density.solvers.derivatives import energy_derivatives, gauss_newton_derivatives
 from geomstats_density.solvers.status import LevelStatus
 
@@ -322,12 +322,12 @@ def test_kinked_energy_settles_within_the_energy_tolerance():
     solver = NewtonGeodesicSolver(space, n_nodes=33, tol=1e-6, max_iter=1000, kinks="off")
     settled, status, iterations, _ = solver._minimise(space.metric, arc, _NoBar())
     assert status.tolist() == [LevelStatus.SETTLED]
-    original = newton._EnergyHistory.settled
+    original = trust_region.EnergyHistory.settled
     try:
-        newton._EnergyHistory.settled = lambda self, idx, rtol: np.zeros(len(idx), dtype=bool)
+        trust_region.EnergyHistory.settled = lambda self, idx, rtol: np.zeros(len(idx), dtype=bool)
         longer, _, more_iterations, _ = solver._minimise(space.metric, arc, _NoBar())
     finally:
-        newton._EnergyHistory.settled = original
+        trust_region.EnergyHistory.settled = original
     assert iterations[0] < more_iterations[0] < 1000
     energies = [
         curve_energy(space.metric, torch.from_numpy(nodes)).item() for nodes in (settled, longer)

@@ -33,9 +33,7 @@ from geomstats_density._validation import (
 from geomstats_density.curves import DiscreteCurve, GeodesicCurve, measured_lengths
 from geomstats_density.exceptions import (
     DomainError,
-    GeodesicConvergenceError,
-    GeodesicConvergenceWarning,
-    warn_at_caller,
+    report_failure,
 )
 from geomstats_density.threads import torch_threads_for
 
@@ -250,9 +248,7 @@ class NeuralGeodesicSolver(LogSolver):
             f"{failed} of {converged.size} neural geodesics did not converge: "
             f"{self._optimiser_failure()}. To converge: {self.remedies([])}."
         )
-        if self.on_failure == "raise":
-            raise GeodesicConvergenceError(message)
-        warn_at_caller(message, GeodesicConvergenceWarning)
+        report_failure(message, self.on_failure)
 
 
 def _window(n_steps):

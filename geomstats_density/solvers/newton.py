@@ -8,8 +8,9 @@ thanks to the exact subproblem, leaves saddle curves such as the straight line
 through a symmetric obstacle. Through a map ``phi`` the blocks may linearise
 ``phi`` (Gauss-Newton, exact for piecewise-linear networks); in high dimension the
 steps are matrix-free (:mod:`~geomstats_density.solvers.sobolev`). One
-trust-region loop takes its steps from these strategies
-(:mod:`~geomstats_density.solvers.steps`) and stops each curve with a
+trust-region loop (:mod:`~geomstats_density.solvers.trust_region`) takes its
+steps from these strategies (:mod:`~geomstats_density.solvers.steps`) and stops
+each curve with a
 :class:`~geomstats_density.solvers.status.LevelStatus`: on kinked energies, where
 Newton converges only linearly, once the geometric tail of the energy's decrease
 is below the tolerance; energies built from kinked torch primitives are
@@ -20,12 +21,9 @@ Node counts then double with Richardson extrapolation
 """
 
 import numpy as np
-import torch
 
-from geomstats_density._linalg import unit_vectors
 from geomstats_density._validation import check_choice, check_positive_float
-from geomstats_density.energy import curve_energy, uniform_times
-from geomstats_density.exceptions import DomainError
+from geomstats_density.energy import uniform_times
 from geomstats_density.solvers.graph import GlobalStart
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
 from geomstats_density.solvers.smoothing import KinkSmoothing
@@ -36,6 +34,7 @@ from geomstats_density.solvers.steps import (
     MatrixFreeSteps,
     energies_or_inf,
 )
+from geomstats_density.solvers.trust_region import trust_region
 
 # Above this dimension, Hessian blocks cost more than matrix-free CG steps.
 MAX_BLOCK_DIM = 32
@@ -44,16 +43,6 @@ MAX_BLOCK_DIM = 32
 # the double backward of the exact blocks (two per coordinate).
 MIN_GAUSS_NEWTON_DIM = 8
 HESSIAN_OPTIONS = ("auto", "blocks", "gauss-newton", "sobolev")
-# Iterations in each half of the window over which the stall test compares the
-# energy's decrease.
-STALL_HALF_WINDOW = 4
-# The rate estimated from two half windows is noisy (rejected steps decrease
-# nothing): the estimated tail must be this many times below the tolerance.
-STALL_SAFETY = 30.0
-# Starting nodes where the energy's derivatives are not finite move off the
-# chord by this fraction of its length, ten times more at each of a few tries.
-NUDGE = 1e-7
-NUDGE_TRIES = 3
 KINKS_OPTIONS = ("auto", "smooth", "off")
 # The smoothing continuation on kinked energies: tau starts at the kinks' scale
 # (the median distance of the primitives' arguments from their kinks along the
@@ -449,136 +438,23 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
     def _trust_region(
         self, metric, nodes, bar, warm_state, budgets, raw_radius=False, smoothed=False, times=None
     ):
-        """The trust-region loop of :meth:`_minimise`, each curve within its budget.
+        """:func:`~geomstats_density.solvers.trust_region.trust_region` with this solver's steps.
 
-        Parameters
-        ----------
-        metric : SolverMetric
-        nodes : ndarray, shape=[batch, n_nodes, dim]
-        bar : progress bar
-        warm_state : ndarray, shape=[batch] or None
-        budgets : ndarray of int, shape=[batch]
-            Iterations each curve may take.
-        raw_radius : bool
-            Return the final trust radii, rather than the step strategy's state
-            for the next node count.
-        smoothed : bool
-            Whether the energy is smoothed (see :meth:`_step_strategy`).
-        times : ndarray, shape=[n_nodes], optional
-            Times of the nodes in the energy; uniform by default.
-
-        Returns
-        -------
-        nodes, status, iterations, warm_state
-            As :meth:`_minimise`.
+        ``smoothed`` says whether the energy is smoothed (see :meth:`_step_strategy`);
+        the other arguments and the returns are those of ``trust_region``.
         """
-        start_nodes = nodes
-        nodes = nodes.copy()
-        batch, n_nodes, dim = nodes.shape
-        strategy = self._step_strategy(metric, dim, smoothed, times)
-        chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
-        status = np.full(batch, LevelStatus.MAX_ITER)
-        iterations = np.zeros(batch, dtype=int)
-        active, derivatives = _smooth_start(strategy, metric, nodes, chord)
-        failed = np.ones(batch, dtype=bool)
-        failed[active] = False
-        nodes[failed] = start_nodes[failed]
-        status[failed] = LevelStatus.FAILED
-        radius = strategy.begin(nodes, active, derivatives, warm_state, chord)
-        history = _EnergyHistory(batch)
-        history.record(active, derivatives.energy)
-        running = ~failed
-        smallest_radius = 1e-15 * radius
-        for iteration in range(int(budgets.max(initial=0))):
-            running &= iterations < budgets
-            idx = np.flatnonzero(running)
-            if idx.size == 0:
-                break
-            iterations[idx] += 1
-            proposal = strategy.propose(nodes, idx, radius[idx], iteration)
-            energy, steps = proposal.energy, proposal.steps
-            slope = np.einsum("bki,bki->b", proposal.gradient, steps)
-            predicted = -(slope + 0.5 * np.einsum("bki,bki->b", steps, proposal.curvature))
-            small_step = np.max(np.abs(steps), axis=(1, 2)) <= self.xtol * chord[idx]
-            settled = predicted <= self._energy_rtol * energy
-            at_noise_floor = np.abs(predicted) <= 1e-13 * np.abs(energy)
-            # The step that ends a curve's iteration if the energy confirms it.
-            last = proposal.is_newton & (small_step | settled | at_noise_floor)
-            trial = nodes[idx].copy()
-            trial[:, 1:-1] += steps
-            trial_energy = strategy.trial_energies(trial, last)
-            actual = energy - trial_energy
-            ratio = np.where(predicted > 0, actual / np.where(predicted > 0, predicted, 1), -1)
-            accept = (ratio > 1e-4) | (proposal.is_newton & at_noise_floor & np.isfinite(actual))
-            nodes[idx[accept]] = trial[accept]
-            strategy.accepted(idx, accept)
-            done = accept & (last | proposal.flat)
-            # A final step at rounding level says nothing of the model's reach: the
-            # radius of a converged curve is kept for the next node count.
-            updated = np.where(ratio < 0.25, 0.25 * proposal.step_size, radius[idx])
-            fraction, part_energy = strategy.rescue(
-                nodes, idx, proposal, slope, trial_energy, accept
-            )
-            updated = np.where(fraction > 0, fraction * proposal.step_size, updated)
-            at_boundary = proposal.step_size > 0.99 * radius[idx]
-            updated = np.where((ratio > 0.75) & at_boundary, 2 * radius[idx], updated)
-            radius[idx] = np.where(done, radius[idx], updated)
-            energy = np.where(accept, trial_energy, np.where(fraction > 0, part_energy, energy))
-            history.record(idx, energy)
-            stalled = ~done & (
-                history.settled(idx, self._energy_rtol) | (radius[idx] <= smallest_radius[idx])
-            )
-            status[idx[done]] = LevelStatus.STATIONARY
-            status[idx[stalled]] = LevelStatus.SETTLED
-            running[idx] = ~done & ~stalled
-            bar.update(1)
-            bar.set_postfix(converged=f"{(~running & ~failed).sum()}/{batch}")
-        if not raw_radius:
-            radius = strategy.warm_state(start_nodes, nodes, radius, chord)
-        return nodes, status, iterations, radius
-
-
-class _EnergyHistory:
-    """The last energies of each curve, and the stall test on their decrease.
-
-    Kinked energies make trust-region Newton converge linearly: the decrease
-    over one half of a window of iterations, ``S_2``, against that over the half
-    before, ``S_1``, estimates the rate ``r = S_2 / S_1`` per half window, and the
-    decrease still to come as the geometric tail ``S_2 r / (1 - r)``.
-
-    Parameters
-    ----------
-    batch : int
-    """
-
-    def __init__(self, batch):
-        self.energies = np.full((batch, 2 * STALL_HALF_WINDOW + 1), np.nan)
-
-    def record(self, idx, energy):
-        """Append the energies of the curves ``idx`` after an iteration."""
-        self.energies[idx, :-1] = self.energies[idx, 1:]
-        self.energies[idx, -1] = energy
-
-    def settled(self, idx, rtol):
-        """Whether the estimated remaining decrease is below ``rtol`` times the energy.
-
-        Parameters
-        ----------
-        idx : ndarray of int, shape=[n_idx]
-        rtol : float
-
-        Returns
-        -------
-        settled : ndarray of bool, shape=[n_idx]
-        """
-        window = self.energies[idx]
-        first = window[:, 0] - window[:, STALL_HALF_WINDOW]
-        second = window[:, STALL_HALF_WINDOW] - window[:, -1]
-        converging = (second > 0) & (second < first)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rate = second / first
-            tail = second * rate / (1 - rate)
-        return converging & (STALL_SAFETY * tail <= rtol * np.abs(window[:, -1]))
+        strategy = self._step_strategy(metric, nodes.shape[-1], smoothed, times)
+        return trust_region(
+            strategy,
+            metric,
+            nodes,
+            bar,
+            warm_state,
+            budgets,
+            self.xtol,
+            self._energy_rtol,
+            raw_radius,
+        )
 
 
 def _extrapolated(metric, nodes, previous, factor, times=None):
@@ -630,91 +506,3 @@ def _polygon_if_lower(metric, nodes, times=None):
     polygon[:, 1::2] = 0.5 * (nodes[:, :-1:2] + nodes[:, 2::2])
     lower = energies_or_inf(metric, polygon, times) < energies_or_inf(metric, nodes, times)
     return np.where(lower[:, None, None], polygon, nodes)
-
-
-def _smooth_start(strategy, metric, nodes, chord):
-    """The curves that can start, and their derivatives; nodes moved off rough points.
-
-    Curves whose energy is not finite cannot start. Where only the derivatives
-    are not finite at some nodes (the cone point of a norm, a kink of ``abs``
-    met exactly), those nodes move off the chord, orthogonally, by ``NUDGE`` of
-    its length (ten times more at each further try); curves still rough after
-    ``NUDGE_TRIES`` cannot start either. Updates ``nodes`` in place.
-
-    Parameters
-    ----------
-    strategy : step strategy
-    metric : SolverMetric
-    nodes : ndarray, shape=[batch, n_nodes, dim]
-    chord : ndarray, shape=[batch]
-
-    Returns
-    -------
-    active : ndarray of int, shape=[n_active]
-    derivatives : derivatives of ``strategy`` at ``nodes[active]``
-
-    Raises
-    ------
-    DomainError, ValueError
-        If no curve can start.
-    """
-    n_nodes = nodes.shape[1]
-    active = np.flatnonzero(np.isfinite(energies_or_inf(metric, nodes, strategy.times)))
-    if active.size == 0:
-        _raise_why_not_finite(metric, nodes)
-    offset = NUDGE * chord[:, None] * _chord_normals(nodes)
-    for attempt in range(NUDGE_TRIES + 1):
-        derivatives = strategy.evaluate(nodes[active])
-        rough = strategy.rough_nodes(derivatives)
-        if not rough.any() or attempt == NUDGE_TRIES:
-            break
-        curves, interior = np.nonzero(rough)
-        nodes[active[curves], interior + 1] += 10.0**attempt * offset[active[curves]]
-    smooth = ~rough.any(-1)
-    if not smooth.any():
-        raise ValueError(
-            f"The energy's derivatives are not finite on the starting curve ({n_nodes} "
-            f"nodes) from {nodes[active[0], 0].tolist()}, even with its nodes moved off "
-            "the points where they fail: is the log-factor differentiable almost "
-            "everywhere along it?"
-        )
-    if not smooth.all():
-        active = active[smooth]
-        derivatives = strategy.evaluate(nodes[active])
-    return active, derivatives
-
-
-def _raise_why_not_finite(metric, nodes):
-    """Raise the error that says why no starting curve has a finite energy."""
-    for b in range(nodes.shape[0]):
-        try:
-            curve_energy(metric, torch.from_numpy(nodes[b]))
-        except DomainError as error:
-            raise DomainError(
-                f"The starting curve ({nodes.shape[1]} nodes) leaves the metric's "
-                f"domain: {error} Pass an initial_curve that stays inside it."
-            ) from None
-    raise ValueError(
-        f"The energy is not finite on the starting curve ({nodes.shape[1]} nodes) from "
-        f"{nodes[0, 0].tolist()}: is the log-factor finite along it?"
-    )
-
-
-def _chord_normals(nodes):
-    """A unit vector orthogonal to each curve's chord (along it in dimension 1).
-
-    The coordinate axis least aligned with the chord, made orthogonal to it:
-    deterministic, and well conditioned.
-
-    Parameters
-    ----------
-    nodes : ndarray, shape=[batch, n_nodes, dim]
-
-    Returns
-    -------
-    normals : ndarray, shape=[batch, dim]
-    """
-    direction = unit_vectors(nodes[:, -1] - nodes[:, 0])
-    axis = np.eye(nodes.shape[-1])[np.argmin(np.abs(direction), axis=-1)]
-    normal = unit_vectors(axis - np.sum(axis * direction, -1, keepdims=True) * direction)
-    return np.where(np.linalg.norm(normal, axis=-1, keepdims=True) > 0, normal, direction)

@@ -36,8 +36,7 @@ from geomstats_density.backend import to_backend, to_numpy
 from geomstats_density.exceptions import (
     DomainError,
     GeodesicConvergenceError,
-    GeodesicConvergenceWarning,
-    warn_at_caller,
+    report_failure,
 )
 from geomstats_density.solvers.status import ExpStatus
 from geomstats_density.threads import torch_threads_for
@@ -486,12 +485,9 @@ class GeodesicODESolver(ExpSolver):
 
     def _report(self, message, nan_times):
         """Report a stopped integration or an unstable end point, per ``on_failure``."""
-        if self.on_failure == "raise":
-            raise GeodesicConvergenceError(message)
-        if self.on_failure == "warn":
-            if nan_times:
-                message += " Points at the times not reached are NaN."
-            warn_at_caller(message, GeodesicConvergenceWarning)
+        if nan_times and self.on_failure == "warn":
+            message += " Points at the times not reached are NaN."
+        report_failure(message, self.on_failure)
 
 
 def step_within_budget(integrator, started, max_evaluations, max_time, who, sign=1.0, on_step=None):

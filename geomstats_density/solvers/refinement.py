@@ -4,7 +4,7 @@ A solver of this kind minimises the discrete energy of curves with ``n`` nodes,
 then doubles the number of pieces, warm-starts from the cubic spline through the
 solution, and Richardson-extrapolates lengths, start velocities and nodes,
 ``(4 X_{h/2} - X_h) / 3``, until the estimated error of the extrapolated length
-(:meth:`_Level.richardson`) is below ``tol``.
+(:meth:`~geomstats_density.solvers.estimates.Level.richardson`) is below ``tol``.
 The quadratures of the energy are symmetric, so the errors are even in the node
 spacing ``h`` and each extrapolation cancels the ``h^2`` term.
 
@@ -13,9 +13,7 @@ momentum ``p_0 = -dE/dz_0`` of the discrete energy is a second-order
 approximation of ``2 g(z_0) v_0``.
 """
 
-import dataclasses
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -42,19 +40,12 @@ from geomstats_density.curves import (
 from geomstats_density.curves import (
     resample_nodes as _resample,
 )
-from geomstats_density.energy import (
-    per_curve_where_outside,
-    piece_energy_gradients,
-    uniform_times,
-)
-from geomstats_density.exceptions import (
-    DomainError,
-    GeodesicConvergenceError,
-    GeodesicConvergenceWarning,
-    warn_at_caller,
-)
+from geomstats_density.energy import per_curve_where_outside, uniform_times
+from geomstats_density.exceptions import DomainError
+from geomstats_density.solvers.estimates import Estimate, Level
 from geomstats_density.solvers.grading import NodeGrading
-from geomstats_density.solvers.status import CurveStatus, LevelStatus
+from geomstats_density.solvers.solution import Solution, StopRecord
+from geomstats_density.solvers.status import CurveStatus, LevelStatus, report_unconverged
 from geomstats_density.threads import torch_threads_for
 
 # Below this many curves a progress bar is noise.
@@ -367,7 +358,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         n_iterations = np.zeros(batch, dtype=int)
         # Filled, per curve, when it leaves the batch.
         final = [None] * batch
-        record = _StopRecord(batch)
+        record = StopRecord(batch)
         active = np.arange(batch)
         coarse = estimate = warm_state = coarse_minimised = coarse_spline_dist = None
         coarse_iterations = None
@@ -400,7 +391,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                                 metric, previous, np.arange(1), np.ones(1, dtype=bool), grading
                             )
                         if coarse is None or not np.isfinite(measured[0]):
-                            final[active[position]] = _Estimate.failed(
+                            final[active[position]] = Estimate.failed(
                                 nodes[position : position + 1]
                             )
                             record.fail(active[position], reason)
@@ -433,7 +424,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                     if not active.size:
                         break
                 minimised = LevelStatus.minimised(status)
-                level = _Level(metric, nodes, times)
+                level = Level(metric, nodes, times)
                 estimate = level.richardson(coarse, estimate)
                 # The estimate combines this level and the coarser one, unless it
                 # started over: both must be minimised.
@@ -666,7 +657,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
                     f"initial_curve (sampled at {nodes.shape[1]} nodes) leaves the metric's "
                     f"domain: {reason} Pass one that stays inside it."
                 )
-            final[active[position]] = _Estimate.failed(nodes[position : position + 1])
+            final[active[position]] = Estimate.failed(nodes[position : position + 1])
             record.fail(
                 active[position],
                 f"its starting curve ({nodes.shape[1]} nodes) leaves the metric's domain: "
@@ -687,42 +678,41 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             The error of each curve that raised, by position.
         """
         graded = {} if times is None else {"times": times}
-        try:
-            return (*self._minimise(metric, nodes, bar, warm_state, **graded), {})
-        except DomainError as error:
-            if len(nodes) == 1:
-                failed = np.array([LevelStatus.FAILED])
-                return nodes, failed, np.zeros(1, dtype=int), warm_state, {0: str(error)}
-        parts = [
-            self._minimise_isolated(
-                metric,
-                nodes[b : b + 1],
-                bar,
-                None if warm_state is None else warm_state[b : b + 1],
-                times,
+
+        def minimise(rows):
+            rows = rows[:, 0, 0]
+            state = None if warm_state is None else warm_state[rows]
+            return (*self._minimise(metric, nodes[rows], bar, state, **graded), {})
+
+        def failed(rows, error):
+            state = None if warm_state is None else warm_state[rows[:, 0, 0]]
+            status = np.array([LevelStatus.FAILED])
+            return nodes[rows[:, 0, 0]], status, np.zeros(1, dtype=int), state, {0: str(error)}
+
+        def concatenate(parts):
+            states = [part[3] for part in parts]
+            template = next((state for state in states if state is not None), None)
+            if template is not None:
+                states = [
+                    np.full_like(template, np.nan) if state is None else state for state in states
+                ]
+            return (
+                np.concatenate([part[0] for part in parts]),
+                np.concatenate([part[1] for part in parts]),
+                np.concatenate([part[2] for part in parts]),
+                None if template is None else np.concatenate(states),
+                {b: part[4][0] for b, part in enumerate(parts) if part[4]},
             )
-            for b in range(len(nodes))
-        ]
-        states = [part[3] for part in parts]
-        template = next((state for state in states if state is not None), None)
-        if template is not None:
-            states = [
-                np.full_like(template, np.nan) if state is None else state for state in states
-            ]
-        return (
-            np.concatenate([part[0] for part in parts]),
-            np.concatenate([part[1] for part in parts]),
-            np.concatenate([part[2] for part in parts]),
-            None if template is None else np.concatenate(states),
-            {b: part[4][0] for b, part in enumerate(parts) if part[4]},
-        )
+
+        positions = np.arange(len(nodes))[:, None, None]
+        return per_curve_where_outside(minimise, positions, failed, concatenate)
 
     def _finish(self, metric, final, record, n_iterations, grading=None):
         """The :class:`Solution` of the batch: velocities and how each curve ended.
 
         The curves' node times are those of the ``grading``, uniform without one.
         """
-        estimate = _Estimate.concatenate(final)
+        estimate = Estimate.concatenate(final)
         failed = record.failed
         if self.tol is None:
             error = None  # not estimated
@@ -761,61 +751,6 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             note=record.note,
         )
 
-    def _message(self, solution, b):
-        """How the solve of curve ``b`` of a :class:`Solution` ended, in words."""
-        status = CurveStatus(solution.status[b])
-        if status == CurveStatus.FAILED:
-            return f"failed: {solution.reason[b]}"
-        n_nodes, iterations = solution.solved_nodes[b], solution.n_iterations[b]
-        solved = f"{n_nodes} nodes, {iterations} iterations over all node counts"
-        if self.tol is None:
-            if np.isnan(solution.measured[b]):
-                accuracy = (
-                    "tol=None: the discrete length at n_nodes; the returned curve could not "
-                    "be measured (it leaves the domain)"
-                )
-            else:
-                discrete = solution.discrete_dist[b]
-                accuracy = (
-                    "tol=None: dist is the returned curve's own length, measured finer; the "
-                    f"discrete length at {n_nodes} nodes (Eq. 5) is {discrete:.10g}"
-                )
-        else:
-            dist, measured = solution.dist[b], solution.measured[b]
-            accuracy = (
-                f"estimated error {solution.error[b]:.2g}, tol * dist = {self.tol * dist:.2g}"
-            )
-            if solution.contradicted[b]:
-                accuracy += (
-                    f"; the returned curve's own length {measured:.10g} contradicted the "
-                    "refinement's estimate: dist is that length"
-                )
-            elif np.isnan(measured):
-                accuracy += "; the returned curve could not be measured (it leaves the domain)"
-            else:
-                accuracy += f"; the returned curve's own length {measured:.10g}"
-        accuracy += solution.note[b]
-        if status == CurveStatus.CONVERGED:
-            return f"converged ({solved}; {accuracy})"
-        if status == CurveStatus.MAX_ITER:
-            failure = self._optimiser_failure(
-                solution.unminimised_nodes[b], solution.unminimised_iterations[b]
-            )
-            if solution.stalled[b]:
-                stop = f"at {n_nodes} nodes its curve stopped getting shorter with more nodes"
-            elif self.tol is None:
-                stop = "tol=None solves one node count"
-            elif solution.note[b]:
-                stop = f"refinement ended at {n_nodes} nodes"
-            else:
-                stop = f"the next node count, {2 * n_nodes - 1}, exceeds max_nodes={self.max_nodes}"
-            return f"{failure}; stopped: {stop} ({solved}; {accuracy})"
-        if solution.note[b]:
-            stop = f"refinement ended at {n_nodes} nodes"
-        else:
-            stop = f"the next node count, {2 * n_nodes - 1}, exceeds max_nodes={self.max_nodes}"
-        return f"tol={self.tol} not met: {stop} ({solved}; {accuracy})"
-
     def _assemble(self, metric, start, moving, solution, batch_shape):
         """One curve per endpoint pair; equal endpoints give constant curves.
 
@@ -841,7 +776,10 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             converged[moving] = solution.converged
             iterations[moving] = solution.n_iterations
             status[moving] = solution.status
-            message[moving] = [self._message(solution, b) for b in range(len(solution.dist))]
+            message[moving] = [
+                solution.message(b, self.tol, self.max_nodes, self._optimiser_failure)
+                for b in range(len(solution.dist))
+            ]
             if solution.error is None:
                 error = None
             else:
@@ -868,20 +806,16 @@ class RefiningGeodesicSolver(LogSolver, ABC):
 
     def _report(self, curve):
         """Warn (or raise) naming how the curves that did not converge ended."""
-        missed = ~curve.converged
-        n_missed = int(np.count_nonzero(missed))
-        if n_missed == 0 or self.on_failure == "ignore":
-            return
-        codes, counts = np.unique(curve.status[missed], return_counts=True)
-        kinds = ", ".join(f"{count} {CurveStatus(code).name}" for code, count in zip(codes, counts))
-        message = (
-            f"{n_missed} of {curve.converged.size} geodesics did not converge ({kinds}); "
-            f"the first: {curve.message[missed].flat[0]}. See curve.status and "
-            f"curve.message. To converge: {self.remedies(codes)}."
+        missed = curve.status != CurveStatus.CONVERGED
+        report_unconverged(
+            curve.status,
+            curve.message[missed].flat[0] if missed.any() else None,
+            self.on_failure,
+            "geodesics",
+            lambda codes: (
+                f" See curve.status and curve.message. To converge: {self.remedies(codes)}."
+            ),
         )
-        if self.on_failure == "raise":
-            raise GeodesicConvergenceError(message)
-        warn_at_caller(message, GeodesicConvergenceWarning)
 
 
 def nodes_of_curve(curve, start, end, n_nodes):
@@ -957,402 +891,3 @@ def _domain_reason(metric, nodes):
     except DomainError as error:
         return str(error)
     return "its length is not finite."
-
-
-class _StopRecord:
-    """How each curve of a batch left the refinement.
-
-    Attributes
-    ----------
-    n_nodes : ndarray of int, shape=[batch]
-        Node count of its last minimisation.
-    minimised : ndarray of bool, shape=[batch]
-        Whether the levels its estimate combines were minimised.
-    stalled : ndarray of bool, shape=[batch]
-        Whether it stopped because its length stopped decreasing.
-    measured : ndarray, shape=[batch]
-        Its returned curve's measured length, NaN where not measured.
-    discrete_dist : ndarray, shape=[batch]
-        Its discrete length at ``n_nodes`` with ``tol=None``, NaN otherwise.
-    contradicted : ndarray of bool, shape=[batch]
-        Whether that length contradicted the estimate, and replaced it.
-    failed : ndarray of bool, shape=[batch]
-    reason : ndarray of str, shape=[batch]
-        Why each failed curve failed.
-    unminimised_nodes, unminimised_iterations : ndarray of int, shape=[batch]
-        The node count that was not minimised, where one was, and the
-        iterations spent on it.
-    note : ndarray of str, shape=[batch]
-        Why a curve stopped refining early, if it did.
-    """
-
-    def __init__(self, batch):
-        self.n_nodes = np.zeros(batch, dtype=int)
-        self.minimised = np.zeros(batch, dtype=bool)
-        self.stalled = np.zeros(batch, dtype=bool)
-        self.measured = np.full(batch, np.nan)
-        self.discrete_dist = np.full(batch, np.nan)
-        self.contradicted = np.zeros(batch, dtype=bool)
-        self.failed = np.zeros(batch, dtype=bool)
-        self.reason = np.full(batch, "", dtype=object)
-        self.note = np.full(batch, "", dtype=object)
-        self.unminimised_nodes = np.zeros(batch, dtype=int)
-        self.unminimised_iterations = np.zeros(batch, dtype=int)
-
-    def running(self, index):
-        """Which of the curves ``index`` have not failed."""
-        return ~self.failed[index]
-
-    def stop(self, b, n_nodes, minimised, stalled, measured, contradicted):
-        self.n_nodes[b], self.minimised[b], self.stalled[b] = n_nodes, minimised, stalled
-        self.measured[b], self.contradicted[b] = measured, contradicted
-
-    def unminimised_at(self, b, n_nodes, iterations):
-        """Curve ``b``'s estimate combines the node count ``n_nodes``, not minimised."""
-        self.unminimised_nodes[b], self.unminimised_iterations[b] = n_nodes, iterations
-
-    def fail(self, b, reason):
-        self.failed[b] = True
-        self.reason[b] = reason
-
-
-class _Level:
-    """Discrete geodesics at one node count: lengths, nodes, first chords.
-
-    The start velocity is read from the first chord (:meth:`_Chords.velocities`),
-    once, for the levels the final estimates combine.
-
-    Parameters
-    ----------
-    metric : ConformalMetric
-    nodes : ndarray, shape=[batch, n_nodes, n_coords]
-    times : ndarray, shape=[n_nodes], optional
-        The nodes' times in the energy; uniform by default.
-    """
-
-    def __init__(self, metric, nodes, times=None):
-        self.nodes = nodes
-        self.dist = polygon_lengths(metric, nodes)
-        self.restarted = np.zeros(len(nodes), dtype=bool)
-        self.first_weight = nodes.shape[1] - 1 if times is None else 1.0 / times[1]
-
-    def take(self, index):
-        """The level of the curves ``index`` only."""
-        level = _Level.__new__(_Level)
-        level.nodes, level.dist = self.nodes[index], self.dist[index]
-        level.restarted = self.restarted[index]
-        level.first_weight = self.first_weight
-        return level
-
-    def restart(self, index):
-        """Mark the curves ``index`` as starting over at the next level: it has no coarser one."""
-        self.restarted[index] = True
-
-    def richardson(self, coarse, coarse_estimate):
-        """Estimate from this level and the previous one (``None`` at the first).
-
-        The error of the first extrapolation is bounded by that of the finer raw
-        length, ``|L_h - L_2h| / 3``. Later ones are read from the change ``d_k``
-        from the previous extrapolation: where the changes keep their sign and
-        shrink by a factor ``r`` per level, the error left is the geometric tail
-        ``d_k / (r - 1)``, with ``r`` clipped to [2, 16] (16 is the contraction
-        of the ``h^4`` term that Richardson leaves); elsewhere, and at the second
-        change, ``d_k``. Both assume the curves resolved
-        (:meth:`RefiningGeodesicSolver._check_length`). Curves that started over at this
-        level (:meth:`restart`) are estimated as at the first.
-        """
-        if coarse is None:
-            return _Estimate(
-                self.nodes,
-                self.dist,
-                _Chords.of(self, self, (1.0, 0.0)),
-                error=None,
-            )
-        fresh = coarse.restarted
-        dist = np.where(fresh, self.dist, (4 * self.dist - coarse.dist) / 3)
-        first_error = np.abs(self.dist - coarse.dist) / 3
-        change = None
-        if coarse_estimate.error is None:
-            error = first_error
-        else:
-            change = dist - coarse_estimate.dist
-            error = np.abs(change)
-            if coarse_estimate.change is not None:
-                error = error / (_contraction(coarse_estimate.change, change) - 1)
-            # Curves that started over one level before: their first extrapolation.
-            restarted_before = np.isinf(coarse_estimate.error)
-            error = np.where(restarted_before, first_error, error)
-            change = np.where(restarted_before, np.nan, change)
-        return _Estimate(
-            nodes=np.where(
-                fresh[:, None, None],
-                self.nodes[:, ::2],
-                (4 * self.nodes[:, ::2] - coarse.nodes) / 3,
-            ),
-            dist=dist,
-            chords=_Chords.of(self, coarse, np.where(fresh[:, None], (1.0, 0.0), (4 / 3, -1 / 3))),
-            error=np.where(fresh, np.inf, error),
-            change=change,
-        )
-
-
-def _contraction(previous, change):
-    """Observed factor by which the changes shrink, in [2, 16].
-
-    It is 2 if their sign flips or the previous change is unknown (NaN: the curve
-    started over).
-    """
-    ratio = np.abs(previous) / np.maximum(np.abs(change), np.finfo(float).tiny)
-    return np.where(previous * change > 0, np.clip(ratio, 2.0, 16.0), 2.0)
-
-
-class _Chords:
-    """First chords of the levels whose start velocities an estimate combines.
-
-    Attributes
-    ----------
-    chords : ndarray, shape=[batch, 2, 2, n_coords]
-        The first two nodes of the finer and of the coarser level.
-    first_weights : ndarray, shape=[batch, 2]
-        One over the first piece's time step in each level's energy (its number
-        of pieces at uniform times).
-    weights : ndarray, shape=[batch, 2]
-        Richardson's weights (4/3, -1/3), or (1, 0) at the first level.
-    """
-
-    def __init__(self, chords, first_weights, weights):
-        self.chords, self.first_weights, self.weights = chords, first_weights, weights
-
-    @classmethod
-    def of(cls, fine, coarse, weights):
-        """The first chords of two levels (``_Level``) of the same curves."""
-        batch = fine.nodes.shape[0]
-        return cls(
-            np.stack([fine.nodes[:, :2], coarse.nodes[:, :2]], axis=1),
-            np.broadcast_to([fine.first_weight, coarse.first_weight], (batch, 2)),
-            np.broadcast_to(np.asarray(weights), (batch, 2)),
-        )
-
-    def take(self, index):
-        return _Chords(self.chords[index], self.first_weights[index], self.weights[index])
-
-    @classmethod
-    def concatenate(cls, parts):
-        return cls(
-            *(
-                np.concatenate([getattr(p, name) for p in parts])
-                for name in ("chords", "first_weights", "weights")
-            )
-        )
-
-    def velocities(self, metric):
-        """Combined start velocities, shape ``[batch, n_coords]``: one autodiff pass.
-
-        Discrete Legendre transform: ``v_0 = g(z_0)^{-1} p_0 / 2`` with
-        ``p_0 = -dE/dz_0``, the momentum of each level's discrete energy. Where
-        the metric is degenerate at ``z_0`` (a map ``phi`` whose Jacobian is not
-        of full rank, such as a ReLU generator with dead units) the momentum does
-        not determine the velocity, and the level's first chord gives it:
-        ``v_0 = (z_1 - z_0) / (t_1 - t_0)``, the returned curve's own tangent.
-        """
-        batch, n_levels, _, n_coords = self.chords.shape
-        chords = self.chords.reshape(-1, 2, n_coords)
-        first_weights = self.first_weights.reshape(-1)
-        # Curves that stopped at the first level weigh their second chord by 0.
-        needed = np.flatnonzero(self.weights.reshape(-1) != 0)
-        gradient = piece_energy_gradients(
-            metric,
-            torch.from_numpy(chords[needed, 0]),
-            torch.from_numpy(chords[needed, 1]),
-            torch.from_numpy(first_weights[needed].astype(float)),
-        )[0].numpy()
-
-        def sharp(rows):
-            rows = rows[:, 0, 0]
-            with torch.no_grad():
-                return metric.sharp_tensor(
-                    torch.from_numpy(chords[needed[rows], 0]), torch.from_numpy(gradient[rows])
-                ).numpy()
-
-        def from_chord(rows):
-            row = needed[rows[:, 0, 0]]
-            return -2.0 * first_weights[row, None] * (chords[row, 1] - chords[row, 0])
-
-        momentum = np.zeros((batch * n_levels, n_coords))
-        momentum[needed] = per_curve_where_outside(
-            sharp, np.arange(needed.size)[:, None, None], from_chord
-        )
-        momentum = momentum.reshape(batch, n_levels, n_coords)
-        return -0.5 * np.einsum("bl,blc->bc", self.weights, momentum)
-
-
-class _Estimate:
-    """Best estimates for a batch of geodesics.
-
-    ``change`` is the signed change of the length from the previous estimate
-    (None before the second extrapolation), which the next one's error needs.
-    """
-
-    def __init__(self, nodes, dist, chords, error, change=None):
-        self.nodes, self.dist, self.chords, self.error = nodes, dist, chords, error
-        self.change = change
-
-    @classmethod
-    def failed(cls, nodes):
-        """The estimate of curves that could not be solved: NaN lengths, their nodes."""
-        batch, n_nodes, _ = nodes.shape
-        chords = _Chords(
-            np.stack([nodes[:, :2], nodes[:, :2]], axis=1),
-            np.full((batch, 2), n_nodes - 1),
-            np.broadcast_to([1.0, 0.0], (batch, 2)),
-        )
-        return cls(nodes, np.full(batch, np.nan), chords, error=np.full(batch, np.nan))
-
-    def take(self, index):
-        """The estimates of the curves ``index`` only."""
-        return _Estimate(
-            self.nodes[index],
-            self.dist[index],
-            self.chords.take(index),
-            None if self.error is None else self.error[index],
-            None if self.change is None else self.change[index],
-        )
-
-    @classmethod
-    def concatenate(cls, parts):
-        """One batch from estimates that may end at different node counts.
-
-        Curves with fewer nodes than the most refined one are resampled on their
-        cubic spline to its node count. Errors are None if no part has one, and
-        infinite for the curves of parts without one (stopped at the first level).
-        """
-        errors = None
-        if any(part.error is not None for part in parts):
-            errors = np.concatenate(
-                [
-                    np.full(part.dist.shape, np.inf) if part.error is None else part.error
-                    for part in parts
-                ]
-            )
-        n_nodes = max(part.nodes.shape[1] for part in parts)
-        return cls(
-            np.concatenate(
-                [
-                    part.nodes if part.nodes.shape[1] == n_nodes else _resample(part.nodes, n_nodes)
-                    for part in parts
-                ]
-            ),
-            np.concatenate([part.dist for part in parts]),
-            _Chords.concatenate([part.chords for part in parts]),
-            errors,
-        )
-
-
-# What a Solution holds per curve, in the order of its fields.
-_PER_CURVE = (
-    "dist",
-    "measured",
-    "discrete_dist",
-    "velocity",
-    "converged",
-    "status",
-    "n_iterations",
-    "solved_nodes",
-    "stalled",
-    "unminimised_nodes",
-    "unminimised_iterations",
-    "contradicted",
-    "reason",
-    "note",
-)
-
-
-@dataclass(frozen=True)
-class Solution:
-    """Final geodesic estimates of a batch of curves, and how each solve ended.
-
-    Attributes
-    ----------
-    nodes : ndarray, shape=[batch, n_nodes, n_coords]
-        The returned curves.
-    times : ndarray, shape=[batch, n_nodes]
-        Their node times: uniform, or graded where the refinement graded them.
-    dist : ndarray, shape=[batch]
-        Their lengths: the refinement's estimate, or the curve's own measured
-        length where that contradicted it.
-    error : ndarray, shape=[batch] or None
-        Estimated error of ``dist``; None with ``tol=None``.
-    measured : ndarray, shape=[batch]
-        Each returned curve's own length, measured finer (NaN if not measured).
-    discrete_dist : ndarray, shape=[batch]
-        With ``tol=None``: the discrete length at ``n_nodes`` (Eq. 5), which
-        ``dist`` replaces by the measured length; NaN otherwise.
-    velocity : ndarray, shape=[batch, n_coords]
-        Initial velocities (``log``), in the metric's coordinates.
-    converged : ndarray of bool, shape=[batch]
-    status : ndarray of int, shape=[batch]
-        :class:`~geomstats_density.solvers.status.CurveStatus` of each curve.
-    n_iterations, solved_nodes : ndarray of int, shape=[batch]
-        Iterations over all node counts; the last node count solved.
-    unminimised_nodes, unminimised_iterations : ndarray of int, shape=[batch]
-        Node count and iterations of the last minimisation that did not end
-        minimised (what ``max_iter`` cut short), for the message.
-    stalled, contradicted : ndarray of bool, shape=[batch]
-        Whether the curve stopped getting shorter with more nodes; whether its
-        measured length replaced the estimate.
-    reason, note : ndarray of str, shape=[batch]
-        Why a curve failed; what the message adds about its solve.
-    """
-
-    nodes: np.ndarray
-    times: np.ndarray
-    dist: np.ndarray
-    error: np.ndarray | None
-    measured: np.ndarray
-    discrete_dist: np.ndarray
-    velocity: np.ndarray
-    converged: np.ndarray
-    status: np.ndarray
-    n_iterations: np.ndarray
-    solved_nodes: np.ndarray
-    stalled: np.ndarray
-    unminimised_nodes: np.ndarray
-    unminimised_iterations: np.ndarray
-    contradicted: np.ndarray
-    reason: np.ndarray
-    note: np.ndarray
-
-    def with_lengths_scaled(self, factor):
-        """The solution with every length times ``factor`` (a shift of the log-factor)."""
-        return dataclasses.replace(
-            self,
-            dist=self.dist * factor,
-            measured=self.measured * factor,
-            discrete_dist=self.discrete_dist * factor,
-            error=None if self.error is None else self.error * factor,
-        )
-
-    def replaced(self, index, other, rows, n_iterations=None):
-        """The solution whose curves ``index`` are ``other``'s curves ``rows``.
-
-        Nodes and their times are resampled on their cubic splines over the node
-        index to the larger node count; a missing error is infinite.
-        ``n_iterations``, if given, replaces the iteration counts of the result.
-        """
-        n_nodes = max(self.nodes.shape[1], other.nodes.shape[1])
-        nodes = _resample(self.nodes, n_nodes)
-        nodes[index] = _resample(other.nodes[rows], n_nodes)
-        times = _resample(self.times[..., None], n_nodes)[..., 0]
-        times[index] = _resample(other.times[rows, :, None], n_nodes)[..., 0]
-        fields = {}
-        for name in _PER_CURVE:
-            values = getattr(self, name).copy()
-            values[index] = getattr(other, name)[rows]
-            fields[name] = values
-        error = None
-        if self.error is not None or other.error is not None:
-            error = np.full(self.dist.shape, np.inf) if self.error is None else self.error.copy()
-            error[index] = np.inf if other.error is None else other.error[rows]
-        if n_iterations is not None:
-            fields["n_iterations"] = n_iterations
-        return Solution(nodes=nodes, times=times, error=error, **fields)

@@ -7,6 +7,10 @@ which curves refine on, and the returned curves carry what applied in the end.
 
 import enum
 
+import numpy as np
+
+from geomstats_density.exceptions import report_failure
+
 
 class LevelStatus(enum.IntEnum):
     """How the minimisation of one curve at one node count ended.
@@ -94,3 +98,36 @@ class ExpStatus(enum.IntEnum):
     CONVERGED = 0
     UNSTABLE = 1
     BUDGET = 2
+
+
+def report_unconverged(status, first_message, on_failure, subject, advice):
+    """One warning (or error) for all the curves of a batch that did not converge.
+
+    It counts the curves by how they ended, quotes how the first of them ended
+    and adds what to change.
+
+    Parameters
+    ----------
+    status : ndarray of int, shape=[...]
+        :class:`CurveStatus` of each curve.
+    first_message : str or None
+        How the first curve that did not converge ended.
+    on_failure : {'warn', 'raise', 'ignore'}
+        See :func:`~geomstats_density.exceptions.report_failure`.
+    subject : str
+        What the curves stand for, plural (``'geodesics'``).
+    advice : callable
+        The statuses of the curves that did not converge, without repeats, to
+        the sentences that end the message (what to change), each with a leading
+        space.
+    """
+    missed = status[status != CurveStatus.CONVERGED]
+    if missed.size == 0 or on_failure == "ignore":
+        return
+    codes, counts = np.unique(missed, return_counts=True)
+    kinds = ", ".join(f"{count} {CurveStatus(code).name}" for code, count in zip(codes, counts))
+    report_failure(
+        f"{missed.size} of {status.size} {subject} did not converge ({kinds}); "
+        f"the first: {first_message}.{advice(codes)}",
+        on_failure,
+    )

@@ -467,14 +467,17 @@ def energies_or_inf(metric, nodes, times=None):
         with torch.no_grad():
             return curve_energy(metric, torch.from_numpy(curves), times).numpy()
 
-    values = per_curve_where_outside(energies, nodes, lambda curve: np.full(1, np.inf))
+    values = per_curve_where_outside(energies, nodes, lambda curve, error: np.full(1, np.inf))
     return np.where(np.isnan(values), np.inf, values)
 
 
 def _derivatives_or_inf(evaluate, nodes):
     """Derivatives at trial curves; infinite energy for those that leave the domain."""
     derivatives = per_curve_where_outside(
-        evaluate, nodes, EnergyDerivatives.infinite, EnergyDerivatives.concatenate
+        evaluate,
+        nodes,
+        lambda curve, error: EnergyDerivatives.infinite(curve),
+        EnergyDerivatives.concatenate,
     )
     derivatives.energy[~derivatives.finite()] = np.inf
     return derivatives
