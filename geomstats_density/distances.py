@@ -388,7 +388,7 @@ def _solve_pairs(
                 first_message[begin] = message
             bar.update(stop - begin)
     message = first_message[min(first_message)] if first_message else None
-    _report(metric.log_solver, status, message, on_failure)
+    report_unconverged_pairs(metric.log_solver, status, message, on_failure)
     return values
 
 
@@ -525,11 +525,21 @@ def _quiet(solver):
     return quiet
 
 
-def _report(solver, status, first_message, on_failure):
+def report_unconverged_pairs(solver, status, first_message, on_failure):
     """One warning (or error) for all the pairs that did not converge.
 
     It counts the pairs by how they ended (``CurveStatus``), quotes how the first
     of them ended and what to change.
+
+    Parameters
+    ----------
+    solver : LogSolver
+        The solver of the pairs; its ``remedies(codes)``, if any, says what to change.
+    status : ndarray of int, shape=[n_pairs]
+        :class:`~geomstats_density.solvers.status.CurveStatus` of each pair.
+    first_message : str
+        How the first pair that did not converge ended.
+    on_failure : {'warn', 'raise', 'ignore'}
     """
     remedies = getattr(solver, "remedies", None)
     report_unconverged(

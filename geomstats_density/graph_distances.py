@@ -42,7 +42,7 @@ from geomstats_density.backend import to_backend, to_numpy
 from geomstats_density.distances import (
     DEFAULT_BATCH_SIZE,
     PROGRESS_MIN_PAIRS,
-    _report,
+    report_unconverged_pairs,
     solve_batch,
 )
 from geomstats_density.exceptions import DomainError, warn_at_caller
@@ -336,7 +336,9 @@ class DistanceGraph:
                 )
                 first_message = first_message or message
                 bar.update(len(dist[batch]))
-        _report(solver, status, first_message, getattr(solver, "on_failure", "warn"))
+        report_unconverged_pairs(
+            solver, status, first_message, getattr(solver, "on_failure", "warn")
+        )
         return to_backend(dist)
 
     # ------------------------------------------------------------------
