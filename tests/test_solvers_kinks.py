@@ -24,12 +24,8 @@ from geomstats_density.solvers.status import LevelStatus
 LN2 = math.log(2.0)
 
 
-class _NoBar:
-    def update(self, count):
-        pass
-
-    def set_postfix(self, **values):
-        pass
+def _no_progress(done=None):
+    """An ``on_iteration`` callback that reports nothing."""
 
 
 def _plane(log_quality, dim=2, phi=None):
@@ -301,14 +297,14 @@ def test_a_curve_that_leaves_the_domain_fails_alone():
     below[1:-1, 1] += 0.1 * np.sin(np.pi * times[1:-1, 0])  # a bent start, to be straightened
     nodes = np.stack([through, below])
     solver = NewtonGeodesicSolver(space, n_nodes=9, tol=None)
-    solved, status, iterations, _ = solver._minimise(space.metric, nodes, _NoBar())
+    solved, status, iterations, _ = solver._minimise(space.metric, nodes, _no_progress)
     assert status.tolist() == [LevelStatus.FAILED, LevelStatus.STATIONARY]
     np.testing.assert_array_equal(solved[0], through)
     assert iterations[0] == 0
     length = curve_length(space.metric, torch.from_numpy(solved[1])).item()
     assert length == pytest.approx(LN2 * math.hypot(2.0, 0.5), rel=1e-12)
     with pytest.raises(DomainError, match="starting curve.*leaves the metric's domain"):
-        solver._minimise(space.metric, nodes[:1], _NoBar())
+        solver._minimise(space.metric, nodes[:1], _no_progress)
 
 
 def test_kinked_energy_settles_within_the_energy_tolerance():
@@ -320,12 +316,12 @@ def test_kinked_energy_settles_within_the_energy_tolerance():
     times = np.linspace(0.0, 1.0, 33)
     arc = np.stack([-1.3 * np.cos(np.pi * times), 1.3 * np.sin(np.pi * times)], -1)[None]
     solver = NewtonGeodesicSolver(space, n_nodes=33, tol=1e-6, max_iter=1000, kinks="off")
-    settled, status, iterations, _ = solver._minimise(space.metric, arc, _NoBar())
+    settled, status, iterations, _ = solver._minimise(space.metric, arc, _no_progress)
     assert status.tolist() == [LevelStatus.SETTLED]
     original = trust_region.EnergyHistory.settled
     try:
         trust_region.EnergyHistory.settled = lambda self, idx, rtol: np.zeros(len(idx), dtype=bool)
-        longer, _, more_iterations, _ = solver._minimise(space.metric, arc, _NoBar())
+        longer, _, more_iterations, _ = solver._minimise(space.metric, arc, _no_progress)
     finally:
         trust_region.EnergyHistory.settled = original
     assert iterations[0] < more_iterations[0] < 1000

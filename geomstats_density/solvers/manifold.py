@@ -259,13 +259,13 @@ class ManifoldGeodesicSolver(RefiningGeodesicSolver):
             f"norm above gtol={self.gtol}"
         )
 
-    def _minimise(self, metric, nodes, bar, warm_state=None):
+    def _minimise(self, metric, nodes, on_iteration, warm_state=None):
         """Riemannian trust regions on the interior nodes of a batch of curves."""
         problem = _CurveProblem(metric, nodes)
         optimizer = TrustRegions(
             max_iterations=self.max_iter, min_gradient_norm=self.gtol, verbosity=0
         )
-        problem.on_iteration = lambda: bar.update(1)
+        problem.on_iteration = on_iteration
         scale = np.sqrt(nodes.shape[0])
         result = optimizer.run(
             problem.manopt_problem,

@@ -284,7 +284,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             strategy = BlockNewtonSteps
         return strategy(metric, self._energy_rtol, times)
 
-    def _minimise(self, metric, nodes, bar, warm_state=None, times=None):
+    def _minimise(self, metric, nodes, on_iteration, warm_state=None, times=None):
         """Trust-region minimisation of the energy of a batch of curves.
 
         The steps come from a strategy (:mod:`~geomstats_density.solvers.steps`);
@@ -328,8 +328,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         budgets = np.full(nodes.shape[0], self.max_iter)
         scale = self._kink_scale(metric, nodes)
         if scale is None:
-            return self._trust_region(metric, nodes, bar, warm_state, budgets, times=times)
-        return self._continuation(metric, nodes, bar, warm_state, scale, times)
+            return self._trust_region(metric, nodes, on_iteration, warm_state, budgets, times=times)
+        return self._continuation(metric, nodes, on_iteration, warm_state, scale, times)
 
     def _kink_scale(self, metric, nodes):
         """The scale of the continuation's ``tau``, or None to minimise the energy as it is.
@@ -352,7 +352,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         chords = np.linalg.norm(np.diff(nodes, axis=1), axis=-1)
         return float(np.mean(chords)) or 1.0
 
-    def _continuation(self, metric, nodes, bar, warm_state, scale, times=None):
+    def _continuation(self, metric, nodes, on_iteration, warm_state, scale, times=None):
         """:meth:`_trust_region` on smoothed energies, ``tau`` decreasing.
 
         Stage ``k`` minimises the energy with the kinked primitives smoothed
@@ -397,7 +397,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                 stage_nodes, stage_status, stage_iterations, stage_radius = self._trust_region(
                     metric,
                     start,
-                    bar,
+                    on_iteration,
                     None if first and warm_state is None else radius[running],
                     self.max_iter - iterations[running],
                     raw_radius=True,
@@ -436,7 +436,15 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         return limit, status, iterations, strategy.warm_state(start_nodes, limit, radius, chord)
 
     def _trust_region(
-        self, metric, nodes, bar, warm_state, budgets, raw_radius=False, smoothed=False, times=None
+        self,
+        metric,
+        nodes,
+        on_iteration,
+        warm_state,
+        budgets,
+        raw_radius=False,
+        smoothed=False,
+        times=None,
     ):
         """:func:`~geomstats_density.solvers.trust_region.trust_region` with this solver's steps.
 
@@ -448,7 +456,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             strategy,
             metric,
             nodes,
-            bar,
+            on_iteration,
             warm_state,
             budgets,
             self.xtol,

@@ -216,11 +216,14 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         """Starting curves ``[batch, n_nodes, n_coords]`` joining ``start`` to ``end``."""
 
     @abstractmethod
-    def _minimise(self, metric, nodes, bar, warm_state=None):
+    def _minimise(self, metric, nodes, on_iteration, warm_state=None):
         """Minimise the energy of a batch of curves at their node count.
 
         Parameters
         ----------
+        on_iteration : callable
+            Called after each optimiser iteration, optionally with ``done=`` (a
+            count of the curves done): the progress bar's update.
         warm_state : ndarray, shape=[batch, ...], optional
             What the previous node count's minimisation returned for these
             curves (e.g. trust radii); None at the first node count.
@@ -366,11 +369,17 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         nodes = self._drop_outside(metric, nodes, given, active, final, record)
         active = active[record.running(active)]
         with tqdm(desc="geodesics", unit="iter", disable=not show, leave=False) as bar:
+
+            def on_iteration(done=None):
+                bar.update(1)
+                if done is not None:
+                    bar.set_postfix(converged=done)
+
             while active.size:
                 bar.set_description(f"geodesics ({nodes.shape[1]} nodes, {active.size} left)")
                 times = None if grading is None else grading.times(nodes.shape[1])
                 nodes, status, iterations, warm_state, reasons = self._minimise_isolated(
-                    metric, nodes, bar, warm_state, times
+                    metric, nodes, on_iteration, warm_state, times
                 )
                 n_iterations[active] += iterations
                 # Per curve (an optimiser of the whole batch reports one count).
@@ -665,7 +674,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             )
         return np.delete(nodes, outside, axis=0)
 
-    def _minimise_isolated(self, metric, nodes, bar, warm_state, times=None):
+    def _minimise_isolated(self, metric, nodes, on_iteration, warm_state, times=None):
         """:meth:`_minimise`, curve by curve where the batch raises :class:`DomainError`.
 
         Node ``times`` other than uniform ones (None) are passed on to it.
@@ -682,7 +691,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         def minimise(rows):
             rows = rows[:, 0, 0]
             state = None if warm_state is None else warm_state[rows]
-            return (*self._minimise(metric, nodes[rows], bar, state, **graded), {})
+            return (*self._minimise(metric, nodes[rows], on_iteration, state, **graded), {})
 
         def failed(rows, error):
             state = None if warm_state is None else warm_state[rows[:, 0, 0]]

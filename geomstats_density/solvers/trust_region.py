@@ -33,7 +33,7 @@ NUDGE_TRIES = 3
 
 
 def trust_region(
-    strategy, metric, nodes, bar, warm_state, budgets, xtol, energy_rtol, raw_radius=False
+    strategy, metric, nodes, on_iteration, warm_state, budgets, xtol, energy_rtol, raw_radius=False
 ):
     """Trust-region steps of ``strategy`` on a batch of curves, each within its budget.
 
@@ -44,7 +44,9 @@ def trust_region(
         subproblem's solve, the norm of the radius and the state handed on.
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
-    bar : progress bar
+    on_iteration : callable
+        Called after each iteration with the count of curves done, as
+        ``on_iteration(done=...)`` (progress reporting lives with the caller).
     warm_state : ndarray, shape=[batch] or None
     budgets : ndarray of int, shape=[batch]
         Iterations each curve may take.
@@ -120,8 +122,7 @@ def trust_region(
         status[idx[done]] = LevelStatus.STATIONARY
         status[idx[stalled]] = LevelStatus.SETTLED
         running[idx] = ~done & ~stalled
-        bar.update(1)
-        bar.set_postfix(converged=f"{(~running & ~failed).sum()}/{batch}")
+        on_iteration(done=f"{(~running & ~failed).sum()}/{batch}")
     if not raw_radius:
         radius = strategy.warm_state(start_nodes, nodes, radius, chord)
     return nodes, status, iterations, radius
