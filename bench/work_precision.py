@@ -671,7 +671,7 @@ def revision():
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "geomstats_density", "bench"],
+            ["git", "status", "--porcelain", "--", "geomstats_density", "bench/*.py"],
             cwd=root,
             capture_output=True,
             text=True,
@@ -691,6 +691,7 @@ def main(argv=None):
         raise RuntimeError("bench/work_precision.py needs GEOMSTATS_BACKEND=pytorch")
     torch.set_num_threads(1)
     started = time.perf_counter()
+    code_revision = revision()
     load_start = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     gb.warm_up(gb.make_problems(quick=True))
     results = []
@@ -709,7 +710,7 @@ def main(argv=None):
     meta = dict(
         command="python bench/work_precision.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
-        revision=revision(),
+        revision=code_revision,
         load_start=load_start,
         load_end=", ".join(f"{x:.2f}" for x in os.getloadavg()),
         seconds=time.perf_counter() - started,
