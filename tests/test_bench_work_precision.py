@@ -40,6 +40,10 @@ def test_quick_run_writes_a_report_and_a_figure_with_every_family(bench, tmp_pat
     report = (tmp_path / "work-precision.md").read_text()
     assert "## Headline" in report and "| H2-near-0 | neural |" in report
     assert (tmp_path / "work-precision-H2-near-0.png").read_bytes()[:4] == b"\x89PNG"
+    # The saved run renders the same report again.
+    replotted = tmp_path / "again"
+    bench.main(["--replot", str(tmp_path / "work-precision.json"), "--out", str(replotted)])
+    assert (replotted / "work-precision.md").read_text() == report
     assert "## All points" in capsys.readouterr().out
 
 
@@ -77,3 +81,7 @@ def test_ratios_and_target_over_peers_slower_than_5_ms(bench):
     peer.append(bench.Point("neural", "exact", seconds=2.0, error=1e-10))
     assert bench.target_check(bench.ratios(ours, peer)).startswith("missed (1 peer point")
     assert bench.target_check(bench.ratios(ours, peer[1:2])) == "n/a (peer <= 5 ms)"
+    # Both exact to float64: a tie whatever the times.
+    exact = [bench.Point("ours", "a", seconds=0.05, error=1e-15)]
+    peer = [bench.Point("stochman", "x", seconds=0.01, error=2e-16)]
+    assert bench.target_check(bench.ratios(exact, peer)) == "tie (both exact to float64)"
