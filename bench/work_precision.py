@@ -497,6 +497,11 @@ def fmt_err(error):
     return "-" if not math.isfinite(error) else f"{error:.1e}"
 
 
+def setting_label(setting):
+    """The knob's value(s) of a setting, as a marker's label: '1e-06', '20/150'."""
+    return "/".join(part.split("=")[-1] for part in setting.split(", "))
+
+
 def figure(problem, points, path, reference_accuracy=None):
     import matplotlib
 
@@ -513,7 +518,7 @@ def figure(problem, points, path, reference_accuracy=None):
         y = [max(p.error, 1e-16) for p in mine]
         ax.plot(x, y, marker=marker, label=family, lw=2 if family == "ours" else 1)
         for p, xi, yi in zip(mine, x, y):
-            ax.annotate(p.setting.split("=")[-1], (xi, yi), fontsize=6, alpha=0.7)
+            ax.annotate(setting_label(p.setting), (xi, yi), fontsize=6, alpha=0.7)
     if reference_accuracy:
         ax.axhline(reference_accuracy, color="grey", ls=":", label="independent reference's excess")
     ax.set_xscale("log")
