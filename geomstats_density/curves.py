@@ -119,7 +119,7 @@ def _spline_matrix(n_given, n_nodes):
     """The linear map from ``n_given`` nodes to ``n_nodes`` samples of their cubic spline.
 
     The spline through the columns of the identity: one product instead of
-    scipy's set-up, which costs 0.5 ms a call whatever the size.
+    scipy's set-up, whose cost per call does not shrink with the size.
     """
     identity = np.eye(n_given)
     return CubicSpline(uniform_times(n_given), identity, axis=0)(uniform_times(n_nodes))

@@ -8,7 +8,7 @@ the package builds are a known density composed with scalar functions
 a closed form (:meth:`~geomstats_density.densities.GaussianMixture.log_prob_jet`)
 and a scalar function only needs its first two derivatives, which autodiff gives
 cheaply because it acts element by element. Composing them by the chain rule is
-several times faster than differentiating the whole factor twice.
+cheaper than differentiating the whole factor twice.
 """
 
 from typing import NamedTuple

@@ -474,8 +474,8 @@ class KernelMeanEmbeddingMetric(DensityConformalMetric):
 
         From the metric matrix by reverse-mode automatic differentiation: with
         ``s(x, w) = w^T G(x) v``, ``grad_x s`` at ``w = v`` is ``grad_x (v^T G v)``
-        and ``grad_w (v . grad_x s)`` is ``dG[v] v`` (forward mode, through
-        ``torch.func.jvp``, is some 40 times slower here).
+        and ``grad_w (v . grad_x s)`` is ``dG[v] v`` (reverse mode: forward mode
+        through ``torch.func.jvp`` is slower here).
 
         Parameters
         ----------

@@ -409,12 +409,9 @@ class Typicality(_DensityQuality):
     form : {'smooth', 'min'}
         ``'min'`` is the formula above. Its maximum is a kink on the level set
         ``F = 1/2``, which is where geodesics run, so second-order solvers lose
-        their fast convergence there (measured, standard Gaussian in ``D = 100``
-        between orthogonal codes of norm 10, 9 nodes: Newton stalls after 69
-        iterations, norms zig-zagging in [9.88, 10.20]). ``'smooth'`` (default)
-        uses ``P = 4 F (1 - F)`` instead: same zeros, same maximum at the same
-        place, tails within a factor 2, and no kink (same problem: converged in
-        22 iterations, norms in [10.00, 10.03]).
+        their fast convergence there (the solver smooths the kink, at a cost).
+        ``'smooth'`` (default) uses ``P = 4 F (1 - F)`` instead: same zeros,
+        same maximum at the same place, tails within a factor 2, and no kink.
 
     Attributes
     ----------

@@ -87,7 +87,7 @@ def energy_derivatives(metric, nodes, times=None):
     Hessian is summed into the blocks. When pieces are Euclidean chords (no
     ``phi``, no embedded manifold) the pieces' derivatives are closed forms in the
     log-factor's value, gradient and Hessian at the quadrature points (one
-    batched evaluation, 2.5 times faster than autodiff of the pieces); otherwise
+    batched evaluation, cheaper than autodiff of the pieces); otherwise
     they come from autodiff with each piece's two ends as separate leaves.
 
     Parameters

@@ -17,20 +17,18 @@ not grow with the node count. As in the Newton solver, node counts double and
 lengths, start velocities and nodes are Richardson-extrapolated.
 
 **Which solver for a curve on a sphere.** Three ways solve the same sphere
-problem; ``bench/sphere.py`` runs them on the vMF caps of
-``examples/plot_11_sphere_caps.py`` (times: CPU seconds):
+problem; ``bench/sphere.py`` compares them on the vMF caps of
+``examples/plot_11_sphere_caps.py`` (``bench/results/sphere.md``):
 
 - **This solver** (``Hypersphere(n)`` or ``SO(3)`` with a conformal metric):
   nodes stay on the manifold, pieces are measured by the manifold's own
   distance, ``log`` returns tangent vectors, ``exp`` inverts it, and ``dist``
-  reaches ``tol`` (1e-8 relative by default) by node doubling. On the bench:
-  length within 2e-12 of the reference in about 0.4 s (0.1 s on one fixed
-  65-node curve). Use it whenever the manifold is one that geomstats and
+  reaches ``tol`` (1e-8 relative by default) by node doubling. Use it whenever the manifold is one that geomstats and
   pymanopt both know, and always for global problems (curves far apart,
   antipodal points, batches of random pairs).
 - **A chart map** ``phi`` (the paper's Example 2): the Newton solver on chart
   coordinates of ``R^n``, lengths of the images. Just as accurate and fast on
-  the bench (2e-12, about 0.4 s), but only where one chart covers the curves:
+  the bench, but only where one chart covers the curves:
   a chart misses a point and distorts lengths near it, ``log`` and ``exp`` are
   in chart coordinates, and the factor has to be composed with ``phi`` by hand.
 - **The ambient space with a penalty quality** (the paper's Example 4):
@@ -38,12 +36,10 @@ problem; ``bench/sphere.py`` runs them on the vMF caps of
   manifold. It needs no manifold code at all (any surface with a distance
   function, e.g. a cube), but the curves only approach the manifold as ``K``
   grows and the solver's lengths are chord lengths. With the paper's kinked
-  penalty ``K |1 - |z||`` the Newton solver does not move from its start (from
-  the great circle it stays there, 48% longer than the geodesic). With a smooth
-  ``K (1 - |z|)^2`` it is as fast on fixed 65-node curves (0.1 s) and as close
-  to the geodesic as this solver on 65 nodes, but the curve cuts inside the
-  sphere (by 4e-2 at ``K = 5``, 1e-3 at ``K = 200``) and its own length is short
-  by up to 1.5%. Use it for surfaces without a geomstats and pymanopt manifold.
+  penalty ``K |1 - |z||`` the curves need the solver's smoothing of kinks. With
+  a smooth ``K (1 - |z|)^2`` it is as fast on fixed node counts and as close to
+  the geodesic as this solver, but the curve cuts inside the sphere (less as
+  ``K`` grows) and its own length is short of the geodesic's. Use it for surfaces without a geomstats and pymanopt manifold.
 """
 
 from collections.abc import Callable
