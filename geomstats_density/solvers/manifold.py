@@ -23,8 +23,8 @@ problem; ``bench/sphere.py`` compares them on the vMF caps of
 - **This solver** (``Hypersphere(n)`` or ``SO(3)`` with a conformal metric):
   nodes stay on the manifold, pieces are measured by the manifold's own
   distance, ``log`` returns tangent vectors, ``exp`` inverts it, and ``dist``
-  reaches ``tol`` (1e-8 relative by default) by node doubling. Use it whenever the manifold is one that geomstats and
-  pymanopt both know, and always for global problems (curves far apart,
+  reaches ``tol`` (1e-8 relative by default) by node doubling. Use it
+  whenever the manifold is one that geomstats and pymanopt both know, and always for global problems (curves far apart,
   antipodal points, batches of random pairs).
 - **A chart map** ``phi`` (the paper's Example 2): the Newton solver on chart
   coordinates of ``R^n``, lengths of the images. Just as accurate and fast on
@@ -39,7 +39,8 @@ problem; ``bench/sphere.py`` compares them on the vMF caps of
   penalty ``K |1 - |z||`` the curves need the solver's smoothing of kinks. With
   a smooth ``K (1 - |z|)^2`` it is as fast on fixed node counts and as close to
   the geodesic as this solver, but the curve cuts inside the sphere (less as
-  ``K`` grows) and its own length is short of the geodesic's. Use it for surfaces without a geomstats and pymanopt manifold.
+  ``K`` grows) and its own length is short of the geodesic's. Use it for
+  surfaces without a geomstats and pymanopt manifold.
 """
 
 from collections.abc import Callable
