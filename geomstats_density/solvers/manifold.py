@@ -24,8 +24,9 @@ problem; ``bench/sphere.py`` compares them on the vMF caps of
   nodes stay on the manifold, pieces are measured by the manifold's own
   distance, ``log`` returns tangent vectors, ``exp`` inverts it, and ``dist``
   reaches ``tol`` (1e-8 relative by default) by node doubling. Use it
-  whenever the manifold is one that geomstats and pymanopt both know, and always for global problems (curves far apart,
-  antipodal points, batches of random pairs).
+  whenever the manifold is one that geomstats and pymanopt both know, and
+  always for global problems (curves far apart, antipodal points, batches of
+  random pairs).
 - **A chart map** ``phi`` (the paper's Example 2): the Newton solver on chart
   coordinates of ``R^n``, lengths of the images. Just as accurate and fast on
   the bench, but only where one chart covers the curves:
