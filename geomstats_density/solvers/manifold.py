@@ -32,8 +32,8 @@ problem; ``bench/sphere.py`` compares them on the vMF caps of
   the bench, but only where one chart covers the curves:
   a chart misses a point and distorts lengths near it, ``log`` and ``exp`` are
   in chart coordinates, and the factor has to be composed with ``phi`` by hand.
-- **The ambient space with a penalty quality** (the paper's Example 4): ``log
-  Q_0(z / |z|) - K d(z)`` in ``R^{n+1}``, ``d`` the distance to the manifold.
+- **The ambient space with a penalty quality** (the paper's Example 4):
+  ``log Q_0(z / |z|) - K d(z)`` in ``R^{n+1}``, ``d`` the distance to the manifold.
   It needs no manifold code at all (any surface with a distance function, e.g.
   a cube), but the curves only approach the manifold as ``K`` grows and the
   solver's lengths are chord lengths. The paper's penalty ``K |1 - |z||`` has
