@@ -127,26 +127,3 @@ def test_pullback_jacobian_matches_finite_differences_of_phi():
     np.testing.assert_allclose(
         jacobian.numpy(), torch.stack(columns, -1).numpy(), rtol=1e-8, atol=1e-9
     )
-
-
-@pytest.mark.parametrize("quadrature", ["simpson", "midpoint"])
-@pytest.mark.parametrize("name", ["euclidean", "pullback", "ball", "half-space"])
-def test_curve_lengths_equal_piecewise_lengths_with_one_factor_call(name, quadrature):
-    # Whole curves are measured with one call of the factor (nodes and chord
-    # points together); piece by piece, each quadrature point on its own. An
-    # elementwise factor gives the same values to the bit.
-    metric, points, _ = metric_on(name)
-    metric = ConformalMetric(metric._space, log_factor, quadrature=quadrature)
-    rng = np.random.default_rng(5)
-    offsets = torch.from_numpy(rng.uniform(-0.05, 0.05, size=(3, 9, points.shape[-1])))
-    nodes = metric.geometry.project(points[:3, None, :] + offsets)
-    calls = []
-
-    def counted(tensor):
-        calls.append(tensor.shape)
-        return log_factor(tensor)
-
-    whole = metric.geometry.curve_sq_lengths(counted, nodes)
-    assert len(calls) == 1
-    pieces = metric.geometry.segment_sq_lengths(log_factor, nodes[:, :-1], nodes[:, 1:])
-    assert torch.equal(whole, pieces)

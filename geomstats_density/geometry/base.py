@@ -299,10 +299,6 @@ class BaseGeometry:
     def curve_sq_lengths(self, log_factor, nodes):
         """:meth:`segment_sq_lengths` of consecutive nodes, the factor once per node.
 
-        Where the quadrature sees the nodes (Simpson's rule), the factor is
-        evaluated at the nodes and at the chords' interior quadrature points in
-        one call.
-
         Parameters
         ----------
         log_factor : callable
@@ -314,31 +310,24 @@ class BaseGeometry:
         sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
         """
         left, right = nodes[..., :-1, :], nodes[..., 1:, :]
-        known = None
-        times = self.quadrature_rule[0]
-        if 0.0 in times:
-            interior = [time for time in times if time not in (0.0, 1.0)]
-            points = [nodes, *((1 - time) * left + time * right for time in interior)]
-            factor = torch.exp(log_factor(torch.cat(points, dim=-2)))
-            n_nodes = nodes.shape[-2]
-            known = {0.0: factor[..., : n_nodes - 1], 1.0: factor[..., 1:n_nodes]}
-            for index, time in enumerate(interior):
-                start = n_nodes + index * (n_nodes - 1)
-                known[time] = factor[..., start : start + n_nodes - 1]
-        chord_factor = self._chord_factor(log_factor, left, right, known)
+        node_factor = None
+        if 0.0 in self.quadrature_rule[0]:
+            node_factor = torch.exp(log_factor(nodes))
+        chord_factor = self._chord_factor(log_factor, left, right, node_factor)
         return chord_factor * self.curve_base_sq_lengths(nodes)
 
-    def _chord_factor(self, log_factor, left, right, known=None):
+    def _chord_factor(self, log_factor, left, right, node_factor=None):
         """The factor averaged along chords by the quadrature rule, shape ``[...]``.
 
-        ``known`` maps quadrature times to the factor already evaluated there
-        (at the nodes and interior points of whole curves, by
-        :meth:`curve_sq_lengths`).
+        ``node_factor``, the factor at the nodes of curves whose consecutive
+        nodes are ``left`` and ``right``, saves evaluating it twice per node.
         """
         total = 0.0
         for time, weight in zip(*self.quadrature_rule):
-            if known is not None and time in known:
-                values = known[time]
+            if node_factor is not None and time == 0.0:
+                values = node_factor[..., :-1]
+            elif node_factor is not None and time == 1.0:
+                values = node_factor[..., 1:]
             else:
                 values = torch.exp(log_factor((1 - time) * left + time * right))
             total = total + weight * values
