@@ -184,6 +184,7 @@ def test_transport_on_embedded_manifolds_matches_geomstats(make):
     reference = make(equip=True)
     metric = zero_factor_metric(make(equip=False))
     rng = np.random.default_rng(11)
+    gs.random.seed(11)
     base, end = reference.random_point(3), reference.random_point(3)
     shape = (3, *reference.shape)
     vector = reference.to_tangent(gs.array(rng.normal(size=shape)), base)
@@ -204,7 +205,8 @@ def test_transport_on_a_sphere_with_caps_is_an_isometry():
     space.equip_with_metric(DensityConformalMetric, log_quality=quality)
     metric = space.metric
     rng = np.random.default_rng(12)
-    base = space.random_point(2)
+    base = rng.normal(size=(2, 3))
+    base = gs.array(base / np.linalg.norm(base, axis=-1, keepdims=True))
     vec_a, vec_b, direction = (
         space.to_tangent(gs.array(rng.normal(size=(2, 3))), base) for _ in range(3)
     )
@@ -216,7 +218,7 @@ def test_transport_on_a_sphere_with_caps_is_an_isometry():
         np.testing.assert_allclose(
             as_numpy(metric.inner_product(moved[i], moved[j], end)),
             as_numpy(metric.inner_product(vectors[i], vectors[j], base)),
-            rtol=1e-10,  # 5e-12 measured
+            rtol=1e-10,  # 1e-13 measured; 9e-11 at worst over the seeds 12-19
             atol=1e-12,
         )
 
