@@ -410,7 +410,11 @@ def path_straightening_method(problem, n_nodes, use_start):
         finally:
             metric.log_solver = saved
         length = DiscreteCurve(captured["path"], metric=metric).length()
-        return {"norm(log)": _to_float(norm_log), "path length": _to_float(length)}
+        return {
+            "norm(log)": _to_float(norm_log),
+            "path length": _to_float(length),
+            "path": captured["path"],
+        }
 
     config = f"n_nodes={n_nodes}, L-BFGS-B (geomstats default); init: {start_label}"
     label = "geomstats PathStraightening" + (", given start" if given else "")

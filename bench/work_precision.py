@@ -248,11 +248,9 @@ def path_straightening_points(problem, nodes):
         method = gb.path_straightening_method(problem, n_nodes, use_start=False)
 
         def solve(method=method):
-            method.run()
-            return method
+            return method.run()["path"]
 
-        def measure(method):
-            path = _captured_path(method)
+        def measure(path):
             dense = DiscreteCurve(path).nodes_at(N_EVAL)
             return curve_length(problem.metric, np.asarray(dense).reshape(N_EVAL, -1)), ""
 
@@ -263,15 +261,6 @@ def path_straightening_points(problem, nodes):
         if point.seconds > MAX_SECONDS:
             break
     return points
-
-
-def _captured_path(method):
-    """The discrete path that ``gb.path_straightening_method``'s runner kept."""
-    for cell in method.run.__closure__:
-        contents = cell.cell_contents
-        if isinstance(contents, dict) and "path" in contents:
-            return contents["path"]
-    raise RuntimeError("path straightening kept no path")
 
 
 def shooting_points(problem, steps):
