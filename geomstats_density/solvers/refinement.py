@@ -538,14 +538,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         replaced : ndarray of bool, shape=[len(checked)]
             Whether the measured length became the estimate.
         """
-        n_pieces = estimate.nodes.shape[1] - 1
-
-        def nodes_at(n_nodes):
-            return self._project(metric, _resample(estimate.nodes[checked], n_nodes))
-
-        if grading is not None:
-            nodes_at = DiscreteCurve(estimate.nodes[checked], grading.times(n_pieces + 1)).nodes_at
-        length, length_error = measured_lengths(metric, nodes_at, n_pieces, outside="nan")
+        length, length_error = self._measured(metric, estimate.nodes[checked], grading)
         dist, error = estimate.dist[checked], estimate.error[checked]
         difference = np.abs(length - dist)
         contradicts = ~(difference <= np.maximum(self.tol * dist, error))
@@ -562,14 +555,39 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         )
         return length, replaced
 
+    def _measured(self, metric, nodes, grading=None):
+        """Lengths of returned curves measured finer, and their errors (NaN outside the domain).
+
+        Parameters
+        ----------
+        metric : SolverMetric
+        nodes : ndarray, shape=[batch, n_nodes, n_coords]
+        grading : NodeGrading, optional
+            Curves at its node times are measured at times spaced as their nodes.
+
+        Returns
+        -------
+        length, error : ndarray, shape=[batch]
+            As :func:`~geomstats_density.curves.measured_lengths`.
+        """
+        n_pieces = nodes.shape[1] - 1
+
+        def nodes_at(n_nodes):
+            return self._project(metric, _resample(nodes, n_nodes))
+
+        if grading is not None:
+            nodes_at = DiscreteCurve(nodes, grading.times(n_pieces + 1)).nodes_at
+        return measured_lengths(metric, nodes_at, n_pieces, outside="nan")
+
     def _own_lengths(self, metric, estimate, active, record):
         """With ``tol=None``: each returned curve's own length becomes its ``dist``.
 
         The discrete length at ``n_nodes`` (Eq. 5) is an estimate the returned
         curve may contradict, most on kinked qualities and coarse node counts:
         ``dist`` is the curve's length measured finer, and ``record`` keeps the
-        discrete length for the message. A curve that cannot be measured (its spline leaves the
-        domain) keeps its discrete length. Updates ``estimate`` in place.
+        discrete length for the message. A curve that cannot be measured (its
+        spline leaves the domain) keeps its discrete length. Updates ``estimate``
+        in place.
 
         Returns
         -------
@@ -577,13 +595,7 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         replaced : ndarray of bool, shape=[batch]
             Whether the measured length became the estimate.
         """
-        nodes = estimate.nodes
-        length, _ = measured_lengths(
-            metric,
-            lambda n_nodes: self._project(metric, _resample(nodes, n_nodes)),
-            nodes.shape[1] - 1,
-            outside="nan",
-        )
+        length, _ = self._measured(metric, estimate.nodes)
         replaced = np.isfinite(length)
         record.discrete_dist[active] = estimate.dist
         estimate.dist[replaced] = length[replaced]
