@@ -294,6 +294,21 @@ def test_default_start_restarts_a_stalled_line_solve_from_the_grid():
     assert int(restarted.n_iterations) > int(from_line.n_iterations)  # both solves counted
 
 
+def test_default_start_keeps_a_fixed_budget_solve():
+    """With ``tol=None`` a curve that used all ``max_iter`` iterations is the
+    answer that budget buys: 'auto' returns the line's solve as it is (the same
+    curve as ``initialization='line'``), where the stalled solve above restarts."""
+    options = dict(n_nodes=17, tol=None, max_iter=3, on_failure="ignore", kinks="off")
+    space = plane(on_cube, dim=3, **options)
+    start, end = gs.array([0.0, 0.0, 1.0]), gs.array([1.0, 0.0, 0.0])
+    from_line = NewtonGeodesicSolver(space, initialization="line", **options).solve(end, start)
+    budgeted = space.metric.log_solver.solve(end, start)
+    assert int(from_line.n_iterations) == options["max_iter"]
+    assert int(budgeted.n_iterations) == options["max_iter"]
+    np.testing.assert_array_equal(as_numpy(budgeted.nodes), as_numpy(from_line.nodes))
+    assert float(budgeted.dist) == float(from_line.dist)
+
+
 def test_sobolev_steps_agree_with_exact_blocks(half_plane, hyperbolic):
     start, end = gs.array([0.0, 1.0]), gs.array([3.0, 0.5])
     half_plane.metric.log_solver = NewtonGeodesicSolver(half_plane, hessian="sobolev")

@@ -207,9 +207,15 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         obstacle): those curves start again on the shortest paths of
         :meth:`~geomstats_density.solvers.graph.GlobalStart.restart_graph`; each
         keeps the second result if it converged or is shorter, else the first
-        (``n_iterations`` counts both solves).
+        (``n_iterations`` counts both solves). With ``tol=None`` the iteration
+        budget is the user's: a curve that used all ``max_iter`` iterations is what
+        that budget buys and is not solved again; only curves that stalled before
+        it are.
         """
-        failed = np.flatnonzero(~solution.converged)
+        failed = ~solution.converged
+        if self.tol is None:
+            failed &= solution.n_iterations < self.max_iter
+        failed = np.flatnonzero(failed)
         if failed.size == 0:
             return solution
         graph = self.global_start.restart_graph(metric, start[failed], end[failed])
