@@ -60,8 +60,8 @@ def endpoint_codes(
 
     Parameters
     ----------
-    generator : Generator
-    classifier : Classifier
+    generator : dcgan.networks.Generator
+    classifier : dcgan.networks.Classifier
     start_digit, end_digit : int
     n_candidates : int
     threshold : float
