@@ -1,6 +1,7 @@
 """Shared fixtures: the hyperbolic half-plane as a conformal metric, and references."""
 
 import importlib.util
+import random
 import sys
 import types
 
@@ -41,6 +42,19 @@ def pytest_collection_modifyitems(config, items):
     if ignored:
         config.hook.pytest_deselected(items=ignored)
         items[:] = [item for item in items if not item.get_closest_marker("ignore")]
+
+
+@pytest.fixture(autouse=True)
+def seeded_global_generators():
+    """Every test starts from the same state of the global random generators.
+
+    Tests that draw from ``torch.randn``, ``np.random`` or geomstats' random
+    points (which use numpy's or torch's global generator, by backend) then
+    repeat bit for bit, alone or in any order.
+    """
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 def half_plane_log_factor(z):

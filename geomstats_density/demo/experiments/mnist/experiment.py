@@ -106,8 +106,9 @@ def run(
         The endpoints are the median codes of these classes.
     lengths_in : {'latent', 'samples'}
         As in :class:`~geomstats_density.latent.LatentSpace`. The paper
-        measures between decoded images (``'samples'``); that is about ten
-        times slower here (measured: 245 s against 21 s), for a similar path.
+        measures between decoded images (``'samples'``): second derivatives
+        through the decoder at every node make it much slower, for a similar
+        path (docs/latent.md gives the times).
     solver_options : dict, optional
         Options of the Newton solver, over :data:`SOLVER_OPTIONS`.
 

@@ -22,9 +22,8 @@ geodesic and along the segment, decodes both, and reports validity and the
 QED of the decoded molecules computed by RDKit.
 
 The weights (230 KB, float16) ship in ``weights/selfies_vae.npz``;
-:func:`train_molecule_model` retrains them (40 epochs on one torch thread:
-measured 25 minutes on two CPU cores shared with other jobs, load about 7;
-some 5 minutes on two free cores).
+:func:`train_molecule_model` retrains them (40 epochs on one torch thread,
+minutes on two free cores).
 
 - :mod:`~geomstats_density.demo.experiments.molecules.chemistry`: molecules,
   SELFIES strings, QED, the WEHI compounds;

@@ -129,8 +129,8 @@ def train_molecule_model(
         Seeds the split, the weights and the sampling.
     n_threads : int
         Torch threads while training. One by default: these small convolutions
-        gain little from a second thread, and lose ten times over when the
-        cores are shared (measured: 0.17 s against 2 s per batch).
+        gain little from a second thread, and lose many times over when the
+        cores are shared.
     progress : bool
         Show progress bars.
 
