@@ -6,7 +6,8 @@ over the points gives every distance at once, approximately: each point is joine
 to its ``n_neighbors`` nearest points (Euclidean, in the metric's coordinates),
 each edge weighs the conformal length of its straight segment, and the distance of
 two points is the length of the shortest path between them, one run of Dijkstra's
-algorithm (``scipy.sparse.csgraph``) per row of the matrix. Optional
+algorithm (``scipy.sparse.csgraph``) per row of the matrix (the graph is a
+:class:`~geomstats_density.neighbor_graph.NeighborGraph`). Optional
 ``extra_points`` (samples of a density, a grid) join the graph as vertices only,
 so that paths need not hop from data point to data point.
 
