@@ -41,6 +41,7 @@ from geomstats_density.distance_batches import (
     report_unconverged_pairs,
     solve_batch,
 )
+from geomstats_density.distance_tasks import check_jobs
 from geomstats_density.exceptions import DomainError, warn_at_caller
 from geomstats_density.neighbor_graph import NeighborGraph, symmetrize
 from geomstats_density.solvers.graph import density_samples
@@ -158,8 +159,7 @@ class DistanceGraph:
             raise ValueError(f"bridges must be True or False, got {bridges!r}.")
         self.bridges = bridges
         check_bool_or_none(progress, "progress")
-        if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
-            raise ValueError(f"n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}.")
+        check_jobs(n_jobs, client=None)
         self.n_jobs = int(n_jobs)
         self.metric = metric
         self.on_disconnected = on_disconnected
