@@ -49,7 +49,8 @@ import numpy as np  # noqa: E402
 import suite  # noqa: E402  (bench/suite.py: the problems)
 import torch  # noqa: E402
 
-from geomstats_density.distances import DEFAULT_BATCH_SIZE, pairwise_distances  # noqa: E402
+from geomstats_density.distance_batches import DEFAULT_BATCH_SIZE  # noqa: E402
+from geomstats_density.distances import pairwise_distances  # noqa: E402
 
 # The workers cannot import the bench modules: ship their functions by value.
 cloudpickle.register_pickle_by_value(geodesics)

@@ -6,8 +6,8 @@ argument order of their scikit-learn namesakes. Both split the pairs into
 batches of ``batch_size``, each solved by one vectorised call of the metric's
 boundary-value solver (one energy evaluation per Newton iteration serves the
 whole batch), so memory stays bounded by the batch size however many pairs
-there are. When the solver starts curves from shortest paths on a graph
-(:meth:`NewtonGeodesicSolver.start_graph
+there are (:mod:`~geomstats_density.distance_batches`). When the solver starts
+curves from shortest paths on a graph (:meth:`NewtonGeodesicSolver.start_graph
 <geomstats_density.solvers.newton.NewtonGeodesicSolver.start_graph>`), the graph
 is built once, for the box of all the points, and serves every batch. A progress
 bar counts the pairs.
@@ -17,7 +17,8 @@ this machine (joblib's loky backend, as in scikit-learn), each with its share of
 the cores for torch. With a ``dask.distributed`` client they run as tasks on its
 workers: the metric, the graph and the points are shipped once (cloudpickle),
 each task solves ``batches_per_task`` batches. Either way the results are the
-single-process results: the same batches are solved in the same way.
+single-process results: the same batches are solved in the same way
+(:mod:`~geomstats_density.distance_tasks`).
 With ``checkpoint=`` a directory, each finished task is written there as it
 arrives in this process, and a call with the same arguments after an
 interruption loads those tasks instead of solving them again
@@ -36,10 +37,6 @@ Example::
     test_to_train = space.metric.dist_broadcast(test, train)
 """
 
-import copy
-import os
-
-import joblib
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -47,15 +44,13 @@ from tqdm.auto import tqdm
 from geomstats_density._validation import broadcast_pair, check_bool_or_none, check_positive_int
 from geomstats_density.backend import to_backend, to_numpy, tracks_gradients
 from geomstats_density.checkpoints import Checkpoint, check_without_gradients, problem_fingerprint
-from geomstats_density.solvers.status import report_unconverged
-from geomstats_density.threads import torch_threads_for
+from geomstats_density.distance_batches import (
+    DEFAULT_BATCH_SIZE,
+    PROGRESS_MIN_PAIRS,
+    report_unconverged_pairs,
+)
+from geomstats_density.distance_tasks import TaskPayload, check_client, check_jobs, run_tasks
 
-# Pairs solved in one vectorised call: large enough to amortise Python overheads,
-# small enough that a batch stops refining node counts when its own hardest pair
-# is done (see docs/distances.md for the timings behind it).
-DEFAULT_BATCH_SIZE = 128
-# Below this many pairs the progress bar is noise (as for the solvers' own bars).
-PROGRESS_MIN_PAIRS = 64
 # Points whose pairwise chords are computed at once when looking for the longest.
 _CHORD_ROWS = 1 << 20
 
@@ -135,7 +130,7 @@ def pairwise_distances(
     """
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     check_bool_or_none(progress, "progress")
-    _check_jobs(n_jobs, client)
+    check_jobs(n_jobs, client)
     check_without_gradients(checkpoint, X, Y)
     coordinates = _point_rows(metric, X, "X")
     n_points = coordinates.shape[0]
@@ -214,7 +209,7 @@ def paired_distances(
     """
     batch_size, batches_per_task = _check_sizes(batch_size, batches_per_task)
     check_bool_or_none(progress, "progress")
-    _check_jobs(n_jobs, client)
+    check_jobs(n_jobs, client)
     check_without_gradients(checkpoint, X, Y)
     if tracks_gradients(X, Y):
         return metric.dist(X, Y)
@@ -248,13 +243,6 @@ def _check_sizes(batch_size, batches_per_task):
         check_positive_int(batch_size, "batch_size"),
         check_positive_int(batches_per_task, "batches_per_task"),
     )
-
-
-def _check_jobs(n_jobs, client):
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}.")
-    if client is not None and n_jobs != 1:
-        raise ValueError("Pass either a Dask client or n_jobs, not both.")
 
 
 def _point_coordinates(metric, points, name):
@@ -347,7 +335,7 @@ def _solve_pairs(
             "solve: use metric.dist_pairwise, which falls back to geomstats' own loop."
         )
     if client is not None:
-        _check_client(client)
+        check_client(client)
     n_pairs = len(pairs)
     values = np.zeros(n_pairs)
     if n_pairs == 0:
@@ -367,15 +355,8 @@ def _solve_pairs(
     show = progress if progress is not None else n_pairs >= PROGRESS_MIN_PAIRS
     on_failure = getattr(metric.log_solver, "on_failure", "warn")
     graph = shared_graph(metric, coordinates, pairs) if ranges else None
-    payload = _Payload(metric, graph, coordinates, pairs, batch_size)
-    if not ranges:
-        batches = ()
-    elif client is not None:
-        batches = _dask_batches(client, payload, ranges)
-    elif joblib.effective_n_jobs(n_jobs) > 1:
-        batches = _process_batches(n_jobs, payload, ranges)
-    else:
-        batches = ((begin, stop, _task(payload, begin, stop)) for begin, stop in ranges)
+    payload = TaskPayload(metric, graph, coordinates, pairs, batch_size)
+    batches = run_tasks(payload, ranges, client, n_jobs)
     with tqdm(
         total=n_pairs, initial=int(done.sum()), desc="distances", unit="pair", disable=not show
     ) as bar:
@@ -452,192 +433,3 @@ def _longest_pair(coordinates, pairs):
         if chords[k] > longest:
             best, longest = (rows[k], cols[k]), chords[k]
     return best
-
-
-def solve_batch(metric, graph, coordinates, rows, cols):
-    """Distances from ``coordinates[rows]`` to ``coordinates[cols]``, one solve.
-
-    Pairs of equal points get 0 without a solve; the others start on the
-    graph's shortest paths when a graph is given.
-
-    Parameters
-    ----------
-    metric : ConformalMetric
-    graph : ConformalGraph or None
-    coordinates : ndarray, shape=[n_points, n_coords]
-    rows, cols : ndarray of int, shape=[batch]
-
-    Returns
-    -------
-    dist : ndarray, shape=[batch]
-    status : ndarray of int, shape=[batch]
-        :class:`~geomstats_density.solvers.status.CurveStatus` codes
-        (``CONVERGED``, 0, where the pair converged).
-    message : str or None
-        ``curve.message`` of the first pair that did not converge.
-    """
-    start, end = coordinates[rows], coordinates[cols]
-    dist = np.zeros(len(rows))
-    status = np.zeros(len(rows), dtype=int)
-    moving = np.any(start != end, axis=-1)
-    if not moving.any():
-        return dist, status, None
-    start, end = start[moving], end[moving]
-    solver = _quiet(metric.log_solver)
-    options = {}
-    if graph is not None:
-        # Sized as the solver sizes its own work: small batches run on one torch
-        # thread, here and on Dask workers alike, so the paths are the same.
-        with torch_threads_for(start.size * solver.n_nodes * 4 * metric.point_cost):
-            options["initial_curve"] = graph.curves(start, end, solver.n_nodes)
-    curve = solver.solve(
-        metric.to_points_backend(torch.from_numpy(end)),
-        metric.to_points_backend(torch.from_numpy(start)),
-        **options,
-    )
-    dist[moving] = to_numpy(curve.dist)
-    status[moving] = np.where(curve.converged, 0, curve.status)
-    missed = ~np.asarray(curve.converged, dtype=bool)
-    return dist, status, str(curve.message[missed][0]) if missed.any() else None
-
-
-def _quiet(solver):
-    """A shallow copy of ``solver`` without progress bars nor warnings, for one batch.
-
-    The caller reports over all pairs. The solver itself is left as it is, so
-    that concurrent calls on one metric (threads) see the user's settings; the
-    copy shares its caches (a graph built once). A solver that raises on failure
-    still raises, at the first failing batch.
-
-    Parameters
-    ----------
-    solver : LogSolver
-
-    Returns
-    -------
-    solver : LogSolver
-    """
-    quiet = copy.copy(solver)
-    if hasattr(quiet, "progress"):
-        quiet.progress = False
-    if getattr(quiet, "on_failure", None) == "warn":
-        quiet.on_failure = "ignore"
-    return quiet
-
-
-def report_unconverged_pairs(solver, status, first_message, on_failure):
-    """One warning (or error) for all the pairs that did not converge.
-
-    It counts the pairs by how they ended (``CurveStatus``), quotes how the first
-    of them ended and what to change.
-
-    Parameters
-    ----------
-    solver : LogSolver
-        The solver of the pairs; its ``remedies(codes)``, if any, says what to change.
-    status : ndarray of int, shape=[n_pairs]
-        :class:`~geomstats_density.solvers.status.CurveStatus` of each pair.
-    first_message : str
-        How the first pair that did not converge ended.
-    on_failure : {'warn', 'raise', 'ignore'}
-    """
-    remedies = getattr(solver, "remedies", None)
-    report_unconverged(
-        status,
-        first_message,
-        on_failure,
-        "geodesic distances",
-        lambda codes: (
-            ""
-            if remedies is None
-            else f" To converge (solver_options of the metric): {remedies(codes)}."
-        ),
-    )
-
-
-# ----------------------------------------------------------------------
-# Tasks: in this process, in local worker processes, on Dask.
-# ----------------------------------------------------------------------
-def _import_distributed():
-    try:
-        import distributed
-    except ImportError as error:
-        raise ImportError(
-            "Distances on a Dask cluster need dask.distributed: install the extra "
-            '"distributed" (pip install "geomstats-density[distributed]").'
-        ) from error
-    return distributed
-
-
-def _check_client(client):
-    if not isinstance(client, _import_distributed().Client):
-        raise ValueError(f"client must be a dask.distributed Client, got {type(client).__name__}.")
-
-
-class _Payload:
-    """What every task needs, shipped to the workers once."""
-
-    def __init__(self, metric, graph, coordinates, pairs, batch_size):
-        self.metric = metric
-        self.graph = graph
-        self.coordinates = coordinates
-        self.pairs = pairs
-        self.batch_size = batch_size
-
-
-def _task(payload, begin, stop):
-    """Solve the pairs ``begin`` to ``stop`` in batches of ``payload.batch_size``."""
-    dist = np.zeros(stop - begin)
-    status = np.zeros(stop - begin, dtype=int)
-    first_message = None
-    for first in range(begin, stop, payload.batch_size):
-        last = min(first + payload.batch_size, stop)
-        rows, cols = payload.pairs.take(first, last)
-        batch_dist, batch_status, message = solve_batch(
-            payload.metric, payload.graph, payload.coordinates, rows, cols
-        )
-        dist[first - begin : last - begin] = batch_dist
-        status[first - begin : last - begin] = batch_status
-        first_message = first_message or message
-    return dist, status, first_message
-
-
-def _process_task(payload, begin, stop, torch_threads):
-    """:func:`_task` in a worker process, with its share of the cores for torch."""
-    torch.set_num_threads(torch_threads)
-    return begin, stop, _task(payload, begin, stop)
-
-
-def _process_batches(n_jobs, payload, ranges):
-    """``(begin, stop, (dist, status, message))`` of the tasks ``ranges``, in worker processes."""
-    n_workers = joblib.effective_n_jobs(n_jobs)
-    torch_threads = max(1, (os.cpu_count() or 1) // n_workers)
-    parallel = joblib.Parallel(n_jobs=n_workers, return_as="generator_unordered")
-    return parallel(
-        joblib.delayed(_process_task)(payload, begin, stop, torch_threads) for begin, stop in ranges
-    )
-
-
-def _identity(payload):
-    """The payload, as the result of the task that ships it to the workers."""
-    return payload
-
-
-def _dask_batches(client, payload, ranges):
-    """``(begin, stop, (dist, status, message))`` of the tasks ``ranges``, as they finish."""
-    distributed = _import_distributed()
-    # The payload as a task's result, not scattered data: the scheduler's memory
-    # manager keeps one copy of data that no queued task needs, and a lost copy
-    # of scattered data is lost for good, while a task's result is computed again.
-    shipped = client.submit(_identity, payload, pure=False)
-    futures, range_of = [], {}
-    for begin, stop in ranges:
-        future = client.submit(_task, shipped, begin, stop, pure=False)
-        futures.append(future)
-        range_of[future.key] = (begin, stop)
-    try:
-        for future in distributed.as_completed(futures):
-            begin, stop = range_of[future.key]
-            yield begin, stop, future.result()
-    finally:
-        client.cancel([*futures, shipped])

@@ -6,7 +6,8 @@ over the points gives every distance at once, approximately: each point is joine
 to its ``n_neighbors`` nearest points (Euclidean, in the metric's coordinates),
 each edge weighs the conformal length of its straight segment, and the distance of
 two points is the length of the shortest path between them, one run of Dijkstra's
-algorithm (``scipy.sparse.csgraph``) per row of the matrix. Optional
+algorithm (``scipy.sparse.csgraph``) per row of the matrix (the graph is a
+:class:`~geomstats_density.neighbor_graph.NeighborGraph`). Optional
 ``extra_points`` (samples of a density, a grid) join the graph as vertices only,
 so that paths need not hop from data point to data point.
 
@@ -23,14 +24,9 @@ points. Where they must be exact, :meth:`DistanceGraph.refine` solves chosen pai
 with the metric's boundary-value solver, each started from its shortest path.
 """
 
-import contextlib
-
-import joblib
 import numpy as np
-import scipy.sparse
 import torch
-from scipy.sparse.csgraph import connected_components, dijkstra
-from scipy.spatial import cKDTree
+from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
 
 from geomstats_density._validation import (
@@ -39,21 +35,16 @@ from geomstats_density._validation import (
     check_positive_int,
 )
 from geomstats_density.backend import to_backend, to_numpy
-from geomstats_density.distances import (
+from geomstats_density.distance_batches import (
     DEFAULT_BATCH_SIZE,
     PROGRESS_MIN_PAIRS,
     report_unconverged_pairs,
     solve_batch,
 )
+from geomstats_density.distance_tasks import check_jobs
 from geomstats_density.exceptions import DomainError, warn_at_caller
-from geomstats_density.solvers.graph import (
-    DIJKSTRA_ENTRIES,
-    MODE_NEIGHBORS,
-    density_samples,
-    edge_lengths,
-    even_in_length,
-    walk_back,
-)
+from geomstats_density.neighbor_graph import NeighborGraph, symmetrize
+from geomstats_density.solvers.graph import density_samples
 
 DEFAULT_NEIGHBORS = 30
 # Sub-pieces of the trapezoid rule along each edge.
@@ -61,13 +52,6 @@ DEFAULT_EDGE_PIECES = 16
 # Below this many Dijkstra runs the progress bar is noise.
 PROGRESS_MIN_ROWS = 1000
 ON_DISCONNECTED = ("raise", "warn")
-# Bridges between pieces of a graph: from each vertex of a piece to its nearest
-# vertex outside, those at most BRIDGE_SLACK times as long as the shortest, at most
-# BRIDGES_PER_NEIGHBOR * n_neighbors of them (the shortest in the metric may be
-# longer in coordinates); their quadrature takes at most MAX_BRIDGE_PIECES pieces.
-BRIDGE_SLACK = 2.0
-BRIDGES_PER_NEIGHBOR = 4
-MAX_BRIDGE_PIECES = 1024
 
 
 class DistanceGraph:
@@ -175,8 +159,7 @@ class DistanceGraph:
             raise ValueError(f"bridges must be True or False, got {bridges!r}.")
         self.bridges = bridges
         check_bool_or_none(progress, "progress")
-        if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
-            raise ValueError(f"n_jobs must be a non-zero integer (-1: every core), got {n_jobs!r}.")
+        check_jobs(n_jobs, client=None)
         self.n_jobs = int(n_jobs)
         self.metric = metric
         self.on_disconnected = on_disconnected
@@ -209,13 +192,12 @@ class DistanceGraph:
             self._check_domain(y, "Y")
         self.n_vertices = len(self.vertices)
         self.shape = (len(self.x_vertex), len(self.y_vertex))
-        self._tree = cKDTree(self.vertices)
-        self._adjacency = self._build_adjacency()
+        self._graph = NeighborGraph(metric, self.vertices, self.n_neighbors, self.n_pieces)
         if hub_vertices is not None:
-            self._join_hubs(hub_vertices)
+            self._graph.join_hubs(hub_vertices)
         if bridges:
-            self._bridge()
-        self.n_edges = self._adjacency.nnz // 2
+            self._graph.bridge(np.union1d(self.x_vertex, self.y_vertex))
+        self.n_edges = self._graph.adjacency.nnz // 2
         self._check_connected()
 
     def rows(self, indices=None):
@@ -231,7 +213,9 @@ class DistanceGraph:
         dist : array-like, shape=[n_rows, n_points_y]
         """
         indices = self._indices(indices, self.shape[0], "indices")
-        return to_backend(self._rows(self.x_vertex[indices], self.y_vertex))
+        with self._bar(len(indices)) as bar:
+            dist = self._graph.distances(self.x_vertex[indices], self.y_vertex, bar, self.n_jobs)
+        return to_backend(dist)
 
     def blocks(self, block_size=256):
         """The matrix ``block_size`` rows at a time: memory of one block only.
@@ -251,7 +235,9 @@ class DistanceGraph:
         with self._bar(n_rows) as bar:
             for begin in range(0, n_rows, block_size):
                 indices = np.arange(begin, min(begin + block_size, n_rows))
-                dist = self._rows(self.x_vertex[indices], self.y_vertex, bar)
+                dist = self._graph.distances(
+                    self.x_vertex[indices], self.y_vertex, bar, self.n_jobs
+                )
                 yield indices, to_backend(dist)
 
     def matrix(self):
@@ -267,11 +253,13 @@ class DistanceGraph:
         """
         with self._bar(min(self.shape)) as bar:
             if self.shape[1] < self.shape[0]:
-                dist = self._rows(self.y_vertex, self.x_vertex, bar).T.copy()
+                dist = self._graph.distances(
+                    self.y_vertex, self.x_vertex, bar, self.n_jobs
+                ).T.copy()
             else:
-                dist = self._rows(self.x_vertex, self.y_vertex, bar)
+                dist = self._graph.distances(self.x_vertex, self.y_vertex, bar, self.n_jobs)
         if self.symmetric:
-            _symmetrize(dist)
+            symmetrize(dist)
         return to_backend(dist)
 
     def path(self, i, j):
@@ -288,7 +276,7 @@ class DistanceGraph:
         """
         [i] = self._indices([i], self.shape[0], "i")
         [j] = self._indices([j], self.shape[1], "j")
-        [path] = self._paths(self.x_vertex[[i]], self.y_vertex[[j]])
+        [path] = self._graph.paths(self.x_vertex[[i]], self.y_vertex[[j]])
         return to_backend(self.vertices[path])
 
     def refine(self, rows, cols, batch_size=DEFAULT_BATCH_SIZE):
@@ -322,7 +310,6 @@ class DistanceGraph:
                 f"metric.log_solver ({type(solver).__name__}) cannot start from given "
                 "curves: refine needs a boundary-value solver of this package."
             )
-        starts = _PathStarts(self)
         sources, targets = self.x_vertex[rows], self.y_vertex[cols]
         dist = np.zeros(len(rows))
         status = np.zeros(len(rows), dtype=int)
@@ -332,7 +319,7 @@ class DistanceGraph:
             for begin in range(0, len(rows), batch_size):
                 batch = slice(begin, begin + batch_size)
                 dist[batch], status[batch], message = solve_batch(
-                    self.metric, starts, self.vertices, sources[batch], targets[batch]
+                    self.metric, self._graph, self.vertices, sources[batch], targets[batch]
                 )
                 first_message = first_message or message
                 bar.update(len(dist[batch]))
@@ -348,102 +335,8 @@ class DistanceGraph:
         except DomainError as error:
             raise DomainError(f"{name} has a point outside the metric's domain: {error}") from None
 
-    def _build_adjacency(self):
-        """The symmetric sparse matrix of the finite edge lengths."""
-        n_vertices = self.n_vertices
-        k = min(self.n_neighbors, n_vertices - 1)
-        if k == 0:
-            return scipy.sparse.csr_matrix((n_vertices, n_vertices))
-        gaps, near = self._tree.query(self.vertices, k=k + 1)
-        # The Euclidean length of a typical edge, the scale of the bridges' quadrature.
-        self._edge_scale = float(np.median(gaps[:, 1:]))
-        tails = np.repeat(np.arange(n_vertices), k + 1)
-        edges = np.unique(np.sort(np.stack([tails, near.reshape(-1)], -1), -1), axis=0)
-        edges = edges[edges[:, 0] != edges[:, 1]]
-        return self._with_edges(scipy.sparse.csr_matrix((n_vertices, n_vertices)), edges)
-
-    def _with_edges(self, adjacency, edges, n_pieces=None):
-        """``adjacency`` plus the ``edges`` ``[n, 2]`` of finite length.
-
-        Edges leaving the domain (an infinite factor: a quality of 0) are no edges.
-        """
-        # An edge already there keeps its length (a sum of both would be none).
-        edges = edges[np.asarray(adjacency[edges[:, 0], edges[:, 1]]).reshape(-1) == 0]
-        weights = edge_lengths(
-            self.metric, self.vertices, edges[:, 0], edges[:, 1], n_pieces or self.n_pieces
-        )
-        finite = np.isfinite(weights)
-        tails, heads, weights = edges[finite, 0], edges[finite, 1], weights[finite]
-        return adjacency + scipy.sparse.csr_matrix(
-            (
-                np.concatenate([weights, weights]),
-                (np.concatenate([tails, heads]), np.concatenate([heads, tails])),
-            ),
-            shape=adjacency.shape,
-        )
-
-    def _with_long_edges(self, adjacency, edges):
-        """:meth:`_with_edges` on sub-pieces in proportion to the longest edge.
-
-        As many as it is typical edges long, times ``n_pieces``, at most
-        ``MAX_BRIDGE_PIECES``.
-        """
-        longest = np.linalg.norm(np.subtract(*self.vertices[edges.T]), axis=-1).max()
-        ratio = np.ceil(self.n_pieces * longest / self._edge_scale)
-        return self._with_edges(
-            adjacency, edges, int(np.clip(ratio, self.n_pieces, MAX_BRIDGE_PIECES))
-        )
-
-    def _join_hubs(self, hubs):
-        """Join each hub (vertex index) to its ``MODE_NEIGHBORS`` nearest other hubs."""
-        k = min(MODE_NEIGHBORS, len(hubs) - 1)
-        if k < 1:
-            return
-        _, near = cKDTree(self.vertices[hubs]).query(self.vertices[hubs], k=k + 1)
-        edges = np.stack([np.repeat(hubs, k + 1), hubs[near.reshape(-1)]], -1)
-        edges = np.unique(np.sort(edges, -1), axis=0)
-        edges = edges[edges[:, 0] != edges[:, 1]]
-        self._adjacency = self._with_long_edges(self._adjacency, edges)
-
-    def _bridge(self):
-        """Join the pieces of a graph that falls apart by their shortest edges between pieces.
-
-        In rounds (Boruvka's): each piece holding points of ``X`` or ``Y`` gets
-        edges from its vertices to their nearest vertex in another piece, the
-        shortest and those up to ``BRIDGE_SLACK`` times as long (at most
-        ``BRIDGES_PER_NEIGHBOR * n_neighbors``), each measured on as many
-        sub-pieces as it is typical edges long (times ``n_pieces``), so that
-        paths take the bridge shortest in the metric; a round joins each such piece
-        to another, so the pieces at least halve, until one holds all the
-        points or no new bridge is finite (the metric's domain separates them).
-        """
-        queried = np.union1d(self.x_vertex, self.y_vertex)
-        tried = set()
-        while True:
-            _, labels = connected_components(self._adjacency, directed=False)
-            pieces = np.unique(labels[queried])
-            if len(pieces) == 1 or len(np.unique(labels)) == 1:
-                return
-            bridges = []
-            for piece in pieces:
-                inside = np.flatnonzero(labels == piece)
-                outside = np.flatnonzero(labels != piece)
-                gaps, near = cKDTree(self.vertices[outside]).query(self.vertices[inside])
-                order = np.argsort(gaps)[: BRIDGES_PER_NEIGHBOR * self.n_neighbors]
-                shortest = order[gaps[order] <= BRIDGE_SLACK * gaps[order[0]]]
-                bridges.append(np.stack([inside[shortest], outside[near[shortest]]], -1))
-            bridges = np.unique(np.sort(np.concatenate(bridges), -1), axis=0)
-            bridges = np.array([edge for edge in bridges.tolist() if tuple(edge) not in tried])
-            if len(bridges) == 0:
-                return
-            tried.update(map(tuple, bridges.tolist()))
-            before = self._adjacency.nnz
-            self._adjacency = self._with_long_edges(self._adjacency, bridges)
-            if self._adjacency.nnz == before:
-                return
-
     def _check_connected(self):
-        _, labels = connected_components(self._adjacency, directed=False)
+        _, labels = connected_components(self._graph.adjacency, directed=False)
         queried = np.union1d(self.x_vertex, self.y_vertex)
         pieces, sizes = np.unique(labels[queried], return_counts=True)
         if len(pieces) == 1:
@@ -481,57 +374,6 @@ class DistanceGraph:
         show = self.progress if self.progress is not None else n_runs >= PROGRESS_MIN_ROWS
         return tqdm(total=n_runs, desc="graph distances", unit="row", disable=not show)
 
-    def _rows(self, sources, targets, bar=None):
-        """Distances ``[len(sources), len(targets)]`` between vertices, by Dijkstra.
-
-        The sources run in chunks of ``DIJKSTRA_ENTRIES`` entries over all the
-        vertices, in ``n_jobs`` worker processes when there are several chunks;
-        each chunk's columns ``targets`` go straight into the result.
-        """
-        dist = np.empty((len(sources), len(targets)))
-        chunk = max(1, DIJKSTRA_ENTRIES // self.n_vertices)
-        n_workers = joblib.effective_n_jobs(self.n_jobs)
-        if n_workers > 1:
-            # Several chunks per worker, for the load to even out.
-            chunk = max(1, min(chunk, -(-len(sources) // (4 * n_workers))))
-        chunks = [sources[begin : begin + chunk] for begin in range(0, len(sources), chunk)]
-        if n_workers > 1 and len(chunks) > 1:
-            # scipy's own function: the workers import scipy, not this package.
-            rows = joblib.Parallel(n_jobs=n_workers, return_as="generator")(
-                joblib.delayed(dijkstra)(self._adjacency, directed=True, indices=runs)
-                for runs in chunks
-            )
-        else:
-            rows = (dijkstra(self._adjacency, directed=True, indices=runs) for runs in chunks)
-        begin = 0
-        with self._bar(len(sources)) if bar is None else contextlib.nullcontext(bar) as progress:
-            for arcs in rows:
-                dist[begin : begin + len(arcs)] = arcs[:, targets]
-                begin += len(arcs)
-                progress.update(len(arcs))
-        return dist
-
-    def _paths(self, sources, targets):
-        """Vertex indices of the shortest path of each pair of vertices."""
-        unique, row = np.unique(sources, return_inverse=True)
-        row = row.reshape(-1)
-        paths = [None] * len(sources)
-        chunk = max(1, DIJKSTRA_ENTRIES // self.n_vertices)
-        for begin in range(0, len(unique), chunk):
-            runs = unique[begin : begin + chunk]
-            _, predecessors = dijkstra(
-                self._adjacency, directed=True, indices=runs, return_predecessors=True
-            )
-            for b in np.flatnonzero((row >= begin) & (row < begin + len(runs))):
-                path = walk_back(predecessors[row[b] - begin], sources[b], targets[b])
-                if path is None:
-                    raise ValueError(
-                        f"No path of finite length joins {self.vertices[sources[b]].tolist()} "
-                        f"to {self.vertices[targets[b]].tolist()} on the graph."
-                    )
-                paths[b] = np.asarray(path)
-        return paths
-
     @staticmethod
     def _indices(indices, size, name):
         """Integer indices in ``[-size, size)``, as a flat array, or a ValueError."""
@@ -544,51 +386,6 @@ class DistanceGraph:
         if array.size and (array.min() < -size or array.max() >= size):
             raise ValueError(f"{name} must lie in [-{size}, {size}), got {indices!r}.")
         return np.where(array < 0, array + size, array)
-
-
-def _symmetrize(dist):
-    """``dist[i, j] = dist[j, i] = min`` of the two, in place, a block of rows at a time.
-
-    The two runs of Dijkstra's algorithm differ by rounding only; a whole
-    transposed copy would double the matrix's memory.
-    """
-    n_points = len(dist)
-    step = max(1, DIJKSTRA_ENTRIES // n_points)
-    for begin in range(0, n_points, step):
-        block = slice(begin, begin + step)
-        smaller = np.minimum(dist[block, begin:], dist[begin:, block].T)
-        dist[block, begin:] = smaller
-        dist[begin:, block] = smaller.T
-
-
-class _PathStarts:
-    """The starting curves :func:`~geomstats_density.distances.solve_batch` asks for.
-
-    Its endpoints are vertices of the graph: each curve is their shortest path,
-    resampled evenly in length.
-    """
-
-    def __init__(self, graph):
-        self.graph = graph
-
-    def curves(self, start, end, n_nodes):
-        """``[batch, n_nodes, dim]`` curves along the shortest paths from ``start`` to ``end``."""
-        graph = self.graph
-        _, sources = graph._tree.query(start)
-        _, targets = graph._tree.query(end)
-        curves = np.empty((len(start), n_nodes, start.shape[1]))
-        for b, path in enumerate(graph._paths(sources, targets)):
-            polyline = graph.vertices[path]
-            pieces = edge_lengths(
-                graph.metric,
-                polyline,
-                np.arange(len(path) - 1),
-                np.arange(1, len(path)),
-                graph.n_pieces,
-            )
-            arc = np.concatenate([[0.0], np.cumsum(pieces)])
-            curves[b] = even_in_length(polyline, arc, n_nodes)
-        return curves
 
 
 def graph_distances(

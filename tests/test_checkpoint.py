@@ -16,6 +16,7 @@ import torch
 from conftest import as_numpy, random_half_plane_points
 
 from geomstats_density import GeodesicConvergenceWarning
+from geomstats_density import distance_tasks as tasks_module
 from geomstats_density import distances as distances_module
 from geomstats_density.distances import paired_distances, pairwise_distances
 
@@ -30,7 +31,7 @@ def task_files(checkpoint):
 def count_solves(monkeypatch, interrupt_after=None):
     """Count the batches solved in this process; raise Ctrl-C's exception after some."""
     solved = []
-    solve_batch = distances_module.solve_batch
+    solve_batch = tasks_module.solve_batch
 
     def counting(*args):
         if interrupt_after is not None and len(solved) == interrupt_after:
@@ -38,7 +39,7 @@ def count_solves(monkeypatch, interrupt_after=None):
         solved.append(len(args[-1]))
         return solve_batch(*args)
 
-    monkeypatch.setattr(distances_module, "solve_batch", counting)
+    monkeypatch.setattr(tasks_module, "solve_batch", counting)
     return solved
 
 
@@ -182,12 +183,12 @@ from conftest import random_half_plane_points
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import ConformalMetric
-from geomstats_density import distances
+from geomstats_density import distance_tasks, distances
 from conftest import half_plane_log_factor
 
 space = Euclidean(2, equip=False)
 space.equip_with_metric(ConformalMetric, log_factor=half_plane_log_factor)
-solve_batch, solved = distances.solve_batch, []
+solve_batch, solved = distance_tasks.solve_batch, []
 
 
 def slow_after_the_first(*args):
@@ -197,7 +198,7 @@ def slow_after_the_first(*args):
     return solve_batch(*args)
 
 
-distances.solve_batch = slow_after_the_first
+distance_tasks.solve_batch = slow_after_the_first
 points = gs.array(random_half_plane_points(7, seed=24))
 distances.pairwise_distances(
     points, metric=space.metric, batch_size=4, checkpoint={checkpoint!r}
@@ -453,7 +454,7 @@ def kill_worker_at(first_pairs, markers, checkpoint, tasks_before):
     tasks are on disk, so that the run is interrupted in its middle; its marker
     file records the kill, so that each batch kills one worker only.
     """
-    solve_batch = distances_module.solve_batch
+    solve_batch = tasks_module.solve_batch
 
     def killing(metric, graph, coordinates, rows, cols):
         for pair, marker in zip(first_pairs, markers):
@@ -466,13 +467,13 @@ def kill_worker_at(first_pairs, markers, checkpoint, tasks_before):
         return solve_batch(metric, graph, coordinates, rows, cols)
 
     killing.unpatched = solve_batch
-    distances_module.solve_batch = killing
+    tasks_module.solve_batch = killing
 
 
 def restore_solve_batch():
     """Undo :func:`kill_worker_at` on a worker that survived."""
-    patched = distances_module.solve_batch
-    distances_module.solve_batch = getattr(patched, "unpatched", patched)
+    patched = tasks_module.solve_batch
+    tasks_module.solve_batch = getattr(patched, "unpatched", patched)
 
 
 @pytest.mark.parametrize("allowed_failures", [0, 3])

@@ -15,7 +15,7 @@ from geomstats_density import (
     GeodesicConvergenceWarning,
     NewtonGeodesicSolver,
 )
-from geomstats_density import graph_distances as graph_distances_module
+from geomstats_density import neighbor_graph as neighbor_graph_module
 from geomstats_density.densities import Gaussian
 from geomstats_density.graph_distances import DistanceGraph, graph_distances
 from geomstats_density.quality import RealismIndex
@@ -217,7 +217,7 @@ def test_chunked_runs_give_the_same_matrix(half_plane, monkeypatch):
     or in worker processes: the same bits."""
     points = box_points(80, seed=6)
     whole = as_numpy(graph_distances(points, metric=half_plane.metric))
-    monkeypatch.setattr(graph_distances_module, "DIJKSTRA_ENTRIES", 7 * 80)
+    monkeypatch.setattr(neighbor_graph_module, "DIJKSTRA_ENTRIES", 7 * 80)
     chunked = as_numpy(graph_distances(points, metric=half_plane.metric))
     np.testing.assert_array_equal(chunked, whole)
     np.testing.assert_array_equal(chunked, chunked.T)

@@ -54,7 +54,15 @@ SOLVER_SIDE = [
     *sorted((LIBRARY / "solvers").glob("*.py")),
     *(
         LIBRARY / name
-        for name in ("energy.py", "curves.py", "distances.py", "checkpoints.py", "transport.py")
+        for name in (
+            "energy.py",
+            "curves.py",
+            "distances.py",
+            "distance_batches.py",
+            "distance_tasks.py",
+            "checkpoints.py",
+            "transport.py",
+        )
     ),
     LIBRARY / "reports.py",
 ]

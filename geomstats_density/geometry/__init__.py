@@ -28,7 +28,7 @@ log-factor (the user's ``f``, validated, plus the model's own ``h``) take it as
 a callable ``log_factor``: torch ``[..., n_coords] -> [...]``.
 """
 
-from geomstats_density.geometry.base import QUADRATURE_RULES, BaseGeometry, check_quadrature
+from geomstats_density.geometry.base import BaseGeometry
 from geomstats_density.geometry.charts import (
     ConformallyFlatGeometry,
     EuclideanGeometry,
@@ -36,6 +36,7 @@ from geomstats_density.geometry.charts import (
     PullbackGeometry,
 )
 from geomstats_density.geometry.embedded import EmbeddedGeometry
+from geomstats_density.geometry.quadrature import QUADRATURE_RULES, check_quadrature
 from geomstats_density.manifolds import ConformallyFlat, base_geometry
 
 

@@ -1,29 +1,10 @@
 """The interface of a base geometry, with the defaults of a chart of ``R^n``."""
 
-import numpy as np
 import torch
 
 from geomstats_density._validation import check_points
 from geomstats_density.curvature import autodiff_curvature, dense_riemann, directional_derivative
-
-# Times along a chord and weights at which the factor is averaged.
-QUADRATURE_RULES = {
-    "midpoint": (np.array([0.5]), np.array([1.0])),
-    "simpson": (np.array([0.0, 0.5, 1.0]), np.array([1.0, 4.0, 1.0]) / 6.0),
-}
-
-
-def check_quadrature(quadrature):
-    """Raise ``ValueError`` unless ``quadrature`` names one of :data:`QUADRATURE_RULES`.
-
-    Parameters
-    ----------
-    quadrature : str
-    """
-    if quadrature not in QUADRATURE_RULES:
-        raise ValueError(
-            f"quadrature must be one of {sorted(QUADRATURE_RULES)}, got {quadrature!r}."
-        )
+from geomstats_density.geometry.quadrature import QUADRATURE_RULES, check_quadrature, chord_factor
 
 
 class BaseGeometry:
@@ -294,7 +275,8 @@ class BaseGeometry:
         -------
         sq_lengths : torch.Tensor, shape=[...]
         """
-        return self._chord_factor(log_factor, left, right) * self.base_sq_lengths(left, right)
+        factor = chord_factor(self.quadrature_rule, log_factor, left, right)
+        return factor * self.base_sq_lengths(left, right)
 
     def curve_sq_lengths(self, log_factor, nodes):
         """:meth:`segment_sq_lengths` of consecutive nodes, the factor once per node.
@@ -313,25 +295,8 @@ class BaseGeometry:
         node_factor = None
         if 0.0 in self.quadrature_rule[0]:
             node_factor = torch.exp(log_factor(nodes))
-        chord_factor = self._chord_factor(log_factor, left, right, node_factor)
-        return chord_factor * self.curve_base_sq_lengths(nodes)
-
-    def _chord_factor(self, log_factor, left, right, node_factor=None):
-        """The factor averaged along chords by the quadrature rule, shape ``[...]``.
-
-        ``node_factor``, the factor at the nodes of curves whose consecutive
-        nodes are ``left`` and ``right``, saves evaluating it twice per node.
-        """
-        total = 0.0
-        for time, weight in zip(*self.quadrature_rule):
-            if node_factor is not None and time == 0.0:
-                values = node_factor[..., :-1]
-            elif node_factor is not None and time == 1.0:
-                values = node_factor[..., 1:]
-            else:
-                values = torch.exp(log_factor((1 - time) * left + time * right))
-            total = total + weight * values
-        return total
+        factor = chord_factor(self.quadrature_rule, log_factor, left, right, node_factor)
+        return factor * self.curve_base_sq_lengths(nodes)
 
     def piece_midpoints_and_lengths(self, nodes):
         """Midpoints of curve pieces and their lengths in the space's own metric.
