@@ -87,7 +87,8 @@ class ConformalMetric(SolvedGeodesics, LeviCivitaConnection, SolverView, Riemann
         How the discrete energy averages the factor along each chord of a curve:
         Simpson's rule (default), or the chord midpoint as in the paper's Eq. 5.
         Both are second-order; the midpoint rule lets coarse curves tunnel
-        through regions of large factor (see :meth:`segment_sq_lengths`).
+        through regions of large factor (see
+        :meth:`~geomstats_density.ConformalMetric.segment_sq_lengths`).
     method : str, optional
         Boundary-value solver used by ``log``, ``dist`` and ``geodesic``. On
         vector spaces and Poincare models: ``'newton'`` (default,
@@ -101,9 +102,10 @@ class ConformalMetric(SolvedGeodesics, LeviCivitaConnection, SolverView, Riemann
         Keyword arguments of the boundary-value solver.
     injectivity_radius : float, optional
         The metric's injectivity radius where the user knows it, returned by
-        :meth:`injectivity_radius`: ``math.inf`` for a Hadamard metric (complete,
-        simply connected, curvature <= 0: the hyperbolic half-plane written as a
-        factor on ``Euclidean(2)``, a constant factor on a vector space). It
+        :meth:`~geomstats_density.ConformalMetric.injectivity_radius`:
+        ``math.inf`` for a Hadamard metric (complete, simply connected,
+        curvature <= 0: the hyperbolic half-plane written as a factor on
+        ``Euclidean(2)``, a constant factor on a vector space). It
         cannot be computed from the factor; None (default) leaves it unknown.
 
     Attributes
@@ -249,8 +251,9 @@ class ConformalMetric(SolvedGeodesics, LeviCivitaConnection, SolverView, Riemann
         r"""Derivative of the metric matrix, ``mat[..., i, j, k] = d_k g_ij``.
 
         In closed form, ``e^f delta_ij d_k f``, where the base matrix is the
-        identity (:attr:`euclidean_chords`); by autodiff of ``e^f G_0`` in torch
-        otherwise (``phi``; under either backend).
+        identity (:attr:`~geomstats_density.ConformalMetric.euclidean_chords`);
+        by autodiff of ``e^f G_0`` in torch otherwise (``phi``; under either
+        backend).
 
         Parameters
         ----------

@@ -87,8 +87,8 @@ class LeviCivitaConnection:
         through it.
 
         On a hypersphere or ``SO(3)`` the integration runs in ambient
-        coordinates (:meth:`christoffel_map`) and the result is projected onto
-        the tangent space at the end.
+        coordinates (:meth:`~geomstats_density.ConformalMetric.christoffel_map`)
+        and the result is projected onto the tangent space at the end.
 
         Parameters
         ----------
@@ -186,7 +186,8 @@ class LeviCivitaConnection:
     ):
         """Parallel transport by geomstats' pole or Schild ladder on this metric.
 
-        Each rung calls :meth:`exp` and :meth:`log`, i.e. an ODE integration and
+        Each rung calls :meth:`~geomstats_density.ConformalMetric.exp` and
+        :meth:`~geomstats_density.ConformalMetric.log`, i.e. an ODE integration and
         a boundary-value solve (with their options, warnings and errors): a rung
         costs far more than on a metric with closed-form maps.
 

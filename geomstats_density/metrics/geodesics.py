@@ -30,7 +30,8 @@ class SolvedGeodesics:
         Runs ``metric.exp_solver``: by default
         :class:`~geomstats_density.solvers.GeodesicODESolver` (the whole batch
         as one ODE system, integrated by ``scipy.integrate.solve_ivp``, DOP853,
-        on the closed-form :meth:`geodesic_acceleration`) on vector spaces and
+        on the closed-form
+        :meth:`~geomstats_density.ConformalMetric.geodesic_acceleration`) on vector spaces and
         Poincare models, and
         :class:`~geomstats_density.solvers.ManifoldExpSolver` (the same ODE in
         ambient coordinates, projected onto the manifold) on a hypersphere or
