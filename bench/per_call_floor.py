@@ -35,8 +35,8 @@ torch.set_num_threads(1)
 
 # Functions whose calls are counted: (row, "file.py:function" suffixes).
 COUNTED = (
-    ("factor evaluations (log_factor_tensor)", ("metrics.py:log_factor_tensor",)),
-    ("log-factor jets (log_factor_jet)", ("metrics.py:log_factor_jet",)),
+    ("factor evaluations (LogFactor.values)", ("metrics/log_factor.py:values",)),
+    ("log-factor jets (LogFactor.jet)", ("metrics/log_factor.py:jet",)),
     ("  by autodiff (jets.py:autodiff_jet)", ("jets.py:autodiff_jet",)),
     ("torch.autograd.grad", ("autograd/__init__.py:grad",)),
     ("torch backward passes", ("~:<method 'run_backward' of 'torch._C._EngineBase' objects>",)),
@@ -46,7 +46,7 @@ COUNTED = (
     ("banded trust-region steps", ("solvers/banded.py:trust_region_step",)),
     ("banded Cholesky solves", ("solvers/banded.py:batch_cholesky_solve",)),
     ("refinement levels (_minimise_isolated)", ("solvers/refinement.py:_minimise_isolated",)),
-    ("length measurements (curve_sq_lengths)", ("metrics.py:curve_sq_lengths",)),
+    ("length measurements (curve_sq_lengths)", ("metrics/solver_view.py:curve_sq_lengths",)),
     ("length check (_check_length)", ("solvers/refinement.py:_check_length",)),
     ("graph starts (solvers/graph.py:solve)", ("solvers/graph.py:solve",)),
     ("warnings.warn", ("warnings.py:warn", "~:<built-in function warn>")),
@@ -145,11 +145,11 @@ def breakdown(stats):
     def t(*wheres, caller=None):
         return inclusive(stats, *wheres, caller=caller)
 
-    total = t("metrics.py:dist")
+    total = t("metrics/geodesics.py:dist")
     endpoints = [
         t(f"{rf}:_endpoints"),
-        t("metrics.py:log_factor_tensor", caller=f"{rf}:solve"),
-        t("metrics.py:shifted"),
+        t("metrics/solver_view.py:log_factor_tensor", caller=f"{rf}:solve"),
+        t("metrics/solver_view.py:shifted"),
     ]
     endpoints = (sum(e[0] for e in endpoints), sum(e[1] for e in endpoints))
     minimise = t(f"{rf}:_minimise_isolated")
@@ -197,7 +197,7 @@ def breakdown(stats):
         ("domain check of the start (_drop_outside)", *drop),
         ("Newton minimisation, all levels", *minimise),
         *((name, *part) for name, part in parts_of_minimise),
-        ("    (log-factor jets, inside the derivatives)", *t("metrics.py:log_factor_jet")),
+        ("    (log-factor jets, inside the derivatives)", *t("metrics/log_factor.py:jet")),
         ("  trust-region / step bookkeeping (rest)", tr_rest, 0),
         ("length measurement / check (_check_length)", *check),
         ("final curve and estimates (_finish)", *finish),

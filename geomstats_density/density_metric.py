@@ -16,8 +16,75 @@ from geomstats_density._validation import check_float64, check_scalar_field, use
 from geomstats_density.backend import to_backend
 from geomstats_density.densities import Density
 from geomstats_density.exceptions import ConstantQualityWarning, warn_at_caller
-from geomstats_density.metrics import ConformalMetric
+from geomstats_density.metrics import ConformalMetric, LogFactor
 from geomstats_density.quality import Constant, Product, constant_quality_message
+
+
+class QualityLogFactor(LogFactor):
+    """The log-factor ``f = 2 log(-log Q)`` of a quality, with the quality's messages.
+
+    Where ``f`` is not finite, :class:`~geomstats_density.DomainError` names the
+    value of ``log Q`` there; the jet is in closed form where the quality has one.
+
+    Parameters
+    ----------
+    function : callable
+        ``f`` from points of the space (the metric's evaluation of the quality).
+    geometry : BaseGeometry
+        The metric's base geometry.
+    log_quality : callable
+        ``log Q``: torch tensor ``[..., *space.shape]`` to torch tensor ``[...]``.
+    """
+
+    def __init__(self, function, geometry, log_quality):
+        super().__init__(function, geometry)
+        self.log_quality = log_quality
+
+    def log_quality_values(self, points):
+        """Validated ``log Q(z)``.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., n_coords]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+
+        Raises
+        ------
+        ValueError
+            If the callable returns the wrong shape.
+        DomainError
+            If ``log Q`` is NaN, infinite or not below 0 (``Q`` must be in (0, 1)).
+        """
+        with user_callable("log_quality", self.log_quality):
+            values = self.log_quality(self.geometry.from_coordinates(points))
+        check_scalar_field(values, points, "log_quality")
+        check_float64(values, "log_quality")
+        self._raise_where_invalid(torch.isfinite(values) & (values < 0), values, points)
+        return values
+
+    def _closed_form_jet(self, points):
+        jet = getattr(self.log_quality, "jet", None)
+        log_quality = None if jet is None else jet(points)
+        if log_quality is None:
+            return None
+        value = log_quality.value
+        # f = 2 log(-log Q), with f' = 2 / log Q and f'' = -2 / log Q^2; where log Q
+        # is not in (-inf, 0), f is not finite and the caller reports the point.
+        return log_quality.chain(2.0 * torch.log(-value), 2.0 / value, -2.0 / value**2)
+
+    def _domain_error_message(self, point, value):
+        outside = self.geometry.outside_message(point)
+        if outside is not None:
+            return outside
+        from_coordinates = self.geometry.from_coordinates
+        log_quality = self.log_quality(from_coordinates(point[None]))[0].item()
+        return (
+            "log_quality must be finite and < 0 (quality strictly inside (0, 1)); "
+            f"got {log_quality} at point {from_coordinates(point).tolist()}."
+        )
 
 
 class DensityConformalMetric(ConformalMetric):
@@ -92,22 +159,10 @@ class DensityConformalMetric(ConformalMetric):
         DomainError
             If ``log Q`` is NaN, infinite or not below 0 (``Q`` must be in (0, 1)).
         """
-        with user_callable("log_quality", self.log_quality):
-            values = self.log_quality(self.from_coordinates(points))
-        check_scalar_field(values, points, "log_quality")
-        check_float64(values, "log_quality")
-        self._raise_where_invalid(torch.isfinite(values) & (values < 0), values, points)
-        return values
+        return self.log_factor_field.log_quality_values(points)
 
-    def _closed_form_jet(self, points):
-        jet = getattr(self.log_quality, "jet", None)
-        log_quality = None if jet is None else jet(points)
-        if log_quality is None:
-            return None
-        value = log_quality.value
-        # f = 2 log(-log Q), with f' = 2 / log Q and f'' = -2 / log Q^2; where log Q
-        # is not in (-inf, 0), f is not finite and the caller reports the point.
-        return log_quality.chain(2.0 * torch.log(-value), 2.0 / value, -2.0 / value**2)
+    def _make_log_factor(self, log_factor, geometry):
+        return QualityLogFactor(log_factor, geometry, self.log_quality)
 
     def _log_factor_from_quality(self, points):
         with user_callable("log_quality", self.log_quality):
@@ -123,16 +178,6 @@ class DensityConformalMetric(ConformalMetric):
                 warn_at_caller(message, ConstantQualityWarning)
         # Not finite exactly where log Q is not in (-inf, 0).
         return 2.0 * torch.log(-log_quality)
-
-    def _domain_error_message(self, point, value):
-        outside = self.geometry.outside_message(point)
-        if outside is not None:
-            return outside
-        log_quality = self.log_quality(self.from_coordinates(point[None]))[0].item()
-        return (
-            "log_quality must be finite and < 0 (quality strictly inside (0, 1)); "
-            f"got {log_quality} at point {self.from_coordinates(point).tolist()}."
-        )
 
     def curve_log_quality(self, points):
         r"""The paper's curve quality ``log q(gamma)`` of a discretised curve.

@@ -101,7 +101,8 @@ def points_for(metric, n_points, seed):
     dim = metric._space.dim
     if isinstance(metric._space, PoincareBall):
         return gs.array(rng.uniform(-0.5, 0.5, size=(n_points, dim)))
-    if metric.phi is None and dim == 2 and metric._log_factor is half_plane_log_factor:
+    half_plane = metric.log_factor_field.function is half_plane_log_factor
+    if metric.phi is None and dim == 2 and half_plane:
         return gs.array(random_half_plane_points(n_points, seed))
     return gs.array(rng.normal(size=(n_points, dim)) * 0.6)
 

@@ -8,10 +8,11 @@ import pytest
 import torch
 from conftest import as_numpy, random_half_plane_points
 from geomstats.geometry.euclidean import Euclidean
+from geomstats.geometry.poincare_ball import PoincareBall
 from geomstats.geometry.riemannian_metric import RiemannianMetric
 from paper_problems import LN2, central_projection
 
-from geomstats_density import ConformalMetric, DensityConformalMetric
+from geomstats_density import ConformalMetric, DensityConformalMetric, DomainError
 
 
 def constant_metric(dim, log_factor):
@@ -174,6 +175,35 @@ def test_sharp_of_a_batch_through_a_wide_linear_map_matches_numpy():
         [np.linalg.solve(np.exp(0.1 * p @ p) * gram, c) for p, c in zip(points, covectors)]
     )
     np.testing.assert_allclose(raised.numpy(), expected, rtol=1e-8)
+
+
+def test_log_factor_field_adds_the_ball_factor_and_subtracts_the_shift():
+    # On the Poincare ball g = e^f 4 / (1 - |z|^2)^2 I: the solvers see the total
+    # log-factor f + log 4 - 2 log(1 - |z|^2); a shifted copy sees it minus the shift.
+    space = PoincareBall(2, equip=False)
+    space.equip_with_metric(ConformalMetric, log_factor=lambda z: 0.3 * z[..., 0])
+    metric = space.metric
+    points = np.array([[0.1, -0.4], [0.5, 0.2], [-0.3, 0.0]])
+    sq_norm = np.sum(points**2, axis=-1)
+    total = 0.3 * points[:, 0] + math.log(4.0) - 2.0 * np.log(1.0 - sq_norm)
+    gradient = np.array([0.3, 0.0]) + 4.0 * points / (1.0 - sq_norm)[:, None]
+    coordinates = torch.from_numpy(points)
+    shifted = metric.shifted(1.5)
+    for field, shift in ((metric.log_factor_field, 0.0), (shifted.log_factor_field, 1.5)):
+        values, grad = field.values_and_gradient(coordinates)
+        np.testing.assert_allclose(values.detach().numpy(), total - shift, rtol=1e-14)
+        np.testing.assert_allclose(grad.detach().numpy(), gradient, rtol=1e-14)
+        jet_gradient = field.jet(coordinates).gradient.detach().numpy()
+        np.testing.assert_allclose(jet_gradient, gradient, rtol=1e-14)
+    assert metric.log_factor_field.shift == 0.0 and shifted.log_factor_field.shift == 1.5
+    # geomstats' interface returns f itself, over the model's metric.
+    np.testing.assert_allclose(as_numpy(metric.log_factor(gs.array(points))), 0.3 * points[:, 0])
+    outside = torch.tensor([[0.1, 0.2], [0.9, 0.9]], dtype=torch.float64)
+    with pytest.raises(DomainError, match=r"point \[0.9, 0.9\] is outside the PoincareBall"):
+        shifted.log_factor_field.values(outside)
+    np.testing.assert_array_equal(
+        shifted.log_factor_field.values_or_inf(outside).numpy()[1], math.inf
+    )
 
 
 def test_density_metric_factor_is_squared_log_quality():

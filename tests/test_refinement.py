@@ -158,7 +158,7 @@ def test_shifted_half_plane_factor_scales_its_distances(shift):
     reference = as_numpy(unshifted.metric.dist(gs.array(start), gs.array(end)))
     np.testing.assert_allclose(dist, math.exp(shift / 2) * reference, rtol=1e-10)
     np.testing.assert_allclose(dist, math.exp(shift / 2) * hyperbolic_dist(start, end), rtol=1e-8)
-    assert space.metric._log_factor_shift == 0.0  # the user's metric is not changed
+    assert space.metric.log_factor_field.shift == 0.0  # the user's metric is not changed
 
 
 def test_reported_length_is_the_returned_curves_own_length(half_plane):

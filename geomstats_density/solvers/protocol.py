@@ -5,7 +5,8 @@ The solvers, :mod:`geomstats_density.energy`, :mod:`geomstats_density.curves`,
 :mod:`geomstats_density.reports` read a metric through these members only
 (besides geomstats' own ``RiemannianMetric`` interface: ``log``, ``exp``,
 ``dist``, ``geodesic``, ``log_solver``, ``exp_solver``, ...).
-:class:`~geomstats_density.ConformalMetric` implements them, the geomstats
+:class:`~geomstats_density.ConformalMetric` implements them
+(:class:`~geomstats_density.metrics.solver_view.SolverView`), the geomstats
 methods on top; a metric of another kind implements them to be solved by the
 same solvers.
 
