@@ -203,7 +203,7 @@ class SolvedGeodesics:
             without batched distances (geomstats' own), passed to geomstats.
         batch_size : int, optional
             Pairs per vectorised solve; memory grows linearly with it. Default
-            :data:`~geomstats_density.distances.DEFAULT_BATCH_SIZE`.
+            :data:`~geomstats_density.distance_batches.DEFAULT_BATCH_SIZE`.
         progress : bool or None
             Show a progress bar over the pairs; None shows it from 64 pairs on.
         client : distributed.Client, optional
@@ -236,7 +236,8 @@ class SolvedGeodesics:
                 )
             return super().dist_pairwise(points, n_jobs=n_jobs, **joblib_kwargs)
         from geomstats_density.checkpoints import check_without_gradients
-        from geomstats_density.distances import DEFAULT_BATCH_SIZE, pairwise_distances
+        from geomstats_density.distance_batches import DEFAULT_BATCH_SIZE
+        from geomstats_density.distances import pairwise_distances
 
         self.points_tensor(points, "points")  # errors name this method's argument
         check_without_gradients(checkpoint, points)
@@ -264,7 +265,7 @@ class SolvedGeodesics:
         points), solved as
         :func:`~geomstats_density.distances.pairwise_distances` ``(point_a,
         point_b, metric=self)`` solves it: batches of
-        :data:`~geomstats_density.distances.DEFAULT_BATCH_SIZE` pairs sharing one
+        :data:`~geomstats_density.distance_batches.DEFAULT_BATCH_SIZE` pairs sharing one
         graph start, one warning for all pairs. As in geomstats, axes of size 1
         are squeezed; call ``pairwise_distances`` for a matrix of any shape.
 
