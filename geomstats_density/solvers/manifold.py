@@ -68,8 +68,9 @@ from geomstats_density.solvers.derivatives import (
 )
 from geomstats_density.solvers.newton import MAX_BLOCK_DIM
 from geomstats_density.solvers.ode import GeodesicODESolver
-from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
+from geomstats_density.solvers.refinement import RefiningGeodesicSolver
 from geomstats_density.solvers.sobolev import SobolevPreconditioner
+from geomstats_density.solvers.starts import nodes_of_curve
 from geomstats_density.solvers.status import LevelStatus
 
 # Trust-region radii in the Sobolev norm of the per-curve normalised energy, in
