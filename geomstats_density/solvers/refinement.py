@@ -234,10 +234,9 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         :class:`~geomstats_density.solvers.grading.NodeGrading` clustered where
         its pieces err (:func:`~geomstats_density.solvers.grading.piece_errors`),
         from the curve found, at the node count ``max_nodes`` is reached from in
-        ``GRADED_DOUBLINGS`` doublings.
-        It keeps the second result if that converged, else the first
-        (``n_iterations`` counts both solves). Only solvers whose minimisation
-        takes node times (``grades_nodes``) do so.
+        ``GRADED_DOUBLINGS`` doublings. It keeps the second result if that
+        converged, else the first (``n_iterations`` counts both solves). Only
+        solvers whose minimisation takes node times (``grades_nodes``) do so.
         """
         if not self.grades_nodes or self.tol is None:
             return solution
@@ -296,7 +295,11 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         return "; ".join(advice[CurveStatus(s)] for s in sorted(set(statuses)) if s in advice)
 
     def _refine(self, metric, nodes, given=False, grading=None):
-        """Refine the curves ``nodes`` over node counts (:class:`NodeDoubling`).
+        """Refine the curves ``nodes`` over node counts.
+
+        By :meth:`~geomstats_density.solvers.doubling.NodeDoubling.refine`, with
+        this solver's minimisation, projection, ``tol``, ``max_nodes`` and
+        ``progress``.
 
         Parameters
         ----------
