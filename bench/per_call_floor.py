@@ -45,9 +45,9 @@ COUNTED = (
     ("energies of curves (energies_or_inf)", ("solvers/steps.py:energies_or_inf",)),
     ("banded trust-region steps", ("solvers/banded.py:trust_region_step",)),
     ("banded Cholesky solves", ("solvers/banded.py:batch_cholesky_solve",)),
-    ("refinement levels (_minimise_isolated)", ("solvers/refinement.py:_minimise_isolated",)),
+    ("refinement levels (minimise_isolated)", ("solvers/domain.py:minimise_isolated",)),
     ("length measurements (curve_sq_lengths)", ("metrics/solver_view.py:curve_sq_lengths",)),
-    ("length check (_check_length)", ("solvers/refinement.py:_check_length",)),
+    ("length check (check_lengths)", ("solvers/length_checks.py:check_lengths",)),
     ("graph starts (solvers/graph.py:solve)", ("solvers/graph.py:solve",)),
     ("warnings.warn", ("warnings.py:warn", "~:<built-in function warn>")),
 )
@@ -141,6 +141,7 @@ def inclusive(stats, *wheres, caller=None):
 def breakdown(stats):
     """Where one call's time goes: (row, ms, calls), indented rows are parts of the row above."""
     rf, nw = "solvers/refinement.py", "solvers/newton.py"
+    db, lc, dm = "solvers/doubling.py", "solvers/length_checks.py", "solvers/domain.py"
 
     def t(*wheres, caller=None):
         return inclusive(stats, *wheres, caller=caller)
@@ -152,7 +153,7 @@ def breakdown(stats):
         t("metrics/solver_view.py:shifted"),
     ]
     endpoints = (sum(e[0] for e in endpoints), sum(e[1] for e in endpoints))
-    minimise = t(f"{rf}:_minimise_isolated")
+    minimise = t(f"{dm}:minimise_isolated")
     energies = "solvers/steps.py:energies_or_inf"
     parts_of_minimise = [
         (
@@ -172,15 +173,15 @@ def breakdown(stats):
         ),
     ]
     tr_rest = minimise[0] - sum(part[0] for _, part in parts_of_minimise)
-    refine = t(f"{rf}:_refine")
-    drop = t(f"{rf}:_drop_outside")
-    check = t(f"{rf}:_check_length", f"{rf}:_own_lengths")
-    finish = t(f"{rf}:_finish")
+    refine = t(f"{db}:refine")
+    drop = t(f"{dm}:drop_outside")
+    check = t(f"{lc}:check_lengths", f"{lc}:own_lengths")
+    finish = t(f"{db}:_solution")
     estimates = t(
-        "solvers/estimates.py:__init__", "solvers/estimates.py:richardson", caller=f"{rf}:_refine"
+        "solvers/estimates.py:__init__", "solvers/estimates.py:richardson", caller=f"{db}:refine"
     )
-    tunnels = t(f"{rf}:_restart_tunnels", f"{rf}:_inside", caller=f"{rf}:_refine")
-    progress = t("tqdm/asyncio.py:__init__", "tqdm/std.py:__new__", caller=f"{rf}:_refine")
+    tunnels = t(f"{lc}:restart_tunnels", f"{dm}:keep_inside", caller=f"{db}:_next_starts")
+    progress = t("tqdm/asyncio.py:__init__", "tqdm/std.py:__new__", caller=f"{db}:refine")
     refine_rest = (
         refine[0]
         - minimise[0]
@@ -194,17 +195,17 @@ def breakdown(stats):
     top_level = [
         ("endpoint validation (+ shifted copy)", *endpoints),
         ("initial nodes / graph start", *t(f"{nw}:_initial_nodes")),
-        ("domain check of the start (_drop_outside)", *drop),
+        ("domain check of the start (drop_outside)", *drop),
         ("Newton minimisation, all levels", *minimise),
         *((name, *part) for name, part in parts_of_minimise),
         ("    (log-factor jets, inside the derivatives)", *t("metrics/log_factor.py:jet")),
         ("  trust-region / step bookkeeping (rest)", tr_rest, 0),
-        ("length measurement / check (_check_length)", *check),
-        ("final curve and estimates (_finish)", *finish),
+        ("length measurement / check (check_lengths)", *check),
+        ("final curve and estimates (_solution)", *finish),
         ("length estimates per level (estimates.py)", *estimates),
-        ("tunnel checks between levels (_restart_tunnels)", *tunnels),
+        ("tunnel checks between levels (restart_tunnels)", *tunnels),
         ("progress bar object (tqdm, progress=False)", *progress),
-        ("refinement-loop bookkeeping (rest of _refine)", refine_rest, 0),
+        ("refinement-loop bookkeeping (rest of refine)", refine_rest, 0),
         ("graded solve + restarts", *t(f"{rf}:_solve_graded", f"{nw}:_restart_failures")),
         (
             "result assembly (_assemble, scaling)",

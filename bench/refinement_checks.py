@@ -1,8 +1,8 @@
 """Cost of the refinement's checks on smooth problems, and a kinked one.
 
 Prints, per solve, the time and the share spent measuring the returned curve
-(``_check_length``) and keeping curves in the metric's domain (``_inside``,
-``_drop_outside``), under cProfile (which inflates Python-level overheads), for
+(``check_lengths``) and keeping curves in the metric's domain (``keep_inside``,
+``drop_outside``), under cProfile (which inflates Python-level overheads), for
 the near half-plane pair, the paper's Example 2 and the 2-D six-mode mixture of
 ``bench/suite.py``; then Example 3 with defaults: ``dist`` against the length of
 the returned curve sampled at 4097 points.
@@ -35,7 +35,7 @@ from geomstats_density.densities import GaussianMixture  # noqa: E402
 from geomstats_density.quality import RealismIndex  # noqa: E402
 
 REPEATS = 10
-CHECKS = ("_check_length", "_inside", "_drop_outside")
+CHECKS = ("check_lengths", "keep_inside", "drop_outside")
 
 
 def space_with(metric_class, **kwargs):

@@ -26,11 +26,8 @@ import scipy.integrate
 import torch
 
 from geomstats_density.exceptions import DomainError, GeodesicConvergenceError
-from geomstats_density.solvers.ode import (
-    DEFAULT_MAX_EVALUATIONS,
-    GeodesicODESolver,
-    step_within_budget,
-)
+from geomstats_density.solvers.budgets import step_within_budget
+from geomstats_density.solvers.ode import DEFAULT_MAX_EVALUATIONS, GeodesicODESolver
 from geomstats_density.threads import torch_threads_for
 
 # Integrator settings where the metric's exp solver does not give them.

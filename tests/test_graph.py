@@ -11,10 +11,10 @@ from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
 
 from geomstats_density import ConformalMetric, DensityConformalMetric, NewtonGeodesicSolver
+from geomstats_density.curves import resample_nodes
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.quality import RealismIndex
 from geomstats_density.solvers.graph import grid_graph, point_graph
-from geomstats_density.solvers.refinement import _resample
 
 RADIUS = 3.0
 
@@ -294,7 +294,7 @@ def test_16d_mixture_from_few_nodes_does_not_tunnel(mixture_16d, n_nodes):
     dist = as_numpy(curve.dist)
     assert np.all(as_numpy(curve.converged))
     assert np.all(dist <= 1.01 * reference), dist / reference
-    fine = _resample(as_numpy(curve.nodes), 2049)
+    fine = resample_nodes(as_numpy(curve.nodes), 2049)
     fine_lengths = np.array([polyline_length(space.metric, nodes[None]) for nodes in fine])
     assert np.all(fine_lengths <= 1.05 * dist), fine_lengths / dist
 

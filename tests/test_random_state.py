@@ -12,7 +12,8 @@ from geomstats_density.densities import GaussianMixture, KernelDensity, LogProbD
 from geomstats_density.fitting import fit_gaussian_mixture
 from geomstats_density.laws import EmpiricalLogDensityLaw
 from geomstats_density.quality import RealismIndex, Typicality
-from geomstats_density.solvers.graph import GlobalStart, density_samples
+from geomstats_density.solvers.graph import density_samples
+from geomstats_density.solvers.starts import GlobalStart
 
 DATA = np.random.default_rng(0).normal(size=(40, 2))
 

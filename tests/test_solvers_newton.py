@@ -24,10 +24,10 @@ from geomstats_density import (
     GeodesicConvergenceWarning,
     NewtonGeodesicSolver,
 )
+from geomstats_density.curves import resample_nodes
 from geomstats_density.densities import GaussianMixture
 from geomstats_density.energy import curve_length
 from geomstats_density.quality import RealismIndex
-from geomstats_density.solvers.refinement import _resample
 
 
 @pytest.mark.parametrize("dim", [3, 512])  # exact Hessian blocks; matrix-free steps
@@ -147,7 +147,7 @@ def test_refinement_resampling_reproduces_cubic_curves(n_given):
     nodes = np.stack([cubic(times), 2 * cubic(times)])
     for n_nodes in (2 * n_given - 1, 7):
         expected = cubic(np.linspace(0.0, 1.0, n_nodes))
-        resampled = _resample(nodes, n_nodes)
+        resampled = resample_nodes(nodes, n_nodes)
         np.testing.assert_allclose(resampled, np.stack([expected, 2 * expected]), atol=1e-12)
 
 

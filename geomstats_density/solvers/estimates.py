@@ -4,7 +4,7 @@ The discrete geodesics at one node count (a :class:`Level`) are combined with
 those at half as many pieces, ``(4 X_{h/2} - X_h) / 3``, into an
 :class:`Estimate` of each curve's length, nodes and start velocity, with the
 estimated error that decides when the refinement of
-:mod:`~geomstats_density.solvers.refinement` stops. The quadratures of the energy
+:mod:`~geomstats_density.solvers.doubling` stops. The quadratures of the energy
 are symmetric, so the errors are even in the node spacing ``h`` and each
 extrapolation cancels the ``h^2`` term.
 
@@ -63,9 +63,9 @@ class Level:
         ``d_k / (r - 1)``, with ``r`` clipped to [2, 16] (16 is the contraction
         of the ``h^4`` term that Richardson leaves); elsewhere, and at the second
         change, ``d_k``. Both assume the curves resolved
-        (``RefiningGeodesicSolver._check_length`` of
-        :mod:`~geomstats_density.solvers.refinement`). Curves that started over at
-        this level (:meth:`restart`) are estimated as at the first.
+        (:func:`~geomstats_density.solvers.length_checks.check_lengths`). Curves
+        that started over at this level (:meth:`restart`) are estimated as at
+        the first.
         """
         if coarse is None:
             return Estimate(

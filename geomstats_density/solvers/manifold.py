@@ -66,10 +66,12 @@ from geomstats_density.solvers.derivatives import (
     energy_derivatives,
     matrix_free_derivatives,
 )
+from geomstats_density.solvers.domain import starting_curve_outside
 from geomstats_density.solvers.newton import MAX_BLOCK_DIM
 from geomstats_density.solvers.ode import GeodesicODESolver
-from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
+from geomstats_density.solvers.refinement import RefiningGeodesicSolver
 from geomstats_density.solvers.sobolev import SobolevPreconditioner
+from geomstats_density.solvers.starts import nodes_of_curve
 from geomstats_density.solvers.status import LevelStatus
 
 # Trust-region radii in the Sobolev norm of the per-curve normalised energy, in
@@ -319,10 +321,7 @@ class _CurveProblem:
             with torch.no_grad():
                 self.scale = curve_energy(metric, torch.from_numpy(nodes)).numpy()
         except DomainError as error:
-            raise DomainError(
-                f"The starting curve ({n_nodes} nodes) leaves the metric's domain: "
-                f"{error} Pass an initial_curve that stays inside it."
-            ) from None
+            raise DomainError(starting_curve_outside(n_nodes, error)) from None
         if self._derivatives(self.initial_point)[0] is None:
             raise ValueError(
                 f"The energy or its derivatives overflow on the starting curve ({n_nodes} "

@@ -17,16 +17,16 @@ is below the tolerance; energies built from kinked torch primitives are
 minimised instead by continuation on smoothed ones
 (:mod:`~geomstats_density.solvers.smoothing`), each stage quadratically.
 Node counts then double with Richardson extrapolation
-(:mod:`~geomstats_density.solvers.refinement`).
+(:mod:`~geomstats_density.solvers.doubling`).
 """
 
 import numpy as np
 
 from geomstats_density._validation import check_choice, check_positive_float
 from geomstats_density.energy import uniform_times
-from geomstats_density.solvers.graph import GlobalStart
-from geomstats_density.solvers.refinement import RefiningGeodesicSolver, nodes_of_curve
+from geomstats_density.solvers.refinement import RefiningGeodesicSolver
 from geomstats_density.solvers.smoothing import KinkSmoothing
+from geomstats_density.solvers.starts import GlobalStart, nodes_of_curve
 from geomstats_density.solvers.status import LevelStatus
 from geomstats_density.solvers.steps import (
     BlockNewtonSteps,
@@ -109,12 +109,13 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         estimate), and as ``'line'`` elsewhere; curves it started on the line
         that do not converge are solved again from a graph's path (a grid in
         dimensions 1 to 3, else density samples), each keeping that result if it
-        converged or is shorter (:class:`~geomstats_density.solvers.graph.GlobalStart`).
+        converged or is shorter
+        (:class:`~geomstats_density.solvers.starts.GlobalStart`).
     graph_points : array-like, shape=[n_points, dim], optional
         Vertices of the graph start, e.g. encodings of a data set.
     graph_options : dict, optional
         ``grid_size``, ``margin``, ``n_neighbors``, ``n_samples``, ``random_state`` of
-        the graph start (:class:`~geomstats_density.solvers.graph.GlobalStart`).
+        the graph start (:class:`~geomstats_density.solvers.starts.GlobalStart`).
     on_failure : {'warn', 'raise', 'ignore'}
         What to do when a curve misses ``max_iter`` or ``tol``: emit a
         :class:`GeodesicConvergenceWarning`, raise a
@@ -205,7 +206,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         The line is the start where nothing says the density is multimodal, but a
         local solve from it can stall (a kinked quality, a thin shell around an
         obstacle): those curves start again on the shortest paths of
-        :meth:`~geomstats_density.solvers.graph.GlobalStart.restart_graph`; each
+        :meth:`~geomstats_density.solvers.starts.GlobalStart.restart_graph`; each
         keeps the second result if it converged or is shorter, else the first
         (``n_iterations`` counts both solves). With ``tol=None`` the iteration
         budget is the user's: a curve that used all ``max_iter`` iterations is what

@@ -4,8 +4,9 @@ The integration is error-controlled (an adaptive Runge-Kutta method, steps
 accepted where the local error meets ``rtol`` and ``atol``) and bounded: it
 stops after ``max_evaluations`` evaluations of the geodesic equation or
 ``max_time`` seconds, and reports the time it reached. A long velocity in a
-factor that varies fast needs many short steps; the budgets turn what would be
-a hang into a reported stop.
+factor that varies fast needs many short steps; the budgets
+(:mod:`~geomstats_density.solvers.budgets`) turn what would be a hang into a
+reported stop.
 
 ``exp`` also estimates how sensitive its end point is to the velocity: the
 variational equation (Jacobi fields) is integrated alongside the geodesic, for
@@ -33,11 +34,8 @@ from geomstats_density._validation import (
     check_positive_int,
 )
 from geomstats_density.backend import to_backend, to_numpy
-from geomstats_density.exceptions import (
-    DomainError,
-    GeodesicConvergenceError,
-    report_failure,
-)
+from geomstats_density.exceptions import DomainError, report_failure
+from geomstats_density.solvers.budgets import step_within_budget
 from geomstats_density.solvers.status import ExpStatus
 from geomstats_density.threads import torch_threads_for
 
@@ -488,52 +486,6 @@ class GeodesicODESolver(ExpSolver):
         if nan_times and self.on_failure == "warn":
             message += " Points at the times not reached are NaN."
         report_failure(message, self.on_failure)
-
-
-def step_within_budget(integrator, started, max_evaluations, max_time, who, sign=1.0, on_step=None):
-    """Step a scipy ODE integrator to its end, unless an evaluation or time budget runs out.
-
-    Parameters
-    ----------
-    integrator : scipy.integrate.OdeSolver
-    started : float
-        ``time.perf_counter()`` when the integration started.
-    max_evaluations : int
-    max_time : float or None
-    who : str
-        What integrates (``'exp'``, ``'parallel_transport'``), for the messages.
-    sign : float
-        Direction of time the integration stands for, for the messages.
-    on_step : callable, optional
-        Called with the integrator after each step.
-
-    Returns
-    -------
-    budget : str or None
-        Which budget ran out, in words; None when the end was reached.
-
-    Raises
-    ------
-    GeodesicConvergenceError
-        If the integrator fails.
-    """
-    while integrator.status == "running":
-        n_evaluations, seconds = integrator.nfev, time.perf_counter() - started
-        if n_evaluations >= max_evaluations:
-            return (
-                f"{n_evaluations} evaluations of the geodesic equation "
-                f"(max_evaluations={max_evaluations})"
-            )
-        if max_time is not None and seconds >= max_time:
-            return f"{seconds:.3g} s (max_time={max_time})"
-        message = integrator.step()
-        if integrator.status == "failed":
-            raise GeodesicConvergenceError(
-                f"{who}: the integrator failed at t={sign * integrator.t:.6g}: {message}"
-            )
-        if on_step is not None:
-            on_step(integrator)
-    return None
 
 
 def checked_times(t):

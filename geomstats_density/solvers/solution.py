@@ -1,6 +1,6 @@
 """What a refinement returns: the final estimates of a batch, and how each solve ended.
 
-While the refinement of :mod:`~geomstats_density.solvers.refinement` runs, a
+While the refinement of :mod:`~geomstats_density.solvers.doubling` runs, a
 :class:`StopRecord` keeps how each curve left it; at the end, a
 :class:`Solution`, built whole, holds the returned curves, their lengths,
 errors and start velocities, and says in words how each solve ended

@@ -17,6 +17,7 @@ import torch
 from geomstats_density._linalg import unit_vectors
 from geomstats_density.energy import curve_energy
 from geomstats_density.exceptions import DomainError
+from geomstats_density.solvers.domain import starting_curve_outside
 from geomstats_density.solvers.status import LevelStatus
 from geomstats_density.solvers.steps import energies_or_inf
 
@@ -229,10 +230,7 @@ def _raise_why_not_finite(metric, nodes):
         try:
             curve_energy(metric, torch.from_numpy(nodes[b]))
         except DomainError as error:
-            raise DomainError(
-                f"The starting curve ({nodes.shape[1]} nodes) leaves the metric's "
-                f"domain: {error} Pass an initial_curve that stays inside it."
-            ) from None
+            raise DomainError(starting_curve_outside(nodes.shape[1], error)) from None
     raise ValueError(
         f"The energy is not finite on the starting curve ({nodes.shape[1]} nodes) from "
         f"{nodes[0, 0].tolist()}: is the log-factor finite along it?"
