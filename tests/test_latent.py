@@ -20,7 +20,8 @@ from geomstats_density import (
     GeodesicConvergenceWarning,
 )
 from geomstats_density.densities import Gaussian
-from geomstats_density.latent import ComposedMap, LatentSpace, TorchMap
+from geomstats_density.latent import LatentSpace
+from geomstats_density.networks import ComposedMap, TorchMap
 from geomstats_density.quality import Constant
 
 EPS = 0.1

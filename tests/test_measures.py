@@ -25,13 +25,8 @@ from scipy.stats import multivariate_normal
 
 from geomstats_density.demo.experiments.point_clouds import cloud_space
 from geomstats_density.densities import Gaussian
-from geomstats_density.measures import (
-    CloudDensity,
-    KernelMeanEmbeddingMetric,
-    kernel_mean_embedding_gram,
-    mmd_squared,
-    paired_mmd_squared,
-)
+from geomstats_density.measures import CloudDensity, KernelMeanEmbeddingMetric
+from geomstats_density.mmd import kernel_mean_embedding_gram, mmd_squared, paired_mmd_squared
 from geomstats_density.quality import Constant, RealismIndex
 
 LN2 = math.log(2.0)
