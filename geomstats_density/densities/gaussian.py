@@ -321,7 +321,7 @@ def _component_terms(points, means, log_weights, factors=None, scale=None):
     """Whitened differences and log-terms of a Gaussian mixture's components.
 
     Laid out ``[component, coordinate, point]``: torch reduces over leading axes
-    far faster than over a short last one (3x for a batch of curves in 2-D).
+    far faster than over a short last one.
     Differences rather than ``|z|^2 - 2 z.x + |x|^2``, which cancels catastrophically.
 
     Parameters
