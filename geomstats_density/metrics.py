@@ -365,7 +365,7 @@ class ConformalMetric(RiemannianMetric):
             )
         return values, gradient
 
-    def log_factor_jet(self, points):
+    def log_factor_jet(self, points, gauss_newton=False):
         """``f``, ``grad f`` and ``Hess f`` at each point.
 
         In closed form where the factor knows its derivatives (a quality or a
@@ -375,6 +375,12 @@ class ConformalMetric(RiemannianMetric):
         Parameters
         ----------
         points : torch.Tensor, shape=[..., dim]
+        gauss_newton : bool
+            Whether the Hessian may drop the second derivatives of the networks
+            inside the factor (a quality's ``gauss_newton_jet``, such as
+            :meth:`Feature.gauss_newton_jet
+            <geomstats_density.quality.Feature.gauss_newton_jet>`): exact where
+            they are piecewise linear.
 
         Returns
         -------
@@ -385,7 +391,8 @@ class ConformalMetric(RiemannianMetric):
         DomainError
             If a value is NaN or infinite.
         """
-        jet = self.geometry.closed_form_jet(self._closed_form_jet, points)
+        closed_form = self._gauss_newton_jet if gauss_newton else self._closed_form_jet
+        jet = self.geometry.closed_form_jet(closed_form, points)
         if jet is None:
             return autodiff_jet(self.log_factor_tensor, points)
         if self._log_factor_shift:
@@ -397,6 +404,11 @@ class ConformalMetric(RiemannianMetric):
         """The user factor's own jet, or None."""
         jet = getattr(self._log_factor, "jet", None)
         return None if jet is None else jet(points)
+
+    def _gauss_newton_jet(self, points):
+        """The user factor's jet with its networks linearised, or its own jet, or None."""
+        jet = getattr(self._log_factor, "gauss_newton_jet", None)
+        return self._closed_form_jet(points) if jet is None else jet(points)
 
     def phi_jacobian(self, points):
         """Jacobian of ``phi`` at each point.

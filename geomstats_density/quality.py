@@ -183,6 +183,24 @@ class Quality:
         """
         return None
 
+    def gauss_newton_jet(self, points):
+        """The jet with the networks inside ``log Q`` linearised, or None.
+
+        The Newton solver's Gauss-Newton steps (``hessian='gauss-newton'``) read
+        this jet: its Hessian drops the second derivatives of the networks a
+        quality evaluates (:meth:`Feature.gauss_newton_jet`). A quality without
+        networks returns its :meth:`jet`.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet or None
+        """
+        return self.jet(points)
+
     def __mul__(self, other):
         if not callable(other):
             return NotImplemented
@@ -286,7 +304,26 @@ class Product(Quality):
         -------
         jet : Jet or None
         """
-        jets = [getattr(factor, "jet", lambda _: None)(points) for factor in self.factors]
+        return self._sum_of_jets(points, "jet")
+
+    def gauss_newton_jet(self, points):
+        """Sum of the factors' Gauss-Newton jets (their jets where they have none), or None.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet or None
+        """
+        return self._sum_of_jets(points, "gauss_newton_jet")
+
+    def _sum_of_jets(self, points, kind):
+        jets = [
+            getattr(factor, kind, getattr(factor, "jet", lambda _: None))(points)
+            for factor in self.factors
+        ]
         if any(jet is None for jet in jets):
             return None
         return sum(jets[1:], jets[0])
@@ -490,9 +527,22 @@ class Feature(Quality):
         self.target = int(target)
         self.eps = check_eps(eps)
 
-    def log_probability(self, points):
-        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
-        flat = points.reshape(-1, points.shape[-1])
+    def logits(self, flat):
+        """The classifier's logits of the generated samples, float64.
+
+        Parameters
+        ----------
+        flat : torch.Tensor, shape=[n, dim]
+
+        Returns
+        -------
+        logits : torch.Tensor, shape=[n, n_classes]
+
+        Raises
+        ------
+        ValueError
+            If the classifier returns the wrong shape, or fewer classes than ``target``.
+        """
         if self.generator is None:
             samples = flat
         else:
@@ -518,10 +568,19 @@ class Feature(Quality):
                 f"target class {self.target} is out of range: the classifier returns "
                 f"{n_classes} classes (indices 0 to {n_classes - 1})."
             )
-        log_probs = torch.log_softmax(logits.to(DTYPE), dim=-1)[:, self.target]
+        return logits.to(DTYPE)
+
+    def _log_probability_of(self, logits):
+        """``log P`` from the logits ``[n, n_classes]``, shape ``[n]``."""
+        log_probs = torch.log_softmax(logits, dim=-1)[:, self.target]
         if not bool(torch.isfinite(log_probs).all()):
             raise DomainError("The classifier returned NaN or infinite logits.")
-        return log_probs.reshape(points.shape[:-1])
+        return log_probs
+
+    def log_probability(self, points):
+        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
+        flat = points.reshape(-1, points.shape[-1])
+        return self._log_probability_of(self.logits(flat)).reshape(points.shape[:-1])
 
     def __call__(self, points):
         """``log Q`` with ``Q = eps / 2 + (1 - eps) P``: the smoothed class probability.
@@ -538,6 +597,71 @@ class Feature(Quality):
         log_quality : torch.Tensor, shape=[...]
         """
         return smooth_log_probability(self.log_probability(points), self.eps)
+
+    def gauss_newton_jet(self, points):
+        r"""``log Q``, its gradient and its Hessian with the networks linearised.
+
+        ``log Q = h(l(z))`` with ``l`` the logits of the classifier of the
+        generated sample and ``h`` the smoothed log-softmax of the target class,
+        whose derivatives are closed forms. The gradient ``J_l^T grad h`` is
+        exact; the Hessian ``J_l^T (Hess h) J_l`` drops
+        ``sum_k dh/dl_k Hess l_k``, which is zero wherever the networks are
+        piecewise linear (ReLU, LeakyReLU, max-pooling, linear layers and
+        convolutions, batch normalisation in eval mode): there it is the exact
+        Hessian. ``J_l`` takes one backward pass per class, where the exact
+        Hessian takes ``dim`` second-order products through the networks.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet
+        """
+        logits, jacobian = self._logits_and_jacobian(points.reshape(-1, points.shape[-1]))
+        log_probability = self._log_probability_of(logits)
+        probabilities = torch.softmax(logits, dim=-1)
+        # d log P / dl = e_target - p and d^2 log P / dl^2 = p p^T - diag(p).
+        gradient = -torch.einsum("nk,nkd->nd", probabilities, jacobian) + jacobian[:, self.target]
+        averaged = torch.einsum("nk,nkd->nd", probabilities, jacobian)
+        curvature = averaged[:, :, None] * averaged[:, None, :] - torch.einsum(
+            "nk,nkd,nke->nde", probabilities, jacobian, jacobian
+        )
+        # The smoothing log Q = s(log P): s' = sigmoid(.), s'' = s' (1 - s').
+        value, first, second = smooth_log_probability_derivatives(
+            log_probability,
+            torch.ones_like(log_probability),
+            torch.zeros_like(log_probability),
+            self.eps,
+        )
+        outer = gradient[:, :, None] * gradient[:, None, :]
+        hessian = second[:, None, None] * outer + first[:, None, None] * curvature
+        batch = points.shape[:-1]
+        return Jet(
+            value.reshape(batch),
+            (first[:, None] * gradient).reshape(points.shape),
+            hessian.reshape(*points.shape, points.shape[-1]),
+        )
+
+    def _logits_and_jacobian(self, flat):
+        """Logits ``[n, n_classes]`` and their Jacobian ``[n, n_classes, dim]`` at ``flat``.
+
+        One backward pass per class through the networks' graph, kept between
+        them (faster than forward mode per coordinate or a batched backward,
+        whose convolutions vmap does not batch well).
+        """
+        leaf = flat.detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = self.logits(leaf)
+            seeds = torch.eye(logits.shape[1], dtype=logits.dtype)
+            rows = [
+                torch.autograd.grad(
+                    logits, leaf, grad_outputs=seed.expand_as(logits), retain_graph=True
+                )[0]
+                for seed in seeds
+            ]
+        return logits.detach(), torch.stack(rows, dim=1)
 
 
 class Closeness(Quality):
