@@ -655,12 +655,20 @@ class Feature(Quality):
         with torch.enable_grad():
             logits = self.logits(leaf)
             seeds = torch.eye(logits.shape[1], dtype=logits.dtype)
+            # Logits that do not depend on the points have a zero Jacobian.
             rows = [
                 torch.autograd.grad(
-                    logits, leaf, grad_outputs=seed.expand_as(logits), retain_graph=True
+                    logits,
+                    leaf,
+                    grad_outputs=seed.expand_as(logits),
+                    retain_graph=True,
+                    allow_unused=True,
                 )[0]
+                if logits.requires_grad
+                else None
                 for seed in seeds
             ]
+        rows = [torch.zeros_like(leaf) if row is None else row for row in rows]
         return logits.detach(), torch.stack(rows, dim=1)
 
 
