@@ -66,7 +66,17 @@ class QualityLogFactor(LogFactor):
         return values
 
     def _closed_form_jet(self, points):
-        jet = getattr(self.log_quality, "jet", None)
+        return self._log_factor_jet_from(getattr(self.log_quality, "jet", None), points)
+
+    def _gauss_newton_jet(self, points):
+        jet = getattr(self.log_quality, "gauss_newton_jet", None)
+        return self._log_factor_jet_from(
+            getattr(self.log_quality, "jet", None) if jet is None else jet, points
+        )
+
+    @staticmethod
+    def _log_factor_jet_from(jet, points):
+        """The jet of ``f = 2 log(-log Q)`` from a jet of ``log Q``, or None."""
         log_quality = None if jet is None else jet(points)
         if log_quality is None:
             return None

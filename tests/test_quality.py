@@ -266,6 +266,91 @@ def test_feature_rejects_bad_classifiers():
         Feature(linear_classifier, target=-1)
 
 
+def _networks(activation, dim, n_classes=5, seed=0):
+    """A seeded generator ``R^dim -> R^12`` and classifier ``R^12 -> R^n_classes``."""
+    torch.manual_seed(seed)
+    generator = torch.nn.Sequential(
+        torch.nn.Linear(dim, 20), activation(), torch.nn.Linear(20, 12), activation()
+    ).double()
+    classifier = torch.nn.Sequential(
+        torch.nn.Linear(12, 16), activation(), torch.nn.Linear(16, n_classes)
+    ).double()
+    for parameter in (*generator.parameters(), *classifier.parameters()):
+        parameter.requires_grad_(False)
+    return generator, classifier
+
+
+# Fewer and more coordinates than classes.
+@pytest.mark.parametrize("activation", [torch.nn.ReLU, torch.nn.LeakyReLU])
+@pytest.mark.parametrize("dim", [3, 8])
+def test_feature_gauss_newton_jet_is_exact_on_piecewise_linear_networks(activation, dim):
+    """Against torch's dense Hessian of log Q at each point, and finite gradients:
+    with ReLU networks, away from their kinks (random points), nothing is dropped."""
+    generator, classifier = _networks(activation, dim)
+    feature = Feature(classifier, target=2, generator=generator)
+    points = tensor(np.random.default_rng(dim).normal(size=(2, 3, dim)))
+    jet = feature.gauss_newton_jet(points)
+    flat = points.reshape(-1, dim)
+    dense = torch.stack([torch.autograd.functional.hessian(feature, point) for point in flat])
+    assert dense.abs().max() > 1e-5
+    np.testing.assert_allclose(
+        jet.hessian.reshape(-1, dim, dim), dense, atol=1e-10 * dense.abs().max()
+    )
+    np.testing.assert_allclose(jet.value, feature(points), rtol=1e-14)
+    step = 1e-6
+    for i in range(dim):
+        shift = torch.zeros(dim, dtype=torch.float64)
+        shift[i] = step
+        central = (feature(points + shift) - feature(points - shift)) / (2 * step)
+        np.testing.assert_allclose(jet.gradient[..., i], central, atol=1e-8)
+
+
+@pytest.mark.parametrize("dim", [3, 8])
+def test_feature_gauss_newton_jet_drops_only_the_logits_curvature(dim):
+    """With tanh networks the exact Hessian (torch's dense one) minus the
+    Gauss-Newton one is ``s'(log P) sum_k (e_target - p)_k Hess l_k``, each logit's
+    Hessian by torch and ``s' = (1 - eps) P / Q`` the slope of the smoothing."""
+    generator, classifier = _networks(torch.nn.Tanh, dim, seed=1)
+    feature = Feature(classifier, target=1, generator=generator)
+    flat = tensor(np.random.default_rng(7).normal(size=(4, dim)))
+    jet = feature.gauss_newton_jet(flat)
+    for point, hessian in zip(flat, jet.hessian):
+        exact = torch.autograd.functional.hessian(feature, point)
+        logits = classifier(generator(point[None]))[0]
+        probabilities = torch.softmax(logits, dim=-1)
+        slope = (1 - EPS) * probabilities[1] / smoothed(probabilities[1])
+        weights = -probabilities
+        weights[1] += 1.0
+        dropped = sum(
+            weights[k]
+            * torch.autograd.functional.hessian(
+                lambda z, k=k: classifier(generator(z[None]))[0, k], point
+            )
+            for k in range(5)
+        )
+        assert dropped.abs().max() > 1e-3 * exact.abs().max()
+        np.testing.assert_allclose(hessian + slope * dropped, exact, atol=1e-12)
+
+
+def test_metric_gauss_newton_jet_chains_the_log_factor():
+    """The metric's jet of ``f = 2 log(-log Q)`` for realism times a ReLU feature:
+    the Gauss-Newton one equals torch's dense Hessian of ``f``; the exact one too."""
+    generator, classifier = _networks(torch.nn.ReLU, 3)
+    quality = RealismIndex(Gaussian(np.zeros(3))) * Feature(classifier, 2, generator=generator)
+    space = Euclidean(3, equip=False)
+    space.equip_with_metric(DensityConformalMetric, log_quality=quality)
+    points = tensor(np.random.default_rng(2).normal(size=(3, 3)))
+
+    def log_factor(z):
+        return 2.0 * torch.log(-quality(z[None]))[0]
+
+    dense = torch.stack([torch.autograd.functional.hessian(log_factor, point) for point in points])
+    for gauss_newton in (True, False):
+        jet = space.metric.log_factor_jet(points, gauss_newton=gauss_newton)
+        np.testing.assert_allclose(jet.hessian, dense, atol=1e-10 * dense.abs().max())
+        np.testing.assert_allclose(jet.value, 2.0 * torch.log(-quality(points)), rtol=1e-14)
+
+
 def test_closeness_values_and_errors():
     quality = Closeness(safe_norm, rate=3.0)
     points = tensor([[3.0, 4.0], [0.0, 0.0]])

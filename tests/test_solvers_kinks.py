@@ -15,8 +15,9 @@ from geomstats.geometry.euclidean import Euclidean
 from paper_problems import CUBE_FACES_LENGTH, EXACT_LENGTHS
 
 from geomstats_density import DensityConformalMetric, DomainError, NewtonGeodesicSolver
+from geomstats_density.densities import Gaussian
 from geomstats_density.energy import curve_energy, curve_length
-from geomstats_density.quality import Constant
+from geomstats_density.quality import Constant, Feature, RealismIndex
 from geomstats_density.solvers import trust_region
 from geomstats_density.solvers.derivatives import energy_derivatives, gauss_newton_derivatives
 from geomstats_density.solvers.status import LevelStatus
@@ -335,10 +336,60 @@ def test_unknown_hessian_option_is_named():
     space = _plane(lambda z: torch.full(z.shape[:-1], -LN2, dtype=z.dtype))
     with pytest.raises(ValueError, match="hessian must be .*'gauss-newton'.*got 'gn'"):
         NewtonGeodesicSolver(space, hessian="gn")
-    with pytest.raises(ValueError, match="hessian='gauss-newton' needs a metric with a map phi"):
-        NewtonGeodesicSolver(space, hessian="gauss-newton").solve(
-            gs.array([1.0, 0.0]), gs.array([0.0, 0.0])
+
+
+def test_gauss_newton_without_networks_is_the_exact_solve():
+    """Neither ``phi`` nor a network in the quality: nothing to linearise, and
+    ``hessian='gauss-newton'`` takes the exact blocks' steps, bit for bit."""
+    space = _plane(lambda z: -LN2 - 0.5 * torch.tanh(z[..., 0] - z[..., 1] ** 2) ** 2)
+    curves = [
+        NewtonGeodesicSolver(space, n_nodes=9, tol=1e-6, hessian=hessian).solve(
+            gs.array([-1.0, 0.5]), gs.array([1.0, -0.5])
         )
+        for hessian in ("blocks", "gauss-newton")
+    ]
+    assert curves[0].converged
+    np.testing.assert_array_equal(curves[0].nodes, curves[1].nodes)
+    assert float(curves[0].dist) == float(curves[1].dist)
+
+
+def _relu_classifier():
+    torch.manual_seed(3)
+    classifier = torch.nn.Sequential(
+        torch.nn.Linear(5, 12, dtype=torch.float64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(12, 3, dtype=torch.float64),
+    )
+    for parameter in classifier.parameters():
+        parameter.requires_grad_(False)
+    return classifier
+
+
+@pytest.mark.parametrize("lengths_in", ["samples", "latent"])
+def test_gauss_newton_jets_solve_a_relu_feature_geodesic_as_exact_blocks(lengths_in):
+    """Realism times a ReLU classifier of a ReLU generator's samples, lengths between
+    samples (``phi = G``) or codes: the discrete geodesic at 17 nodes solved with the
+    networks linearised (``phi`` and the feature) and with exact blocks has the same
+    length, to the energy tolerance (``tol=None``: 1e-12 of the energy)."""
+    generator = _relu_generator()
+    quality = RealismIndex(Gaussian(np.zeros(2))) * Feature(
+        _relu_classifier(), target=1, generator=generator
+    )
+    space = _plane(quality, phi=generator if lengths_in == "samples" else None)
+    curves = [
+        NewtonGeodesicSolver(space, n_nodes=17, tol=None, hessian=hessian, kinks="off").solve(
+            gs.array([-1.2, 0.3]), gs.array([1.0, 0.8])
+        )
+        for hessian in ("blocks", "gauss-newton")
+    ]
+    assert all(curve.converged for curve in curves)
+    lengths = [float(curve.dist) for curve in curves]
+    assert lengths[1] == pytest.approx(lengths[0], rel=1e-10)
+    # The same Hessians (to rounding): the same Newton iterates.
+    assert int(curves[0].n_iterations) == int(curves[1].n_iterations)
+    # Not the straight line: the quality bends the geodesic.
+    straight = np.linspace([-1.2, 0.3], [1.0, 0.8], 17)
+    assert np.abs(curves[0].nodes - straight).max() > 1e-2
 
 
 def test_leaky_relu_generator_in_16_dimensions_converges_at_a_fixed_node_count():

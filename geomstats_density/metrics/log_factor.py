@@ -195,7 +195,7 @@ class LogFactor:
             )
         return values, gradient
 
-    def jet(self, points):
+    def jet(self, points, gauss_newton=False):
         """``f``, ``grad f`` and ``Hess f`` at each point.
 
         In closed form where the factor knows its derivatives (a callable with
@@ -204,6 +204,12 @@ class LogFactor:
         Parameters
         ----------
         points : torch.Tensor, shape=[..., n_coords]
+        gauss_newton : bool
+            Whether the Hessian may drop the second derivatives of the networks
+            inside the factor (a ``gauss_newton_jet`` method, such as
+            :meth:`Feature.gauss_newton_jet
+            <geomstats_density.quality.Feature.gauss_newton_jet>`): exact where
+            they are piecewise linear.
 
         Returns
         -------
@@ -214,7 +220,8 @@ class LogFactor:
         DomainError
             If a value is NaN or infinite.
         """
-        jet = self.geometry.closed_form_jet(self._closed_form_jet, points)
+        closed_form = self._gauss_newton_jet if gauss_newton else self._closed_form_jet
+        jet = self.geometry.closed_form_jet(closed_form, points)
         if jet is None:
             return autodiff_jet(self.values, points)
         if self.shift:
@@ -226,3 +233,8 @@ class LogFactor:
         """The user factor's own jet, or None."""
         jet = getattr(self.function, "jet", None)
         return None if jet is None else jet(points)
+
+    def _gauss_newton_jet(self, points):
+        """The user factor's jet with its networks linearised, or its own jet, or None."""
+        jet = getattr(self.function, "gauss_newton_jet", None)
+        return self._closed_form_jet(points) if jet is None else jet(points)

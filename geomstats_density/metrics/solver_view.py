@@ -182,7 +182,7 @@ class SolverView:
         """
         return self.log_factor_field.values_and_gradient(points)
 
-    def log_factor_jet(self, points):
+    def log_factor_jet(self, points, gauss_newton=False):
         """``f``, ``grad f`` and ``Hess f`` at each point.
 
         In closed form where the factor knows its derivatives (a quality or a
@@ -192,6 +192,12 @@ class SolverView:
         Parameters
         ----------
         points : torch.Tensor, shape=[..., dim]
+        gauss_newton : bool
+            Whether the Hessian may drop the second derivatives of the networks
+            inside the factor (a quality's ``gauss_newton_jet``, such as
+            :meth:`Feature.gauss_newton_jet
+            <geomstats_density.quality.Feature.gauss_newton_jet>`): exact where
+            they are piecewise linear.
 
         Returns
         -------
@@ -202,7 +208,7 @@ class SolverView:
         DomainError
             If a value is NaN or infinite.
         """
-        return self.log_factor_field.jet(points)
+        return self.log_factor_field.jet(points, gauss_newton=gauss_newton)
 
     # ------------------------------------------------------------------
     # The base geometry's part: metric.geometry.

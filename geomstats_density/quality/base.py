@@ -115,6 +115,24 @@ class Quality:
         """
         return None
 
+    def gauss_newton_jet(self, points):
+        """The jet with the networks inside ``log Q`` linearised, or None.
+
+        The Newton solver's Gauss-Newton steps (``hessian='gauss-newton'``) read
+        this jet: its Hessian drops the second derivatives of the networks a
+        quality evaluates (:meth:`Feature.gauss_newton_jet`). A quality without
+        networks returns its :meth:`jet`.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet or None
+        """
+        return self.jet(points)
+
     def __mul__(self, other):
         if not callable(other):
             return NotImplemented
@@ -218,7 +236,26 @@ class Product(Quality):
         -------
         jet : Jet or None
         """
-        jets = [getattr(factor, "jet", lambda _: None)(points) for factor in self.factors]
+        return self._sum_of_jets(points, "jet")
+
+    def gauss_newton_jet(self, points):
+        """Sum of the factors' Gauss-Newton jets (their jets where they have none), or None.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet or None
+        """
+        return self._sum_of_jets(points, "gauss_newton_jet")
+
+    def _sum_of_jets(self, points, kind):
+        jets = [
+            getattr(factor, kind, getattr(factor, "jet", lambda _: None))(points)
+            for factor in self.factors
+        ]
         if any(jet is None for jet in jets):
             return None
         return sum(jets[1:], jets[0])

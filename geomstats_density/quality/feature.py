@@ -3,7 +3,8 @@ r"""The feature quality: the probability that a classifier gives a wanted class.
 :class:`Feature` reads ``P(z) = softmax(classifier(G(z)))[target]``, the
 classifier applied to the generated sample (or to ``z`` itself), smoothed into
 a quality. A :class:`~geomstats_density.LatentSpace` built with a classifier
-uses it.
+uses it. Its Gauss-Newton jet (:meth:`Feature.gauss_newton_jet`) linearises the
+networks, which is exact where they are piecewise linear.
 """
 
 import torch
@@ -11,7 +12,14 @@ import torch
 from geomstats_density._validation import user_callable
 from geomstats_density.backend import DTYPE
 from geomstats_density.exceptions import DomainError
-from geomstats_density.quality.base import DEFAULT_EPS, Quality, check_eps, smooth_log_probability
+from geomstats_density.jets import Jet
+from geomstats_density.quality.base import (
+    DEFAULT_EPS,
+    Quality,
+    check_eps,
+    smooth_log_probability,
+    smooth_log_probability_derivatives,
+)
 
 
 class Feature(Quality):
@@ -51,9 +59,22 @@ class Feature(Quality):
         self.target = int(target)
         self.eps = check_eps(eps)
 
-    def log_probability(self, points):
-        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
-        flat = points.reshape(-1, points.shape[-1])
+    def logits(self, flat):
+        """The classifier's logits of the generated samples, float64.
+
+        Parameters
+        ----------
+        flat : torch.Tensor, shape=[n, dim]
+
+        Returns
+        -------
+        logits : torch.Tensor, shape=[n, n_classes]
+
+        Raises
+        ------
+        ValueError
+            If the classifier returns the wrong shape, or fewer classes than ``target``.
+        """
         if self.generator is None:
             samples = flat
         else:
@@ -79,10 +100,19 @@ class Feature(Quality):
                 f"target class {self.target} is out of range: the classifier returns "
                 f"{n_classes} classes (indices 0 to {n_classes - 1})."
             )
-        log_probs = torch.log_softmax(logits.to(DTYPE), dim=-1)[:, self.target]
+        return logits.to(DTYPE)
+
+    def _log_probability_of(self, logits):
+        """``log P`` from the logits ``[n, n_classes]``, shape ``[n]``."""
+        log_probs = torch.log_softmax(logits, dim=-1)[:, self.target]
         if not bool(torch.isfinite(log_probs).all()):
             raise DomainError("The classifier returned NaN or infinite logits.")
-        return log_probs.reshape(points.shape[:-1])
+        return log_probs
+
+    def log_probability(self, points):
+        """``log P(z)``, shape ``[...]`` for points ``[..., dim]``."""
+        flat = points.reshape(-1, points.shape[-1])
+        return self._log_probability_of(self.logits(flat)).reshape(points.shape[:-1])
 
     def __call__(self, points):
         """``log Q`` with ``Q = eps / 2 + (1 - eps) P``: the smoothed class probability.
@@ -99,3 +129,76 @@ class Feature(Quality):
         log_quality : torch.Tensor, shape=[...]
         """
         return smooth_log_probability(self.log_probability(points), self.eps)
+
+    def gauss_newton_jet(self, points):
+        r"""``log Q``, its gradient and its Hessian with the networks linearised.
+
+        ``log Q = h(l(z))`` with ``l`` the logits of the classifier of the
+        generated sample and ``h`` the smoothed log-softmax of the target class,
+        whose derivatives are closed forms. The gradient ``J_l^T grad h`` is
+        exact; the Hessian ``J_l^T (Hess h) J_l`` drops
+        ``sum_k dh/dl_k Hess l_k``, which is zero wherever the networks are
+        piecewise linear (ReLU, LeakyReLU, max-pooling, linear layers and
+        convolutions, batch normalisation in eval mode): there it is the exact
+        Hessian. ``J_l`` takes one backward pass per class, where the exact
+        Hessian takes ``dim`` second-order products through the networks.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        jet : Jet
+        """
+        logits, jacobian = self._logits_and_jacobian(points.reshape(-1, points.shape[-1]))
+        log_probability = self._log_probability_of(logits)
+        probabilities = torch.softmax(logits, dim=-1)
+        # d log P / dl = e_target - p and d^2 log P / dl^2 = p p^T - diag(p).
+        gradient = -torch.einsum("nk,nkd->nd", probabilities, jacobian) + jacobian[:, self.target]
+        averaged = torch.einsum("nk,nkd->nd", probabilities, jacobian)
+        curvature = averaged[:, :, None] * averaged[:, None, :] - torch.einsum(
+            "nk,nkd,nke->nde", probabilities, jacobian, jacobian
+        )
+        # The smoothing log Q = s(log P): s' = sigmoid(.), s'' = s' (1 - s').
+        value, first, second = smooth_log_probability_derivatives(
+            log_probability,
+            torch.ones_like(log_probability),
+            torch.zeros_like(log_probability),
+            self.eps,
+        )
+        outer = gradient[:, :, None] * gradient[:, None, :]
+        hessian = second[:, None, None] * outer + first[:, None, None] * curvature
+        batch = points.shape[:-1]
+        return Jet(
+            value.reshape(batch),
+            (first[:, None] * gradient).reshape(points.shape),
+            hessian.reshape(*points.shape, points.shape[-1]),
+        )
+
+    def _logits_and_jacobian(self, flat):
+        """Logits ``[n, n_classes]`` and their Jacobian ``[n, n_classes, dim]`` at ``flat``.
+
+        One backward pass per class through the networks' graph, kept between
+        them (faster than forward mode per coordinate or a batched backward,
+        whose convolutions vmap does not batch well).
+        """
+        leaf = flat.detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = self.logits(leaf)
+            seeds = torch.eye(logits.shape[1], dtype=logits.dtype)
+            # Logits that do not depend on the points have a zero Jacobian.
+            rows = [
+                torch.autograd.grad(
+                    logits,
+                    leaf,
+                    grad_outputs=seed.expand_as(logits),
+                    retain_graph=True,
+                    allow_unused=True,
+                )[0]
+                if logits.requires_grad
+                else None
+                for seed in seeds
+            ]
+        rows = [torch.zeros_like(leaf) if row is None else row for row in rows]
+        return logits.detach(), torch.stack(rows, dim=1)

@@ -80,7 +80,7 @@ class EnergyDerivatives:
         )
 
 
-def energy_derivatives(metric, nodes, times=None):
+def energy_derivatives(metric, nodes, times=None, gauss_newton=False):
     """Energy, gradient and block-tridiagonal Hessian of curves.
 
     Each piece's energy depends on its two end nodes only; its ``2 dim x 2 dim``
@@ -96,6 +96,10 @@ def energy_derivatives(metric, nodes, times=None):
     nodes : ndarray, shape=[batch, n_nodes, dim]
     times : ndarray, shape=[n_nodes], optional
         Increasing times of the nodes; uniform on [0, 1] by default.
+    gauss_newton : bool
+        Whether the log-factor's Hessians drop the second derivatives of the
+        networks inside it (``metric.log_factor_jet(points, gauss_newton=True)``);
+        read on Euclidean chords only.
 
     Returns
     -------
@@ -103,7 +107,7 @@ def energy_derivatives(metric, nodes, times=None):
     """
     weights = _piece_weights(nodes, times)
     if metric.euclidean_chords:
-        return _assembled(*_conformal_pieces(metric, nodes, weights))
+        return _assembled(*_conformal_pieces(metric, nodes, weights, gauss_newton))
     return _assembled(*_autodiff_pieces(metric, nodes, weights))
 
 
@@ -192,7 +196,11 @@ def gauss_newton_derivatives(metric, nodes, times=None):
     Jacobians at the nodes only (forward-mode products, no double backward
     through ``phi``), and it is the exact Hessian wherever ``phi`` is piecewise
     linear (ReLU, LeakyReLU, max-pooling networks). Its ``phi`` part is positive
-    semi-definite; the factor's terms are kept in full.
+    semi-definite; the factor's terms come from its Gauss-Newton jet
+    (``metric.log_factor_jet(points, gauss_newton=True)``), which drops the
+    second derivatives of the networks inside the factor (a
+    :class:`~geomstats_density.quality.Feature`'s classifier and generator) and
+    keeps the rest in full.
 
     Parameters
     ----------
@@ -221,17 +229,22 @@ def gauss_newton_derivatives(metric, nodes, times=None):
         np.einsum("bimk,bim->bik", left_jacobian, difference),
         np.einsum("bimk,bim->bik", right_jacobian, difference),
         (gram[:, :-1], np.einsum("bimk,biml->bikl", left_jacobian, right_jacobian), gram[:, 1:]),
+        gauss_newton=True,
     )
     return _assembled(*pieces)
 
 
-def _conformal_pieces(metric, nodes, weights):
+def _conformal_pieces(metric, nodes, weights, gauss_newton=False):
     """Closed-form piece derivatives of Euclidean chords (:func:`_factor_pieces`, ``J = I``)."""
     chord = nodes[:, 1:] - nodes[:, :-1]
-    return _factor_pieces(metric, nodes, weights, (chord * chord).sum(-1), chord, chord)
+    return _factor_pieces(
+        metric, nodes, weights, (chord * chord).sum(-1), chord, chord, gauss_newton=gauss_newton
+    )
 
 
-def _factor_pieces(metric, nodes, weights, sq_chord, pull_left, pull_right, grams=None):
+def _factor_pieces(
+    metric, nodes, weights, sq_chord, pull_left, pull_right, grams=None, gauss_newton=False
+):
     """Closed-form piece derivatives of ``e = w s(a, b) sum_q c_q exp(f(x_q))``.
 
     With ``x_q = (1 - t_q) a + t_q b`` the quadrature points of the metric's rule
@@ -256,6 +269,9 @@ def _factor_pieces(metric, nodes, weights, sq_chord, pull_left, pull_right, gram
         ``J_a^T d`` and ``J_b^T d``.
     grams : tuple of ndarray, shape=[batch, n_pieces, dim, dim], optional
         ``J_a^T J_a``, ``J_a^T J_b``, ``J_b^T J_b``; None for the identity.
+    gauss_newton : bool
+        Whether ``Hess f`` drops the second derivatives of the networks inside
+        the factor (``gauss_newton`` of ``metric.log_factor_jet``).
 
     Returns
     -------
@@ -267,7 +283,7 @@ def _factor_pieces(metric, nodes, weights, sq_chord, pull_left, pull_right, gram
     """
     piece_weights = weights
     times, weights = metric.quadrature_rule
-    value, gradient, hessian = _quadrature_jets(metric, nodes, times)
+    value, gradient, hessian = _quadrature_jets(metric, nodes, times, gauss_newton)
     factor = np.exp(value)
     slope = factor[..., None] * gradient
     curvature = factor[..., None, None] * (
@@ -325,7 +341,7 @@ def _weighted_sum(weights, arrays):
     return total
 
 
-def _quadrature_jets(metric, nodes, times):
+def _quadrature_jets(metric, nodes, times, gauss_newton=False):
     """Log-factor jets at ``(1 - t) z_i + t z_{i+1}`` for each rule time ``t``.
 
     Each of value, gradient and Hessian has shape ``[n_times, batch, n_pieces, ...]``.
@@ -338,7 +354,8 @@ def _quadrature_jets(metric, nodes, times):
     points = [nodes] if at_ends else []
     points += [((1 - t) * left + t * right) for t in inner]
     flat = np.concatenate([p.reshape(-1, nodes.shape[-1]) for p in points])
-    jets = [array.numpy() for array in metric.log_factor_jet(torch.from_numpy(flat))]
+    jet = metric.log_factor_jet(torch.from_numpy(flat), gauss_newton=gauss_newton)
+    jets = [array.numpy() for array in jet]
     batch, n_nodes = nodes.shape[:2]
     split = batch * n_nodes if at_ends else 0
     out = []

@@ -38,9 +38,10 @@ from geomstats_density.solvers.trust_region import trust_region
 
 # Above this dimension, Hessian blocks cost more than matrix-free CG steps.
 MAX_BLOCK_DIM = 32
-# From this dimension on, 'auto' takes Gauss-Newton blocks on pull-back metrics:
-# phi's Jacobians (one forward-mode product per coordinate) cost less than
-# the double backward of the exact blocks (two per coordinate).
+# From this dimension on, 'auto' takes Gauss-Newton blocks: phi's Jacobians (one
+# forward-mode product per coordinate) and a feature classifier's logits'
+# Jacobians cost less than the double backward of the exact blocks (two per
+# coordinate); on a metric without networks these blocks are the exact ones.
 MIN_GAUSS_NEWTON_DIM = 8
 HESSIAN_OPTIONS = ("auto", "blocks", "gauss-newton", "sobolev")
 KINKS_OPTIONS = ("auto", "smooth", "off")
@@ -86,16 +87,21 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         cost (directions a generator ``phi`` flattens).
     hessian : {'auto', 'blocks', 'gauss-newton', 'sobolev'}
         Exact block-tridiagonal Hessian with a banded trust-region solve
-        (``'blocks'``); the same solve on the Hessian with ``phi`` linearised at
-        the nodes, for metrics with ``phi`` (``'gauss-newton'``: it needs
-        ``phi``'s Jacobians only, and is exact where ``phi`` is piecewise
-        linear, such as a ReLU network); or matrix-free truncated CG on
+        (``'blocks'``); the same solve on the Hessian with the networks
+        linearised (``'gauss-newton'``): ``phi`` at the nodes, and the networks
+        inside the quality (the classifier and generator of a
+        :class:`~geomstats_density.quality.Feature`) at the quadrature points.
+        It needs their Jacobians only (``phi``'s, and the classifier's logits',
+        one backward pass per class), not second derivatives
+        through them, and it is exact where they are piecewise linear, such as
+        ReLU networks; on a metric without networks it is ``'blocks'``. Or
+        matrix-free truncated CG on
         Hessian-vector products, preconditioned by the curve's Sobolev operator
         and, without ``phi``, each node's stiffest direction (``'sobolev'``,
         :mod:`~geomstats_density.solvers.sobolev`). ``'auto'`` takes blocks up
-        to dimension 32, Gauss-Newton blocks from dimension 8 where ``phi`` is
-        given (:mod:`~geomstats_density.solvers.steps`), but exact blocks while
-        ``kinks`` are smoothed (smoothing gives ``phi`` second derivatives).
+        to dimension 32, Gauss-Newton blocks from dimension 8
+        (:mod:`~geomstats_density.solvers.steps`), but exact blocks while
+        ``kinks`` are smoothed (smoothing gives the networks second derivatives).
     initialization : {'auto', 'line', 'graph', 'grid'}
         Starting curve: the straight line (``'line'``), or the shortest path on
         a graph with conformal edge lengths, which finds the right basin when the
@@ -272,19 +278,13 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         """The step strategy for curves in dimension ``dim`` (the ``hessian`` option).
 
         On a smoothed energy (``smoothed``) ``'auto'`` keeps exact blocks: the
-        smoothing gives a piecewise-linear ``phi`` second derivatives of order
+        smoothing gives piecewise-linear networks second derivatives of order
         ``1 / tau``, which Gauss-Newton blocks drop.
         """
-        pullback = metric.geometry.image_chords
-        if self.hessian == "gauss-newton" and not pullback:
-            raise ValueError(
-                "hessian='gauss-newton' needs a metric with a map phi (a pull-back "
-                "metric); this metric has none."
-            )
         if self.hessian == "sobolev" or (self.hessian == "auto" and dim > MAX_BLOCK_DIM):
             strategy = MatrixFreeSteps
         elif self.hessian == "gauss-newton" or (
-            self.hessian == "auto" and pullback and dim >= MIN_GAUSS_NEWTON_DIM and not smoothed
+            self.hessian == "auto" and dim >= MIN_GAUSS_NEWTON_DIM and not smoothed
         ):
             strategy = GaussNewtonSteps
         else:

@@ -60,8 +60,12 @@ class SolverMetric(Protocol):
     def log_factor_and_gradient(self, points):
         """``f`` and ``grad f``, shapes ``[...]`` and ``[..., n_coords]``."""
 
-    def log_factor_jet(self, points):
-        """``f``, ``grad f`` and ``Hess f`` as a :class:`~geomstats_density.jets.Jet`."""
+    def log_factor_jet(self, points, gauss_newton=False):
+        """``f``, ``grad f`` and ``Hess f`` as a :class:`~geomstats_density.jets.Jet`.
+
+        With ``gauss_newton``, ``Hess f`` may drop the second derivatives of the
+        networks inside the factor.
+        """
 
     def shifted(self, shift):
         """A copy with log-factor ``f - shift``: lengths times ``exp(-shift / 2)``."""

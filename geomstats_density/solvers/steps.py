@@ -10,8 +10,9 @@ measured in and what it hands to the next node count.
 * :class:`BlockNewtonSteps`: the exact block-tridiagonal Hessian and a banded
   trust-region solve (dimensions up to a few tens).
 * :class:`GaussNewtonSteps`: the same solve on the Hessian of the energy with
-  ``phi`` linearised at each node (pull-back metrics): exact where ``phi`` is
-  piecewise linear, such as a ReLU network.
+  the networks linearised: ``phi`` at each node (pull-back metrics) and the
+  networks inside the factor (a feature classifier) at each quadrature point;
+  exact where they are piecewise linear, such as ReLU networks.
 * :class:`MatrixFreeSteps`: Steihaug's truncated CG on Hessian-vector products,
   preconditioned by the curve's Sobolev operator (high dimensions).
 """
@@ -248,21 +249,25 @@ class BlockNewtonSteps:
 
 
 class GaussNewtonSteps(BlockNewtonSteps):
-    """Block steps on the energy's Hessian with ``phi`` linearised at each node.
+    """Block steps on the energy's Hessian with the networks linearised.
 
     For a pull-back metric the energy is ``n sum_i w_i |phi(z_{i+1}) - phi(z_i)|^2``
     with ``w_i`` the factor averaged on the latent chord: its Hessian without the
-    second derivatives of ``phi`` needs only ``phi``'s Jacobians at the nodes, and
-    it is the exact Hessian where ``phi`` is piecewise linear (ReLU, LeakyReLU,
-    max-pooling networks, whose second derivatives autodiff returns as zero
-    anyway). See :func:`~geomstats_density.solvers.derivatives.gauss_newton_derivatives`.
+    second derivatives of ``phi`` needs only ``phi``'s Jacobians at the nodes
+    (:func:`~geomstats_density.solvers.derivatives.gauss_newton_derivatives`).
+    The factor's Hessians at the quadrature points drop the second derivatives
+    of the networks inside it (a feature classifier's logits, see
+    :meth:`Feature.gauss_newton_jet
+    <geomstats_density.quality.Feature.gauss_newton_jet>`), with or without
+    ``phi``. Both are exact where the networks are piecewise linear (ReLU,
+    LeakyReLU, max-pooling networks, whose second derivatives autodiff returns
+    as zero anyway).
     """
 
     def evaluate(self, nodes):
         """Energy, gradient and Gauss-Newton Hessian of a batch of curves.
 
-        The Hessian drops the terms in the second derivatives of ``phi``
-        (:func:`~geomstats_density.solvers.derivatives.gauss_newton_derivatives`).
+        The Hessian drops the terms in the second derivatives of the networks.
 
         Parameters
         ----------
@@ -272,7 +277,9 @@ class GaussNewtonSteps(BlockNewtonSteps):
         -------
         derivatives : EnergyDerivatives
         """
-        return gauss_newton_derivatives(self.metric, nodes, self.times)
+        if self.metric.geometry.image_chords:
+            return gauss_newton_derivatives(self.metric, nodes, self.times)
+        return energy_derivatives(self.metric, nodes, self.times, gauss_newton=True)
 
 
 class MatrixFreeSteps:
