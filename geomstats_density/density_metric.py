@@ -16,6 +16,7 @@ from geomstats_density._validation import check_float64, check_scalar_field, use
 from geomstats_density.backend import to_backend
 from geomstats_density.densities import Density
 from geomstats_density.exceptions import ConstantQualityWarning, warn_at_caller
+from geomstats_density.jets import own_jet
 from geomstats_density.metrics import ConformalMetric, LogFactor
 from geomstats_density.quality import Constant, Product, constant_quality_message
 
@@ -65,19 +66,9 @@ class QualityLogFactor(LogFactor):
         self._raise_where_invalid(torch.isfinite(values) & (values < 0), values, points)
         return values
 
-    def _closed_form_jet(self, points):
-        return self._log_factor_jet_from(getattr(self.log_quality, "jet", None), points)
-
-    def _gauss_newton_jet(self, points):
-        jet = getattr(self.log_quality, "gauss_newton_jet", None)
-        return self._log_factor_jet_from(
-            getattr(self.log_quality, "jet", None) if jet is None else jet, points
-        )
-
-    @staticmethod
-    def _log_factor_jet_from(jet, points):
-        """The jet of ``f = 2 log(-log Q)`` from a jet of ``log Q``, or None."""
-        log_quality = None if jet is None else jet(points)
+    def _closed_form_jet(self, points, gauss_newton=False):
+        """The jet of ``f = 2 log(-log Q)`` from the quality's own jet, or None."""
+        log_quality = own_jet(self.log_quality, points, gauss_newton)
         if log_quality is None:
             return None
         value = log_quality.value

@@ -68,6 +68,30 @@ class Jet(NamedTuple):
         )
 
 
+def own_jet(function, points, gauss_newton=False):
+    """The jet a callable gives of itself (its ``jet`` method), or None.
+
+    With ``gauss_newton``, its ``gauss_newton_jet`` method comes first: the jet
+    with the networks inside the callable linearised (see
+    :meth:`Feature.gauss_newton_jet <geomstats_density.quality.Feature.gauss_newton_jet>`).
+
+    Parameters
+    ----------
+    function : callable
+    points : torch.Tensor, shape=[..., dim]
+    gauss_newton : bool
+
+    Returns
+    -------
+    jet : Jet or None
+        None where the callable has no such method or its method returns None.
+    """
+    method = getattr(function, "gauss_newton_jet", None) if gauss_newton else None
+    if method is None:
+        method = getattr(function, "jet", None)
+    return None if method is None else method(points)
+
+
 def elementwise_derivatives(function, values):
     """``h``, ``h'`` and ``h''`` of an element-wise function at ``values``.
 

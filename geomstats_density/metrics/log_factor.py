@@ -18,7 +18,7 @@ import torch
 
 from geomstats_density._validation import check_float64, check_scalar_field, user_callable
 from geomstats_density.exceptions import DomainError
-from geomstats_density.jets import autodiff_jet
+from geomstats_density.jets import autodiff_jet, own_jet
 
 
 def _gradient(values, points):
@@ -220,8 +220,9 @@ class LogFactor:
         DomainError
             If a value is NaN or infinite.
         """
-        closed_form = self._gauss_newton_jet if gauss_newton else self._closed_form_jet
-        jet = self.geometry.closed_form_jet(closed_form, points)
+        jet = self.geometry.closed_form_jet(
+            lambda coordinates: self._closed_form_jet(coordinates, gauss_newton), points
+        )
         if jet is None:
             return autodiff_jet(self.values, points)
         if self.shift:
@@ -229,12 +230,6 @@ class LogFactor:
         self._raise_where_invalid(torch.isfinite(jet.value), jet.value, points)
         return jet
 
-    def _closed_form_jet(self, points):
-        """The user factor's own jet, or None."""
-        jet = getattr(self.function, "jet", None)
-        return None if jet is None else jet(points)
-
-    def _gauss_newton_jet(self, points):
-        """The user factor's jet with its networks linearised, or its own jet, or None."""
-        jet = getattr(self.function, "gauss_newton_jet", None)
-        return self._closed_form_jet(points) if jet is None else jet(points)
+    def _closed_form_jet(self, points, gauss_newton=False):
+        """The user factor's own jet (with ``gauss_newton``, its linearised one first), or None."""
+        return own_jet(self.function, points, gauss_newton)

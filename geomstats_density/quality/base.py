@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from geomstats_density.jets import Jet
+from geomstats_density.jets import Jet, own_jet
 
 DEFAULT_EPS = 0.1
 
@@ -236,7 +236,7 @@ class Product(Quality):
         -------
         jet : Jet or None
         """
-        return self._sum_of_jets(points, "jet")
+        return self._sum_of_jets(points, gauss_newton=False)
 
     def gauss_newton_jet(self, points):
         """Sum of the factors' Gauss-Newton jets (their jets where they have none), or None.
@@ -249,13 +249,10 @@ class Product(Quality):
         -------
         jet : Jet or None
         """
-        return self._sum_of_jets(points, "gauss_newton_jet")
+        return self._sum_of_jets(points, gauss_newton=True)
 
-    def _sum_of_jets(self, points, kind):
-        jets = [
-            getattr(factor, kind, getattr(factor, "jet", lambda _: None))(points)
-            for factor in self.factors
-        ]
+    def _sum_of_jets(self, points, gauss_newton):
+        jets = [own_jet(factor, points, gauss_newton) for factor in self.factors]
         if any(jet is None for jet in jets):
             return None
         return sum(jets[1:], jets[0])
