@@ -169,6 +169,39 @@ def test_the_recording_mode_tells_kinks_met_from_kinks_not_met():
     assert reduction.kinked
 
 
+class _Failing(torch.nn.Module):
+    def forward(self, x):
+        raise RuntimeError("no forward here")
+
+
+def test_networks_false_leaves_the_kinks_inside_modules_exact():
+    """Outside modules ``relu_tau(0) = 3 tau / 16``; inside a module's forward,
+    with ``networks=False``, ``relu(0) = 0`` and ``max(-x, 0) = 0`` exactly, and the
+    recording mode sees only the kinks outside."""
+    zero = torch.zeros(3, dtype=torch.float64)
+    network = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Identity())
+    with KinkSmoothing(TAU, networks=False):
+        torch.testing.assert_close(network(zero), zero, rtol=0, atol=0)
+        torch.testing.assert_close(torch.relu(zero), zero + 3 * TAU / 16, rtol=0, atol=1e-16)
+        # A module whose forward raises leaves the mode smoothing outside modules.
+        with pytest.raises(RuntimeError, match="no forward here"):
+            _Failing()(zero)
+        torch.testing.assert_close(F.relu(zero), zero + 3 * TAU / 16, rtol=0, atol=1e-16)
+    with KinkSmoothing(TAU) as everywhere:
+        torch.testing.assert_close(network(zero), zero + 3 * TAU / 16, rtol=0, atol=1e-16)
+    assert everywhere.called
+    line = torch.linspace(-1, 1, 11, dtype=torch.float64)[:, None]
+    with KinkSmoothing(networks=False) as probe:
+        network(line)
+    assert not probe.kinked and not probe.called
+    with KinkSmoothing(networks=False) as probe:
+        torch.clamp(network(line) - 0.5, min=0.0)
+    assert probe.kinked and probe.scale == pytest.approx(0.5)
+    # Leaving the mode removes its module hooks: a later mode smooths inside modules.
+    with KinkSmoothing(TAU):
+        torch.testing.assert_close(network(zero), zero + 3 * TAU / 16, rtol=0, atol=1e-16)
+
+
 def _example_2(kinks):
     space = Euclidean(2, equip=False)
     space.equip_with_metric(

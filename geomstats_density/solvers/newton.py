@@ -100,8 +100,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         and, without ``phi``, each node's stiffest direction (``'sobolev'``,
         :mod:`~geomstats_density.solvers.sobolev`). ``'auto'`` takes blocks up
         to dimension 32, Gauss-Newton blocks from dimension 8
-        (:mod:`~geomstats_density.solvers.steps`), but exact blocks while
-        ``kinks`` are smoothed (smoothing gives the networks second derivatives).
+        (:mod:`~geomstats_density.solvers.steps`).
     initialization : {'auto', 'line', 'graph', 'grid'}
         Starting curve: the straight line (``'line'``), or the shortest path on
         a graph with conformal edge lengths, which finds the right basin when the
@@ -139,10 +138,18 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`) and
         ``tau`` decreases by stages, each warm-started from the last, until the
         true energy changes by less than the energy tolerance between stages.
-        ``'auto'`` (default) does so where evaluating the energy of the starting
-        curves meets a kinked primitive on both sides of its kink, and
-        minimises the energy as it is elsewhere; ``'off'`` never smooths.
-        Lengths are always measured with the unsmoothed metric.
+        ``'smooth'`` smooths every node count so, ``'off'`` never smooths, and
+        ``'auto'`` (default) smooths where evaluating the energy of the starting
+        curves meets a kinked primitive on both sides of its kink; the kinks
+        inside networks (calls within a :class:`torch.nn.Module`'s forward: a
+        generator's or classifier's layers) only in the first, widest stage of
+        the first node count. That stage chooses the basin: the energy through
+        a piecewise-linear network has many local minima, which wide smoothing
+        merges. The rest starts in that basin and leaves the networks' kinks to
+        Newton steps, whose (Gauss-Newton) Hessian is exact on each linear
+        piece; the quality's own kinks (a typicality's peak, a ``clamp``), on
+        which the optimum lies, are smoothed by every stage at every node
+        count. Lengths are always measured with the unsmoothed metric.
 
     Notes
     -----
@@ -274,17 +281,22 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             "smoothing reached its smallest tau with the energy still changing"
         )
 
-    def _step_strategy(self, metric, dim, smoothed=False, times=None):
+    def _step_strategy(self, metric, dim, narrow_bands=False, times=None):
         """The step strategy for curves in dimension ``dim`` (the ``hessian`` option).
 
-        On a smoothed energy (``smoothed``) ``'auto'`` keeps exact blocks: the
-        smoothing gives piecewise-linear networks second derivatives of order
-        ``1 / tau``, which Gauss-Newton blocks drop.
+        Where the networks' kinks are smoothed in narrow bands (``narrow_bands``:
+        under ``kinks='smooth'``, past the first stage of a cold start)
+        ``'auto'`` keeps exact blocks: the smoothing gives piecewise-linear
+        networks second derivatives of order ``1 / tau``, which Gauss-Newton
+        blocks drop, and without them Newton creeps on curves whose nodes sit in
+        the bands. The first stage of a cold start smooths within the kinks' own
+        scale, where those terms are small and Gauss-Newton blocks take about as
+        many iterations as exact ones, at a fraction of their cost.
         """
         if self.hessian == "sobolev" or (self.hessian == "auto" and dim > MAX_BLOCK_DIM):
             strategy = MatrixFreeSteps
         elif self.hessian == "gauss-newton" or (
-            self.hessian == "auto" and dim >= MIN_GAUSS_NEWTON_DIM and not smoothed
+            self.hessian == "auto" and dim >= MIN_GAUSS_NEWTON_DIM and not narrow_bands
         ):
             strategy = GaussNewtonSteps
         else:
@@ -333,24 +345,34 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         if warm_state is not None:
             nodes = _polygon_if_lower(metric, nodes, times)
         budgets = np.full(nodes.shape[0], self.max_iter)
-        scale = self._kink_scale(metric, nodes)
+        networks = self._smooths_networks(warm_state)
+        scale = self._kink_scale(metric, nodes, networks)
         if scale is None:
             return self._trust_region(metric, nodes, on_iteration, warm_state, budgets, times=times)
-        return self._continuation(metric, nodes, on_iteration, warm_state, scale, times)
+        return self._continuation(metric, nodes, on_iteration, warm_state, scale, networks, times)
 
-    def _kink_scale(self, metric, nodes):
+    def _smooths_networks(self, warm_state):
+        """Whether the kinks inside networks are smoothed too at this node count.
+
+        Always under ``kinks='smooth'``; under ``'auto'`` on cold starts only
+        (``warm_state`` None), in the first stage, which chooses the basin.
+        """
+        return self.kinks == "smooth" or (self.kinks == "auto" and warm_state is None)
+
+    def _kink_scale(self, metric, nodes, networks):
         """The scale of the continuation's ``tau``, or None to minimise the energy as it is.
 
         Under ``kinks='auto'`` the energy of the starting curves is evaluated
         once under a recording :class:`~geomstats_density.solvers.smoothing.KinkSmoothing`:
         smoothing applies where some kinked primitive met arguments on both sides
-        of its kink, with the median magnitude of those arguments as the scale.
+        of its kink, with the median magnitude of those arguments as the scale;
+        the primitives inside networks count only if ``networks``.
         ``'smooth'`` falls back on the mean chord of a piece where nothing
         straddled a kink.
         """
         if self.kinks == "off":
             return None
-        with KinkSmoothing() as probe:
+        with KinkSmoothing(networks=networks) as probe:
             energies_or_inf(metric, nodes)
         if probe.kinked and probe.scale:
             return probe.scale
@@ -359,10 +381,12 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         chords = np.linalg.norm(np.diff(nodes, axis=1), axis=-1)
         return float(np.mean(chords)) or 1.0
 
-    def _continuation(self, metric, nodes, on_iteration, warm_state, scale, times=None):
+    def _continuation(self, metric, nodes, on_iteration, warm_state, scale, networks, times=None):
         """:meth:`_trust_region` on smoothed energies, ``tau`` decreasing.
 
-        Stage ``k`` minimises the energy with the kinked primitives smoothed
+        Stage ``k`` minimises the energy with the kinked primitives (inside
+        networks too if ``networks``: under ``kinks='auto'`` in the first stage
+        only) smoothed
         within ``tau_k = scale * KINK_TAU_START / KINK_TAU_RATIO**k`` of their
         kinks, ``KINK_TAU_WARM`` times less at a warm-started node count
         (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`),
@@ -395,7 +419,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             tau *= KINK_TAU_WARM
         first = True
         while running.size and tau >= KINK_TAU_FLOOR * scale:
-            with KinkSmoothing(tau):
+            stage_networks = networks and (first or self.kinks == "smooth")
+            with KinkSmoothing(tau, networks=stage_networks):
                 start = nodes[running]
                 if previous is not None:
                     start = _extrapolated(
@@ -408,7 +433,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                     None if first and warm_state is None else radius[running],
                     self.max_iter - iterations[running],
                     raw_radius=True,
-                    smoothed=True,
+                    narrow_bands=stage_networks and not (first and warm_state is None),
                     times=times,
                 )
             iterations[running] += stage_iterations
@@ -439,7 +464,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             running = running[~stop]
             tau /= KINK_TAU_RATIO
         chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
-        strategy = self._step_strategy(metric, nodes.shape[-1], smoothed=True, times=times)
+        strategy = self._step_strategy(metric, nodes.shape[-1], networks, times)
         return limit, status, iterations, strategy.warm_state(start_nodes, limit, radius, chord)
 
     def _trust_region(
@@ -450,15 +475,16 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         warm_state,
         budgets,
         raw_radius=False,
-        smoothed=False,
+        narrow_bands=False,
         times=None,
     ):
         """:func:`~geomstats_density.solvers.trust_region.trust_region` with this solver's steps.
 
-        ``smoothed`` says whether the energy is smoothed (see :meth:`_step_strategy`);
-        the other arguments and the returns are those of ``trust_region``.
+        ``narrow_bands`` says whether the networks' kinks are smoothed in narrow
+        bands (see :meth:`_step_strategy`); the other arguments and the returns
+        are those of ``trust_region``.
         """
-        strategy = self._step_strategy(metric, nodes.shape[-1], smoothed, times)
+        strategy = self._step_strategy(metric, nodes.shape[-1], narrow_bands, times)
         return trust_region(
             strategy,
             metric,

@@ -30,7 +30,10 @@ kink (argument units):
   the fold above over its entries (``unfold``).
 
 Calls these forms do not cover (other norms, padded pooling, integer
-arguments) run unchanged.
+arguments) run unchanged. With ``networks=False`` so do the calls made inside a
+:class:`torch.nn.Module`'s forward (global module hooks, active while the mode
+is, count the forwards the thread is in): a network's layers stay exact and
+only the user's own code around them is smoothed.
 
 Because the smoothing has compact support, a primitive that never comes
 within ``tau`` of its kink (a norm of vectors bounded away from zero, a
@@ -44,8 +47,14 @@ kinked primitive met arguments on both sides of its kink
 scale of the continuation's ``tau``.
 """
 
+import threading
+
 import torch
 import torch.nn.functional as F
+from torch.nn.modules.module import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
 from torch.overrides import TorchFunctionMode
 
 
@@ -246,6 +255,12 @@ class KinkSmoothing(TorchFunctionMode):
         Half-width of the smoothed bands, in the units of each primitive's
         argument. None changes nothing and records the kinks met
         (:attr:`kinked`, :attr:`scale`).
+    networks : bool
+        Whether the primitives called inside a :class:`torch.nn.Module`'s
+        forward (a generator's or classifier's ReLU, LeakyReLU and max-pooling
+        layers) are smoothed and recorded too; False leaves them as they are
+        and smooths only the calls outside modules (a quality's own ``clamp``,
+        ``min`` or norm).
 
     Attributes
     ----------
@@ -260,14 +275,46 @@ class KinkSmoothing(TorchFunctionMode):
         kink, of the calls that straddled it: the magnitude the kinks live at.
     """
 
-    def __init__(self, tau=None):
+    def __init__(self, tau=None, networks=True):
         super().__init__()
         if tau is not None and not tau > 0:
             raise ValueError(f"tau must be positive or None, got {tau!r}.")
         self.tau = tau
+        self.networks = networks
         self.called = False
         self.kinked = False
         self._magnitudes = []
+        self._module_depth = 0
+        self._hooks = ()
+
+    def __enter__(self):
+        if not self.networks:
+            self._hooks = self._count_module_depth()
+        return super().__enter__()
+
+    def __exit__(self, *exc_info):
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = ()
+        self._module_depth = 0
+        return super().__exit__(*exc_info)
+
+    def _count_module_depth(self):
+        """Global module hooks counting the forwards this thread is inside."""
+        thread = threading.get_ident()
+
+        def enter(module, args):
+            if threading.get_ident() == thread:
+                self._module_depth += 1
+
+        def leave(module, args, output):
+            if threading.get_ident() == thread:
+                self._module_depth -= 1
+
+        return (
+            register_module_forward_pre_hook(enter),
+            register_module_forward_hook(leave, always_call=True),
+        )
 
     @property
     def scale(self):
@@ -285,7 +332,11 @@ class KinkSmoothing(TorchFunctionMode):
         kwargs = kwargs or {}
         handler = _HANDLERS.get(func)
         first = args[0] if args else kwargs.get("input")
-        if handler is None or not (isinstance(first, torch.Tensor) and first.is_floating_point()):
+        if (
+            handler is None
+            or self._module_depth
+            or not (isinstance(first, torch.Tensor) and first.is_floating_point())
+        ):
             # Integer arguments (indices clamped into a table) have no kink to smooth.
             return func(*args, **kwargs)
         if self.tau is None:
