@@ -13,8 +13,10 @@ mixes it in.
 """
 
 import copy
+import hashlib
 from collections import OrderedDict
 
+import numpy as np
 import torch
 
 from geomstats_density.backend import to_backend
@@ -28,8 +30,10 @@ REMEMBERED_CURVES = 8
 class _CurveMemo:
     """The squared piece lengths of the last ``REMEMBERED_CURVES`` batches of curves measured.
 
-    Keyed by the nodes' shape and bytes, so a batch measured again gives the
-    same values bit for bit without evaluating the factor.
+    Keyed by the nodes' shape and a 128-bit BLAKE2 digest of their bytes (not
+    the bytes: a batch of long curves in many dimensions takes megabytes), so
+    a batch measured again gives the same values bit for bit without
+    evaluating the factor.
     """
 
     def __init__(self):
@@ -37,7 +41,8 @@ class _CurveMemo:
 
     def sq_lengths(self, nodes, measure):
         """``measure(nodes)``, remembered; a copy, so callers may change it."""
-        key = (tuple(nodes.shape), nodes.dtype, nodes.detach().numpy().tobytes())
+        array = np.ascontiguousarray(nodes.detach().numpy())
+        key = (array.shape, array.dtype.str, hashlib.blake2b(array, digest_size=16).digest())
         sq_lengths = self._entries.get(key)
         if sq_lengths is None:
             sq_lengths = measure(nodes)
