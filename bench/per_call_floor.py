@@ -51,6 +51,7 @@ COUNTED = (
     ("banded Cholesky solves", ("solvers/banded.py:batch_cholesky_solve",)),
     ("refinement levels (minimise_isolated)", ("solvers/domain.py:minimise_isolated",)),
     ("length measurements (curve_sq_lengths)", ("metrics/solver_view.py:curve_sq_lengths",)),
+    ("  measured, not remembered (geometry)", ("geometry/base.py:curve_sq_lengths",)),
     ("length check (check_lengths)", ("solvers/length_checks.py:check_lengths",)),
     ("graph starts (solvers/graph.py:solve)", ("solvers/graph.py:solve",)),
     ("warnings.warn", ("warnings.py:warn", "~:<built-in function warn>")),
