@@ -264,9 +264,7 @@ def main():
             f"min {1e3 * min(times):.2f} ms over {args.repeats} calls"
         )
         if label.startswith("Ex1") and os.environ.get("GEOMSTATS_BACKEND") == "pytorch":
-            ps_distance, ps_times = path_straightening_times(
-                metric, point_a, point_b, args.repeats
-            )
+            ps_distance, ps_times = path_straightening_times(metric, point_a, point_b, args.repeats)
             print(
                 f"geomstats PathStraightening (33 nodes): dist {ps_distance:.12f}, rel err "
                 f"{abs(ps_distance / exact - 1):.1e}; median "
