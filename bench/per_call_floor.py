@@ -9,7 +9,11 @@ For each: the median wall time of ``repeats`` warm calls at default tolerance,
 a cProfile of one warm call (top functions by cumulative and own time), and the
 call counts of the functions that make up the floor (factor evaluations and
 jets, autograd calls, trust-region steps, refinement levels, length
-measurements). Run with ``OMP_NUM_THREADS=1``; the backend is chosen by
+measurements). On Example 1 also geomstats' ``PathStraightening`` (33 nodes, as
+in bench/suite.py --quick) on the same metric and pair, timed the same way
+(``metric.dist``, which is ``norm(log)`` there), with the ratio of the two
+minima; it differentiates the metric by autodiff, so only under the pytorch
+backend. Run with ``OMP_NUM_THREADS=1``; the backend is chosen by
 ``GEOMSTATS_BACKEND`` as usual::
 
     OMP_NUM_THREADS=1 GEOMSTATS_BACKEND=numpy python bench/per_call_floor.py
@@ -47,6 +51,7 @@ COUNTED = (
     ("banded Cholesky solves", ("solvers/banded.py:batch_cholesky_solve",)),
     ("refinement levels (minimise_isolated)", ("solvers/domain.py:minimise_isolated",)),
     ("length measurements (curve_sq_lengths)", ("metrics/solver_view.py:curve_sq_lengths",)),
+    ("  measured, not remembered (geometry)", ("geometry/base.py:curve_sq_lengths",)),
     ("length check (check_lengths)", ("solvers/length_checks.py:check_lengths",)),
     ("graph starts (solvers/graph.py:solve)", ("solvers/graph.py:solve",)),
     ("warnings.warn", ("warnings.py:warn", "~:<built-in function warn>")),
@@ -88,6 +93,29 @@ def to_backend(point):
     import geomstats.backend as gs
 
     return gs.array(np.asarray(point, dtype=np.float64))
+
+
+def warm_times(metric, point_a, point_b, repeats):
+    """Wall times (s) of ``repeats`` warm calls of ``metric.dist``, after a cold one."""
+    distance = float(metric.dist(point_a, point_b))
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        metric.dist(point_a, point_b)
+        times.append(time.perf_counter() - tic)
+    return distance, times
+
+
+def path_straightening_times(metric, point_a, point_b, repeats):
+    """``warm_times`` with geomstats' ``PathStraightening`` (33 nodes) as the log solver."""
+    from geomstats.numerics.geodesic import PathStraightening
+
+    saved = metric.log_solver
+    metric.log_solver = PathStraightening(metric._space, n_nodes=33)
+    try:
+        return warm_times(metric, point_a, point_b, repeats)
+    finally:
+        metric.log_solver = saved
 
 
 def profile_one(metric, point_a, point_b, top):
@@ -227,12 +255,7 @@ def main():
     print(f"backend {os.environ.get('GEOMSTATS_BACKEND', 'numpy')}, torch {torch.__version__}")
     for label, metric, a, b in problems():
         point_a, point_b = to_backend(a), to_backend(b)
-        distance = float(metric.dist(point_a, point_b))  # cold call: compiles, caches
-        times = []
-        for _ in range(args.repeats):
-            tic = time.perf_counter()
-            metric.dist(point_a, point_b)
-            times.append(time.perf_counter() - tic)
+        distance, times = warm_times(metric, point_a, point_b, args.repeats)
         exact = exact_distance(label, a, b)
         print(f"\n=== {label}")
         print(f"dist {distance:.12f}, exact {exact:.12f}, rel err {abs(distance / exact - 1):.1e}")
@@ -240,6 +263,14 @@ def main():
             f"warm wall time per call: median {1e3 * statistics.median(times):.2f} ms, "
             f"min {1e3 * min(times):.2f} ms over {args.repeats} calls"
         )
+        if label.startswith("Ex1") and os.environ.get("GEOMSTATS_BACKEND") == "pytorch":
+            ps_distance, ps_times = path_straightening_times(metric, point_a, point_b, args.repeats)
+            print(
+                f"geomstats PathStraightening (33 nodes): dist {ps_distance:.12f}, rel err "
+                f"{abs(ps_distance / exact - 1):.1e}; median "
+                f"{1e3 * statistics.median(ps_times):.2f} ms, min {1e3 * min(ps_times):.2f} ms; "
+                f"ours / path straightening (minima): {min(times) / min(ps_times):.2f}"
+            )
         stats = profile_one(metric, point_a, point_b, args.top)
         print(f"profiled call: {stats.total_calls} function calls, {stats.total_tt * 1e3:.1f} ms")
         print("\n-- top by cumulative time (ms)")

@@ -10,7 +10,6 @@ and what a user callable returns for its shape, with errors that name the callab
 (:func:`check_scalar_field`, :func:`user_callable`).
 """
 
-import contextlib
 import math
 import numbers
 
@@ -300,14 +299,14 @@ def check_scalar_field(values, points, name, point_ndim=1):
         )
 
 
-@contextlib.contextmanager
-def user_callable(name, function):
+class user_callable:  # noqa: N801 (used as a function: ``with user_callable(...)``)
     """Name a user callable that calls numpy on the tensors it is given.
 
     Autograd cannot follow numpy: on a tensor that requires grad, ``np.exp(z)``
     fails deep inside the callable with torch's "Can't call numpy() on Tensor
     that requires grad". That error is re-raised as a ``TypeError`` saying which
-    callable it came from and what to write instead.
+    callable it came from and what to write instead. A context manager class,
+    not a generator: it wraps every evaluation of the factor.
 
     Parameters
     ----------
@@ -321,14 +320,24 @@ def user_callable(name, function):
     TypeError
         If the callable called numpy on a tensor that requires grad.
     """
-    try:
-        yield
-    except RuntimeError as error:
+
+    __slots__ = ("name", "function")
+
+    def __init__(self, name, function):
+        self.name, self.function = name, function
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, error_type, error, traceback):
+        if error_type is None or not issubclass(error_type, RuntimeError):
+            return False
         if "numpy()" not in str(error):
-            raise
+            return False
+        function = self.function
         label = getattr(function, "__qualname__", None) or type(function).__name__
         raise TypeError(
-            f"{name} ({label}) called numpy on the torch tensor it was given (as "
+            f"{self.name} ({label}) called numpy on the torch tensor it was given (as "
             "np.exp(z) does), which autograd cannot differentiate: user callables "
             "receive float64 torch tensors and must compute with torch operations "
             "(torch.exp, torch.log, torch.linalg.vector_norm, ...)."

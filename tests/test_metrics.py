@@ -13,6 +13,7 @@ from geomstats.geometry.riemannian_metric import RiemannianMetric
 from paper_problems import LN2, central_projection
 
 from geomstats_density import ConformalMetric, DensityConformalMetric, DomainError
+from geomstats_density.solvers.smoothing import KinkSmoothing
 
 
 def constant_metric(dim, log_factor):
@@ -204,6 +205,52 @@ def test_log_factor_field_adds_the_ball_factor_and_subtracts_the_shift():
     np.testing.assert_array_equal(
         shifted.log_factor_field.values_or_inf(outside).numpy()[1], math.inf
     )
+
+
+def test_remembering_copy_evaluates_the_factor_once_per_batch_of_curves():
+    # Half-plane, f = -2 log y, Simpson's rule: the factor at both ends and the midpoint
+    # of each chord. The copy measures a batch again without calling f, to the same
+    # bits as the metric itself; with autograd or under a torch function mode it calls f.
+    calls = []
+
+    def log_factor(z):
+        calls.append(z.shape)
+        return -2.0 * torch.log(z[..., 1])
+
+    space = Euclidean(2, equip=False)
+    space.equip_with_metric(ConformalMetric, log_factor=log_factor)
+    metric = space.metric
+    nodes = torch.from_numpy(random_half_plane_points(12, 3).reshape(2, 6, 2))
+    left, right = nodes[:, :-1].numpy(), nodes[:, 1:].numpy()
+    mid = 0.5 * (left + right)
+    simpson = (1 / left[..., 1] ** 2 + 4 / mid[..., 1] ** 2 + 1 / right[..., 1] ** 2) / 6
+    expected = simpson * np.sum((right - left) ** 2, axis=-1)
+    remembering = metric.remembering()
+    with torch.no_grad():
+        plain = metric.curve_sq_lengths(nodes)
+        np.testing.assert_allclose(plain.numpy(), expected, rtol=1e-14)
+        calls.clear()
+        first = remembering.curve_sq_lengths(nodes)
+        assert len(calls) == 2  # nodes and midpoints
+        first.zero_()  # the caller's copy: the remembered values are not changed
+        again = remembering.curve_sq_lengths(nodes.clone())
+        assert len(calls) == 2
+        assert torch.equal(again, plain)
+        remembering.curve_sq_lengths(nodes[:1])  # another batch
+        assert len(calls) == 4
+        with KinkSmoothing():
+            remembering.curve_sq_lengths(nodes)
+        assert len(calls) == 6
+        # A shifted copy has another factor, exp(-1) times this one: it remembers nothing.
+        shifted = remembering.shifted(1.0)
+        np.testing.assert_allclose(
+            shifted.curve_sq_lengths(nodes).numpy(), math.exp(-1.0) * expected, rtol=1e-14
+        )
+        assert len(calls) == 8
+    leaf = nodes.clone().requires_grad_(True)
+    remembering.curve_sq_lengths(leaf).sum().backward()
+    assert len(calls) == 10 and leaf.grad is not None
+    assert metric.__dict__.get("_curve_memo") is None
 
 
 def test_density_metric_factor_is_squared_log_quality():

@@ -50,7 +50,8 @@ def chord_factor(quadrature_rule, log_factor, left, right, node_factor=None):
     factor : torch.Tensor, shape=[...]
     """
     total = 0.0
-    for time, weight in zip(*quadrature_rule):
+    # As Python floats: numpy scalars times tensors take a slower path, to the same values.
+    for time, weight in zip(*(column.tolist() for column in quadrature_rule)):
         if node_factor is not None and time == 0.0:
             values = node_factor[..., :-1]
         elif node_factor is not None and time == 1.0:

@@ -13,10 +13,45 @@ mixes it in.
 """
 
 import copy
+import hashlib
+from collections import OrderedDict
 
+import numpy as np
 import torch
 
 from geomstats_density.backend import to_backend
+
+# Curves whose squared piece lengths a remembering copy keeps (:meth:`SolverView.remembering`):
+# a refinement level measures each of its curves up to five times (the domain check, the
+# start's energy in two places, the accepted step's energy and its length).
+REMEMBERED_CURVES = 8
+
+
+class _CurveMemo:
+    """The squared piece lengths of the last ``REMEMBERED_CURVES`` batches of curves measured.
+
+    Keyed by the nodes' shape and a 128-bit BLAKE2 digest of their bytes (not
+    the bytes: a batch of long curves in many dimensions takes megabytes), so
+    a batch measured again gives the same values bit for bit without
+    evaluating the factor.
+    """
+
+    def __init__(self):
+        self._entries = OrderedDict()
+
+    def sq_lengths(self, nodes, measure):
+        """``measure(nodes)``, remembered; a copy, so callers may change it."""
+        array = np.ascontiguousarray(nodes.detach().numpy())
+        key = (array.shape, array.dtype.str, hashlib.blake2b(array, digest_size=16).digest())
+        sq_lengths = self._entries.get(key)
+        if sq_lengths is None:
+            sq_lengths = measure(nodes)
+            self._entries[key] = sq_lengths
+            if len(self._entries) > REMEMBERED_CURVES:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        return sq_lengths.clone()
 
 
 class SolverView:
@@ -147,7 +182,8 @@ class SolverView:
         geodesics, their nodes and velocities unchanged: solvers measure in a
         copy shifted by a typical value of ``f``, so that ``exp(f)`` neither
         underflows nor overflows, and scale lengths back. The copy is shallow;
-        this metric is left unchanged (other threads may be using it).
+        this metric is left unchanged (other threads may be using it). The copy
+        remembers no lengths (:meth:`remembering`): its factor is another.
 
         Parameters
         ----------
@@ -158,7 +194,29 @@ class SolverView:
         metric : ConformalMetric
         """
         metric = copy.copy(self)
+        metric.__dict__.pop("_curve_memo", None)
         metric.log_factor_field = self.log_factor_field.shifted(shift)
+        return metric
+
+    def remembering(self):
+        """Copy of the metric that remembers the squared piece lengths of the curves it measured.
+
+        A solve measures the same curve several times (its domain check, the
+        energy of a level's start, the length of an accepted step): the copy
+        evaluates the factor once per batch of curves (the last
+        ``REMEMBERED_CURVES``), with the same values, for the one solve that
+        holds it. Only evaluations without autograd and outside any
+        :class:`torch.overrides.TorchFunctionMode` are remembered: those with a
+        graph differentiate the factor, and a mode (such as the kink smoothing
+        of :mod:`~geomstats_density.solvers.smoothing`) may see or change every
+        call. The copy is shallow; this metric is left unchanged.
+
+        Returns
+        -------
+        metric : ConformalMetric
+        """
+        metric = copy.copy(self)
+        metric._curve_memo = _CurveMemo()
         return metric
 
     def log_factor_and_gradient(self, points):
@@ -345,7 +403,8 @@ class SolverView:
         """Squared length estimates of the pieces of polygonal curves.
 
         Same values as :meth:`segment_sq_lengths` on consecutive nodes, with
-        ``phi`` and the factor evaluated once per node.
+        ``phi`` and the factor evaluated once per node; in a :meth:`remembering`
+        copy, once per batch of curves.
 
         Parameters
         ----------
@@ -355,7 +414,17 @@ class SolverView:
         -------
         sq_lengths : torch.Tensor, shape=[..., n_nodes - 1]
         """
-        return self.geometry.curve_sq_lengths(self.log_factor_tensor, nodes)
+        memo = getattr(self, "_curve_memo", None)
+        if (
+            memo is None
+            or torch.is_grad_enabled()
+            or nodes.requires_grad
+            or torch._C._is_torch_function_mode_enabled()
+        ):
+            return self.geometry.curve_sq_lengths(self.log_factor_tensor, nodes)
+        return memo.sq_lengths(
+            nodes, lambda curves: self.geometry.curve_sq_lengths(self.log_factor_tensor, curves)
+        )
 
     def geodesic_acceleration(self, position, velocity):
         r"""Closed-form ``-Gamma(z)(v, v)`` of the conformal metric.

@@ -70,6 +70,9 @@ class SolverMetric(Protocol):
     def shifted(self, shift):
         """A copy with log-factor ``f - shift``: lengths times ``exp(-shift / 2)``."""
 
+    def remembering(self):
+        """A copy that measures each batch of curves once (``curve_sq_lengths``), for one solve."""
+
     # The discrete energy ---------------------------------------------------
     def segment_sq_lengths(self, left, right):
         """Squared lengths of pieces ``[left, right]``, shape ``[...]``."""

@@ -156,8 +156,10 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             # Solved in the metric shifted by the endpoints' median log-factor (a
             # per-call copy): exp(f) then neither underflows nor overflows where the
             # factor is uniformly tiny or huge, and lengths scale back by exp(shift/2).
+            # The copy remembers the curves it measured: each level measures its
+            # start and its solution several times.
             shift = float(np.median(np.concatenate(endpoint_log_factors)[np.tile(moving, 2)]))
-            solved_in = metric.shifted(shift) if shift else metric
+            solved_in = (metric.shifted(shift) if shift else metric).remembering()
             nodes = self._initial_nodes(solved_in, start[moving], end[moving], initial_curve)
             with torch_threads_for(nodes.size * 4 * metric.point_cost):
                 solution = self._refine(solved_in, nodes, given=initial_curve is not None)

@@ -202,12 +202,14 @@ def _smooth_start(strategy, metric, nodes, chord):
     active = np.flatnonzero(np.isfinite(energies_or_inf(metric, nodes, strategy.times)))
     if active.size == 0:
         _raise_why_not_finite(metric, nodes)
-    offset = NUDGE * chord[:, None] * _chord_normals(nodes)
+    offset = None
     for attempt in range(NUDGE_TRIES + 1):
         derivatives = strategy.evaluate(nodes[active])
         rough = strategy.rough_nodes(derivatives)
         if not rough.any() or attempt == NUDGE_TRIES:
             break
+        if offset is None:
+            offset = NUDGE * chord[:, None] * _chord_normals(nodes)
         curves, interior = np.nonzero(rough)
         nodes[active[curves], interior + 1] += 10.0**attempt * offset[active[curves]]
     smooth = ~rough.any(-1)
