@@ -598,7 +598,10 @@ class _LinearisedFactor:
         return torch.cat([p.reshape(-1, *nodes.shape[2:]) for p in points])
 
     def _by_time(self, flat):
-        """Values at the flat points as a list over the rule's times, each ``[batch, n_pieces, ...]``."""
+        """Values at the flat points as a list over the rule's times.
+
+        Each entry has shape ``[batch, n_pieces, ...]``.
+        """
         batch, n_nodes = self.shape[:2]
         tail = flat.shape[1:]
         split = batch * n_nodes if self.at_ends else 0
