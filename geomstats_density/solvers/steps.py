@@ -435,8 +435,8 @@ class GaussNewtonMatrixFreeSteps(MatrixFreeSteps):
     """Truncated CG on products with the Hessian of the energy, the networks linearised.
 
     The Hessian of :class:`GaussNewtonSteps`, never formed: each product takes
-    one forward-mode product ``J v`` and one backward pass ``J^T y`` through
-    ``phi`` at the nodes, and a double backward through the factor with its
+    one product ``J v`` and one backward pass ``J^T y`` through ``phi`` at the
+    nodes, and a double backward through the factor with its
     networks linearised at the quadrature points
     (:func:`~geomstats_density.solvers.derivatives.gauss_newton_matrix_free_derivatives`),
     where :class:`MatrixFreeSteps` backpropagates twice through the networks.
