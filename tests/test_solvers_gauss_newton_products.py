@@ -129,3 +129,33 @@ def test_solve_above_dimension_32_matches_the_exact_products(lengths_in):
     # Not the straight line: the quality bends the geodesic.
     straight = np.linspace(start, end, 9)
     assert np.abs(np.asarray(curves["gauss-newton"].nodes) - straight).max() > 1e-2
+
+
+def test_linearised_product_keeps_values_gradients_and_plain_factors():
+    """A feature times a plain callable: the linearised ``log Q`` has the values and
+    gradients of ``log Q`` (autodiff of the product itself), and its Hessian by
+    autodiff is the feature's Gauss-Newton jet plus the callable's exact Hessian."""
+    classifier = _network((4, 12, 3), torch.nn.Tanh, seed=3)
+    feature = Feature(classifier, target=1, generator=_network((4, 8, 4), torch.nn.Tanh, seed=0))
+
+    def plain(points):
+        return -0.5 - 0.1 * torch.sin(points).pow(2).sum(-1)
+
+    quality = feature * plain
+    points = torch.from_numpy(np.random.default_rng(2).normal(size=(3, 4)))
+    linearised = torch.autograd.functional.hessian(
+        lambda z: quality.linearised(z[None])[0], points[0]
+    )
+    exact_hessian = torch.autograd.functional.hessian(lambda z: quality(z[None])[0], points[0])
+    plain_hessian = torch.autograd.functional.hessian(lambda z: plain(z[None])[0], points[0])
+    leaf = points.clone().requires_grad_(True)
+    values = quality.linearised(leaf)
+    (gradient,) = torch.autograd.grad(values.sum(), leaf)
+    reference = points.clone().requires_grad_(True)
+    (reference_gradient,) = torch.autograd.grad(quality(reference).sum(), reference)
+    np.testing.assert_allclose(values.detach(), quality(points), rtol=1e-14)
+    np.testing.assert_allclose(gradient, reference_gradient, rtol=1e-12, atol=1e-15)
+    expected = feature.gauss_newton_jet(points[:1]).hessian[0] + plain_hessian
+    np.testing.assert_allclose(linearised, expected, atol=1e-12 * expected.abs().max())
+    # tanh networks: the linearisation drops their curvature.
+    assert (linearised - exact_hessian).abs().max() > 1e-6 * exact_hessian.abs().max()
