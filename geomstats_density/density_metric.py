@@ -16,7 +16,7 @@ from geomstats_density._validation import check_float64, check_scalar_field, use
 from geomstats_density.backend import to_backend
 from geomstats_density.densities import Density
 from geomstats_density.exceptions import ConstantQualityWarning, warn_at_caller
-from geomstats_density.jets import own_jet
+from geomstats_density.jets import linearised_values, own_jet
 from geomstats_density.metrics import ConformalMetric, LogFactor
 from geomstats_density.quality import Constant, Product, constant_quality_message
 
@@ -75,6 +75,12 @@ class QualityLogFactor(LogFactor):
         # f = 2 log(-log Q), with f' = 2 / log Q and f'' = -2 / log Q^2; where log Q
         # is not in (-inf, 0), f is not finite and the caller reports the point.
         return log_quality.chain(2.0 * torch.log(-value), 2.0 / value, -2.0 / value**2)
+
+    def _linearised_function(self, points):
+        """``f = 2 log(-log Q)`` from the quality with its networks linearised."""
+        with user_callable("log_quality", self.log_quality):
+            log_quality = linearised_values(self.log_quality, points)
+        return 2.0 * torch.log(-log_quality)
 
     def _domain_error_message(self, point, value):
         outside = self.geometry.outside_message(point)

@@ -92,6 +92,26 @@ def own_jet(function, points, gauss_newton=False):
     return None if method is None else method(points)
 
 
+def linearised_values(function, points):
+    """A callable's values with the networks inside it linearised at the points.
+
+    Its ``linearised`` method where it has one (such as
+    :meth:`Feature.linearised <geomstats_density.quality.Feature.linearised>`),
+    its plain values otherwise.
+
+    Parameters
+    ----------
+    function : callable
+    points : torch.Tensor, shape=[..., dim]
+
+    Returns
+    -------
+    values : torch.Tensor, shape=[...]
+    """
+    method = getattr(function, "linearised", None)
+    return function(points) if method is None else method(points)
+
+
 def elementwise_derivatives(function, values):
     """``h``, ``h'`` and ``h''`` of an element-wise function at ``values``.
 

@@ -18,7 +18,7 @@ import torch
 
 from geomstats_density._validation import check_float64, check_scalar_field, user_callable
 from geomstats_density.exceptions import DomainError
-from geomstats_density.jets import autodiff_jet, own_jet
+from geomstats_density.jets import autodiff_jet, linearised_values, own_jet
 
 
 def _gradient(values, points):
@@ -84,6 +84,39 @@ class LogFactor:
         values = self._base_plus(values, points)
         self._raise_where_invalid(torch.isfinite(values), values, points)
         return values
+
+    def linearised_values(self, points):
+        """``f`` with the networks inside it linearised at the points, validated.
+
+        The same values and gradients as :meth:`values`; its Hessian by autodiff
+        is that of ``jet(points, gauss_newton=True)``. From the callable's
+        ``linearised`` method where it has one
+        (:func:`~geomstats_density.jets.linearised_values`), its values otherwise.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., n_coords]
+
+        Returns
+        -------
+        log_factor : torch.Tensor, shape=[...]
+
+        Raises
+        ------
+        ValueError
+            If the callable returns the wrong shape.
+        DomainError
+            If a value is NaN or infinite.
+        """
+        values = self._linearised_function(self.geometry.from_coordinates(points))
+        values = self._base_plus(values, points)
+        self._raise_where_invalid(torch.isfinite(values), values, points)
+        return values
+
+    def _linearised_function(self, points):
+        """The user's ``f`` with its networks linearised (its values where it has no such form)."""
+        with user_callable("log_factor", self.function):
+            return linearised_values(self.function, points)
 
     def _raise_where_invalid(self, valid, values, points):
         """A DomainError naming the first point where ``valid`` is False."""

@@ -268,6 +268,31 @@ class SolverView:
         """
         return self.log_factor_field.jet(points, gauss_newton=gauss_newton)
 
+    def log_factor_linearised(self, points):
+        """``f`` with the networks inside it linearised at the points.
+
+        Its values and gradients are ``f``'s; its Hessian by autodiff drops the
+        second derivatives of the networks inside the factor, as
+        ``log_factor_jet(points, gauss_newton=True)`` does (a quality's
+        ``linearised`` method, such as :meth:`Feature.linearised
+        <geomstats_density.quality.Feature.linearised>`), without forming it.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+            May carry a graph, through which the result is differentiable.
+
+        Returns
+        -------
+        log_factor : torch.Tensor, shape=[...]
+
+        Raises
+        ------
+        DomainError
+            If a value is NaN or infinite.
+        """
+        return self.log_factor_field.linearised_values(points)
+
     # ------------------------------------------------------------------
     # The base geometry's part: metric.geometry.
     # ------------------------------------------------------------------

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from geomstats_density.jets import Jet, own_jet
+from geomstats_density.jets import Jet, linearised_values, own_jet
 
 DEFAULT_EPS = 0.1
 
@@ -132,6 +132,25 @@ class Quality:
         jet : Jet or None
         """
         return self.jet(points)
+
+    def linearised(self, points):
+        """``log Q`` with the networks inside it linearised at the points.
+
+        The same values and gradients as ``log Q``; its Hessian (by autodiff)
+        is that of :meth:`gauss_newton_jet`. The matrix-free Gauss-Newton steps
+        (``hessian='gauss-newton'`` above dimension 32) differentiate it twice,
+        so that nothing of size ``dim^2`` is formed. A quality without networks
+        returns ``log Q`` itself.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+        """
+        return self(points)
 
     def __mul__(self, other):
         if not callable(other):
@@ -250,6 +269,19 @@ class Product(Quality):
         jet : Jet or None
         """
         return self._sum_of_jets(points, gauss_newton=True)
+
+    def linearised(self, points):
+        """Sum of the factors' linearised ``log Q_j`` (their values where they have none).
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+        """
+        return sum(linearised_values(factor, points) for factor in self.factors)
 
     def _sum_of_jets(self, points, gauss_newton):
         jets = [own_jet(factor, points, gauss_newton) for factor in self.factors]

@@ -176,6 +176,32 @@ class Feature(Quality):
             hessian.reshape(*points.shape, points.shape[-1]),
         )
 
+    def linearised(self, points):
+        """``log Q`` with the logits replaced by their tangent map at the points.
+
+        ``h(l(z_0) + J_l(z_0) (z - z_0))`` with ``z_0`` the points' values (no
+        graph): at ``z = z_0`` its value and gradient are those of ``log Q``, and
+        its Hessian by autodiff is :meth:`gauss_newton_jet`'s ``J_l^T (Hess h)
+        J_l``, with no ``dim x dim`` matrix formed. ``J_l`` takes one backward
+        pass per class through the networks; products with the Hessian then
+        cost a double backward through ``h`` only.
+
+        Parameters
+        ----------
+        points : torch.Tensor, shape=[..., dim]
+            May carry a graph, through which the result is differentiable.
+
+        Returns
+        -------
+        log_quality : torch.Tensor, shape=[...]
+        """
+        flat = points.reshape(-1, points.shape[-1])
+        base = flat.detach()
+        logits, jacobian = self._logits_and_jacobian(base)
+        tangent_logits = logits + torch.einsum("nkd,nd->nk", jacobian, flat - base)
+        log_probability = self._log_probability_of(tangent_logits)
+        return smooth_log_probability(log_probability, self.eps).reshape(points.shape[:-1])
+
     def _logits_and_jacobian(self, flat):
         """Logits ``[n, n_classes]`` and their Jacobian ``[n, n_classes, dim]`` at ``flat``.
 

@@ -429,13 +429,259 @@ def matrix_free_derivatives(metric, nodes, times=None):
         )
         return product.numpy()
 
-    sq_chords = (np.diff(nodes, axis=1) ** 2).sum(-1)
-    ratio = sq_lengths.detach().numpy() / np.where(sq_chords > 0, sq_chords, 1.0)
-    typical = np.sum(ratio * (sq_chords > 0), axis=1) / np.maximum((sq_chords > 0).sum(1), 1)
-    stiffness = _weighted(weights, np.where(sq_chords > 0, ratio, typical[:, None]))
     return MatrixFreeDerivatives(
         energy=energy.detach().numpy(),
         gradient=gradient.detach().numpy(),
         hvp=hvp,
-        preconditioner=SobolevPreconditioner(stiffness),
+        preconditioner=_sobolev_preconditioner(nodes, sq_lengths.detach().numpy(), weights),
     )
+
+
+def _sobolev_preconditioner(nodes, sq_lengths, weights):
+    """The curve's Sobolev operator, each piece stiff as its squared length over its chord's."""
+    sq_chords = (np.diff(nodes, axis=1) ** 2).sum(-1)
+    ratio = sq_lengths / np.where(sq_chords > 0, sq_chords, 1.0)
+    typical = np.sum(ratio * (sq_chords > 0), axis=1) / np.maximum((sq_chords > 0).sum(1), 1)
+    stiffness = _weighted(weights, np.where(sq_chords > 0, ratio, typical[:, None]))
+    return SobolevPreconditioner(stiffness)
+
+
+def gauss_newton_matrix_free_derivatives(metric, nodes, times=None):
+    """Energy, gradient, Gauss-Newton Hessian-vector products and Sobolev preconditioner.
+
+    The products are those with the block Hessian of
+    :func:`gauss_newton_derivatives` (pull-back metrics) or of
+    ``energy_derivatives(..., gauss_newton=True)`` (Euclidean chords), the same
+    closed forms (:func:`_factor_pieces`) with each matrix applied to a vector,
+    so that nothing of size ``dim^2`` or ``dim x m`` is formed. Through ``phi``
+    each product takes ``J v`` (the derivative of ``J^T w`` in ``w``, from the
+    graph of ``phi`` kept at the interior nodes) and one backward pass ``J^T y``,
+    never a second derivative of ``phi``. The
+    factor's terms come from its linearised form
+    (``metric.log_factor_linearised``) at the quadrature points: its gradient
+    is exact, and its Hessian products, by double backward, drop the second
+    derivatives of the networks inside the factor (a
+    :class:`~geomstats_density.quality.Feature`'s classifier and generator) and
+    keep the rest in full. Wherever the networks are piecewise linear these
+    are the exact Hessian's products. Other geometries (hyperspheres, ``SO(3)``)
+    take :func:`matrix_free_derivatives`.
+
+    Parameters
+    ----------
+    metric : SolverMetric
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    times : ndarray, shape=[n_nodes], optional
+        Increasing times of the nodes; uniform on [0, 1] by default.
+
+    Returns
+    -------
+    derivatives : MatrixFreeDerivatives
+    """
+    through_phi = metric.geometry.image_chords
+    if not (through_phi or metric.euclidean_chords):
+        return matrix_free_derivatives(metric, nodes, times)
+    piece_weights = _piece_weights(nodes, times)
+    tensor = torch.from_numpy(nodes)
+    if through_phi:
+        inner = tensor[:, 1:-1].clone().requires_grad_(True)
+        with torch.enable_grad():
+            inner_image = metric.image_tensor(inner)
+            # J^T seed, linear in the seed: its derivative in the seed gives J v
+            # from the graph of phi kept here (twice as fast as forward mode,
+            # which runs phi again).
+            seed = torch.zeros_like(inner_image, requires_grad=True)
+            (transposed,) = torch.autograd.grad(inner_image, inner, seed, create_graph=True)
+        with torch.no_grad():
+            ends = metric.image_tensor(tensor[:, [0, -1]])
+        image = torch.cat([ends[:, :1], inner_image.detach(), ends[:, 1:]], dim=1)
+
+        def push(vectors):
+            (pushed,) = torch.autograd.grad(transposed, seed, vectors, retain_graph=True)
+            return pushed
+
+        def pull(covectors):
+            (pulled,) = torch.autograd.grad(
+                inner_image, inner, grad_outputs=covectors, retain_graph=True
+            )
+            return pulled
+
+    else:
+        image = tensor
+
+        def push(vectors):
+            return vectors
+
+        def pull(covectors):
+            return covectors
+
+    difference = image[:, 1:] - image[:, :-1]
+    sq_chord = (difference * difference).sum(-1)
+    factor = _LinearisedFactor(metric, nodes)
+    average = factor.average()
+    average_left, average_right = factor.average_gradients()
+    image_left = -2 * average[..., None] * difference
+    gradient = pull(_node_sums(piece_weights, image_left, -image_left)) + _node_sums(
+        piece_weights,
+        sq_chord[..., None] * average_left,
+        sq_chord[..., None] * average_right,
+    )
+
+    def hvp(vectors):
+        vectors = torch.from_numpy(vectors)
+        pushed = _padded(push(vectors))
+        moved = pushed[:, 1:] - pushed[:, :-1]
+        stretch = 2 * (difference * moved).sum(-1, keepdim=True)
+        slope = factor.slope(_padded(vectors))
+        image_left = -2 * (average[..., None] * moved + slope[..., None] * difference)
+        curvature_left, curvature_right = factor.curvature_products(_padded(vectors))
+        latent_left = stretch * average_left + sq_chord[..., None] * curvature_left
+        latent_right = stretch * average_right + sq_chord[..., None] * curvature_right
+        product = pull(_node_sums(piece_weights, image_left, -image_left))
+        return (product + _node_sums(piece_weights, latent_left, latent_right)).numpy()
+
+    sq_lengths = (sq_chord * average).numpy()
+    return MatrixFreeDerivatives(
+        energy=_weighted_energy(piece_weights, sq_lengths),
+        gradient=gradient.numpy(),
+        hvp=hvp,
+        preconditioner=_sobolev_preconditioner(nodes, sq_lengths, piece_weights),
+    )
+
+
+def _padded(inner):
+    """Interior-node arrays ``[batch, n_nodes - 2, ...]`` with zero rows at both ends."""
+    zeros = torch.zeros_like(inner[:, :1])
+    return torch.cat([zeros, inner, zeros], dim=1)
+
+
+def _node_sums(piece_weights, left, right):
+    """At each interior node, the weighted terms of the piece it ends and of the one it starts.
+
+    ``left`` and ``right`` (shape ``[batch, n_pieces, ...]``) are each piece's
+    terms at its left and right ends; the result has shape ``[batch, n_nodes - 2, ...]``.
+    """
+    if np.ndim(piece_weights):
+        piece_weights = torch.from_numpy(piece_weights).reshape(-1, *(1,) * (left.ndim - 2))
+    return (piece_weights * right)[:, :-1] + (piece_weights * left)[:, 1:]
+
+
+class _LinearisedFactor:
+    """The factor ``exp(f)`` at a curve's quadrature points, ``f`` linearised there.
+
+    ``f`` comes from ``metric.log_factor_linearised`` at the points
+    ``(1 - t) z_i + t z_{i+1}`` of the metric's rule (the nodes once, where the
+    rule samples the chords' ends), each point a leaf of its own: its values and
+    gradients are kept, and its Hessian's products at all points take one
+    backward pass through the gradient's graph.
+
+    Parameters
+    ----------
+    metric : SolverMetric
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    """
+
+    def __init__(self, metric, nodes):
+        self.times, self.weights = metric.quadrature_rule
+        self.inner_times = [float(t) for t in self.times if 0 < t < 1]
+        self.at_ends = len(self.inner_times) < len(self.times)
+        self.shape = nodes.shape
+        tensor = torch.from_numpy(nodes)
+        self.points = self._flat(tensor).requires_grad_(True)
+        with torch.enable_grad():
+            values = metric.log_factor_linearised(self.points)
+            self.flat_gradient = torch.zeros_like(self.points)
+            if values.requires_grad:
+                (self.flat_gradient,) = torch.autograd.grad(
+                    values.sum(), self.points, create_graph=True
+                )
+        self.factor = self._by_time(torch.exp(values.detach()))
+        self.gradient = self._by_time(self.flat_gradient.detach())
+
+    def _flat(self, nodes):
+        """The quadrature points of curves ``[batch, n_nodes, ...]``, stacked ``[n, ...]``."""
+        left, right = nodes[:, :-1], nodes[:, 1:]
+        points = [nodes] if self.at_ends else []
+        points += [(1 - t) * left + t * right for t in self.inner_times]
+        return torch.cat([p.reshape(-1, *nodes.shape[2:]) for p in points])
+
+    def _by_time(self, flat):
+        """Values at the flat points as a list over the rule's times.
+
+        Each entry has shape ``[batch, n_pieces, ...]``.
+        """
+        batch, n_nodes = self.shape[:2]
+        tail = flat.shape[1:]
+        split = batch * n_nodes if self.at_ends else 0
+        nodes = flat[:split].reshape(batch, n_nodes, *tail) if self.at_ends else None
+        inner = flat[split:].reshape(len(self.inner_times), batch, n_nodes - 1, *tail)
+        by_time, k = [], 0
+        for t in self.times:
+            if t == 0:
+                by_time.append(nodes[:, :-1])
+            elif t == 1:
+                by_time.append(nodes[:, 1:])
+            else:
+                by_time.append(inner[k])
+                k += 1
+        return by_time
+
+    def _sum(self, coefficients, arrays):
+        """``sum_q c_q weight_q array_q`` over the rule's points, zero terms skipped."""
+        terms = [
+            float(c * w) * array
+            for c, w, array in zip(coefficients, self.weights, arrays)
+            if c * w != 0
+        ]
+        return sum(terms[1:], terms[0]) if terms else torch.zeros_like(arrays[0])
+
+    def average(self):
+        """``W = sum_q c_q exp(f_q)`` of each piece, shape ``[batch, n_pieces]``."""
+        return self._sum(np.ones_like(self.times), self.factor)
+
+    def average_gradients(self):
+        """``dW / dz_i`` and ``dW / dz_{i+1}`` of each piece, shape ``[batch, n_pieces, dim]``."""
+        slopes = [f[..., None] * g for f, g in zip(self.factor, self.gradient)]
+        return self._sum(1 - self.times, slopes), self._sum(self.times, slopes)
+
+    def _along(self, vectors):
+        """``(1 - t) v_i + t v_{i+1}`` at each rule time, ``vectors`` ``[batch, n_nodes, dim]``."""
+        return [(1 - float(t)) * vectors[:, :-1] + float(t) * vectors[:, 1:] for t in self.times]
+
+    def slope(self, vectors):
+        """``dW`` of each piece along node displacements ``[batch, n_nodes, dim]``."""
+        along = self._along(vectors)
+        rates = [f * (g * v).sum(-1) for f, g, v in zip(self.factor, self.gradient, along)]
+        return self._sum(np.ones_like(self.times), rates)
+
+    def curvature_products(self, vectors):
+        """``W_aa v_a + W_ab v_b`` and ``W_ba v_a + W_bb v_b`` of each piece.
+
+        With ``K_q = exp(f) (grad f grad f^T + Hess f)`` at each point, its
+        product with ``v_q = (1 - t) v_a + t v_b``, and the sums
+        ``sum_q c_q (1 - t_q) K_q v_q`` and ``sum_q c_q t_q K_q v_q``.
+
+        Parameters
+        ----------
+        vectors : torch.Tensor, shape=[batch, n_nodes, dim]
+
+        Returns
+        -------
+        left, right : torch.Tensor, shape=[batch, n_pieces, dim]
+        """
+        along = self._along(vectors)
+        flat_hessian = torch.zeros_like(self.points)
+        if self.flat_gradient.requires_grad:
+            (flat_hessian,) = torch.autograd.grad(
+                self.flat_gradient,
+                self.points,
+                grad_outputs=self._flat(vectors),
+                retain_graph=True,
+                allow_unused=True,
+            )
+            if flat_hessian is None:
+                flat_hessian = torch.zeros_like(self.points)
+        products = [
+            f[..., None] * (g * (g * v).sum(-1, keepdim=True) + h)
+            for f, g, v, h in zip(self.factor, self.gradient, along, self._by_time(flat_hessian))
+        ]
+        return self._sum(1 - self.times, products), self._sum(self.times, products)

@@ -30,6 +30,7 @@ from geomstats_density.solvers.starts import GlobalStart, nodes_of_curve
 from geomstats_density.solvers.status import LevelStatus
 from geomstats_density.solvers.steps import (
     BlockNewtonSteps,
+    GaussNewtonMatrixFreeSteps,
     GaussNewtonSteps,
     MatrixFreeSteps,
     energies_or_inf,
@@ -98,9 +99,14 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         matrix-free truncated CG on
         Hessian-vector products, preconditioned by the curve's Sobolev operator
         and, without ``phi``, each node's stiffest direction (``'sobolev'``,
-        :mod:`~geomstats_density.solvers.sobolev`). ``'auto'`` takes blocks up
+        :mod:`~geomstats_density.solvers.sobolev`). Above dimension 32
+        ``'gauss-newton'`` is matrix-free too, its products those of the
+        Gauss-Newton Hessian: ``J v`` and ``J^T y`` through ``phi`` at the nodes
+        and the networks of the quality linearised at the quadrature points,
+        no second derivative through them. ``'auto'`` takes blocks up
         to dimension 32, Gauss-Newton blocks from dimension 8
-        (:mod:`~geomstats_density.solvers.steps`).
+        (:mod:`~geomstats_density.solvers.steps`), Gauss-Newton products above
+        dimension 32.
     initialization : {'auto', 'line', 'graph', 'grid'}
         Starting curve: the straight line (``'line'``), or the shortest path on
         a graph with conformal edge lengths, which finds the right basin when the
@@ -286,21 +292,25 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
 
         Where the networks' kinks are smoothed in narrow bands (``narrow_bands``:
         under ``kinks='smooth'``, past the first stage of a cold start)
-        ``'auto'`` keeps exact blocks: the smoothing gives piecewise-linear
+        ``'auto'`` keeps exact blocks or products: the smoothing gives piecewise-linear
         networks second derivatives of order ``1 / tau``, which Gauss-Newton
         blocks drop, and without them Newton creeps on curves whose nodes sit in
         the bands. The first stage of a cold start smooths within the kinks' own
         scale, where those terms are small and Gauss-Newton blocks take about as
         many iterations as exact ones, at a fraction of their cost.
         """
-        if self.hessian == "sobolev" or (self.hessian == "auto" and dim > MAX_BLOCK_DIM):
-            strategy = MatrixFreeSteps
-        elif self.hessian == "gauss-newton" or (
+        matrix_free = self.hessian == "sobolev" or (
+            self.hessian in ("auto", "gauss-newton") and dim > MAX_BLOCK_DIM
+        )
+        linearised = self.hessian == "gauss-newton" or (
             self.hessian == "auto" and dim >= MIN_GAUSS_NEWTON_DIM and not narrow_bands
-        ):
-            strategy = GaussNewtonSteps
-        else:
-            strategy = BlockNewtonSteps
+        )
+        strategy = {
+            (False, False): BlockNewtonSteps,
+            (False, True): GaussNewtonSteps,
+            (True, False): MatrixFreeSteps,
+            (True, True): GaussNewtonMatrixFreeSteps,
+        }[matrix_free, linearised]
         return strategy(metric, self._energy_rtol, times)
 
     def _minimise(self, metric, nodes, on_iteration, warm_state=None, times=None):

@@ -67,6 +67,13 @@ class SolverMetric(Protocol):
         networks inside the factor.
         """
 
+    def log_factor_linearised(self, points):
+        """``f`` with the networks inside it linearised at the points, shape ``[...]``.
+
+        Values and gradients are ``f``'s; the Hessian by autodiff drops the
+        networks' second derivatives.
+        """
+
     def shifted(self, shift):
         """A copy with log-factor ``f - shift``: lengths times ``exp(-shift / 2)``."""
 

@@ -15,6 +15,8 @@ measured in and what it hands to the next node count.
   exact where they are piecewise linear, such as ReLU networks.
 * :class:`MatrixFreeSteps`: Steihaug's truncated CG on Hessian-vector products,
   preconditioned by the curve's Sobolev operator (high dimensions).
+* :class:`GaussNewtonMatrixFreeSteps`: the same CG on products with the
+  Gauss-Newton Hessian, the networks linearised as in :class:`GaussNewtonSteps`.
 """
 
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from geomstats_density.solvers.derivatives import (
     EnergyDerivatives,
     energy_derivatives,
     gauss_newton_derivatives,
+    gauss_newton_matrix_free_derivatives,
     matrix_free_derivatives,
 )
 from geomstats_density.solvers.sobolev import (
@@ -426,6 +429,32 @@ class MatrixFreeSteps:
     def warm_state(self, start_nodes, nodes, radius, chord):
         """The final radii: a Sobolev norm is about the same at twice the nodes."""
         return radius
+
+
+class GaussNewtonMatrixFreeSteps(MatrixFreeSteps):
+    """Truncated CG on products with the Hessian of the energy, the networks linearised.
+
+    The Hessian of :class:`GaussNewtonSteps`, never formed: each product takes
+    one product ``J v`` and one backward pass ``J^T y`` through ``phi`` at the
+    nodes, and a double backward through the factor with its
+    networks linearised at the quadrature points
+    (:func:`~geomstats_density.solvers.derivatives.gauss_newton_matrix_free_derivatives`),
+    where :class:`MatrixFreeSteps` backpropagates twice through the networks.
+    Exact where they are piecewise linear.
+    """
+
+    def evaluate(self, nodes):
+        """Energy, gradient and Gauss-Newton Hessian-vector products of a batch of curves.
+
+        Parameters
+        ----------
+        nodes : ndarray, shape=[batch, n_nodes, dim]
+
+        Returns
+        -------
+        derivatives : MatrixFreeDerivatives
+        """
+        return gauss_newton_matrix_free_derivatives(self.metric, nodes, self.times)
 
 
 def _banded_steps(derivatives, radius):
