@@ -20,6 +20,12 @@ from geomstats_density.jets import linearised_values, own_jet
 from geomstats_density.metrics import ConformalMetric, LogFactor
 from geomstats_density.quality import Constant, Product, constant_quality_message
 
+# The default tol of a quality with a Monte-Carlo error: this fraction of its
+# relative_error, or the solver's own default if larger. Digits of the length
+# below the quality's own error are noise; at a hundredth of it the
+# discretisation adds nothing visible to the spread across random states.
+MONTE_CARLO_TOL_FRACTION = 0.01
+
 
 class QualityLogFactor(LogFactor):
     """The log-factor ``f = 2 log(-log Q)`` of a quality, with the quality's messages.
@@ -111,8 +117,20 @@ class DensityConformalMetric(ConformalMetric):
         finite and strictly negative (``Q`` in (0, 1)) where curves go.
     phi : callable, optional
         Map whose image lengths are measured; identity by default.
-    quadrature, method, solver_options, injectivity_radius
+    quadrature, method, injectivity_radius
         As in :class:`~geomstats_density.metrics.ConformalMetric`.
+    solver_options : dict, optional
+        As in :class:`~geomstats_density.metrics.ConformalMetric`, but the
+        solver's ``tol`` is ``'auto'`` unless given: where the quality has a
+        Monte-Carlo error (its ``relative_error``, the realism index and the
+        typicality of densities other than a Gaussian), the solver's default
+        ``tol`` raised to ``MONTE_CARLO_TOL_FRACTION`` (a hundredth) of it;
+        the solver's own default otherwise.
+
+    Raises
+    ------
+    ValueError
+        If ``solver_options`` asks for ``tol='auto'`` and the solver has no ``tol``.
     """
 
     def __init__(
@@ -138,6 +156,11 @@ class DensityConformalMetric(ConformalMetric):
         # Qualities constant by construction are not checked for depending on the points.
         self._quality_checked = all(isinstance(factor, Constant) for factor in factors)
         self.log_quality = log_quality
+        solver_options = dict(solver_options or {})
+        tol = solver_options.get("tol")
+        asked_auto = isinstance(tol, str) and tol == "auto"
+        if asked_auto:
+            del solver_options["tol"]
         super().__init__(
             space,
             log_factor=self._log_factor_from_quality,
@@ -147,6 +170,29 @@ class DensityConformalMetric(ConformalMetric):
             solver_options=solver_options,
             injectivity_radius=injectivity_radius,
         )
+        if "tol" not in solver_options:
+            self._resolve_auto_tol(asked_auto)
+
+    def _resolve_auto_tol(self, asked):
+        """The solver's ``tol`` raised to the quality's Monte-Carlo error, if it has one.
+
+        Parameters
+        ----------
+        asked : bool
+            Whether the user asked for ``tol='auto'`` (then a solver without
+            ``tol`` is an error).
+        """
+        if not hasattr(self.log_solver, "tol"):
+            if asked:
+                raise ValueError(
+                    f"solver_options tol='auto': the solver "
+                    f"{type(self.log_solver).__name__} has no tol."
+                )
+            return
+        relative_error = getattr(self.log_quality, "relative_error", None)
+        if relative_error is not None and self.log_solver.tol is not None:
+            floor = MONTE_CARLO_TOL_FRACTION * relative_error
+            self.log_solver.tol = max(self.log_solver.tol, floor)
 
     def log_quality_tensor(self, points):
         """Validated ``log Q(z)``.

@@ -159,7 +159,8 @@ class LatentSpace(Euclidean):
         Largest number of codes per generator call.
     method, solver_options
         Boundary-value solver of the metric, as in
-        :class:`~geomstats_density.ConformalMetric`.
+        :class:`~geomstats_density.DensityConformalMetric` (whose default
+        ``tol`` respects a Monte-Carlo error of the quality).
 
     Attributes
     ----------

@@ -170,7 +170,7 @@ class KernelMeanEmbeddingMetric(DensityConformalMetric):
     bandwidth : float
         ``sigma`` of the Gaussian kernel.
     quadrature, method, solver_options
-        As in :class:`~geomstats_density.ConformalMetric`: the factor is
+        As in :class:`~geomstats_density.DensityConformalMetric`: the factor is
         averaged along each chord of ``R^(k d)`` by Simpson's rule (default) or
         taken at its midpoint (the paper's Eq. 5). The Newton solver works
         matrix-free when ``k * d > 32``.

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
+from conftest import as_numpy
 from geomstats.geometry.euclidean import Euclidean
 from paper_problems import typical_codes
 
@@ -222,6 +223,72 @@ def test_tabulated_law_matches_the_smoothed_sum_over_samples():
         np.testing.assert_allclose(tabulated[name][table], exact[name][table], atol=1e-8)
         # Quadratic tails beyond the table, where Q has long hit its floor eps / 2.
         np.testing.assert_allclose(tabulated[name][~table], exact[name][~table], rtol=1e-3)
+
+
+TWO_MODES = GaussianMixture([1.0, 1.0], [[0.0, 0.0], [3.0, 0.0]], [0.5 * np.eye(2)] * 2)
+
+
+@pytest.mark.parametrize("quality_class", [RealismIndex, Typicality])
+def test_relative_error_bounds_the_spread_of_the_factor_over_random_states(quality_class):
+    """The factor ``-log Q`` estimated from 16 seeds of 256 samples each: its
+    relative standard deviation across them, on a line through both modes
+    (every level of the CDF), peaks near the quality's ``relative_error``, the
+    binomial bound (below it: the kernel smoothing of the CDF averages the
+    samples)."""
+    qualities = [quality_class(TWO_MODES, n_samples=256, random_state=s) for s in range(16)]
+    assert len({quality.relative_error for quality in qualities}) == 1
+    line = tensor(np.c_[np.linspace(-4.0, 1.5, 400), np.zeros(400)])
+    with torch.no_grad():
+        factors = np.stack([-quality(line).numpy() for quality in qualities])
+    spread = np.max(factors.std(0, ddof=1) / factors.mean(0))
+    assert 0.4 * qualities[0].relative_error < spread < 1.3 * qualities[0].relative_error
+
+
+def test_default_tol_is_a_hundredth_of_the_distances_monte_carlo_spread():
+    """Distances in the metric of realism indices from 12 seeds differ by about
+    their ``relative_error``; the default ``tol`` (``'auto'``) is a hundredth of it,
+    so the solver's digits stay far below that spread. A given ``tol`` is kept."""
+    qualities = [RealismIndex(TWO_MODES, n_samples=256, random_state=s) for s in range(12)]
+    relative_error = qualities[0].relative_error
+    space = Euclidean(2, equip=False)
+    dists = []
+    for quality in qualities:
+        space.equip_with_metric(DensityConformalMetric, log_quality=quality)
+        assert space.metric.log_solver.tol == pytest.approx(0.01 * relative_error, rel=1e-12)
+        dists.append(as_numpy(space.metric.dist(np.array([-1.0, 0.5]), np.array([3.5, 0.3]))))
+    spread = np.std(dists, ddof=1) / np.mean(dists)
+    assert 10 * space.metric.log_solver.tol < spread < relative_error
+    space.equip_with_metric(
+        DensityConformalMetric, log_quality=qualities[0], solver_options=dict(tol=1e-6)
+    )
+    assert space.metric.log_solver.tol == 1e-6
+    # Exact laws have no Monte-Carlo error: the solver's own default.
+    exact = RealismIndex(Gaussian(np.zeros(2)))
+    assert exact.relative_error is None and DensityRatio(TWO_MODES).relative_error is None
+    space.equip_with_metric(DensityConformalMetric, log_quality=exact)
+    assert space.metric.log_solver.tol == 1e-8
+
+
+def test_relative_error_of_a_product_is_its_factors_largest():
+    """``-log(Q_1 Q_2) = -log Q_1 - log Q_2``: off by at most the larger relative error."""
+    realism = RealismIndex(TWO_MODES, n_samples=256)
+    typicality = Typicality(TWO_MODES, n_samples=1024)
+    assert (realism * typicality).relative_error == max(
+        realism.relative_error, typicality.relative_error
+    )
+    assert (realism * RealismIndex(Gaussian(np.zeros(2)))).relative_error == realism.relative_error
+    assert (DensityRatio(TWO_MODES) * RealismIndex(Gaussian(np.zeros(2)))).relative_error is None
+
+
+def test_tol_auto_needs_a_solver_with_tol():
+    space = Euclidean(2, equip=False)
+    with pytest.raises(ValueError, match="tol='auto'"):
+        space.equip_with_metric(
+            DensityConformalMetric,
+            log_quality=RealismIndex(TWO_MODES, n_samples=256),
+            method="neural",
+            solver_options=dict(tol="auto"),
+        )
 
 
 def test_mixture_realism_index_matches_brute_force_monte_carlo():

@@ -254,5 +254,14 @@ def test_graded_node_times_count_the_node_density():
     np.testing.assert_allclose(
         [count(s) for s in times], np.linspace(0.0, 1.0, 33) * total, atol=1e-10
     )
+    # Asked again, after other node counts and a change to the caller's copy,
+    # the times are the same, and those of 65 nodes count the density too.
+    expected = times.copy()
+    times[1:-1] = 0.5
+    finer = grading.times(65)
+    np.testing.assert_array_equal(grading.times(33), expected)
+    np.testing.assert_allclose(
+        [count(s) for s in finer[::8]], np.linspace(0.0, 1.0, 65)[::8] * total, atol=1e-10
+    )
     # Without bumps the times are uniform.
     np.testing.assert_allclose(NodeGrading([], [], width).times(9), np.linspace(0, 1, 9))

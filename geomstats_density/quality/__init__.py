@@ -18,7 +18,10 @@ From a log-density ``p`` (:class:`RealismIndex`, :class:`Typicality`,
 :class:`DensityRatio`) the qualities go through the law of ``log p(X)``,
 ``X ~ p``: exact for a Gaussian through the chi-square law
 (:class:`~geomstats_density.laws.GaussianLogDensityLaw`), estimated from samples
-otherwise (:class:`~geomstats_density.laws.EmpiricalLogDensityLaw`). The default
+otherwise (:class:`~geomstats_density.laws.EmpiricalLogDensityLaw`); an
+estimated law gives the quality a ``relative_error``, the Monte-Carlo standard
+error of the factor ``-log Q``, below which the default ``tol`` of a
+:class:`~geomstats_density.DensityConformalMetric` does not go. The default
 (Examples 5 and 6 use it) is the paper's one-sided :class:`RealismIndex`: it
 needs no normalising constant and is right for low-dimensional and multi-modal
 latents. For high-dimensional, near-Gaussian latents use :class:`Typicality`

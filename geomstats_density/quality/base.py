@@ -86,7 +86,17 @@ class Quality:
     Subclasses implement :meth:`__call__`, mapping points ``[..., dim]`` to
     ``log Q`` ``[...]``, and :meth:`jet` where ``log Q`` has closed-form
     derivatives.
+
+    Attributes
+    ----------
+    relative_error : float or None
+        Standard error of the conformal factor ``-log Q`` relative to itself,
+        the largest over the points, that the quality owes to a Monte-Carlo
+        estimate it is built on; a distance inherits at most this relative
+        error. None for qualities without a Monte-Carlo estimate.
     """
+
+    relative_error = None
 
     def __call__(self, points):
         """``log Q`` at points; each subclass defines it.
@@ -227,6 +237,17 @@ class Product(Quality):
         for factor in factors:
             flat.extend(factor.factors if isinstance(factor, Product) else [factor])
         self.factors = tuple(flat)
+
+    @property
+    def relative_error(self):
+        """The largest of the factors' ``relative_error``, None if none has one.
+
+        ``-log Q`` is the sum of the factors' ``-log Q_j``, each off by at most
+        its relative error, so the sum is off by at most the largest of them.
+        """
+        errors = [getattr(factor, "relative_error", None) for factor in self.factors]
+        errors = [error for error in errors if error is not None]
+        return max(errors) if errors else None
 
     def __call__(self, points):
         """``log Q = sum_j log Q_j`` at points.

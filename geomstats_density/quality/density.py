@@ -91,6 +91,15 @@ class _DensityQuality(_LogDensityQuality):
         self.eps = check_eps(eps)
         self.law = log_density_law(self.density, n_samples, random_state)
         self.monte_carlo_error = self.law.monte_carlo_error
+        self.relative_error = (
+            None
+            if self.law.monte_carlo_error is None
+            else factor_relative_error(self._probability_of_cdf, self.eps, self.law.n_samples)
+        )
+
+    def _probability_of_cdf(self, cdf):
+        """``P`` from ``F(log p(z))``, element-wise, shape ``[...]``."""
+        raise NotImplementedError
 
 
 class RealismIndex(_DensityQuality):
@@ -132,6 +141,11 @@ class RealismIndex(_DensityQuality):
         The law of ``log p(X)`` (:mod:`geomstats_density.laws`).
     monte_carlo_error : float or None
         DKW bound (95%) on the error of the estimated ``P``; None when exact.
+    relative_error : float or None
+        Standard error of the factor ``-log Q`` relative to itself, the largest
+        over the points (:func:`factor_relative_error`); None when exact. The
+        default ``tol`` of a :class:`~geomstats_density.DensityConformalMetric`
+        does not go below a hundredth of it.
     """
 
     def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, random_state=0):
@@ -139,6 +153,9 @@ class RealismIndex(_DensityQuality):
 
     def _log_probability_of(self, log_density):
         return self.law.log_cdf(log_density)
+
+    def _probability_of_cdf(self, cdf):
+        return cdf
 
     def _log_quality_derivatives(self, log_density):
         closed_form = getattr(self.law, "log_cdf_derivatives", None)
@@ -175,18 +192,21 @@ class Typicality(_DensityQuality):
 
     Attributes
     ----------
-    law, monte_carlo_error
+    law, monte_carlo_error, relative_error
         As in :class:`RealismIndex`.
     """
 
     def __init__(self, density, eps=DEFAULT_EPS, n_samples=4096, random_state=0, form="smooth"):
         if form not in ("min", "smooth"):
             raise ValueError(f"form must be 'min' or 'smooth', got {form!r}.")
-        super().__init__(density, eps, n_samples, random_state)
         self.form = form
+        super().__init__(density, eps, n_samples, random_state)
 
     def _log_probability_of(self, log_density):
         return log_two_sided(self.law.log_cdf(log_density), self.law.log_sf(log_density), self.form)
+
+    def _probability_of_cdf(self, cdf):
+        return torch.exp(log_two_sided(torch.log(cdf), torch.log1p(-cdf), self.form))
 
 
 class DensityRatio(_LogDensityQuality):
@@ -211,6 +231,53 @@ class DensityRatio(_LogDensityQuality):
 
     def _log_probability_of(self, log_density):
         return torch.clamp(log_density - self.log_max, max=0.0)
+
+
+# Levels F of the CDF where factor_relative_error looks for its largest value:
+# geometric towards both ends, where the factor's error peaks for small eps.
+_CDF_LEVELS = torch.cat(
+    [
+        torch.logspace(-12, math.log10(0.5), 2048, dtype=torch.float64),
+        1 - torch.logspace(math.log10(0.5), -12, 2048, dtype=torch.float64)[1:],
+    ]
+)
+
+
+def factor_relative_error(probability_of_cdf, eps, n_samples):
+    r"""Largest relative standard error of the factor ``-log Q`` from an estimated CDF.
+
+    A quality ``Q = eps/2 + (1 - eps) P(F)`` read through a CDF ``F`` estimated
+    from ``n`` samples has, at a level ``F``, the empirical CDF's binomial
+    standard error ``sqrt(F (1 - F) / n)``, which reaches the factor as
+
+    .. math:: \frac{\delta(-\log Q)}{-\log Q} = \frac{(1 - \epsilon)\,|P'(F)|
+              \sqrt{F (1 - F) / n}}{Q \, |\log Q|}.
+
+    Its largest value over ``F`` in (0, 1) is returned: a geodesic distance,
+    the integral of the factor along a curve, has at most this relative
+    standard error.
+
+    Parameters
+    ----------
+    probability_of_cdf : callable
+        ``P`` from ``F``, torch tensors ``[...]`` to ``[...]``, differentiable.
+    eps : float
+        Smoothing, in (0, 1).
+    n_samples : int
+        Samples the CDF is estimated from.
+
+    Returns
+    -------
+    relative_error : float
+    """
+    cdf = _CDF_LEVELS.clone().requires_grad_(True)
+    probability = probability_of_cdf(cdf)
+    (slope,) = torch.autograd.grad(probability.sum(), cdf)
+    with torch.no_grad():
+        quality = eps / 2 + (1 - eps) * probability
+        spread = torch.sqrt(cdf * (1 - cdf) / n_samples)
+        ratio = (1 - eps) * slope.abs() * spread / (quality * -torch.log(quality))
+    return float(ratio.max())
 
 
 def fermat_log_factor(log_density, beta=1.0):

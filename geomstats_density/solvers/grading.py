@@ -24,7 +24,8 @@ from geomstats_density.curves import resample_nodes
 from geomstats_density.energy import uniform_times
 
 # The node count is inverted by interpolating a table of it at this many
-# uniform times, then Newton steps (its slope, the density, is at least 1).
+# uniform times, then up to this many Newton steps (its slope, the density, is
+# at least 1), which stop once the node count is met to rounding.
 INVERSE_TABLE = 4097
 NEWTON_STEPS = 6
 # Nodes put where the error lies, as a multiple of the uniform ones.
@@ -62,6 +63,10 @@ class NodeGrading:
         self.masses = np.asarray(masses, dtype=float)
         self.width = float(width)
         self._total = self._node_count(np.ones(1))[0]
+        # Node times by node count: each level of a refinement reads them
+        # several times, and each inversion evaluates every bump at the table.
+        self._times = {}
+        self._table = None
 
     @classmethod
     def from_piece_errors(cls, errors):
@@ -112,12 +117,22 @@ class NodeGrading:
         times : ndarray, shape=[n_nodes]
             Increasing.
         """
+        if n_nodes not in self._times:
+            self._times[n_nodes] = self._inverted(n_nodes)
+        return self._times[n_nodes].copy()
+
+    def _inverted(self, n_nodes):
+        """The node times of :meth:`times`, by inverting the node count."""
         target = uniform_times(n_nodes) * self._total
-        table = uniform_times(INVERSE_TABLE)
-        times = np.interp(target, self._node_count(table), table)
+        if self._table is None:
+            table = uniform_times(INVERSE_TABLE)
+            self._table = (self._node_count(table), table)
+        times = np.interp(target, *self._table)
         for _ in range(NEWTON_STEPS):
-            times = times - (self._node_count(times) - target) / self._density(times)
-            times = np.clip(times, 0.0, 1.0)
+            residual = self._node_count(times) - target
+            if np.abs(residual).max() <= 4 * np.finfo(float).eps * self._total:
+                break
+            times = np.clip(times - residual / self._density(times), 0.0, 1.0)
         times[0], times[-1] = 0.0, 1.0
         return times
 
