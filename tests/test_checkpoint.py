@@ -234,9 +234,13 @@ def test_killed_process_resumes(half_plane, monkeypatch, tmp_path):
 
 WORKERS_RUN = """
 import os
+import signal
 import sys
 import time
 
+# Ctrl-C as in a terminal: a suite run in the background (a shell's `&`, nohup)
+# hands its children SIGINT ignored, and Python then installs no handler for it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {tests!r})
 import geomstats.backend as gs
 import torch
