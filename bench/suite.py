@@ -536,7 +536,7 @@ def distance_matrix_bench(problem, per_pair, args):
     cases = [
         (
             "GMM 2-D (6 modes)",
-            "defaults (tol=1e-8)",
+            f"defaults (tol={problem.metric.log_solver.tol:.2g})",
             problem.metric,
             mixture_points,
             mixture_reference,
@@ -563,7 +563,7 @@ def distance_matrix_bench(problem, per_pair, args):
         ),
         (
             "H2 (half-plane)",
-            "defaults (tol=1e-8)",
+            f"defaults (tol={half_plane.metric.log_solver.tol:.2g})",
             half_plane.metric,
             half_plane_points,
             half_plane_reference,
