@@ -292,10 +292,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
 
         Where the networks' kinks are smoothed in narrow bands (``narrow_bands``:
         under ``kinks='smooth'``, past the first stage of a cold start)
-        ``'auto'`` keeps exact blocks or products: the smoothing gives piecewise-linear
-        networks second derivatives of order ``1 / tau``, which Gauss-Newton
-        blocks drop, and without them Newton creeps on curves whose nodes sit in
-        the bands. The first stage of a cold start smooths within the kinks' own
+        ``'auto'`` keeps exact blocks or products: the smoothing gives
+        piecewise-linear networks second derivatives of order ``1 / tau``, which
+        Gauss-Newton steps drop, and without them Newton creeps on curves whose
+        nodes sit in the bands. The first stage of a cold start smooths within the kinks' own
         scale, where those terms are small and Gauss-Newton blocks take about as
         many iterations as exact ones, at a fraction of their cost.
         """
@@ -396,9 +396,9 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
 
         Stage ``k`` minimises the energy with the kinked primitives (inside
         networks too if ``networks``: under ``kinks='auto'`` in the first stage
-        only) smoothed
-        within ``tau_k = scale * KINK_TAU_START / KINK_TAU_RATIO**k`` of their
-        kinks, ``KINK_TAU_WARM`` times less at a warm-started node count
+        only) smoothed within ``tau_k = scale * KINK_TAU_START /
+        KINK_TAU_RATIO**k`` of their kinks, ``KINK_TAU_WARM`` times less at a
+        warm-started node count
         (:class:`~geomstats_density.solvers.smoothing.KinkSmoothing`),
         starting from the curves of stage ``k - 1`` moved along the secant
         through the last two stages' curves (the minimisers move linearly in
@@ -474,7 +474,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             running = running[~stop]
             tau /= KINK_TAU_RATIO
         chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
-        strategy = self._step_strategy(metric, nodes.shape[-1], networks, times)
+        # Its warm state (the radii's scale) is that of its family, blocks or CG.
+        strategy = self._step_strategy(metric, nodes.shape[-1], times=times)
         return limit, status, iterations, strategy.warm_state(start_nodes, limit, radius, chord)
 
     def _trust_region(
