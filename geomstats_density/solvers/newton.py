@@ -39,11 +39,11 @@ from geomstats_density.solvers.trust_region import trust_region
 
 # Above this dimension, Hessian blocks cost more than matrix-free CG steps.
 MAX_BLOCK_DIM = 32
-# From this dimension on, 'auto' takes Gauss-Newton blocks: phi's Jacobians (one
-# forward-mode product per coordinate) and a feature classifier's logits'
-# Jacobians cost less than the double backward of the exact blocks (two per
-# coordinate); on a metric without networks these blocks are the exact ones.
-MIN_GAUSS_NEWTON_DIM = 8
+# Below this dimension, 'auto' takes exact blocks where the networks' kinks are
+# smoothed: their double backward costs little more than Gauss-Newton's Jacobians,
+# and on a max-pooling generator in 2-D Gauss-Newton blocks, which drop the
+# smoothing's curvature, took 100 iterations in the widest stage against 16.
+MIN_GAUSS_NEWTON_SMOOTHED_DIM = 8
 HESSIAN_OPTIONS = ("auto", "blocks", "gauss-newton", "sobolev")
 KINKS_OPTIONS = ("auto", "smooth", "off")
 # The smoothing continuation on kinked energies: tau starts at the kinks' scale
@@ -103,10 +103,11 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         ``'gauss-newton'`` is matrix-free too, its products those of the
         Gauss-Newton Hessian: ``J v`` and ``J^T y`` through ``phi`` at the nodes
         and the networks of the quality linearised at the quadrature points,
-        no second derivative through them. ``'auto'`` takes blocks up
-        to dimension 32, Gauss-Newton blocks from dimension 8
-        (:mod:`~geomstats_density.solvers.steps`), Gauss-Newton products above
-        dimension 32.
+        no second derivative through them. ``'auto'`` takes Gauss-Newton blocks up
+        to dimension 32 and Gauss-Newton products above
+        (:mod:`~geomstats_density.solvers.steps`); exact blocks or products
+        where the networks' kinks are smoothed in narrow bands (``kinks='smooth'``)
+        or below dimension 8.
     initialization : {'auto', 'line', 'graph', 'grid'}
         Starting curve: the straight line (``'line'``), or the shortest path on
         a graph with conformal edge lengths, which finds the right basin when the
@@ -287,23 +288,30 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             "smoothing reached its smallest tau with the energy still changing"
         )
 
-    def _step_strategy(self, metric, dim, narrow_bands=False, times=None):
+    def _step_strategy(self, metric, dim, smoothed_networks=False, narrow_bands=False, times=None):
         """The step strategy for curves in dimension ``dim`` (the ``hessian`` option).
 
-        Where the networks' kinks are smoothed in narrow bands (``narrow_bands``:
-        under ``kinks='smooth'``, past the first stage of a cold start)
-        ``'auto'`` keeps exact blocks or products: the smoothing gives
-        piecewise-linear networks second derivatives of order ``1 / tau``, which
-        Gauss-Newton steps drop, and without them Newton creeps on curves whose
-        nodes sit in the bands. The first stage of a cold start smooths within the kinks' own
-        scale, where those terms are small and Gauss-Newton blocks take about as
-        many iterations as exact ones, at a fraction of their cost.
+        ``'auto'`` linearises the networks (Gauss-Newton blocks, or products above
+        ``MAX_BLOCK_DIM``): their Jacobians cost less than the double backward of
+        exact blocks even at ``dim = 2``, most through a 784-pixel decoder, and the
+        term Gauss-Newton drops from ``phi`` (its second derivative times a chord)
+        shrinks with the pieces. Where the networks' kinks are smoothed
+        (``smoothed_networks``) the smoothing gives piecewise-linear networks
+        second derivatives of order ``1 / tau``, which Gauss-Newton steps drop:
+        ``'auto'`` keeps exact blocks or products in narrow bands (``narrow_bands``:
+        under ``kinks='smooth'``, past the first stage of a cold start), where
+        without them Newton creeps on curves whose nodes sit in the bands, and
+        below ``MIN_GAUSS_NEWTON_SMOOTHED_DIM``, where exact blocks cost little
+        more. The first stage of a cold start smooths within the kinks' own scale,
+        where in higher dimensions Gauss-Newton blocks take about as many
+        iterations as exact ones, at a fraction of their cost.
         """
         matrix_free = self.hessian == "sobolev" or (
             self.hessian in ("auto", "gauss-newton") and dim > MAX_BLOCK_DIM
         )
+        exact_smoothed = narrow_bands or (smoothed_networks and dim < MIN_GAUSS_NEWTON_SMOOTHED_DIM)
         linearised = self.hessian == "gauss-newton" or (
-            self.hessian == "auto" and dim >= MIN_GAUSS_NEWTON_DIM and not narrow_bands
+            self.hessian == "auto" and not exact_smoothed
         )
         strategy = {
             (False, False): BlockNewtonSteps,
@@ -443,6 +451,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                     None if first and warm_state is None else radius[running],
                     self.max_iter - iterations[running],
                     raw_radius=True,
+                    smoothed_networks=stage_networks,
                     narrow_bands=stage_networks and not (first and warm_state is None),
                     times=times,
                 )
@@ -486,16 +495,19 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         warm_state,
         budgets,
         raw_radius=False,
+        smoothed_networks=False,
         narrow_bands=False,
         times=None,
     ):
         """:func:`~geomstats_density.solvers.trust_region.trust_region` with this solver's steps.
 
-        ``narrow_bands`` says whether the networks' kinks are smoothed in narrow
-        bands (see :meth:`_step_strategy`); the other arguments and the returns
-        are those of ``trust_region``.
+        ``smoothed_networks`` and ``narrow_bands`` say whether the networks' kinks
+        are smoothed, and in narrow bands (see :meth:`_step_strategy`); the other
+        arguments and the returns are those of ``trust_region``.
         """
-        strategy = self._step_strategy(metric, nodes.shape[-1], narrow_bands, times)
+        strategy = self._step_strategy(
+            metric, nodes.shape[-1], smoothed_networks, narrow_bands, times
+        )
         return trust_region(
             strategy,
             metric,
