@@ -138,10 +138,9 @@ class NodeGrading:
         reach = BUMP_REACH * self._scale
         first = np.searchsorted(self.centers, s - reach, side="left")
         stop = np.searchsorted(self.centers, s + reach, side="right")
-        offsets = np.arange(max(int((stop - first).max(initial=0)), 1))
-        near = first[:, None] + offsets
+        near = first[:, None] + np.arange(int((stop - first).max(initial=0)))
         valid = near < stop[:, None]
-        return first, stop, np.minimum(near, max(self.centers.size - 1, 0)), valid
+        return first, stop, np.minimum(near, self.centers.size - 1), valid
 
     def times(self, n_nodes):
         """Node times ``s(t_i)`` at ``n_nodes`` uniform ``t_i``, from exactly 0 to 1.
