@@ -17,7 +17,9 @@ thread, one process unless said):
   raised to a hundredth of its ``relative_error``);
 * ``H2-compact`` and ``H2-wide``: the half-plane ``log_factor = -2 log y`` on
   uniform points of ``[-1, 1] x [0.5, 2]`` (the suite's set) and of
-  ``[-3, 3] x [0.2, 3]``.
+  ``[-3, 3] x [0.2, 3]``;
+* ``H2-1000``: the compact set's 1,000 points (bench/suite.py's 1,000-point
+  matrix), run only when named in ``--only``.
 
 Each row prints the tolerance used, wall and CPU time, pairs per second, the
 share of pairs that converged (from the one convergence warning), and the largest
@@ -169,7 +171,19 @@ def rows(quick):
             closed_form,
             1,
         ),
+        (
+            "H2-1000",
+            "half-plane, [-1, 1] x [0.5, 2] (bench/suite.py's 1,000 points)",
+            plane,
+            uniform_box(1000, (-1.0, 0.5), (1.0, 2.0)),
+            closed_form,
+            1,
+        ),
     ]
+
+
+# Rows run only when named in ``--only``: they take minutes.
+ON_REQUEST = {"H2-1000"}
 
 
 def measure(space, points, reference, n_jobs, n_checked):
@@ -248,7 +262,7 @@ def main():
     wanted = None if args.only is None else set(args.only.split(","))
     results = []
     for key, label, space, points, reference, n_jobs in rows(args.quick):
-        if wanted is not None and key not in wanted:
+        if (key not in wanted) if wanted is not None else key in ON_REQUEST:
             continue
         log(f"{key}: {len(points)} points")
         result = measure(space, points, reference, n_jobs, n_checked=3 if args.quick else 5)

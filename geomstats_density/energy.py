@@ -21,6 +21,27 @@ def uniform_times(n_nodes):
     return np.linspace(0.0, 1.0, n_nodes)
 
 
+def times_of_curves(times, rows):
+    """The node times of the curves ``rows`` of a batch.
+
+    Parameters
+    ----------
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], or None
+        Times shared by the curves of the batch (None: uniform ones), or one row
+        per curve.
+    rows : ndarray of int or slice
+        The curves, as they index the batch's nodes.
+
+    Returns
+    -------
+    times : ndarray, shape=[n_nodes] or [len(rows), n_nodes], or None
+        Shared times as given, per-curve times of those curves.
+    """
+    if times is None or np.ndim(times) == 1:
+        return times
+    return times[rows]
+
+
 def _time_steps(nodes, times):
     if times is None:
         n_pieces = nodes.shape[-2] - 1
@@ -35,8 +56,9 @@ def curve_energy(metric, nodes, times=None):
     ----------
     metric : ConformalMetric
     nodes : torch.Tensor, shape=[..., n_nodes, dim]
-    times : array-like, shape=[n_nodes], optional
-        Increasing times of the nodes; uniform on [0, 1] by default.
+    times : array-like, shape=[n_nodes] or [..., n_nodes], optional
+        Increasing times of the nodes, shared or one row per curve; uniform on
+        [0, 1] by default.
 
     Returns
     -------
@@ -88,11 +110,13 @@ def piece_energy_gradients(metric, left, right, weights):
 
 
 def per_curve_where_outside(evaluate, nodes, outside, concatenate=np.concatenate):
-    """``evaluate(nodes)`` for a batch of curves, curve by curve where the batch raises.
+    """``evaluate(nodes)`` for a batch of curves, on halves of it where the batch raises.
 
     One curve that leaves the metric's domain makes a batched evaluation raise
-    :class:`DomainError`; the curves are then evaluated one at a time, and each
-    that raises gets ``outside(curve, error)``.
+    :class:`DomainError`; the batch is then evaluated in halves, each in turn
+    halved while it raises, down to the single curves that raise, which get
+    ``outside(curve, error)``. A few curves outside a large batch cost a few
+    evaluations per halving, not one per curve of the batch.
 
     Parameters
     ----------
@@ -103,7 +127,8 @@ def per_curve_where_outside(evaluate, nodes, outside, concatenate=np.concatenate
         Nodes ``[1, n_nodes, n_coords]`` of a curve outside the domain and the
         :class:`DomainError` it raised to its result.
     concatenate : callable
-        A list of one-curve results to the batch's result.
+        A list of the results of consecutive parts of the batch, in order, to
+        the batch's result.
 
     Returns
     -------
@@ -115,9 +140,10 @@ def per_curve_where_outside(evaluate, nodes, outside, concatenate=np.concatenate
     except DomainError as error:
         if len(nodes) == 1:
             return outside(nodes, error)
+    middle = len(nodes) // 2
     return concatenate(
         [
-            per_curve_where_outside(evaluate, nodes[b : b + 1], outside, concatenate)
-            for b in range(len(nodes))
+            per_curve_where_outside(evaluate, part, outside, concatenate)
+            for part in (nodes[:middle], nodes[middle:])
         ]
     )

@@ -94,8 +94,9 @@ def energy_derivatives(metric, nodes, times=None, gauss_newton=False):
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
-    times : ndarray, shape=[n_nodes], optional
-        Increasing times of the nodes; uniform on [0, 1] by default.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Increasing times of the nodes, shared or one row per curve; uniform on
+        [0, 1] by default.
     gauss_newton : bool
         Whether the log-factor's Hessians drop the second derivatives of the
         networks inside it (``metric.log_factor_jet(points, gauss_newton=True)``);
@@ -115,18 +116,19 @@ def _piece_weights(nodes, times):
     """Each piece's weight in the energy, one over its time step.
 
     The number of pieces (a scalar) for uniform times, so that their energies
-    are summed before the one multiplication; shape ``[n_pieces]`` otherwise.
+    are summed before the one multiplication; shape ``[n_pieces]`` for shared
+    times, ``[batch, n_pieces]`` for one row of times per curve.
     """
     if times is None:
         return nodes.shape[1] - 1
-    return 1.0 / np.diff(times)
+    return 1.0 / np.diff(times, axis=-1)
 
 
 def _weighted(weights, pieces, n_trailing=0):
     """``pieces`` (shape ``[batch, n_pieces, ...]``) times their weights."""
     if np.ndim(weights) == 0:
         return weights * pieces
-    return weights.reshape(-1, *(1,) * n_trailing) * pieces
+    return weights.reshape(*weights.shape, *(1,) * n_trailing) * pieces
 
 
 def _weighted_energy(weights, pieces):
@@ -207,8 +209,9 @@ def gauss_newton_derivatives(metric, nodes, times=None):
     metric : SolverMetric
         With ``phi`` on a vector space.
     nodes : ndarray, shape=[batch, n_nodes, dim]
-    times : ndarray, shape=[n_nodes], optional
-        Increasing times of the nodes; uniform on [0, 1] by default.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Increasing times of the nodes, shared or one row per curve; uniform on
+        [0, 1] by default.
 
     Returns
     -------
@@ -261,7 +264,7 @@ def _factor_pieces(
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
-    weights : float or ndarray, shape=[n_pieces]
+    weights : float or ndarray, shape=[n_pieces] or [batch, n_pieces]
         ``w``: one over each piece's time step (:func:`_piece_weights`).
     sq_chord : ndarray, shape=[batch, n_pieces]
         ``s`` of each piece.
@@ -405,8 +408,9 @@ def matrix_free_derivatives(metric, nodes, times=None):
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
-    times : ndarray, shape=[n_nodes], optional
-        Increasing times of the nodes; uniform on [0, 1] by default.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Increasing times of the nodes, shared or one row per curve; uniform on
+        [0, 1] by default.
 
     Returns
     -------
@@ -470,8 +474,9 @@ def gauss_newton_matrix_free_derivatives(metric, nodes, times=None):
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
-    times : ndarray, shape=[n_nodes], optional
-        Increasing times of the nodes; uniform on [0, 1] by default.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Increasing times of the nodes, shared or one row per curve; uniform on
+        [0, 1] by default.
 
     Returns
     -------
@@ -561,7 +566,8 @@ def _node_sums(piece_weights, left, right):
     terms at its left and right ends; the result has shape ``[batch, n_nodes - 2, ...]``.
     """
     if np.ndim(piece_weights):
-        piece_weights = torch.from_numpy(piece_weights).reshape(-1, *(1,) * (left.ndim - 2))
+        piece_weights = torch.from_numpy(piece_weights)
+        piece_weights = piece_weights.reshape(*piece_weights.shape, *(1,) * (left.ndim - 2))
     return (piece_weights * right)[:, :-1] + (piece_weights * left)[:, 1:]
 
 

@@ -6,14 +6,14 @@ evaluates the factor at the nodes and the quadrature points, is not finite.
 Starting curves that leave it fail (or raise, where the user gave them), with
 the one message :func:`starting_curve_outside`; the next node count's starts
 that leave it are resampled more conservatively (:func:`keep_inside`); and a
-batch whose minimisation raises is minimised curve by curve, so that one curve
-outside the domain does not stop the others (:func:`minimise_isolated`).
+batch whose minimisation raises is minimised in halves, down to the curves that
+raise, so that one curve outside the domain does not stop the others (:func:`minimise_isolated`).
 """
 
 import numpy as np
 
 from geomstats_density.curves import polygon_lengths, resample_nodes_linear, resample_nodes_monotone
-from geomstats_density.energy import per_curve_where_outside
+from geomstats_density.energy import per_curve_where_outside, times_of_curves
 from geomstats_density.exceptions import DomainError
 from geomstats_density.solvers.estimates import Estimate
 from geomstats_density.solvers.status import LevelStatus
@@ -144,7 +144,7 @@ def keep_inside(metric, nodes, finer_nodes, inside, project):
 
 
 def minimise_isolated(minimise, metric, nodes, on_iteration, warm_state, times=None):
-    """``minimise``, curve by curve where the batch raises :class:`DomainError`.
+    """``minimise``, on halves of the batch where it raises :class:`DomainError`.
 
     Parameters
     ----------
@@ -157,8 +157,8 @@ def minimise_isolated(minimise, metric, nodes, on_iteration, warm_state, times=N
     nodes : ndarray, shape=[batch, n_nodes, n_coords]
     on_iteration : callable
     warm_state : ndarray, shape=[batch, ...] or None
-    times : ndarray, shape=[n_nodes], optional
-        Node times other than uniform ones.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Node times other than uniform ones, shared or one row per curve.
 
     Returns
     -------
@@ -167,11 +167,11 @@ def minimise_isolated(minimise, metric, nodes, on_iteration, warm_state, times=N
     reasons : dict
         The error of each curve that raised, by position.
     """
-    graded = {} if times is None else {"times": times}
 
     def minimise_rows(rows):
         rows = rows[:, 0, 0]
         state = None if warm_state is None else warm_state[rows]
+        graded = {} if times is None else {"times": times_of_curves(times, rows)}
         return (*minimise(metric, nodes[rows], on_iteration, state, **graded), {})
 
     def failed(rows, error):
@@ -184,14 +184,21 @@ def minimise_isolated(minimise, metric, nodes, on_iteration, warm_state, times=N
         template = next((state for state in states if state is not None), None)
         if template is not None:
             states = [
-                np.full_like(template, np.nan) if state is None else state for state in states
+                np.full((len(part[1]), *template.shape[1:]), np.nan) if state is None else state
+                for part, state in zip(parts, states)
             ]
+        # Each part's reasons are keyed by position in the part.
+        offsets = np.cumsum([0] + [len(part[1]) for part in parts])
         return (
             np.concatenate([part[0] for part in parts]),
             np.concatenate([part[1] for part in parts]),
-            np.concatenate([part[2] for part in parts]),
+            np.concatenate([np.broadcast_to(part[2], part[1].shape) for part in parts]),
             None if template is None else np.concatenate(states),
-            {b: part[4][0] for b, part in enumerate(parts) if part[4]},
+            {
+                int(offset) + b: reason
+                for offset, part in zip(offsets, parts)
+                for b, reason in part[4].items()
+            },
         )
 
     positions = np.arange(len(nodes))[:, None, None]

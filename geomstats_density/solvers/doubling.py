@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from geomstats_density.curves import polygon_lengths
 from geomstats_density.curves import resample_nodes as _resample
-from geomstats_density.energy import uniform_times
+from geomstats_density.energy import times_of_curves, uniform_times
 from geomstats_density.solvers.domain import drop_outside, keep_inside, minimise_isolated
 from geomstats_density.solvers.estimates import Estimate, Level
 from geomstats_density.solvers.length_checks import check_lengths, own_lengths, restart_tunnels
@@ -119,9 +119,10 @@ class NodeDoubling:
         given : bool
             Whether the starting curves are the user's ``initial_curve``: one that
             leaves the domain raises :class:`DomainError`.
-        grading : NodeGrading, optional
-            The map of uniform parameters to node times of every curve
-            (:mod:`~geomstats_density.solvers.grading`); uniform times by default.
+        grading : NodeGrading or CurveGradings, optional
+            The map of uniform parameters to node times of every curve, or one
+            map per curve (:mod:`~geomstats_density.solvers.grading`); uniform
+            times by default.
 
         Returns
         -------
@@ -147,7 +148,7 @@ class NodeDoubling:
 
             while active.size:
                 bar.set_description(f"geodesics ({nodes.shape[1]} nodes, {active.size} left)")
-                times = None if grading is None else grading.times(nodes.shape[1])
+                times = _times(grading, nodes.shape[1], active)
                 nodes, status, iterations, warm_state, reasons = minimise_isolated(
                     self.minimise, metric, nodes, on_iteration, warm_state, times
                 )
@@ -247,6 +248,8 @@ class NodeDoubling:
             What the previous node count left; None at the first.
         final, record
             The batch's final estimates and stop record, filled here.
+        grading : NodeGrading, CurveGradings or None
+            The node times of the batch's curves.
         """
         for position in failed:
             reason = reasons.get(position, "the optimiser cannot evaluate the energy on it.")
@@ -261,7 +264,7 @@ class NodeDoubling:
                     np.ones(1, dtype=bool),
                     self.tol,
                     self.project,
-                    grading,
+                    _times(grading, coarser.level.nodes.shape[1], active[[position]]),
                 )
             if coarser is None or not np.isfinite(measured[0]):
                 final[active[position]] = Estimate.failed(nodes[position : position + 1])
@@ -303,6 +306,8 @@ class NodeDoubling:
             Whether each estimate combines minimised levels.
         done : ndarray of bool
             Whether each curve stops, whatever its estimate.
+        grading : NodeGrading, CurveGradings or None
+            The node times of the batch's curves.
 
         Returns
         -------
@@ -335,7 +340,13 @@ class NodeDoubling:
         ):
             if checked.size:
                 measured[checked], contradicted[checked] = check_lengths(
-                    metric, checked_estimate, checked, done, self.tol, self.project, grading
+                    metric,
+                    checked_estimate,
+                    checked,
+                    done,
+                    self.tol,
+                    self.project,
+                    _times(grading, checked_estimate.nodes.shape[1], active),
                 )
         # A curve that is not a discrete geodesic says nothing of the
         # distance's error, only that its length bounds the distance.
@@ -372,7 +383,8 @@ class NodeDoubling:
     def _solution(self, metric, final, record, n_iterations, grading=None):
         """The :class:`Solution` of the batch: velocities and how each curve ended.
 
-        The curves' node times are those of the ``grading``, uniform without one.
+        The curves' node times are those of the ``grading`` (one per curve, or
+        shared), uniform without one.
         """
         estimate = Estimate.concatenate(final)
         failed = record.failed
@@ -391,7 +403,7 @@ class NodeDoubling:
         times = uniform_times(n_nodes) if grading is None else grading.times(n_nodes)
         return Solution(
             nodes=nodes,
-            times=np.tile(times, (len(nodes), 1)),
+            times=np.broadcast_to(times, (len(nodes), n_nodes)).copy(),
             dist=estimate.dist,
             error=error,
             measured=record.measured,
@@ -412,3 +424,23 @@ class NodeDoubling:
             reason=record.reason,
             note=record.note,
         )
+
+
+def _times(grading, n_nodes, active):
+    """The node times at ``n_nodes`` nodes of the curves ``active`` of the batch.
+
+    Parameters
+    ----------
+    grading : NodeGrading, CurveGradings or None
+        The times of every curve, or of each; uniform for None.
+    n_nodes : int
+    active : ndarray of int
+        The curves' positions in the batch.
+
+    Returns
+    -------
+    times : ndarray, shape=[n_nodes] or [len(active), n_nodes], or None
+    """
+    if grading is None:
+        return None
+    return times_of_curves(grading.times(n_nodes), active)

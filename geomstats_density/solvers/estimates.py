@@ -31,22 +31,26 @@ class Level:
     ----------
     metric : ConformalMetric
     nodes : ndarray, shape=[batch, n_nodes, n_coords]
-    times : ndarray, shape=[n_nodes], optional
-        The nodes' times in the energy; uniform by default.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        The nodes' times in the energy, shared or one row per curve; uniform by
+        default.
     """
 
     def __init__(self, metric, nodes, times=None):
         self.nodes = nodes
         self.dist = polygon_lengths(metric, nodes)
         self.restarted = np.zeros(len(nodes), dtype=bool)
-        self.first_weight = nodes.shape[1] - 1 if times is None else 1.0 / times[1]
+        # One over the first time step: a scalar, or one per curve.
+        self.first_weight = nodes.shape[1] - 1 if times is None else 1.0 / times[..., 1]
 
     def take(self, index):
         """The level of the curves ``index`` only."""
         level = Level.__new__(Level)
         level.nodes, level.dist = self.nodes[index], self.dist[index]
         level.restarted = self.restarted[index]
-        level.first_weight = self.first_weight
+        level.first_weight = (
+            self.first_weight if np.ndim(self.first_weight) == 0 else self.first_weight[index]
+        )
         return level
 
     def restart(self, index):
@@ -135,7 +139,9 @@ class Chords:
         batch = fine.nodes.shape[0]
         return cls(
             np.stack([fine.nodes[:, :2], coarse.nodes[:, :2]], axis=1),
-            np.broadcast_to([fine.first_weight, coarse.first_weight], (batch, 2)),
+            np.stack(
+                [np.broadcast_to(level.first_weight, (batch,)) for level in (fine, coarse)], -1
+            ),
             np.broadcast_to(np.asarray(weights), (batch, 2)),
         )
 

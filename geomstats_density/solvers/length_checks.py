@@ -16,6 +16,7 @@ import numpy as np
 
 from geomstats_density.curves import DiscreteCurve, measured_lengths, polygon_lengths
 from geomstats_density.curves import resample_nodes as _resample
+from geomstats_density.energy import times_of_curves
 
 # A discrete geodesic whose cubic spline, measured at half the spacing, is this much
 # longer tunnels: its chords skip a region where the factor is large. (Measured:
@@ -27,7 +28,7 @@ TUNNEL_RATIO = 1.25
 RESOLVED_ERROR = 1e-3
 
 
-def measured_returned(metric, nodes, project, grading=None):
+def measured_returned(metric, nodes, project, times=None):
     """Lengths of returned curves measured finer, and their errors (NaN outside the domain).
 
     Parameters
@@ -37,8 +38,9 @@ def measured_returned(metric, nodes, project, grading=None):
     project : callable
         ``project(metric, nodes)``: resampled nodes brought back where the
         space's points live.
-    grading : NodeGrading, optional
-        Curves at its node times are measured at times spaced as their nodes.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        The curves' node times (graded ones, shared or one row per curve): the
+        curves are measured at times spaced as their nodes. Uniform by default.
 
     Returns
     -------
@@ -50,12 +52,12 @@ def measured_returned(metric, nodes, project, grading=None):
     def nodes_at(n_nodes):
         return project(metric, _resample(nodes, n_nodes))
 
-    if grading is not None:
-        nodes_at = DiscreteCurve(nodes, grading.times(n_pieces + 1)).nodes_at
+    if times is not None:
+        nodes_at = DiscreteCurve(nodes, times).nodes_at
     return measured_lengths(metric, nodes_at, n_pieces, outside="nan")
 
 
-def check_lengths(metric, estimate, checked, done, tol, project, grading=None):
+def check_lengths(metric, estimate, checked, done, tol, project, times=None):
     """Measure the returned curves of the curves ``checked``; distrust those that contradict.
 
     A curve whose measured length differs from its estimate by more than
@@ -65,8 +67,8 @@ def check_lengths(metric, estimate, checked, done, tol, project, grading=None):
     stops (``done``) with an error above ``tol * dist`` also reports its
     measured length. A curve that
     cannot be measured (its spline leaves the domain) gets an infinite error.
-    Updates ``estimate`` in place. Curves at the node times of a ``grading``
-    are measured at times spaced as their nodes.
+    Updates ``estimate`` in place. Curves at graded node ``times`` are
+    measured at times spaced as their nodes.
 
     Parameters
     ----------
@@ -78,7 +80,9 @@ def check_lengths(metric, estimate, checked, done, tol, project, grading=None):
     tol : float
     project : callable
         As in :func:`measured_returned`.
-    grading : NodeGrading, optional
+    times : ndarray, shape=[n_nodes] or [len(estimate.dist), n_nodes], optional
+        The node times of the estimate's curves, shared or one row per curve;
+        uniform by default.
 
     Returns
     -------
@@ -86,7 +90,9 @@ def check_lengths(metric, estimate, checked, done, tol, project, grading=None):
     replaced : ndarray of bool, shape=[len(checked)]
         Whether the measured length became the estimate.
     """
-    length, length_error = measured_returned(metric, estimate.nodes[checked], project, grading)
+    length, length_error = measured_returned(
+        metric, estimate.nodes[checked], project, times_of_curves(times, checked)
+    )
     dist, error = estimate.dist[checked], estimate.error[checked]
     difference = np.abs(length - dist)
     contradicts = ~(difference <= np.maximum(tol * dist, error))

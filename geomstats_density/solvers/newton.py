@@ -23,7 +23,7 @@ Node counts then double with Richardson extrapolation
 import numpy as np
 
 from geomstats_density._validation import check_choice, check_positive_float
-from geomstats_density.energy import uniform_times
+from geomstats_density.energy import times_of_curves, uniform_times
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver
 from geomstats_density.solvers.smoothing import KinkSmoothing
 from geomstats_density.solvers.starts import GlobalStart, nodes_of_curve
@@ -349,8 +349,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         the loop runs on smoothed energies by continuation (:meth:`_continuation`).
 
         At node ``times`` other than uniform ones (a graded solve,
-        :mod:`~geomstats_density.solvers.grading`) the energy weighs each piece
-        by one over its time step.
+        :mod:`~geomstats_density.solvers.grading`; shared, or one row per
+        curve) the energy weighs each piece by one over its time step.
 
         Raises
         ------
@@ -440,9 +440,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             stage_networks = networks and (first or self.kinks == "smooth")
             with KinkSmoothing(tau, networks=stage_networks):
                 start = nodes[running]
+                stage_times = times_of_curves(times, running)
                 if previous is not None:
                     start = _extrapolated(
-                        metric, start, previous[running], 1 / KINK_TAU_RATIO, times
+                        metric, start, previous[running], 1 / KINK_TAU_RATIO, stage_times
                     )[0]
                 stage_nodes, stage_status, stage_iterations, stage_radius = self._trust_region(
                     metric,
@@ -453,14 +454,14 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                     raw_radius=True,
                     smoothed_networks=stage_networks,
                     narrow_bands=stage_networks and not (first and warm_state is None),
-                    times=times,
+                    times=stage_times,
                 )
             iterations[running] += stage_iterations
             # The next stage's minimiser lies about KINK_TAU_RATIO times closer.
             radius[running] = stage_radius / KINK_TAU_RATIO
             if first:
                 previous = nodes.copy()
-                candidate, energy = stage_nodes, energies_or_inf(metric, stage_nodes, times)
+                candidate, energy = stage_nodes, energies_or_inf(metric, stage_nodes, stage_times)
             else:
                 # The minimisers move linearly in tau near tau = 0 (a node held
                 # at a fixed fraction of the smoothed band): extrapolated from
@@ -468,7 +469,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                 # lowers its energy.
                 previous[running] = nodes[running]
                 candidate, energy = _extrapolated(
-                    metric, stage_nodes, previous[running], 1 / (KINK_TAU_RATIO - 1), times
+                    metric, stage_nodes, previous[running], 1 / (KINK_TAU_RATIO - 1), stage_times
                 )
             first = False
             nodes[running] = stage_nodes
@@ -529,8 +530,9 @@ def _extrapolated(metric, nodes, previous, factor, times=None):
     metric : SolverMetric
     nodes, previous : ndarray, shape=[batch, n_nodes, dim]
     factor : float
-    times : ndarray, shape=[n_nodes], optional
-        Times of the nodes in the energy; uniform by default.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Times of the nodes in the energy, shared or one row per curve; uniform
+        by default.
 
     Returns
     -------
@@ -557,8 +559,9 @@ def _polygon_if_lower(metric, nodes, times=None):
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
-    times : ndarray, shape=[n_nodes], optional
-        Times of the nodes in the energy; uniform by default.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Times of the nodes in the energy, shared or one row per curve; uniform
+        by default.
 
     Returns
     -------

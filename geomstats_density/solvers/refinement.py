@@ -34,7 +34,7 @@ from geomstats_density.curves import DiscreteCurve, GeodesicCurve
 from geomstats_density.energy import uniform_times
 from geomstats_density.exceptions import DomainError
 from geomstats_density.solvers.doubling import NodeDoubling
-from geomstats_density.solvers.grading import NodeGrading, piece_errors
+from geomstats_density.solvers.grading import CurveGradings, NodeGrading, piece_errors
 from geomstats_density.solvers.status import CurveStatus, report_unconverged
 from geomstats_density.threads import torch_threads_for
 
@@ -207,9 +207,10 @@ class RefiningGeodesicSolver(LogSolver, ABC):
         warm_state : ndarray, shape=[batch, ...], optional
             What the previous node count's minimisation returned for these
             curves (e.g. trust radii); None at the first node count.
-        times : ndarray, shape=[n_nodes], optional
-            Node times of the energy, passed (as ``times=``) only to solvers
-            that set ``grades_nodes``; uniform otherwise.
+        times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+            Node times of the energy, shared or one row per curve, passed (as
+            ``times=``) only to solvers that set ``grades_nodes``; uniform
+            otherwise.
 
         Returns
         -------
@@ -231,34 +232,46 @@ class RefiningGeodesicSolver(LogSolver, ABC):
     def _solve_graded(self, metric, solution):
         """The solutions after solving again, at graded node times, curves short of ``tol``.
 
-        A curve that reached ``max_nodes`` short of ``tol`` is solved again, by
-        itself, with its nodes at the times of a
+        A curve that reached ``max_nodes`` short of ``tol`` is solved again with
+        its nodes at the times of a
         :class:`~geomstats_density.solvers.grading.NodeGrading` clustered where
         its pieces err (:func:`~geomstats_density.solvers.grading.piece_errors`),
         from the curve found, at the node count ``max_nodes`` is reached from in
-        ``GRADED_DOUBLINGS`` doublings. It keeps the second result if that
-        converged, else the first (``n_iterations`` counts both solves). Only
-        solvers whose minimisation takes node times (``grades_nodes``) do so.
+        ``GRADED_DOUBLINGS`` doublings; all such curves of the batch in one
+        refinement, each at its own times
+        (:class:`~geomstats_density.solvers.grading.CurveGradings`). A curve
+        keeps the second result if that converged, else the first
+        (``n_iterations`` counts both solves). Only solvers whose minimisation
+        takes node times (``grades_nodes``) do so.
         """
         if not self.grades_nodes or self.tol is None:
             return solution
         short = np.flatnonzero(solution.status == CurveStatus.MAX_NODES)
+        if not short.size:
+            return solution
         n_start = max(self.n_nodes, (self.max_nodes - 1) // 2**GRADED_DOUBLINGS + 1)
-        for b in short:
-            nodes = solution.nodes[b : b + 1]
-            grading = NodeGrading.from_piece_errors(piece_errors(metric, nodes)[0])
-            start = to_numpy(DiscreteCurve(nodes, solution.times[b])(grading.times(n_start)))
-            again = self._refine(metric, start, grading=grading)
-            if not again.converged[0]:
-                continue
-            again.note[0] += (
+        nodes = solution.nodes[short]
+        gradings = CurveGradings(
+            NodeGrading.from_piece_errors(errors) for errors in piece_errors(metric, nodes)
+        )
+        start = np.concatenate(
+            [
+                to_numpy(DiscreteCurve(nodes[k : k + 1], solution.times[b])(grading.times(n_start)))
+                for k, (b, grading) in enumerate(zip(short, gradings.gradings))
+            ]
+        )
+        again = self._refine(metric, start, grading=gradings)
+        converged = np.flatnonzero(again.converged)
+        if not converged.size:
+            return solution
+        for k in converged:
+            again.note[k] += (
                 f"; solved again from {n_start} nodes at node times graded where the "
                 f"{nodes.shape[1]}-node curve's pieces erred"
             )
-            n_iterations = solution.n_iterations.copy()
-            n_iterations[b] += again.n_iterations[0]
-            solution = solution.replaced([b], again, [0], n_iterations)
-        return solution
+        n_iterations = solution.n_iterations.copy()
+        n_iterations[short[converged]] += again.n_iterations[converged]
+        return solution.replaced(short[converged], again, converged, n_iterations)
 
     def _project(self, metric, nodes):
         """Nodes brought back where the space's points live (identity here)."""
@@ -310,8 +323,8 @@ class RefiningGeodesicSolver(LogSolver, ABC):
             Starting curves.
         given : bool
             Whether the starting curves are the user's ``initial_curve``.
-        grading : NodeGrading, optional
-            The node times of every curve; uniform times by default.
+        grading : NodeGrading or CurveGradings, optional
+            The node times of every curve, or of each; uniform times by default.
 
         Returns
         -------

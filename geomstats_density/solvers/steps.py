@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from geomstats_density._linalg import unit_vectors
-from geomstats_density.energy import curve_energy, per_curve_where_outside
+from geomstats_density.energy import curve_energy, per_curve_where_outside, times_of_curves
 from geomstats_density.solvers.banded import batch_cholesky_solve, trust_region_step
 from geomstats_density.solvers.derivatives import (
     EnergyDerivatives,
@@ -86,8 +86,9 @@ class BlockNewtonSteps:
     metric : SolverMetric
     energy_rtol : float
         Relative energy decrease the loop stops at.
-    times : ndarray, shape=[n_nodes], optional
-        Increasing times of the nodes in the energy; uniform on [0, 1] by default.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Increasing times of the nodes in the energy, shared or one row per curve
+        of the batch; uniform on [0, 1] by default.
     """
 
     def __init__(self, metric, energy_rtol, times=None):
@@ -97,18 +98,24 @@ class BlockNewtonSteps:
         self.derivatives = None
         self._at_trial = None
 
-    def evaluate(self, nodes):
+    def evaluate(self, nodes, rows=None):
         """Energy and derivatives of a batch of curves.
 
         Parameters
         ----------
-        nodes : ndarray, shape=[batch, n_nodes, dim]
+        nodes : ndarray, shape=[n_rows, n_nodes, dim]
+        rows : ndarray of int, shape=[n_rows], optional
+            The curves' rows in the batch, whose times they take; all by default.
 
         Returns
         -------
         derivatives : EnergyDerivatives
         """
-        return energy_derivatives(self.metric, nodes, self.times)
+        return energy_derivatives(self.metric, nodes, self._times(rows))
+
+    def _times(self, rows):
+        """The node times of the curves ``rows`` of the batch (all for None)."""
+        return self.times if rows is None else times_of_curves(self.times, rows)
 
     @staticmethod
     def rough_nodes(derivatives):
@@ -184,7 +191,7 @@ class BlockNewtonSteps:
             flat=np.zeros(idx.size, dtype=bool),
         )
 
-    def trial_energies(self, trial, last):
+    def trial_energies(self, trial, last, idx):
         """Energies of trial curves; infinite where they leave the domain.
 
         A last step (one that ends the iteration if accepted) needs its energy
@@ -195,6 +202,8 @@ class BlockNewtonSteps:
         ----------
         trial : ndarray, shape=[n_idx, n_nodes, dim]
         last : ndarray of bool, shape=[n_idx]
+        idx : ndarray of int, shape=[n_idx]
+            The curves' rows in the batch.
 
         Returns
         -------
@@ -202,11 +211,11 @@ class BlockNewtonSteps:
         """
         energy = np.empty(trial.shape[0])
         if last.any():
-            energy[last] = energies_or_inf(self.metric, trial[last], self.times)
+            energy[last] = energies_or_inf(self.metric, trial[last], self._times(idx[last]))
         further = np.flatnonzero(~last)
         self._at_trial = None
         if further.size:
-            at_trial = _derivatives_or_inf(self.evaluate, trial[further])
+            at_trial = _derivatives_or_inf(self.evaluate, trial[further], idx[further])
             energy[further] = at_trial.energy
             self._at_trial = (further, at_trial)
         return energy
@@ -267,22 +276,25 @@ class GaussNewtonSteps(BlockNewtonSteps):
     as zero anyway).
     """
 
-    def evaluate(self, nodes):
+    def evaluate(self, nodes, rows=None):
         """Energy, gradient and Gauss-Newton Hessian of a batch of curves.
 
         The Hessian drops the terms in the second derivatives of the networks.
 
         Parameters
         ----------
-        nodes : ndarray, shape=[batch, n_nodes, dim]
+        nodes : ndarray, shape=[n_rows, n_nodes, dim]
+        rows : ndarray of int, shape=[n_rows], optional
+            The curves' rows in the batch, whose times they take; all by default.
 
         Returns
         -------
         derivatives : EnergyDerivatives
         """
+        times = self._times(rows)
         if self.metric.geometry.image_chords:
-            return gauss_newton_derivatives(self.metric, nodes, self.times)
-        return energy_derivatives(self.metric, nodes, self.times, gauss_newton=True)
+            return gauss_newton_derivatives(self.metric, nodes, times)
+        return energy_derivatives(self.metric, nodes, times, gauss_newton=True)
 
 
 class MatrixFreeSteps:
@@ -299,8 +311,9 @@ class MatrixFreeSteps:
     metric : SolverMetric
     energy_rtol : float
         Relative energy decrease the loop stops at.
-    times : ndarray, shape=[n_nodes], optional
-        Increasing times of the nodes in the energy; uniform on [0, 1] by default.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Increasing times of the nodes in the energy, shared or one row per curve
+        of the batch; uniform on [0, 1] by default.
     """
 
     def __init__(self, metric, energy_rtol, times=None):
@@ -309,18 +322,24 @@ class MatrixFreeSteps:
         self.times = times
         self.directions = None
 
-    def evaluate(self, nodes):
+    def evaluate(self, nodes, rows=None):
         """Energy, gradient and Hessian-vector products of a batch of curves.
 
         Parameters
         ----------
-        nodes : ndarray, shape=[batch, n_nodes, dim]
+        nodes : ndarray, shape=[n_rows, n_nodes, dim]
+        rows : ndarray of int, shape=[n_rows], optional
+            The curves' rows in the batch, whose times they take; all by default.
 
         Returns
         -------
         derivatives : MatrixFreeDerivatives
         """
-        return matrix_free_derivatives(self.metric, nodes, self.times)
+        return matrix_free_derivatives(self.metric, nodes, self._times(rows))
+
+    def _times(self, rows):
+        """The node times of the curves ``rows`` of the batch (all for None)."""
+        return self.times if rows is None else times_of_curves(self.times, rows)
 
     @staticmethod
     def rough_nodes(derivatives):
@@ -356,7 +375,7 @@ class MatrixFreeSteps:
 
     def propose(self, nodes, idx, radius, iteration):
         """Trust-region steps of the curves ``idx`` (see :meth:`BlockNewtonSteps.propose`)."""
-        current = self.evaluate(nodes[idx])
+        current = self.evaluate(nodes[idx], idx)
         if self.directions is not None:
             masses, self.directions[idx] = stiff_directions(
                 current.hvp,
@@ -387,9 +406,9 @@ class MatrixFreeSteps:
             flat=gradient_sq <= self.energy_rtol * current.energy,
         )
 
-    def trial_energies(self, trial, last):
-        """Energies of trial curves; infinite where they leave the domain."""
-        return energies_or_inf(self.metric, trial, self.times)
+    def trial_energies(self, trial, last, idx):
+        """Energies of trial curves (the curves ``idx``); infinite outside the domain."""
+        return energies_or_inf(self.metric, trial, self._times(idx))
 
     def accepted(self, idx, accept):
         """Nothing kept: each iteration evaluates its derivatives afresh."""
@@ -419,7 +438,7 @@ class MatrixFreeSteps:
             candidate = np.clip(np.nan_to_num(-slope[retry] / (2 * bend), nan=0.5), 0.1, 0.5)
         shorter = nodes[idx[retry]].copy()
         shorter[:, 1:-1] += candidate[:, None, None] * proposal.steps[retry]
-        shorter_energy = energies_or_inf(self.metric, shorter, self.times)
+        shorter_energy = energies_or_inf(self.metric, shorter, self._times(idx[retry]))
         taken = proposal.energy[retry] - shorter_energy >= -1e-4 * candidate * slope[retry]
         nodes[idx[retry[taken]]] = shorter[taken]
         fraction[retry[taken]] = candidate[taken]
@@ -443,18 +462,20 @@ class GaussNewtonMatrixFreeSteps(MatrixFreeSteps):
     Exact where they are piecewise linear.
     """
 
-    def evaluate(self, nodes):
+    def evaluate(self, nodes, rows=None):
         """Energy, gradient and Gauss-Newton Hessian-vector products of a batch of curves.
 
         Parameters
         ----------
-        nodes : ndarray, shape=[batch, n_nodes, dim]
+        nodes : ndarray, shape=[n_rows, n_nodes, dim]
+        rows : ndarray of int, shape=[n_rows], optional
+            The curves' rows in the batch, whose times they take; all by default.
 
         Returns
         -------
         derivatives : MatrixFreeDerivatives
         """
-        return gauss_newton_matrix_free_derivatives(self.metric, nodes, self.times)
+        return gauss_newton_matrix_free_derivatives(self.metric, nodes, self._times(rows))
 
 
 def _banded_steps(derivatives, radius):
@@ -491,28 +512,43 @@ def energies_or_inf(metric, nodes, times=None):
     ----------
     metric : SolverMetric
     nodes : ndarray, shape=[batch, n_nodes, dim]
-    times : ndarray, shape=[n_nodes], optional
-        Increasing times of the nodes; uniform on [0, 1] by default.
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Increasing times of the nodes, shared or one row per curve; uniform on
+        [0, 1] by default.
 
     Returns
     -------
     energy : ndarray, shape=[batch]
     """
 
-    def energies(curves):
+    def energies(positions):
+        span = _span(positions)
         with torch.no_grad():
-            return curve_energy(metric, torch.from_numpy(curves), times).numpy()
+            curves = torch.from_numpy(nodes[span])
+            return curve_energy(metric, curves, times_of_curves(times, span)).numpy()
 
-    values = per_curve_where_outside(energies, nodes, lambda curve, error: np.full(1, np.inf))
+    values = per_curve_where_outside(
+        energies, _positions(nodes), lambda positions, error: np.full(1, np.inf)
+    )
     return np.where(np.isnan(values), np.inf, values)
 
 
-def _derivatives_or_inf(evaluate, nodes):
-    """Derivatives at trial curves; infinite energy for those that leave the domain."""
+def _positions(nodes):
+    """The curves' positions ``[batch, 1, 1]``: what a batch is halved by where it raises."""
+    return np.arange(len(nodes))[:, None, None]
+
+
+def _span(positions):
+    """The slice of the consecutive positions ``[n, 1, 1]`` of a halved batch."""
+    return slice(int(positions[0, 0, 0]), int(positions[-1, 0, 0]) + 1)
+
+
+def _derivatives_or_inf(evaluate, nodes, rows):
+    """Derivatives at trial curves (the curves ``rows``); infinite energy outside the domain."""
     derivatives = per_curve_where_outside(
-        evaluate,
-        nodes,
-        lambda curve, error: EnergyDerivatives.infinite(curve),
+        lambda positions: evaluate(nodes[_span(positions)], rows[_span(positions)]),
+        _positions(nodes),
+        lambda positions, error: EnergyDerivatives.infinite(nodes[_span(positions)]),
         EnergyDerivatives.concatenate,
     )
     derivatives.energy[~derivatives.finite()] = np.inf

@@ -100,7 +100,7 @@ def trust_region(
         last = proposal.is_newton & (small_step | settled | at_noise_floor)
         trial = nodes[idx].copy()
         trial[:, 1:-1] += steps
-        trial_energy = strategy.trial_energies(trial, last)
+        trial_energy = strategy.trial_energies(trial, last, idx)
         actual = energy - trial_energy
         ratio = np.where(predicted > 0, actual / np.where(predicted > 0, predicted, 1), -1)
         accept = (ratio > 1e-4) | (proposal.is_newton & at_noise_floor & np.isfinite(actual))
@@ -204,7 +204,7 @@ def _smooth_start(strategy, metric, nodes, chord):
         _raise_why_not_finite(metric, nodes)
     offset = None
     for attempt in range(NUDGE_TRIES + 1):
-        derivatives = strategy.evaluate(nodes[active])
+        derivatives = strategy.evaluate(nodes[active], active)
         rough = strategy.rough_nodes(derivatives)
         if not rough.any() or attempt == NUDGE_TRIES:
             break
@@ -222,7 +222,7 @@ def _smooth_start(strategy, metric, nodes, chord):
         )
     if not smooth.all():
         active = active[smooth]
-        derivatives = strategy.evaluate(nodes[active])
+        derivatives = strategy.evaluate(nodes[active], active)
     return active, derivatives
 
 
