@@ -24,6 +24,7 @@ import numpy as np
 
 from geomstats_density._validation import check_choice, check_positive_float
 from geomstats_density.energy import uniform_times
+from geomstats_density.solvers.equidistribution import equidistributed
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver
 from geomstats_density.solvers.smoothing import KinkSmoothing
 from geomstats_density.solvers.starts import GlobalStart, nodes_of_curve
@@ -60,6 +61,13 @@ KINK_TAU_START = 1.0
 KINK_TAU_RATIO = 10.0
 KINK_TAU_WARM = 1e-2
 KINK_TAU_FLOOR = 1e-11
+# Iterations after which a curve still running restarts from its nodes moved to
+# equal speed along it (where that lowers the energy), its radius kept.
+REPARAMETRISE_EVERY = 20
+# Iterations of the basin stage (kinks='auto' smoothing the networks' kinks at
+# the first node count): past them the stages on the networks as they are go on
+# from its curve.
+BASIN_ITERATIONS = 20
 
 
 class NewtonGeodesicSolver(RefiningGeodesicSolver):
@@ -430,6 +438,12 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         first = True
         while running.size and tau >= KINK_TAU_FLOOR * scale:
             stage_networks = networks and (first or self.kinks == "smooth")
+            # The basin stage (networks smoothed in this stage only) chooses the
+            # basin; the stages after it minimise the energy in that basin.
+            basin = stage_networks and self.kinks == "auto"
+            budget = self.max_iter - iterations[running]
+            if basin:
+                budget = np.minimum(budget, BASIN_ITERATIONS)
             with KinkSmoothing(tau, networks=stage_networks):
                 start = nodes[running]
                 if previous is not None:
@@ -441,7 +455,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                     start,
                     on_iteration,
                     None if first and warm_state is None else radius[running],
-                    self.max_iter - iterations[running],
+                    budget,
                     raw_radius=True,
                     narrow_bands=stage_networks and not (first and warm_state is None),
                     times=times,
@@ -468,7 +482,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             limit[running] = candidate
             limit_energy[running] = energy
             minimised = LevelStatus.minimised(stage_status)
-            stop = (stage_status == LevelStatus.FAILED) | (stage_status == LevelStatus.MAX_ITER)
+            out_of_budget = (stage_status == LevelStatus.MAX_ITER) & (
+                (not basin) | (iterations[running] >= self.max_iter)
+            )
+            stop = (stage_status == LevelStatus.FAILED) | out_of_budget
             stop |= minimised & (change <= self._energy_rtol * np.abs(energy))
             status[running[stop]] = stage_status[stop]
             running = running[~stop]
@@ -496,17 +513,38 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         are those of ``trust_region``.
         """
         strategy = self._step_strategy(metric, nodes.shape[-1], narrow_bands, times)
-        return trust_region(
-            strategy,
-            metric,
-            nodes,
-            on_iteration,
-            warm_state,
-            budgets,
-            self.xtol,
-            self._energy_rtol,
-            raw_radius,
-        )
+        start_nodes = nodes
+        nodes = _equidistributed_if_lower(metric, nodes, times)
+        batch = nodes.shape[0]
+        status = np.full(batch, LevelStatus.MAX_ITER)
+        iterations = np.zeros(batch, dtype=int)
+        radius = np.zeros(batch)
+        running = np.arange(batch)
+        while running.size:
+            chunk = np.minimum(budgets[running] - iterations[running], REPARAMETRISE_EVERY)
+            (nodes[running], status[running], chunk_iterations, radius[running]) = trust_region(
+                strategy,
+                metric,
+                nodes[running],
+                on_iteration,
+                warm_state,
+                chunk,
+                self.xtol,
+                self._energy_rtol,
+                raw_radius=True,
+            )
+            iterations[running] += chunk_iterations
+            # Curves still running after a chunk continue from their nodes moved
+            # to equal speed (where that lowers the energy) and their last radii.
+            running = running[
+                (status[running] == LevelStatus.MAX_ITER) & (iterations[running] < budgets[running])
+            ]
+            nodes[running] = _equidistributed_if_lower(metric, nodes[running], times)
+            warm_state = radius[running]
+        if not raw_radius:
+            chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
+            radius = strategy.warm_state(start_nodes, nodes, radius, chord)
+        return nodes, status, iterations, radius
 
 
 def _extrapolated(metric, nodes, previous, factor, times=None):
@@ -530,6 +568,32 @@ def _extrapolated(metric, nodes, previous, factor, times=None):
     moved_energy = energies_or_inf(metric, moved, times)
     lower = moved_energy < energy
     return np.where(lower[:, None, None], moved, nodes), np.where(lower, moved_energy, energy)
+
+
+def _equidistributed_if_lower(metric, nodes, times=None):
+    """Each curve, or its nodes moved to equal speed along its spline where that is lower.
+
+    :func:`~geomstats_density.solvers.equidistribution.equidistributed`: a
+    minimiser of the discrete energy has equal metric length per time step, and
+    Newton steps equalise lengths slowly where the factor changes abruptly
+    along the curve.
+
+    Parameters
+    ----------
+    metric : SolverMetric
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    times : ndarray, shape=[n_nodes], optional
+        Times of the nodes in the energy; uniform by default.
+
+    Returns
+    -------
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    """
+    if nodes.shape[0] == 0 or nodes.shape[1] < 3:
+        return nodes
+    moved = equidistributed(metric, nodes, times)
+    lower = energies_or_inf(metric, moved, times) < energies_or_inf(metric, nodes, times)
+    return np.where(lower[:, None, None], moved, nodes)
 
 
 def _polygon_if_lower(metric, nodes, times=None):

@@ -106,7 +106,10 @@ def trust_region(
         accept = (ratio > 1e-4) | (proposal.is_newton & at_noise_floor & np.isfinite(actual))
         nodes[idx[accept]] = trial[accept]
         strategy.accepted(idx, accept)
-        done = accept & (last | proposal.flat)
+        # A flat curve (a gradient too small to matter) is done once its step
+        # confirms it: at a saddle the step follows negative curvature and
+        # gains more than the tolerance.
+        done = accept & (last | (proposal.flat & (actual <= energy_rtol * energy)))
         # A final step at rounding level says nothing of the model's reach: the
         # radius of a converged curve is kept for the next node count.
         updated = np.where(ratio < 0.25, 0.25 * proposal.step_size, radius[idx])
