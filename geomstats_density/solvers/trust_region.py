@@ -34,7 +34,16 @@ NUDGE_TRIES = 3
 
 
 def trust_region(
-    strategy, metric, nodes, on_iteration, warm_state, budgets, xtol, energy_rtol, raw_radius=False
+    strategy,
+    metric,
+    nodes,
+    on_iteration,
+    warm_state,
+    budgets,
+    xtol,
+    energy_rtol,
+    raw_radius=False,
+    interrupt=None,
 ):
     """Trust-region steps of ``strategy`` on a batch of curves, each within its budget.
 
@@ -59,6 +68,10 @@ def trust_region(
     raw_radius : bool
         Return the final trust radii, rather than the step strategy's state
         for the next node count.
+    interrupt : callable, optional
+        ``interrupt(iteration, nodes) -> ndarray of bool``, called after each
+        iteration with the nodes of the running curves: those it flags stop
+        there, with status MAX_ITER and iterations left in their budgets.
 
     Returns
     -------
@@ -126,6 +139,9 @@ def trust_region(
         status[idx[done]] = LevelStatus.STATIONARY
         status[idx[stalled]] = LevelStatus.SETTLED
         running[idx] = ~done & ~stalled
+        if interrupt is not None and running.any():
+            idx = np.flatnonzero(running)
+            running[idx[interrupt(iteration, nodes[idx])]] = False
         on_iteration(done=f"{(~running & ~failed).sum()}/{batch}")
     if not raw_radius:
         radius = strategy.warm_state(start_nodes, nodes, radius, chord)
