@@ -16,6 +16,7 @@ from paper_problems import typical_codes
 from geomstats_density import DensityConformalMetric, NewtonGeodesicSolver
 from geomstats_density.densities import Gaussian
 from geomstats_density.quality import Feature, Typicality
+from geomstats_density.solvers import newton
 from geomstats_density.solvers.derivatives import (
     energy_derivatives,
     gauss_newton_derivatives,
@@ -101,13 +102,17 @@ def test_products_are_exact_on_relu_networks_and_not_on_tanh_ones(lengths_in):
 
 
 @pytest.mark.parametrize("lengths_in", ["samples", "latent"])
-def test_solve_above_dimension_32_matches_the_exact_products(lengths_in):
+def test_solve_above_dimension_32_matches_the_exact_products(lengths_in, monkeypatch):
     """A 34-D ReLU generator and feature, lengths between samples or codes: at 9
     nodes (``tol=None``) the solve on Gauss-Newton products (``'gauss-newton'``
     above dimension 32) reaches the length of the solve on exact products by
     double backward (``'sobolev'``) to 1e-8. In the latent space it is also the
     length on exact blocks, to the 1e-6 at which the matrix-free steps' stopping
-    test (the Sobolev-preconditioned gradient) leaves both matrix-free solves."""
+    test (the Sobolev-preconditioned gradient) leaves both matrix-free solves.
+    The restarts at equal speed are off: whether a curve restarts is a discrete
+    decision, and iterates equal to rounding can take different ones and end in
+    different local minima of the piecewise-quadratic energy."""
+    monkeypatch.setattr(newton, "UNEVEN_SPEED", np.inf)
     dim = 34
     space = _space(dim, lengths_in)
     solvers = {

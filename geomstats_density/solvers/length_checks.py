@@ -161,9 +161,14 @@ def restart_tunnels(metric, level, estimate, keep, finer_nodes, starts, spline_d
         spline_dist[measured] = polygon_lengths(metric, finer_nodes[measured], outside="nan")
     tunnelling = np.flatnonzero(spline_dist > TUNNEL_RATIO * level.dist[keep])
     if tunnelling.size:
-        finer_nodes[tunnelling] = project(
-            metric, _resample(starts[tunnelling], finer_nodes.shape[1])
-        )
+        # A starting curve longer than the spline at the same node count is no
+        # way out of a tunnel: the spline crosses a wall the coarse chords
+        # skipped, and the finer count resolves it from there.
+        restarts = project(metric, _resample(starts[tunnelling], finer_nodes.shape[1]))
+        shorter = polygon_lengths(metric, restarts, outside="nan") < spline_dist[tunnelling]
+        tunnelling, restarts = tunnelling[shorter], restarts[shorter]
+    if tunnelling.size:
+        finer_nodes[tunnelling] = restarts
         level.restart(keep[tunnelling])
         spline_dist[tunnelling] = np.nan
     return finer_nodes, spline_dist

@@ -21,9 +21,11 @@ Node counts then double with Richardson extrapolation
 """
 
 import numpy as np
+import torch
 
 from geomstats_density._validation import check_choice, check_positive_float
-from geomstats_density.energy import times_of_curves, uniform_times
+from geomstats_density.energy import per_curve_where_outside, times_of_curves, uniform_times
+from geomstats_density.solvers.equidistribution import equidistributed
 from geomstats_density.solvers.refinement import RefiningGeodesicSolver
 from geomstats_density.solvers.smoothing import KinkSmoothing
 from geomstats_density.solvers.starts import GlobalStart, nodes_of_curve
@@ -60,6 +62,18 @@ KINK_TAU_START = 1.0
 KINK_TAU_RATIO = 10.0
 KINK_TAU_WARM = 1e-2
 KINK_TAU_FLOOR = 1e-11
+# Every this many iterations, a running curve whose speed is uneven (below)
+# restarts from its nodes moved to equal speed along it (where that lowers the
+# energy), its radius kept.
+REPARAMETRISE_EVERY = 20
+# The energy's excess over the squared length (per duration) from which a curve's
+# speed counts as uneven: moving its nodes to equal speed could lower the energy
+# by this fraction.
+UNEVEN_SPEED = 0.01
+# Iterations of the basin stage (kinks='auto' smoothing the networks' kinks at
+# the first node count): past them the stages on the networks as they are go on
+# from its curve.
+BASIN_ITERATIONS = 20
 
 
 class NewtonGeodesicSolver(RefiningGeodesicSolver):
@@ -150,16 +164,24 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         curves meets a kinked primitive on both sides of its kink; the kinks
         inside networks (calls within a :class:`torch.nn.Module`'s forward: a
         generator's or classifier's layers) only in the first, widest stage of
-        the first node count. That stage chooses the basin: the energy through
-        a piecewise-linear network has many local minima, which wide smoothing
-        merges. The rest starts in that basin and leaves the networks' kinks to
-        Newton steps, whose (Gauss-Newton) Hessian is exact on each linear
-        piece; the quality's own kinks (a typicality's peak, a ``clamp``), on
-        which the optimum lies, are smoothed by every stage at every node
-        count. Lengths are always measured with the unsmoothed metric.
+        the first node count, for at most 20 iterations. That stage chooses the
+        basin: the energy through a piecewise-linear network has many local
+        minima, which wide smoothing merges. The rest starts in that basin and
+        leaves the networks' kinks to Newton steps, whose (Gauss-Newton) Hessian
+        is exact on each linear piece; the quality's own kinks (a typicality's
+        peak, a ``clamp``), on which the optimum lies, are smoothed by every
+        stage at every node count. Lengths are always measured with the
+        unsmoothed metric.
 
     Notes
     -----
+    A curve whose speed is uneven (its energy at least 1% above its squared
+    length, the minimum over its parametrisations) starts, and every 20
+    iterations goes on, from its nodes moved along its spline to equal metric
+    length per time step where that lowers the energy
+    (:mod:`~geomstats_density.solvers.equidistribution`): where the factor
+    changes abruptly along the curve Newton steps equalise the pieces slowly.
+
     The returned curve carries the Richardson-extrapolated nodes of the coarser
     of the last two node counts (e.g. 33 nodes after solving with 65). In a
     batch, each curve stops refining once it meets ``tol``; those that stop at
@@ -438,6 +460,12 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         first = True
         while running.size and tau >= KINK_TAU_FLOOR * scale:
             stage_networks = networks and (first or self.kinks == "smooth")
+            # The basin stage (networks smoothed in this stage only) chooses the
+            # basin; the stages after it minimise the energy in that basin.
+            basin = stage_networks and self.kinks == "auto"
+            budget = self.max_iter - iterations[running]
+            if basin:
+                budget = np.minimum(budget, BASIN_ITERATIONS)
             with KinkSmoothing(tau, networks=stage_networks):
                 start = nodes[running]
                 stage_times = times_of_curves(times, running)
@@ -450,7 +478,7 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
                     start,
                     on_iteration,
                     None if first and warm_state is None else radius[running],
-                    self.max_iter - iterations[running],
+                    budget,
                     raw_radius=True,
                     smoothed_networks=stage_networks,
                     narrow_bands=stage_networks and not (first and warm_state is None),
@@ -478,7 +506,10 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
             limit[running] = candidate
             limit_energy[running] = energy
             minimised = LevelStatus.minimised(stage_status)
-            stop = (stage_status == LevelStatus.FAILED) | (stage_status == LevelStatus.MAX_ITER)
+            out_of_budget = (stage_status == LevelStatus.MAX_ITER) & (
+                (not basin) | (iterations[running] >= self.max_iter)
+            )
+            stop = (stage_status == LevelStatus.FAILED) | out_of_budget
             stop |= minimised & (change <= self._energy_rtol * np.abs(energy))
             status[running[stop]] = stage_status[stop]
             running = running[~stop]
@@ -503,23 +534,62 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         """:func:`~geomstats_density.solvers.trust_region.trust_region` with this solver's steps.
 
         ``smoothed_networks`` and ``narrow_bands`` say whether the networks' kinks
-        are smoothed, and in narrow bands (see :meth:`_step_strategy`); the other
-        arguments and the returns are those of ``trust_region``.
+        are smoothed, and in narrow bands (see :meth:`_step_strategy`). Curves of uneven speed
+        (:func:`_uneven_speed`) start, and every ``REPARAMETRISE_EVERY``
+        iterations go on, from their nodes moved to equal speed where that
+        lowers the energy. The other arguments and the returns are those of
+        ``trust_region``.
         """
-        strategy = self._step_strategy(
-            metric, nodes.shape[-1], smoothed_networks, narrow_bands, times
-        )
-        return trust_region(
-            strategy,
-            metric,
-            nodes,
-            on_iteration,
-            warm_state,
-            budgets,
-            self.xtol,
-            self._energy_rtol,
-            raw_radius,
-        )
+        start_nodes = nodes
+        nodes = nodes.copy()
+        batch = nodes.shape[0]
+        status = np.full(batch, LevelStatus.MAX_ITER)
+        iterations = np.zeros(batch, dtype=int)
+        radius = np.zeros(batch)
+        running = np.arange(batch)
+        uneven = _uneven_speed(metric, nodes, times)
+
+        while running.size:
+            run_times = times_of_curves(times, running)
+            nodes[running[uneven]] = _equidistributed_if_lower(
+                metric, nodes[running[uneven]], times_of_curves(run_times, uneven)
+            )
+            strategy = self._step_strategy(
+                metric, nodes.shape[-1], smoothed_networks, narrow_bands, run_times
+            )
+
+            def interrupt(iteration, rows, curves, run_times=run_times):
+                if (iteration + 1) % REPARAMETRISE_EVERY:
+                    return np.zeros(curves.shape[0], dtype=bool)
+                return _uneven_speed(metric, curves, times_of_curves(run_times, rows))
+
+            (nodes[running], status[running], run_iterations, radius[running]) = trust_region(
+                strategy,
+                metric,
+                nodes[running],
+                on_iteration,
+                warm_state,
+                budgets[running] - iterations[running],
+                self.xtol,
+                self._energy_rtol,
+                raw_radius=True,
+                interrupt=interrupt,
+            )
+            iterations[running] += run_iterations
+            # Curves interrupted with uneven speed go on from their nodes moved to
+            # equal speed and their last radii.
+            running = running[
+                (status[running] == LevelStatus.MAX_ITER) & (iterations[running] < budgets[running])
+            ]
+            uneven = np.ones(running.size, dtype=bool)
+            warm_state = radius[running]
+        if not raw_radius:
+            chord = np.linalg.norm(nodes[:, -1] - nodes[:, 0], axis=-1)
+            strategy = self._step_strategy(
+                metric, nodes.shape[-1], smoothed_networks, narrow_bands, times
+            )
+            radius = strategy.warm_state(start_nodes, nodes, radius, chord)
+        return nodes, status, iterations, radius
 
 
 def _extrapolated(metric, nodes, previous, factor, times=None):
@@ -544,6 +614,67 @@ def _extrapolated(metric, nodes, previous, factor, times=None):
     moved_energy = energies_or_inf(metric, moved, times)
     lower = moved_energy < energy
     return np.where(lower[:, None, None], moved, nodes), np.where(lower, moved_energy, energy)
+
+
+def _uneven_speed(metric, nodes, times=None):
+    """Whether equal speed along each curve would lower its energy by ``UNEVEN_SPEED`` or more.
+
+    By Cauchy-Schwarz the energy ``sum_i ell_i^2 / dt_i`` of a curve is at least
+    its squared discrete length over its duration, with equality where the
+    pieces' lengths are proportional to their time steps.
+
+    Parameters
+    ----------
+    metric : SolverMetric
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Times of the nodes in the energy, shared or one row per curve; uniform
+        by default.
+
+    Returns
+    -------
+    uneven : ndarray of bool, shape=[batch]
+    """
+    times = uniform_times(nodes.shape[1]) if times is None else times
+
+    def sq_lengths(curves):
+        with torch.no_grad():
+            return metric.curve_sq_lengths(torch.from_numpy(curves)).numpy()
+
+    sq = per_curve_where_outside(
+        sq_lengths, nodes, lambda curve, error: np.full((1, nodes.shape[1] - 1), np.nan)
+    )
+    energy = (sq / np.diff(times, axis=-1)).sum(-1)
+    bound = np.sqrt(sq).sum(-1) ** 2 / (times[..., -1] - times[..., 0])
+    with np.errstate(invalid="ignore"):
+        return energy - bound > UNEVEN_SPEED * energy
+
+
+def _equidistributed_if_lower(metric, nodes, times=None):
+    """Each curve, or its nodes moved to equal speed along its spline where that is lower.
+
+    :func:`~geomstats_density.solvers.equidistribution.equidistributed`: a
+    minimiser of the discrete energy has equal metric length per time step, and
+    Newton steps equalise lengths slowly where the factor changes abruptly
+    along the curve.
+
+    Parameters
+    ----------
+    metric : SolverMetric
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    times : ndarray, shape=[n_nodes] or [batch, n_nodes], optional
+        Times of the nodes in the energy, shared or one row per curve; uniform
+        by default.
+
+    Returns
+    -------
+    nodes : ndarray, shape=[batch, n_nodes, dim]
+    """
+    if nodes.shape[0] == 0 or nodes.shape[1] < 3:
+        return nodes
+    moved = equidistributed(metric, nodes, times)
+    lower = energies_or_inf(metric, moved, times) < energies_or_inf(metric, nodes, times)
+    return np.where(lower[:, None, None], moved, nodes)
 
 
 def _polygon_if_lower(metric, nodes, times=None):

@@ -34,7 +34,16 @@ NUDGE_TRIES = 3
 
 
 def trust_region(
-    strategy, metric, nodes, on_iteration, warm_state, budgets, xtol, energy_rtol, raw_radius=False
+    strategy,
+    metric,
+    nodes,
+    on_iteration,
+    warm_state,
+    budgets,
+    xtol,
+    energy_rtol,
+    raw_radius=False,
+    interrupt=None,
 ):
     """Trust-region steps of ``strategy`` on a batch of curves, each within its budget.
 
@@ -59,6 +68,11 @@ def trust_region(
     raw_radius : bool
         Return the final trust radii, rather than the step strategy's state
         for the next node count.
+    interrupt : callable, optional
+        ``interrupt(iteration, rows, nodes) -> ndarray of bool``, called after
+        each iteration with the positions ``rows`` in the batch of the running
+        curves and their nodes: those it flags stop
+        there, with status MAX_ITER and iterations left in their budgets.
 
     Returns
     -------
@@ -106,7 +120,10 @@ def trust_region(
         accept = (ratio > 1e-4) | (proposal.is_newton & at_noise_floor & np.isfinite(actual))
         nodes[idx[accept]] = trial[accept]
         strategy.accepted(idx, accept)
-        done = accept & (last | proposal.flat)
+        # A flat curve (a gradient too small to matter) is done once its step
+        # confirms it: at a saddle the step follows negative curvature and
+        # gains more than the tolerance.
+        done = accept & (last | (proposal.flat & (actual <= energy_rtol * energy)))
         # A final step at rounding level says nothing of the model's reach: the
         # radius of a converged curve is kept for the next node count.
         updated = np.where(ratio < 0.25, 0.25 * proposal.step_size, radius[idx])
@@ -123,6 +140,9 @@ def trust_region(
         status[idx[done]] = LevelStatus.STATIONARY
         status[idx[stalled]] = LevelStatus.SETTLED
         running[idx] = ~done & ~stalled
+        if interrupt is not None and running.any():
+            idx = np.flatnonzero(running)
+            running[idx[interrupt(iteration, idx, nodes[idx])]] = False
         on_iteration(done=f"{(~running & ~failed).sum()}/{batch}")
     if not raw_radius:
         radius = strategy.warm_state(start_nodes, nodes, radius, chord)
