@@ -278,7 +278,7 @@ def test_paper_example_4_runs_over_the_cube_faces():
 
 def test_default_start_restarts_a_stalled_line_solve_from_the_grid():
     """Example 4 with every default but the smoothing of kinks (``kinks='off'``):
-    from the line, Newton stalls inside the cube (68% off); 'auto' solves that
+    from the line, Newton stalls inside the cube (40% off); 'auto' solves that
     curve again from the grid's path and keeps it."""
     space = plane(on_cube, dim=3, on_failure="ignore")
     space.metric.log_solver.kinks = "off"
@@ -286,7 +286,7 @@ def test_default_start_restarts_a_stalled_line_solve_from_the_grid():
     line = NewtonGeodesicSolver(space, initialization="line", on_failure="ignore", kinks="off")
     from_line = line.solve(end, start)
     restarted = space.metric.log_solver.solve(end, start)
-    assert float(from_line.dist) > 1.5 * EXACT_LENGTHS[4]
+    assert float(from_line.dist) > 1.25 * EXACT_LENGTHS[4]
     # Newton does not settle on the cube's kinks: the returned curve, whose own
     # length dist is, stays a few percent longer than the geodesic.
     assert float(restarted.dist) == pytest.approx(EXACT_LENGTHS[4], rel=5e-2)

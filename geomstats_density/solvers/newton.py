@@ -547,7 +547,14 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         iterations = np.zeros(batch, dtype=int)
         radius = np.zeros(batch)
         running = np.arange(batch)
-        uneven = _uneven_speed(metric, nodes, times)
+        # A cold start (no warm state) is left as the caller made it, the straight
+        # line or a graph's path; finer node counts start from a spline through
+        # the coarser nodes, as unevenly spaced as they were.
+        uneven = (
+            np.zeros(batch, dtype=bool)
+            if warm_state is None
+            else _uneven_speed(metric, nodes, times)
+        )
 
         while running.size:
             run_times = times_of_curves(times, running)
