@@ -120,8 +120,8 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         no second derivative through them. ``'auto'`` takes Gauss-Newton blocks up
         to dimension 32 and Gauss-Newton products above
         (:mod:`~geomstats_density.solvers.steps`); exact blocks or products
-        where the networks' kinks are smoothed in narrow bands (``kinks='smooth'``)
-        or below dimension 8.
+        where the networks' kinks are smoothed in narrow bands (``kinks='smooth'``),
+        and exact blocks in the stages that smooth them below dimension 8.
     initialization : {'auto', 'line', 'graph', 'grid'}
         Starting curve: the straight line (``'line'``), or the shortest path on
         a graph with conformal edge lengths, which finds the right basin when the
@@ -176,11 +176,13 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
     Notes
     -----
     A curve whose speed is uneven (its energy at least 1% above its squared
-    length, the minimum over its parametrisations) starts, and every 20
-    iterations goes on, from its nodes moved along its spline to equal metric
-    length per time step where that lowers the energy
-    (:mod:`~geomstats_density.solvers.equidistribution`): where the factor
-    changes abruptly along the curve Newton steps equalise the pieces slowly.
+    length, the minimum over its parametrisations) goes on every 20 iterations
+    from its nodes moved along its spline to equal metric length per time step,
+    where that lowers the energy
+    (:mod:`~geomstats_density.solvers.equidistribution`), and so starts a warm
+    stage or a finer node count: where the factor changes abruptly along the
+    curve Newton steps equalise the pieces slowly. A cold start is iterated as
+    the caller made it.
 
     The returned curve carries the Richardson-extrapolated nodes of the coarser
     of the last two node counts (e.g. 33 nodes after solving with 65). In a
@@ -534,11 +536,11 @@ class NewtonGeodesicSolver(RefiningGeodesicSolver):
         """:func:`~geomstats_density.solvers.trust_region.trust_region` with this solver's steps.
 
         ``smoothed_networks`` and ``narrow_bands`` say whether the networks' kinks
-        are smoothed, and in narrow bands (see :meth:`_step_strategy`). Curves of uneven speed
-        (:func:`_uneven_speed`) start, and every ``REPARAMETRISE_EVERY``
-        iterations go on, from their nodes moved to equal speed where that
-        lowers the energy. The other arguments and the returns are those of
-        ``trust_region``.
+        are smoothed, and in narrow bands (see :meth:`_step_strategy`). Curves of
+        uneven speed (:func:`_uneven_speed`) start (given a ``warm_state``) and
+        every ``REPARAMETRISE_EVERY`` iterations go on from their nodes moved to
+        equal speed, where that lowers the energy. The other arguments and the
+        returns are those of ``trust_region``.
         """
         start_nodes = nodes
         nodes = nodes.copy()
