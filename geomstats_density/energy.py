@@ -29,15 +29,15 @@ def times_of_curves(times, rows):
     times : ndarray, shape=[n_nodes] or [batch, n_nodes], or None
         Times shared by the curves of the batch (None: uniform ones), or one row
         per curve.
-    rows : ndarray of int or slice
-        The curves, as they index the batch's nodes.
+    rows : ndarray of int or slice, or None
+        The curves, as they index the batch's nodes; None for all of them.
 
     Returns
     -------
     times : ndarray, shape=[n_nodes] or [len(rows), n_nodes], or None
         Shared times as given, per-curve times of those curves.
     """
-    if times is None or np.ndim(times) == 1:
+    if rows is None or times is None or np.ndim(times) == 1:
         return times
     return times[rows]
 

@@ -54,7 +54,7 @@ def equidistributed(metric, nodes, times=None, subpieces=EQUIDISTRIBUTION_SUBPIE
     if np.ndim(times) == 2:
         return np.concatenate(
             [equidistributed(metric, nodes[b : b + 1], times[b], subpieces) for b in range(batch)]
-        ).reshape(nodes.shape)
+        )
     times = uniform_times(n_nodes) if times is None else np.asarray(times, dtype=float)
     spline = CubicSpline(times, nodes, axis=1)
     fine_times = np.interp(

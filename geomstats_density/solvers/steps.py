@@ -111,11 +111,7 @@ class BlockNewtonSteps:
         -------
         derivatives : EnergyDerivatives
         """
-        return energy_derivatives(self.metric, nodes, self._times(rows))
-
-    def _times(self, rows):
-        """The node times of the curves ``rows`` of the batch (all for None)."""
-        return self.times if rows is None else times_of_curves(self.times, rows)
+        return energy_derivatives(self.metric, nodes, times_of_curves(self.times, rows))
 
     @staticmethod
     def rough_nodes(derivatives):
@@ -211,7 +207,9 @@ class BlockNewtonSteps:
         """
         energy = np.empty(trial.shape[0])
         if last.any():
-            energy[last] = energies_or_inf(self.metric, trial[last], self._times(idx[last]))
+            energy[last] = energies_or_inf(
+                self.metric, trial[last], times_of_curves(self.times, idx[last])
+            )
         further = np.flatnonzero(~last)
         self._at_trial = None
         if further.size:
@@ -291,7 +289,7 @@ class GaussNewtonSteps(BlockNewtonSteps):
         -------
         derivatives : EnergyDerivatives
         """
-        times = self._times(rows)
+        times = times_of_curves(self.times, rows)
         if self.metric.geometry.image_chords:
             return gauss_newton_derivatives(self.metric, nodes, times)
         return energy_derivatives(self.metric, nodes, times, gauss_newton=True)
@@ -335,11 +333,7 @@ class MatrixFreeSteps:
         -------
         derivatives : MatrixFreeDerivatives
         """
-        return matrix_free_derivatives(self.metric, nodes, self._times(rows))
-
-    def _times(self, rows):
-        """The node times of the curves ``rows`` of the batch (all for None)."""
-        return self.times if rows is None else times_of_curves(self.times, rows)
+        return matrix_free_derivatives(self.metric, nodes, times_of_curves(self.times, rows))
 
     @staticmethod
     def rough_nodes(derivatives):
@@ -408,7 +402,7 @@ class MatrixFreeSteps:
 
     def trial_energies(self, trial, last, idx):
         """Energies of trial curves (the curves ``idx``); infinite outside the domain."""
-        return energies_or_inf(self.metric, trial, self._times(idx))
+        return energies_or_inf(self.metric, trial, times_of_curves(self.times, idx))
 
     def accepted(self, idx, accept):
         """Nothing kept: each iteration evaluates its derivatives afresh."""
@@ -438,7 +432,9 @@ class MatrixFreeSteps:
             candidate = np.clip(np.nan_to_num(-slope[retry] / (2 * bend), nan=0.5), 0.1, 0.5)
         shorter = nodes[idx[retry]].copy()
         shorter[:, 1:-1] += candidate[:, None, None] * proposal.steps[retry]
-        shorter_energy = energies_or_inf(self.metric, shorter, self._times(idx[retry]))
+        shorter_energy = energies_or_inf(
+            self.metric, shorter, times_of_curves(self.times, idx[retry])
+        )
         taken = proposal.energy[retry] - shorter_energy >= -1e-4 * candidate * slope[retry]
         nodes[idx[retry[taken]]] = shorter[taken]
         fraction[retry[taken]] = candidate[taken]
@@ -475,7 +471,9 @@ class GaussNewtonMatrixFreeSteps(MatrixFreeSteps):
         -------
         derivatives : MatrixFreeDerivatives
         """
-        return gauss_newton_matrix_free_derivatives(self.metric, nodes, self._times(rows))
+        return gauss_newton_matrix_free_derivatives(
+            self.metric, nodes, times_of_curves(self.times, rows)
+        )
 
 
 def _banded_steps(derivatives, radius):
