@@ -43,8 +43,8 @@ from geomstats_density.solvers.trust_region import trust_region
 MAX_BLOCK_DIM = 32
 # Below this dimension, 'auto' takes exact blocks where the networks' kinks are
 # smoothed: their double backward costs little more than Gauss-Newton's Jacobians,
-# and on a max-pooling generator in 2-D Gauss-Newton blocks, which drop the
-# smoothing's curvature, took 100 iterations in the widest stage against 16.
+# and Gauss-Newton blocks drop the curvature the smoothing gives a piecewise-linear
+# network, which decides how fast the widest stage converges.
 MIN_GAUSS_NEWTON_SMOOTHED_DIM = 8
 HESSIAN_OPTIONS = ("auto", "blocks", "gauss-newton", "sobolev")
 KINKS_OPTIONS = ("auto", "smooth", "off")
